@@ -1,0 +1,223 @@
+import type { EnvironmentConfig, ServiceConfig } from '../src/config/model.js';
+import { formatDuration } from '../src/config/duration.js';
+import { NotFoundError, UsageError } from '../src/errors.js';
+import type { DeploymentHistory, Deployments, KubeTarget, RevisionEntry } from '../src/integrations/kubernetes/types.js';
+import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/undo.js';
+import { checkRequester, describePrincipals, isEmpty } from '../src/policy/policy.js';
+import type { RequestFlow } from '../src/requests/flow.js';
+import type { BackoutRequest } from '../src/requests/types.js';
+import { ephemeral, esc, type HelpSection } from '../src/slack/cards.js';
+import type { Directory } from '../src/slack/directory.js';
+import type { SlackMessage } from '../src/slack/notifier.js';
+import type { Config } from '../src/config/model.js';
+import { parseArgs } from '../src/text/args.js';
+import { tokenize } from '../src/text/tokenize.js';
+import type { SlashCommand } from './command.js';
+import type { RollbackPlan } from '../jobs/rollback.js';
+import {
+  checkReason,
+  isHelp,
+  noExtra,
+  placeFor,
+  resolveEnvironment,
+  resolveService,
+  serviceToken,
+  wordValue,
+  type Invocation,
+} from './shared.js';
+
+export const USAGE = '/rollback <service> [--env <env>] [--to <revision>] [--reason "<text>"]  ·  /rollback <service> [--env <env>] history';
+
+export const help: HelpSection = {
+  command: '/rollback',
+  usage: [
+    '/rollback <service> [--env <env>] [--to <revision>] [--reason "<text>"]',
+    '/rollback <service> [--env <env>] history',
+    '/rollback   (no arguments: pick service, environment and revision in a dialog)',
+  ],
+  examples: [
+    '/rollback checkout-api --reason "5xx spike after 1.4.2"',
+    '/rollback checkout-api --env staging --to 4',
+    '/rollback checkout-api history',
+  ],
+  notes: [
+    'Rolls the Deployment back exactly like `kubectl rollout undo`: to the previous revision, or to `--to`. Then waits for the rollout and verifies health.',
+  ],
+};
+
+export type RollbackCommand =
+  | { kind: 'help' }
+  | { kind: 'modal' }
+  | { kind: 'history'; service: string; env?: string }
+  | { kind: 'rollback'; service: string; env?: string; to?: number; reason?: string };
+
+/** Pure: command text → typed command, or a UsageError that says what was wrong. */
+export function parse(text: string): RollbackCommand {
+  const tokens = tokenize(text);
+  if (tokens.length === 0) return { kind: 'modal' };
+  if (isHelp(tokens)) return { kind: 'help' };
+  const { positionals, flags } = parseArgs(tokens, { env: 'string', to: 'string', reason: 'string' }, USAGE);
+  const service = serviceToken(positionals[0], USAGE);
+  const env = flags.get('env') as string | undefined;
+  if (wordValue(positionals[1])?.toLowerCase() === 'history') {
+    noExtra(positionals, 2, USAGE);
+    if (flags.has('to') || flags.has('reason')) throw new UsageError('`history` takes only --env.', { hint: USAGE });
+    return { kind: 'history', service, ...(env ? { env } : {}) };
+  }
+  noExtra(positionals, 1, USAGE);
+  const toText = flags.get('to') as string | undefined;
+  let to: number | undefined;
+  if (toText !== undefined) {
+    if (!/^\d{1,9}$/.test(toText) || Number(toText) === 0) {
+      throw new UsageError(`--to takes a revision number such as 4; "${toText.slice(0, 40)}" is not one.`, {
+        hint: `See the revisions with \`/rollback ${service} history\`.`,
+      });
+    }
+    to = Number(toText);
+  }
+  const reason = checkReason(flags.get('reason') as string | undefined);
+  return { kind: 'rollback', service, ...(env ? { env } : {}), ...(to !== undefined ? { to } : {}), ...(reason ? { reason } : {}) };
+}
+
+export interface RollbackDeps {
+  config: Config;
+  deployments: Deployments;
+  directory: Directory;
+  flow: RequestFlow;
+}
+
+/** Synchronous checks against the config, so the acknowledgement itself can carry the error. */
+export function resolve(cmd: { service: string; env?: string }, config: Config): { service: ServiceConfig; env: EnvironmentConfig } {
+  const service = resolveService(config, cmd.service);
+  return { service, env: resolveEnvironment(service, cmd.env) };
+}
+
+export function targetOf(env: EnvironmentConfig): KubeTarget {
+  return env.kubernetes;
+}
+
+function revisionLine(r: RevisionEntry, now: number): string {
+  const age = r.createdAt ? formatDuration(now - Date.parse(r.createdAt)) : '?';
+  return `${r.current ? '*→*' : '   '} *${r.revision}*  ${r.images.map((i) => `\`${i.image}\``).join(', ')}  · ${age} old${r.current ? '  _(current)_' : ''}`;
+}
+
+export function historyText(service: string, env: string, h: DeploymentHistory, now = Date.now()): string {
+  if (h.revisions.length === 0) return `No rollout history found for ${service} in ${env}.`;
+  return [
+    `*Revisions of ${service} in ${env}* (Deployment \`${h.deployment.namespace}/${h.deployment.name}\`, newest first):`,
+    ...h.revisions.map((r) => revisionLine(r, now)),
+  ].join('\n');
+}
+
+export async function showHistory(cmd: { service: string; env?: string }, deps: RollbackDeps): Promise<SlackMessage> {
+  const { service, env } = resolve(cmd, deps.config);
+  const h = await deps.deployments.history(targetOf(env));
+  return ephemeral(historyText(service.name, env.name, h));
+}
+
+/**
+ * Plans a rollback from live state with kubectl's algorithm and files the request.
+ * Bad targets (missing revision, paused, already there) change nothing and say why.
+ */
+export async function requestRollback(
+  cmd: { service: string; env?: string; to?: number; reason?: string },
+  inv: Invocation,
+  deps: RollbackDeps,
+  opts: { rollForwardOf?: string } = {},
+): Promise<{ message: SlackMessage; request?: BackoutRequest }> {
+  const { service, env } = resolve(cmd, deps.config);
+  await checkRequester(inv.user, env.policy, deps.directory, `roll back ${service.name} in ${env.name}`);
+  const target = targetOf(env);
+  const history = await deps.deployments.history(target);
+  const undo = planUndo(history.deployment, history.revisions, cmd.to ?? 0);
+  if (undo.kind === 'error') {
+    const list = history.revisions.length
+      ? `\n${historyText(service.name, env.name, history)}`
+      : '';
+    throw new NotFoundError(`${undo.message}. Nothing was changed.${list}`);
+  }
+  if (undo.kind === 'noop') {
+    return { message: ephemeral(`:information_source: ${undo.message}. ${service.name} in ${env.name} already runs revision ${undo.target.revision}'s template, so nothing was changed.`) };
+  }
+  const current = history.revisions.find((r) => r.current);
+  const d = history.deployment;
+  const plan: RollbackPlan = {
+    service: service.name,
+    environment: env.name,
+    target,
+    from: {
+      revision: d.revision,
+      images: current?.images ?? [],
+      generation: d.generation,
+      resourceVersion: d.resourceVersion,
+      template: templateFingerprint(d.template),
+    },
+    to: {
+      revision: undo.target.revision,
+      replicaSet: undo.target.replicaSet,
+      images: undo.target.images,
+      template: templateFingerprint(undo.target.template),
+    },
+    requested: cmd.to ?? 0,
+    timeoutMs: env.rolloutTimeoutMs,
+    ...(env.health ? { health: env.health } : {}),
+    ...(opts.rollForwardOf ? { rollForwardOf: opts.rollForwardOf } : {}),
+  };
+  const title = `${opts.rollForwardOf ? 'Roll forward' : 'Roll back'} ${service.name} in ${env.name} from revision ${d.revision} to revision ${undo.target.revision}`;
+  const request = await deps.flow.file({
+    kind: 'rollback',
+    service: service.name,
+    environment: env.name,
+    target: `${service.name}/${env.name}`,
+    mutating: true,
+    requester: inv.user,
+    ...(cmd.reason ? { reason: cmd.reason } : {}),
+    plan,
+    title,
+    policy: env.policy,
+    slack: placeFor(deps.config, env, inv),
+  });
+  return { message: ephemeral(filedText(request)), request };
+}
+
+export function filedText(request: BackoutRequest): string {
+  const where = `<#${request.slack.channel}>`;
+  if (request.state === 'pending') {
+    const rule = request.approval;
+    const who = isEmpty(rule.approvers) ? `anyone${rule.twoPerson ? ' other than you' : ''}` : describePrincipals(rule.approvers);
+    return `:memo: Filed \`${request.id}\`: ${esc(request.title)}.${request.dryRun ? ' (DRY RUN: nothing will be changed.)' : ''}\nThe plan is in ${where} and needs approval by ${who}${rule.freeze ? ` — break-glass, the ${rule.freeze} freeze is in force` : ''}.`;
+  }
+  return `:arrow_forward: Started \`${request.id}\`: ${esc(request.title)} (no approval needed here).${request.dryRun ? ' DRY RUN: nothing will be changed.' : ''} Follow it in ${where}.`;
+}
+
+export interface RollbackCommandDeps extends RollbackDeps {
+  views: { openRollbackModal(triggerId: string, inv: Invocation): Promise<void> };
+}
+
+export const rollbackCommand: SlashCommand<RollbackCommand, RollbackCommandDeps> = {
+  name: '/rollback',
+  help,
+  parse,
+  isHelp: (cmd) => cmd.kind === 'help',
+  check(cmd, config) {
+    if (cmd.kind === 'help' || cmd.kind === 'modal') return {};
+    const { service, env } = resolve(cmd, config);
+    if (cmd.kind === 'history') return { ack: `:mag: Reading the revision history of ${service.name} in ${env.name}…` };
+    return { ack: `:hourglass_flowing_sand: Planning a rollback of ${service.name} in ${env.name}${cmd.to ? ` to revision ${cmd.to}` : ''}…` };
+  },
+  needsQueue: (cmd) => cmd.kind === 'rollback',
+  async run(cmd, inv, deps) {
+    switch (cmd.kind) {
+      case 'help':
+        return undefined;
+      case 'modal':
+        if (!inv.triggerId) throw new UsageError('Slack did not send a trigger to open the dialog; name the service instead.', { hint: USAGE });
+        await deps.views.openRollbackModal(inv.triggerId, inv);
+        return undefined;
+      case 'history':
+        return showHistory(cmd, deps);
+      case 'rollback':
+        return (await requestRollback(cmd, inv, deps)).message;
+    }
+  },
+};

@@ -1,0 +1,129 @@
+import type { CanaryConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
+
+/** A policy with every field decided (nearest block wins, field by field). */
+export interface Policy {
+  requesters: Principals;
+  approvers: Principals;
+  approval: 'required' | 'not-required';
+  twoPerson: boolean;
+  approvalTtlMs: number;
+}
+
+export interface Freeze {
+  name: string;
+  from: Date;
+  to: Date;
+  environments?: string[];
+  services?: string[];
+}
+
+export interface EnvironmentConfig {
+  name: string;
+  service: string;
+  isDefault: boolean;
+  kubernetes: { context: string; namespace: string; deployment: string };
+  channel?: string;
+  health?: HealthConfig;
+  rolloutTimeoutMs: number;
+  canary?: CanaryConfig;
+  policy: Policy;
+}
+
+export interface ServiceConfig {
+  name: string;
+  github?: { owner: string; repo: string; fullName: string };
+  channel?: string;
+  environments: Map<string, EnvironmentConfig>;
+  /** The service-level policy (for actions that are not per environment, such as retracting a release). */
+  policy: Policy;
+}
+
+export interface Config {
+  incidentChannel?: string;
+  freezes: Freeze[];
+  auditRetentionMs: number;
+  services: Map<string, ServiceConfig>;
+  /** Every channel named in the file: commands run in one of these keep their thread there. */
+  knownChannels: Set<string>;
+}
+
+/** Built-in policy: anyone may request, anyone else must approve within 15 minutes. */
+export const DEFAULT_POLICY: Policy = {
+  requesters: { users: [], usergroups: [] },
+  approvers: { users: [], usergroups: [] },
+  approval: 'required',
+  twoPerson: true,
+  approvalTtlMs: 15 * 60_000,
+};
+
+/** Applies policy blocks from farthest to nearest; each field present in a nearer block wins. */
+export function mergePolicy(base: Policy, ...blocks: (RawPolicy | undefined)[]): Policy {
+  let out = base;
+  for (const block of blocks) {
+    if (!block) continue;
+    out = {
+      requesters: block.requesters ?? out.requesters,
+      approvers: block.approvers ?? out.approvers,
+      approval: block.approval ?? out.approval,
+      twoPerson: block.twoPerson ?? out.twoPerson,
+      approvalTtlMs: block.approvalTtl ?? out.approvalTtlMs,
+    };
+  }
+  return out;
+}
+
+/** Turns the validated file into the model the rest of backout uses. */
+export function buildConfig(raw: RawConfig): Config {
+  const services = new Map<string, ServiceConfig>();
+  const knownChannels = new Set<string>();
+  if (raw.slack.incidentChannel) knownChannels.add(raw.slack.incidentChannel);
+  for (const [svcName, svc] of Object.entries(raw.services)) {
+    const environments = new Map<string, EnvironmentConfig>();
+    for (const [envName, env] of Object.entries(svc.environments)) {
+      const channel = env.channel ?? svc.channel;
+      if (channel) knownChannels.add(channel);
+      environments.set(envName, {
+        name: envName,
+        service: svcName,
+        isDefault: env.default,
+        kubernetes: env.kubernetes,
+        ...(channel ? { channel } : {}),
+        ...(env.health ? { health: env.health } : {}),
+        rolloutTimeoutMs: env.rollout.timeout,
+        ...(env.canary ? { canary: env.canary } : {}),
+        policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy, env.policy),
+      });
+    }
+    const [owner = '', repo = ''] = svc.github?.repo.split('/') ?? [];
+    services.set(svcName, {
+      name: svcName,
+      ...(svc.github ? { github: { owner, repo, fullName: svc.github.repo } } : {}),
+      ...(svc.channel ? { channel: svc.channel } : {}),
+      environments,
+      policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy),
+    });
+  }
+  return {
+    ...(raw.slack.incidentChannel ? { incidentChannel: raw.slack.incidentChannel } : {}),
+    freezes: raw.freezes.map((f) => ({
+      name: f.name,
+      from: new Date(f.from),
+      to: new Date(f.to),
+      ...(f.environments ? { environments: f.environments } : {}),
+      ...(f.services ? { services: f.services } : {}),
+    })),
+    auditRetentionMs: raw.audit.retention,
+    services,
+    knownChannels,
+  };
+}
+
+/**
+ * The environment a command acts on: the one named, else the service's default, else
+ * its only environment. Undefined when the choice is ambiguous (callers explain).
+ */
+export function pickEnvironment(service: ServiceConfig, named?: string): EnvironmentConfig | undefined {
+  if (named) return service.environments.get(named);
+  const all = [...service.environments.values()];
+  return all.find((e) => e.isDefault) ?? (all.length === 1 ? all[0] : undefined);
+}

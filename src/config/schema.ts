@@ -1,0 +1,173 @@
+import { z } from 'zod';
+import { durationSchema } from './duration.js';
+
+/**
+ * The YAML file's shape (SPEC §5). Every key is documented here, where it is declared.
+ * Policy blocks may appear at the top, under a service, or under an environment; the
+ * nearest one wins field by field (see `resolve.ts`), so here every policy field is optional.
+ */
+
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
+const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user group id such as S0123ABCD');
+const slackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123ABCD');
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected a lower-case name of letters, digits and dashes');
+const isoInstant = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time such as 2026-12-20T00:00:00Z' });
+
+/** Who: Slack user ids and user group ids. Empty lists mean "anyone in the workspace" for requesters. */
+export const principalsSchema = z.strictObject({
+  users: z.array(slackUserId).default([]),
+  usergroups: z.array(slackGroupId).default([]),
+});
+
+export const policySchema = z.strictObject({
+  /** Who may file requests. Empty: anyone in the workspace. */
+  requesters: principalsSchema.optional(),
+  /** Who may approve. Empty: anyone other than the requester (when twoPerson is on). */
+  approvers: principalsSchema.optional(),
+  /** Whether a request waits for an Approve click before its job runs. */
+  approval: z.enum(['required', 'not-required']).optional(),
+  /** The approver must be someone other than the requester. */
+  twoPerson: z.boolean().optional(),
+  /** How long a pending request can be approved. */
+  approvalTtl: durationSchema.optional(),
+});
+
+export const freezeSchema = z.strictObject({
+  name: z.string().min(1),
+  from: isoInstant,
+  to: isoInstant,
+  /** Environments the freeze covers; absent: all. */
+  environments: z.array(name).optional(),
+  /** Services the freeze covers; absent: all. */
+  services: z.array(name).optional(),
+});
+
+const probeSchema = z.strictObject({
+  url: z.url({ error: 'expected an http(s) URL' }),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  timeout: durationSchema.default(5000),
+});
+
+const promCheckSchema = z.strictObject({
+  name: z.string().min(1),
+  query: z.string().min(1),
+  /** The check fails when the value is above max or below min. */
+  max: z.number().optional(),
+  min: z.number().optional(),
+});
+
+export const healthSchema = z.strictObject({
+  probes: z.array(probeSchema).default([]),
+  prometheus: z
+    .strictObject({
+      url: z.url({ error: 'expected the Prometheus base URL, e.g. http://prometheus.monitoring:9090' }),
+      checks: z.array(promCheckSchema).default([]),
+    })
+    .optional(),
+  /** How long the checks must hold after a rollout before it counts as healthy. */
+  stabilityWindow: durationSchema.default(120_000),
+  /** Time between two rounds of checks inside the window. */
+  interval: durationSchema.default(10_000),
+});
+
+export const canarySchema = z
+  .strictObject({
+    provider: z.enum(['argo-rollouts', 'nginx-ingress', 'gateway-api']),
+    /** nginx-ingress: the canary Ingress carrying the canary annotations. */
+    ingress: z.string().min(1).optional(),
+    /** argo-rollouts: the Rollout's name. */
+    rollout: z.string().min(1).optional(),
+    /** gateway-api: the HTTPRoute whose backendRefs weights split traffic. */
+    httpRoute: z.string().min(1).optional(),
+    /** gateway-api: backend names (default: the deployment and `<deployment>-canary`). */
+    stableBackend: z.string().min(1).optional(),
+    canaryBackend: z.string().min(1).optional(),
+    /** nginx-ingress: the canary Deployment (default `<deployment>-canary`). */
+    canaryDeployment: z.string().min(1).optional(),
+    steps: z
+      .array(z.number().int().min(1).max(100))
+      .min(1)
+      .default([5, 20, 50, 100])
+      .refine((s) => s.every((w, i) => i === 0 || w > s[i - 1]!), 'steps must increase')
+      .refine((s) => s[s.length - 1] === 100, 'the last step must be 100'),
+    dwell: durationSchema.default(600_000),
+    maxFailedChecks: z.number().int().min(1).default(2),
+  })
+  .superRefine((c, ctx) => {
+    const needed = { 'argo-rollouts': 'rollout', 'nginx-ingress': 'ingress', 'gateway-api': 'httpRoute' } as const;
+    const key = needed[c.provider];
+    if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required for provider ${c.provider}` });
+  });
+
+export const environmentSchema = z.strictObject({
+  /** The environment used when a command names none. */
+  default: z.boolean().default(false),
+  kubernetes: z.strictObject({
+    /** A context name in KUBECONFIG. */
+    context: z.string().min(1),
+    namespace: z.string().min(1),
+    deployment: z.string().min(1),
+  }),
+  /** The incident channel for this service and environment. */
+  channel: slackChannelId.optional(),
+  health: healthSchema.optional(),
+  rollout: z.strictObject({ timeout: durationSchema.default(600_000) }).default({ timeout: 600_000 }),
+  canary: canarySchema.optional(),
+  policy: policySchema.optional(),
+});
+
+export const serviceSchema = z.strictObject({
+  github: z.strictObject({ repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected owner/name') }).optional(),
+  /** The service's incident channel, used by environments that name none. */
+  channel: slackChannelId.optional(),
+  environments: z.record(name, environmentSchema).refine((envs) => Object.keys(envs).length > 0, {
+    message: 'a service needs at least one environment',
+  }),
+  policy: policySchema.optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    slack: z
+      .strictObject({
+        /** Where threads go when a command is run outside any service channel. */
+        incidentChannel: slackChannelId.optional(),
+      })
+      .default({}),
+    policy: policySchema.optional(),
+    freezes: z.array(freezeSchema).default([]),
+    audit: z
+      .strictObject({
+        /** Records older than this are archived (with a checkpoint) by `backout audit archive`. */
+        retention: durationSchema.default(400 * 86_400_000),
+      })
+      .default({ retention: 400 * 86_400_000 }),
+    services: z.record(name, serviceSchema).refine((s) => Object.keys(s).length > 0, {
+      message: 'configure at least one service',
+    }),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [svcName, svc] of Object.entries(cfg.services)) {
+      const defaults = Object.entries(svc.environments).filter(([, e]) => e.default);
+      if (defaults.length > 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', svcName, 'environments'],
+          message: `only one environment may be the default (${defaults.map(([n]) => n).join(', ')} all say default: true)`,
+        });
+      }
+    }
+    cfg.freezes.forEach((f, i) => {
+      if (Date.parse(f.to) <= Date.parse(f.from)) {
+        ctx.addIssue({ code: 'custom', path: ['freezes', i, 'to'], message: 'must be after from' });
+      }
+    });
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type RawPolicy = z.infer<typeof policySchema>;
+export type Principals = z.infer<typeof principalsSchema>;
+export type HealthConfig = z.infer<typeof healthSchema>;
+export type CanaryConfig = z.infer<typeof canarySchema>;

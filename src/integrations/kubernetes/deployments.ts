@@ -1,0 +1,134 @@
+import { PatchStrategy, setHeaderOptions, type V1Deployment, type V1LabelSelector, type V1ReplicaSet } from '@kubernetes/client-node';
+import { kubeError } from './errors.js';
+import type { KubeClients } from './clients.js';
+import type {
+  DeploymentHistory,
+  DeploymentSnapshot,
+  Deployments,
+  KubeTarget,
+  PodTemplate,
+  RevisionEntry,
+} from './types.js';
+import { imagesOf, parseRevision, sameTemplate } from './undo.js';
+
+/** Plain JSON (wire form) of a client-node model: drops undefined, dates become strings. */
+function wire<T>(value: unknown): T {
+  return JSON.parse(JSON.stringify(value ?? {})) as T;
+}
+
+export function selectorString(selector: V1LabelSelector | undefined): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(selector?.matchLabels ?? {})) parts.push(`${k}=${v}`);
+  for (const e of selector?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+export function snapshot(d: V1Deployment): DeploymentSnapshot {
+  const annotations = d.metadata?.annotations ?? {};
+  return {
+    name: d.metadata?.name ?? '',
+    namespace: d.metadata?.namespace ?? '',
+    uid: d.metadata?.uid ?? '',
+    resourceVersion: d.metadata?.resourceVersion ?? '',
+    generation: d.metadata?.generation ?? 0,
+    observedGeneration: d.status?.observedGeneration ?? 0,
+    paused: d.spec?.paused === true,
+    replicas: d.spec?.replicas ?? 1,
+    revision: parseRevision(annotations) ?? 0,
+    annotations,
+    template: wire<PodTemplate>(d.spec?.template),
+    selector: selectorString(d.spec?.selector),
+    progressDeadlineSeconds: d.spec?.progressDeadlineSeconds ?? 600,
+    status: {
+      replicas: d.status?.replicas ?? 0,
+      updatedReplicas: d.status?.updatedReplicas ?? 0,
+      readyReplicas: d.status?.readyReplicas ?? 0,
+      availableReplicas: d.status?.availableReplicas ?? 0,
+      conditions: (d.status?.conditions ?? []).map((c) => ({
+        type: c.type,
+        status: c.status,
+        ...(c.reason ? { reason: c.reason } : {}),
+        ...(c.message ? { message: c.message } : {}),
+      })),
+    },
+  };
+}
+
+/** Deployments over @kubernetes/client-node, one client set per kubeconfig context. */
+export class KubeDeployments implements Deployments {
+  constructor(private readonly clients: KubeClients) {}
+
+  async get(t: KubeTarget): Promise<DeploymentSnapshot> {
+    const what = `Deployment ${t.namespace}/${t.deployment}`;
+    try {
+      const apps = this.clients.for(t.context).apps;
+      return snapshot(await apps.readNamespacedDeployment({ name: t.deployment, namespace: t.namespace }));
+    } catch (err) {
+      throw kubeError(err, what, t.context);
+    }
+  }
+
+  async history(t: KubeTarget): Promise<DeploymentHistory> {
+    const deployment = await this.get(t);
+    let list: V1ReplicaSet[];
+    try {
+      const apps = this.clients.for(t.context).apps;
+      list = (await apps.listNamespacedReplicaSet({ namespace: t.namespace, labelSelector: deployment.selector })).items;
+    } catch (err) {
+      throw kubeError(err, `ReplicaSets of Deployment ${t.namespace}/${t.deployment}`, t.context);
+    }
+    const revisions: RevisionEntry[] = [];
+    for (const rs of list) {
+      const owned = (rs.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === deployment.uid);
+      if (!owned) continue;
+      const annotations = rs.metadata?.annotations ?? {};
+      const revision = parseRevision(annotations);
+      if (revision === undefined) continue;
+      const template = wire<PodTemplate>(rs.spec?.template);
+      revisions.push({
+        revision,
+        replicaSet: rs.metadata?.name ?? '',
+        images: imagesOf(template),
+        ...(rs.metadata?.creationTimestamp ? { createdAt: new Date(rs.metadata.creationTimestamp).toISOString() } : {}),
+        current: sameTemplate(template, deployment.template),
+        template,
+        annotations,
+      });
+    }
+    revisions.sort((a, b) => b.revision - a.revision);
+    return { deployment, revisions };
+  }
+
+  async restoreTemplate(t: KubeTarget, template: PodTemplate, annotations: Record<string, string>): Promise<DeploymentSnapshot> {
+    const body = [
+      { op: 'replace', path: '/spec/template', value: template },
+      { op: 'replace', path: '/metadata/annotations', value: annotations },
+    ];
+    return this.patch(t, body, PatchStrategy.JsonPatch);
+  }
+
+  async setImage(t: KubeTarget, container: string, image: string): Promise<DeploymentSnapshot> {
+    // Strategic merge on the containers list (merge key: name), as `kubectl set image` does.
+    const body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
+    return this.patch(t, body, PatchStrategy.StrategicMergePatch);
+  }
+
+  private async patch(t: KubeTarget, body: object, strategy: PatchStrategy): Promise<DeploymentSnapshot> {
+    try {
+      const apps = this.clients.for(t.context).apps;
+      const updated = await apps.patchNamespacedDeployment(
+        { name: t.deployment, namespace: t.namespace, body },
+        setHeaderOptions('Content-Type', strategy),
+      );
+      return snapshot(updated);
+    } catch (err) {
+      throw kubeError(err, `Deployment ${t.namespace}/${t.deployment}`, t.context);
+    }
+  }
+}

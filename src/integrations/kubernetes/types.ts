@@ -1,0 +1,80 @@
+/** Where a service environment's workload lives. */
+export interface KubeTarget {
+  context: string;
+  namespace: string;
+  deployment: string;
+}
+
+export interface ContainerImage {
+  name: string;
+  image: string;
+}
+
+/** A pod template in wire form (as JSON on the API), kept whole for patches and comparisons. */
+export type PodTemplate = {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  spec?: { containers?: { name: string; image?: string; [k: string]: unknown }[]; [k: string]: unknown };
+  [k: string]: unknown;
+};
+
+export interface DeploymentSnapshot {
+  name: string;
+  namespace: string;
+  uid: string;
+  resourceVersion: string;
+  generation: number;
+  observedGeneration: number;
+  paused: boolean;
+  replicas: number;
+  /** `deployment.kubernetes.io/revision` of the Deployment. */
+  revision: number;
+  annotations: Record<string, string>;
+  template: PodTemplate;
+  selector: string;
+  progressDeadlineSeconds: number;
+  status: {
+    replicas: number;
+    updatedReplicas: number;
+    readyReplicas: number;
+    availableReplicas: number;
+    conditions: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+export interface RevisionEntry {
+  revision: number;
+  replicaSet: string;
+  images: ContainerImage[];
+  createdAt?: string;
+  /** Whether this ReplicaSet's template is the Deployment's current one. */
+  current: boolean;
+  template: PodTemplate;
+  annotations: Record<string, string>;
+}
+
+export interface DeploymentHistory {
+  deployment: DeploymentSnapshot;
+  /** Newest revision first. */
+  revisions: RevisionEntry[];
+}
+
+export interface RolloutProgress {
+  done: boolean;
+  /** kubectl rollout status's own words: "Waiting for deployment … 3 out of 5 new replicas have been updated...". */
+  message: string;
+  /** Terminal failure (ProgressDeadlineExceeded, deleted). */
+  failed?: string;
+  updated: number;
+  available: number;
+  desired: number;
+}
+
+/** The Kubernetes operations backout's jobs and commands use; built once, over client-node. */
+export interface Deployments {
+  get(target: KubeTarget): Promise<DeploymentSnapshot>;
+  history(target: KubeTarget): Promise<DeploymentHistory>;
+  /** kubectl rollout undo's JSON patch: replace /spec/template and /metadata/annotations. */
+  restoreTemplate(target: KubeTarget, template: PodTemplate, annotations: Record<string, string>): Promise<DeploymentSnapshot>;
+  /** Sets one container's image (canary promotion onto the stable Deployment). */
+  setImage(target: KubeTarget, container: string, image: string): Promise<DeploymentSnapshot>;
+}

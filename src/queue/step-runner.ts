@@ -1,0 +1,270 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { asBackoutError, isBackoutError, IntegrationError, type BackoutError } from '../errors.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { RequestStore } from '../requests/store.js';
+import type { TargetLocks } from '../requests/target-lock.js';
+import type { BackoutRequest } from '../requests/types.js';
+import { noteReply, stepReply } from '../slack/cards.js';
+import type { Notifier } from '../slack/notifier.js';
+import { cardKey, type CardRenderer } from '../requests/card-view.js';
+import type { JobData, JobDefinition, Step, StepContext, StepResult } from './job-definition.js';
+
+/** Waits this short stay inside the worker; longer ones become delayed jobs. */
+const INLINE_WAIT_MS = 5_000;
+
+export interface RunnerDeps<D> {
+  requests: RequestStore;
+  locks: TargetLocks;
+  notifier: Notifier;
+  audit: AuditLog;
+  cards: CardRenderer;
+  metrics: Metrics;
+  log: Logger;
+  dryRun: boolean;
+  /** The integrations a job's steps use. */
+  jobDeps: D;
+  /** Aborted on shutdown. */
+  shutdown: AbortSignal;
+}
+
+export const stepKey = (requestId: string, run: number, step: string) => `${requestId}.r${run}.step.${step}`;
+
+/**
+ * Runs one request's job: its named steps in order, a checkpoint in the BullMQ job after
+ * each, progress to the card and the thread through the notifier, the target lock held
+ * and extended, and the request's state moved to succeeded or failed at the end. Steps
+ * already checkpointed are skipped, so a job re-run after a crash continues where it was.
+ */
+export function createStepRunner<D>(definitions: Map<string, JobDefinition<unknown, D>>, deps: RunnerDeps<D>) {
+  return async function process(job: Job<JobData>, token?: string): Promise<string> {
+    const data = job.data;
+    const request = await deps.requests.get(data.requestId);
+    if (!request) throw new UnrecoverableError(`request ${data.requestId} no longer exists`);
+    const def = definitions.get(request.kind);
+    if (!def) throw new UnrecoverableError(`no job is defined for ${request.kind}`);
+    if (request.state === 'succeeded' || request.state === 'failed') return request.outcome ?? request.state;
+    if (request.state !== 'approved' && request.state !== 'running') {
+      throw new UnrecoverableError(`request ${request.id} is ${request.state}; only approved requests run`);
+    }
+
+    const log = deps.log.child({ requestId: request.id, jobId: job.id, kind: request.kind, run: data.run });
+    if (request.state === 'approved') {
+      await deps.requests.transition(request.id, ['approved'], 'running');
+      request.state = 'running';
+      if (!data.state.started) {
+        await deps.audit.append({
+          type: 'job.started',
+          ...auditContext(request),
+          details: { run: data.run, dryRun: deps.dryRun },
+        });
+        await saveData(job, { state: { ...data.state, started: true } });
+      }
+    }
+
+    const heartbeat = request.mutating
+      ? setInterval(() => {
+          deps.locks.extend(request.target, request.id).catch((err: unknown) => log.warn({ err }, 'could not extend target lock'));
+        }, 60_000)
+      : undefined;
+    try {
+      return await runSteps(job, token, request, def, log);
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
+    }
+  };
+
+  async function runSteps(
+    job: Job<JobData>,
+    token: string | undefined,
+    request: BackoutRequest,
+    def: JobDefinition<unknown, D>,
+    log: Logger,
+  ): Promise<string> {
+    const total = def.steps.length;
+    for (let i = 0; i < total; i++) {
+      const step = def.steps[i]!;
+      if (job.data.completed.includes(step.name)) continue;
+      const replyKey = stepKey(request.id, job.data.run, step.name);
+      const started = job.data.stepStartedAt ?? Date.now();
+      if (job.data.stepStartedAt === undefined) {
+        await saveData(job, { stepStartedAt: started });
+        await deps.audit.append({ type: 'step.started', ...auditContext(request), details: { step: step.name, run: job.data.run } });
+      }
+      await deps.notifier.upsertReply(cardKey(request.id), replyKey, stepReply({ index: i + 1, total, label: step.label, event: 'started' }));
+      await deps.cards.refresh(request.id, { done: i, total, current: step.label });
+
+      const dryRun = request.dryRun || deps.dryRun;
+      let result: StepResult;
+      if (dryRun && step.dryRun === 'skip') {
+        result = { detail: 'Skipped: DRY_RUN is on, nothing is changed.' };
+      } else {
+        try {
+          result = await runWithInlineWaits(step, contextFor(job, request, step, replyKey, i, total, log));
+        } catch (err) {
+          if (err instanceof DelayedError) throw err;
+          return fail(job, request, step, i, total, replyKey, asBackoutError(err), log);
+        }
+      }
+
+      if (result && 'again' in result) {
+        // A long wait: hand the job back to BullMQ until then, holding no worker.
+        await saveData(job, {});
+        await job.moveToDelayed(Date.now() + result.again, token);
+        throw new DelayedError();
+      }
+      const durationMs = Date.now() - started;
+      deps.metrics.stepDuration.observe({ type: request.kind, step: step.name }, durationMs / 1000);
+      const detail = result?.detail;
+      if (result && 'finish' in result) {
+        await deps.notifier.update(
+          replyKey,
+          stepReply({ index: i + 1, total, label: step.label, event: result.failed ? 'failed' : 'finished', durationMs, ...(detail ? { detail } : {}) }),
+        );
+        await finishStep(job, request, step, durationMs);
+        return result.failed ? fail(job, request, step, i, total, replyKey, undefined, log, result.finish) : succeed(job, request, result.finish, log);
+      }
+      await deps.notifier.update(
+        replyKey,
+        stepReply({ index: i + 1, total, label: step.label, event: dryRun && step.dryRun === 'skip' ? 'skipped' : 'finished', durationMs, ...(detail ? { detail } : {}) }),
+      );
+      await finishStep(job, request, step, durationMs);
+    }
+    const outcome = typeof job.data.state.outcome === 'string' ? job.data.state.outcome : 'completed';
+    return succeed(job, request, outcome, log);
+  }
+
+  async function runWithInlineWaits(step: Step<unknown, D>, ctx: StepContext<unknown, D>): Promise<StepResult> {
+    for (;;) {
+      const result = await step.run(ctx);
+      if (!(result && 'again' in result)) return result;
+      if (result.again > INLINE_WAIT_MS || deps.shutdown.aborted) return result;
+      await abortableDelay(result.again, deps.shutdown);
+    }
+  }
+
+  function contextFor(
+    job: Job<JobData>,
+    request: BackoutRequest,
+    step: Step<unknown, D>,
+    replyKey: string,
+    index: number,
+    total: number,
+    log: Logger,
+  ): StepContext<unknown, D> {
+    return {
+      request,
+      plan: request.plan,
+      state: job.data.state,
+      save: (patch) => saveData(job, { state: { ...job.data.state, ...patch } }),
+      progress: (text) =>
+        deps.notifier.update(replyKey, stepReply({ index: index + 1, total, label: step.label, event: 'progress', detail: text })),
+      note: (key, text) => deps.notifier.reply(cardKey(request.id), `${request.id}.r${job.data.run}.note.${key}`, noteReply(text)),
+      deps: deps.jobDeps,
+      dryRun: request.dryRun || deps.dryRun,
+      log: log.child({ step: step.name }),
+      signal: deps.shutdown,
+    };
+  }
+
+  async function finishStep(job: Job<JobData>, request: BackoutRequest, step: Step<unknown, D>, durationMs: number) {
+    await saveData(job, { completed: [...job.data.completed, step.name], stepStartedAt: undefined });
+    await deps.audit.append({
+      type: 'step.finished',
+      ...auditContext(request),
+      details: { step: step.name, run: job.data.run, durationMs },
+    });
+  }
+
+  async function succeed(job: Job<JobData>, request: BackoutRequest, outcome: string, log: Logger): Promise<string> {
+    await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome });
+    await deps.audit.append({ type: 'job.succeeded', ...auditContext(request), outcome, details: { run: job.data.run } });
+    if (request.mutating) await deps.locks.release(request.target, request.id);
+    await deps.cards.refresh(request.id);
+    deps.metrics.jobs.inc({ type: request.kind, outcome: 'succeeded' });
+    log.info({ outcome }, 'job succeeded');
+    return outcome;
+  }
+
+  /**
+   * Ends the job as failed when the error is final (or the attempts are used up);
+   * otherwise says in the thread that it will retry and lets BullMQ retry with backoff.
+   */
+  async function fail(
+    job: Job<JobData>,
+    request: BackoutRequest,
+    step: Step<unknown, D>,
+    index: number,
+    total: number,
+    replyKey: string,
+    error: BackoutError | undefined,
+    log: Logger,
+    outcome?: string,
+  ): Promise<never> {
+    const attempts = job.opts.attempts ?? 1;
+    const retryable = error !== undefined && isRetryable(error) && job.attemptsMade + 1 < attempts;
+    const message = error ? `${error.message}${error.hint ? `\n${error.hint}` : ''}` : (outcome ?? 'failed');
+    if (retryable) {
+      log.warn({ err: error, attempt: job.attemptsMade + 1, attempts }, 'step failed; BullMQ will retry');
+      await deps.notifier.update(
+        replyKey,
+        stepReply({ index: index + 1, total, label: step.label, event: 'progress', detail: `:warning: ${message}\nRetrying automatically (attempt ${job.attemptsMade + 2} of ${attempts}).` }),
+      );
+      throw error;
+    }
+    const finalOutcome = outcome ?? error?.message ?? 'failed';
+    await deps.notifier.update(replyKey, stepReply({ index: index + 1, total, label: step.label, event: 'failed', detail: message }));
+    await deps.requests.transition(request.id, ['running', 'approved'], 'failed', { outcome: oneLine(finalOutcome) });
+    await deps.audit.append({
+      type: 'job.failed',
+      ...auditContext(request),
+      outcome: oneLine(finalOutcome),
+      details: { step: step.name, run: job.data.run, ...(error ? { code: error.code } : {}) },
+    });
+    if (request.mutating) await deps.locks.release(request.target, request.id);
+    await deps.cards.refresh(request.id);
+    deps.metrics.jobs.inc({ type: request.kind, outcome: error?.code === 'stale_plan' ? 'stale' : 'failed' });
+    log.warn({ err: error, step: step.name }, 'job failed');
+    throw new UnrecoverableError(oneLine(finalOutcome));
+  }
+}
+
+function isRetryable(err: BackoutError): boolean {
+  if (err instanceof IntegrationError) return err.retryable;
+  return !isBackoutError(err) || err.code === 'internal';
+}
+
+function oneLine(text: string): string {
+  const first = text.split('\n')[0] ?? text;
+  return first.length > 300 ? `${first.slice(0, 299)}…` : first;
+}
+
+async function saveData(job: Job<JobData>, patch: Partial<JobData>): Promise<void> {
+  const next = { ...job.data, ...patch };
+  if (patch.stepStartedAt === undefined && 'stepStartedAt' in patch) delete next.stepStartedAt;
+  await job.updateData(next);
+}
+
+export function auditContext(request: BackoutRequest) {
+  return {
+    requestId: request.id,
+    service: request.service,
+    ...(request.environment ? { environment: request.environment } : {}),
+    actor: request.requester,
+    ...(request.approver ? { approver: request.approver } : {}),
+    planHash: request.planHash,
+  };
+}
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,86 @@
+import type { JobDefinition } from '../queue/job-definition.js';
+import { requestCard, type CardButton } from '../slack/cards.js';
+import type { Notifier, SlackMessage } from '../slack/notifier.js';
+import type { RequestStore } from './store.js';
+import type { BackoutRequest } from './types.js';
+
+export const cardKey = (requestId: string) => `${requestId}.card`;
+
+export interface CardRenderer {
+  /** Re-renders the request's card from its stored state (optionally recording step progress). */
+  refresh(requestId: string, progress?: { done: number; total: number; current?: string }): Promise<void>;
+  render(request: BackoutRequest): SlackMessage;
+}
+
+/** Buttons a card offers in each state. Rights are checked on click, not here. */
+export function buttonsFor(request: BackoutRequest, def: JobDefinition<unknown, unknown> | undefined): CardButton[] {
+  const extra = def?.buttons?.(request) ?? [];
+  switch (request.state) {
+    case 'pending':
+      return [
+        request.approval.freeze
+          ? {
+              action: 'breakGlass',
+              text: 'Break glass & approve',
+              style: 'danger',
+              confirm: {
+                title: 'Break the freeze?',
+                text: `The ${request.approval.freeze} freeze is in force. Approving runs this anyway, and the audit log records it as a break-glass approval.`,
+                confirm: 'Break glass',
+              },
+            }
+          : {
+              action: 'approve',
+              text: 'Approve',
+              style: 'primary',
+              confirm: {
+                title: 'Approve this change?',
+                text: `${request.title}. It starts as soon as you confirm.`,
+                confirm: 'Approve',
+              },
+            },
+        { action: 'reject', text: 'Reject', style: 'danger' },
+      ];
+    case 'failed':
+      return [
+        {
+          action: 'retry',
+          text: 'Retry',
+          style: 'primary',
+          confirm: { title: 'Retry?', text: 'The job continues from the step that failed.', confirm: 'Retry' },
+        },
+        ...extra,
+      ];
+    case 'running':
+    case 'succeeded':
+      return extra;
+    default:
+      return [];
+  }
+}
+
+export class RequestCards implements CardRenderer {
+  constructor(
+    private readonly requests: RequestStore,
+    private readonly notifier: Notifier,
+    private readonly definitions: Map<string, JobDefinition<unknown, unknown>>,
+  ) {}
+
+  render(request: BackoutRequest): SlackMessage {
+    const def = this.definitions.get(request.kind);
+    return requestCard({
+      request,
+      planLines: def ? def.describe(request.plan) : [],
+      ...(request.progress && request.state === 'running' ? { progress: request.progress } : {}),
+      ...(request.statusLine ? { detail: request.statusLine } : {}),
+      buttons: buttonsFor(request, def),
+    });
+  }
+
+  async refresh(requestId: string, progress?: { done: number; total: number; current?: string }): Promise<void> {
+    if (progress) await this.requests.annotate(requestId, { progress });
+    const request = await this.requests.get(requestId);
+    if (!request) return;
+    await this.notifier.update(cardKey(requestId), this.render(request));
+  }
+}

@@ -1,0 +1,147 @@
+import type { Redis } from 'ioredis';
+import { TERMINAL_STATES, type BackoutRequest, type RequestSpec, type RequestState, type RequestStatus } from './types.js';
+
+const TRANSITION = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'missing', ''} end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == state then allowed = true end
+end
+if not allowed then return {'conflict', state} end
+if ARGV[4] == '1' then
+  local expires = tonumber(redis.call('HGET', KEYS[1], 'expiresAt'))
+  if expires and tonumber(ARGV[3]) >= expires then return {'expired', state} end
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updatedAt', ARGV[3])
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+return {'ok', state}
+`;
+
+export type TransitionResult =
+  | { ok: true; from: RequestState }
+  | { ok: false; reason: 'missing' }
+  | { ok: false; reason: 'conflict' | 'expired'; state: RequestState };
+
+/** Fields that change over a request's life, stored as plain hash fields. */
+type StatusFields = Partial<Omit<RequestStatus, 'state' | 'version' | 'updatedAt'>>;
+
+/**
+ * Requests live in one Redis hash each: the fixed spec as JSON, the status as fields.
+ * Every state change is one Lua script, so two replicas handling two clicks on the same
+ * Approve button cannot both win.
+ */
+export class RequestStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    /** How long finished requests are kept for Retry/Undo and for the record. */
+    private readonly retentionSeconds = 30 * 86_400,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.prefix}:req:${id}`;
+  }
+
+  async create(spec: RequestSpec, state: RequestState = 'pending'): Promise<BackoutRequest> {
+    const now = Date.now();
+    const created = await this.redis.hsetnx(this.key(spec.id), 'spec', JSON.stringify(spec));
+    if (!created) throw new Error(`request ${spec.id} already exists`);
+    await this.redis
+      .multi()
+      .hset(this.key(spec.id), {
+        state,
+        version: 1,
+        updatedAt: now,
+        expiresAt: spec.expiresAt,
+        run: 0,
+      })
+      .expire(this.key(spec.id), this.retentionSeconds)
+      .zadd(`${this.prefix}:reqs:by-time`, spec.createdAt, spec.id)
+      .exec();
+    return { ...spec, state, version: 1, updatedAt: now, run: 0 };
+  }
+
+  async get(id: string): Promise<BackoutRequest | undefined> {
+    const h = await this.redis.hgetall(this.key(id));
+    if (!h.spec || !h.state) return undefined;
+    return decode(h);
+  }
+
+  /**
+   * Moves a request from one of `from` to `to`, setting `fields`, atomically.
+   * `checkExpiry` refuses the move once the approval window has passed.
+   */
+  async transition(
+    id: string,
+    from: RequestState[],
+    to: RequestState,
+    fields: StatusFields = {},
+    opts: { checkExpiry?: boolean; now?: number } = {},
+  ): Promise<TransitionResult> {
+    const args: (string | number)[] = [from.join(','), to, opts.now ?? Date.now(), opts.checkExpiry ? '1' : '0'];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    const [status, state] = (await this.redis.eval(TRANSITION, 1, this.key(id), ...args)) as [string, string];
+    if (status === 'ok') return { ok: true, from: state as RequestState };
+    if (status === 'missing') return { ok: false, reason: 'missing' };
+    return { ok: false, reason: status as 'conflict' | 'expired', state: state as RequestState };
+  }
+
+  /** Sets status fields that are not a state change (status line, outcome, run counter). */
+  async annotate(id: string, fields: StatusFields): Promise<void> {
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) flat[k] = typeof v === 'string' ? v : JSON.stringify(v);
+    }
+    if (Object.keys(flat).length === 0) return;
+    await this.redis.multi().hset(this.key(id), flat).hincrby(this.key(id), 'version', 1).exec();
+  }
+
+  async incrementRun(id: string): Promise<number> {
+    return this.redis.hincrby(this.key(id), 'run', 1);
+  }
+
+  /** Ids of requests created in [fromMs, toMs], oldest first. */
+  async idsBetween(fromMs: number, toMs: number): Promise<string[]> {
+    return this.redis.zrangebyscore(`${this.prefix}:reqs:by-time`, fromMs, toMs);
+  }
+
+  async listRecent(sinceMs: number): Promise<BackoutRequest[]> {
+    const ids = await this.idsBetween(sinceMs, Date.now());
+    const out: BackoutRequest[] = [];
+    for (const id of ids) {
+      const r = await this.get(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+}
+
+export function isTerminal(state: RequestState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+function decode(h: Record<string, string>): BackoutRequest {
+  const spec = JSON.parse(h.spec!) as RequestSpec;
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const status: RequestStatus = {
+    state: h.state as RequestState,
+    version: Number(h.version ?? 1),
+    updatedAt: Number(h.updatedAt ?? spec.createdAt),
+    run: Number(h.run ?? 0),
+    ...(h.approver ? { approver: h.approver } : {}),
+    ...(h.approvedAt ? { approvedAt: num(h.approvedAt)! } : {}),
+    ...(h.breakGlass ? { breakGlass: h.breakGlass === 'true' } : {}),
+    ...(h.decidedBy ? { decidedBy: h.decidedBy } : {}),
+    ...(h.decidedAt ? { decidedAt: num(h.decidedAt)! } : {}),
+    ...(h.outcome ? { outcome: h.outcome } : {}),
+    ...(h.statusLine ? { statusLine: h.statusLine } : {}),
+    ...(h.progress ? { progress: JSON.parse(h.progress) as RequestStatus['progress'] } : {}),
+  };
+  return { ...spec, ...status };
+}

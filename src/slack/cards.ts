@@ -1,0 +1,275 @@
+import type { ActionsBlock, Button, ContextBlock, KnownBlock, SectionBlock } from '@slack/types';
+import { formatDuration } from '../config/duration.js';
+import { isBackoutError, type BackoutError } from '../errors.js';
+import type { BackoutRequest, RequestState } from '../requests/types.js';
+import { describePrincipals, isEmpty } from '../policy/policy.js';
+import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
+import type { SlackMessage } from './notifier.js';
+
+/**
+ * Every piece of Block Kit backout sends is built here, by pure functions, within
+ * Slack's limits (platform.md §6): ≤50 blocks, section text ≤3000, header ≤150,
+ * button text ≤75, value ≤2000, context ≤10 elements. Long content is truncated with
+ * a note rather than rejected by Slack.
+ */
+export const LIMITS = { blocks: 50, sectionText: 3000, header: 150, buttonText: 75, contextElements: 10, text: 3900 };
+
+/** Escapes user text for mrkdwn so a reason cannot ping @channel or forge a link. */
+export function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function truncate(text: string, max: number, note = '…'): string {
+  if (text.length <= max) return text;
+  return text.slice(0, Math.max(0, max - note.length)) + note;
+}
+
+function section(text: string): SectionBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, LIMITS.sectionText, '\n…(truncated)') } };
+}
+
+function context(...texts: string[]): ContextBlock {
+  return {
+    type: 'context',
+    elements: texts.slice(0, LIMITS.contextElements).map((t) => ({ type: 'mrkdwn' as const, text: truncate(t, 2000) })),
+  };
+}
+
+/** Packs lines into as few sections as fit, capping the number of blocks used. */
+function linesToSections(lines: string[], maxBlocks: number): SectionBlock[] {
+  const blocks: SectionBlock[] = [];
+  let current = '';
+  for (let i = 0; i < lines.length; i++) {
+    const line = truncate(lines[i]!, LIMITS.sectionText - 40);
+    if (current.length + line.length + 1 > LIMITS.sectionText - 40) {
+      if (blocks.length === maxBlocks - 1) {
+        blocks.push(section(`${current}\n…and ${lines.length - i} more line(s) not shown (Slack's message limit).`));
+        return blocks;
+      }
+      blocks.push(section(current));
+      current = '';
+    }
+    current = current ? `${current}\n${line}` : line;
+  }
+  if (current) blocks.push(section(current));
+  return blocks;
+}
+
+export function progressBar(done: number, total: number, width = 10): string {
+  if (total <= 0) return '';
+  const filled = Math.round((Math.min(done, total) / total) * width);
+  return `${'▰'.repeat(filled)}${'▱'.repeat(width - filled)} ${Math.min(done, total)}/${total}`;
+}
+
+const STATE_LINE: Record<RequestState, string> = {
+  pending: ':hourglass_flowing_sand: *Waiting for approval*',
+  approved: ':white_check_mark: *Approved* — starting',
+  rejected: ':no_entry_sign: *Rejected* — nothing was changed',
+  expired: ':hourglass: *Expired* — nobody approved it in time, nothing was changed',
+  cancelled: ':heavy_multiplication_x: *Cancelled* — nothing was changed',
+  running: ':arrows_counterclockwise: *Running*',
+  succeeded: ':white_check_mark: *Done*',
+  failed: ':x: *Failed*',
+};
+
+export interface CardButton {
+  action: ActionName;
+  text: string;
+  style?: 'primary' | 'danger';
+  confirm?: { title: string; text: string; confirm: string };
+}
+
+export interface RequestCardView {
+  request: BackoutRequest;
+  /** Plain-words plan, one line each (from the job module's describe()). */
+  planLines: string[];
+  progress?: { done: number; total: number; current?: string };
+  /** The status line under the state (e.g. "healthy: 5xx 0.1 %, p99 210 ms"). */
+  detail?: string;
+  buttons: CardButton[];
+}
+
+function button(b: CardButton, request: BackoutRequest): Button {
+  return {
+    type: 'button',
+    action_id: ACTION[b.action],
+    text: { type: 'plain_text', text: truncate(b.text, LIMITS.buttonText), emoji: true },
+    value: encodeActionValue(request.id, request.planHash),
+    ...(b.style ? { style: b.style } : {}),
+    ...(b.confirm
+      ? {
+          confirm: {
+            title: { type: 'plain_text', text: truncate(b.confirm.title, 100) },
+            text: { type: 'mrkdwn', text: truncate(b.confirm.text, 300) },
+            confirm: { type: 'plain_text', text: truncate(b.confirm.confirm, 30) },
+            deny: { type: 'plain_text', text: 'Cancel' },
+            ...(b.style === 'danger' ? { style: 'danger' as const } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+function when(ms: number): string {
+  const unix = Math.floor(ms / 1000);
+  return `<!date^${unix}^{date_short_pretty} {time}|${new Date(ms).toISOString()}>`;
+}
+
+/** The request's parent card: plan, approval, then live status and progress, edited in place. */
+export function requestCard(view: RequestCardView): SlackMessage {
+  const r = view.request;
+  const where = r.environment ? `${r.service} · ${r.environment}` : r.service;
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(`${kindLabel(r.kind)} · ${where}`, LIMITS.header) } },
+    section(`*${esc(r.title)}*`),
+  ];
+  let status = STATE_LINE[r.state];
+  if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded') {
+    if (r.approver) status += `  ·  approved by <@${r.approver}>${r.breakGlass ? ' (break-glass)' : ''}`;
+    else if (!r.approval.required) status += '  ·  no approval needed';
+  }
+  if ((r.state === 'rejected' || r.state === 'cancelled') && r.decidedBy) status += ` by <@${r.decidedBy}>`;
+  if (r.state === 'succeeded' && r.outcome) status = `${statusEmoji(r.outcome)} *Done — ${esc(r.outcome)}*`;
+  if (r.state === 'failed' && r.outcome) status = `:x: *Failed — ${esc(r.outcome)}*`;
+  const statusLines = [status];
+  if (view.progress) {
+    statusLines.push(
+      `\`${progressBar(view.progress.done, view.progress.total)}\`${view.progress.current ? `  ${esc(view.progress.current)}` : ''}`,
+    );
+  }
+  if (view.detail) statusLines.push(view.detail);
+  blocks.push(section(statusLines.join('\n')));
+
+  const facts = [`*Requested by* <@${r.requester}>`, `*Request* \`${r.id}\``];
+  if (r.reason) facts.push(`*Reason* ${esc(r.reason)}`);
+  blocks.push(section(facts.join('\n')));
+
+  // Buttons, the approval context and the footer take at most 4 blocks; the plan gets the rest.
+  blocks.push(...linesToSections(view.planLines, LIMITS.blocks - blocks.length - 4));
+
+  if (r.state === 'pending' && r.approval.required) {
+    const anyone = isEmpty(r.approval.approvers);
+    const who = anyone ? 'anyone' : describePrincipals(r.approval.approvers);
+    const notRequester = r.approval.twoPerson ? (anyone ? ' other than the requester' : ' (not the requester)') : '';
+    blocks.push(
+      context(
+        `Needs approval by ${who}${notRequester} before ${when(r.expiresAt)} (${formatDuration(r.expiresAt - r.createdAt)} window).`,
+        `Why: ${r.approval.reasons.join('; ')}.`,
+      ),
+    );
+  }
+  if (view.buttons.length > 0) {
+    const actions: ActionsBlock = {
+      type: 'actions',
+      block_id: `actions-${r.id}`,
+      elements: view.buttons.slice(0, 5).map((b) => button(b, r)),
+    };
+    blocks.push(actions);
+  }
+  const footer = [`plan \`${r.planHash.slice(0, 12)}\``];
+  if (r.dryRun) footer.unshift(':test_tube: *DRY RUN* — nothing will be changed');
+  blocks.push(context(...footer));
+  return { text: truncate(`${kindLabel(r.kind)} ${where}: ${r.title} — ${plainState(r)}`, LIMITS.text), blocks };
+}
+
+function plainState(r: BackoutRequest): string {
+  if (r.state === 'succeeded') return `done${r.outcome ? ` (${r.outcome})` : ''}`;
+  if (r.state === 'failed') return `failed${r.outcome ? ` (${r.outcome})` : ''}`;
+  if (r.state === 'pending') return 'waiting for approval';
+  return r.state;
+}
+
+function statusEmoji(outcome: string): string {
+  if (/degraded|partial|kept|could not/i.test(outcome)) return ':warning:';
+  if (/no-op|nothing to do|already/i.test(outcome)) return ':information_source:';
+  return ':white_check_mark:';
+}
+
+export function kindLabel(kind: BackoutRequest['kind']): string {
+  switch (kind) {
+    case 'rollback':
+      return 'Rollback';
+    case 'retract':
+      return 'Retract release';
+    case 'retract-undo':
+      return 'Undo retraction';
+    case 'canary':
+      return 'Canary';
+    case 'canary-abort':
+      return 'Canary abort';
+    case 'api-retire':
+      return 'Retire API';
+    case 'api-unretire':
+      return 'Restore API';
+  }
+}
+
+export type StepEvent = 'started' | 'finished' | 'skipped' | 'failed' | 'progress';
+
+/** A threaded reply for one step. */
+export function stepReply(opts: {
+  index: number;
+  total: number;
+  label: string;
+  event: StepEvent;
+  detail?: string;
+  durationMs?: number;
+}): SlackMessage {
+  const icon = { started: ':arrow_forward:', progress: ':arrows_counterclockwise:', finished: ':white_check_mark:', skipped: ':fast_forward:', failed: ':x:' }[
+    opts.event
+  ];
+  const took = opts.durationMs !== undefined ? ` (${formatDuration(opts.durationMs)})` : '';
+  const head = `${icon} Step ${opts.index}/${opts.total} · *${esc(opts.label)}* — ${opts.event === 'progress' ? 'in progress' : opts.event}${took}`;
+  const text = opts.detail ? `${head}\n${opts.detail}` : head;
+  return { text: truncate(text, LIMITS.text), blocks: [section(text)] };
+}
+
+/** A plain threaded note (job outcome, child job reports, warnings). */
+export function noteReply(text: string): SlackMessage {
+  return { text: truncate(text, LIMITS.text), blocks: [section(text)] };
+}
+
+/** Ephemeral text for the user who ran a command or clicked a button. */
+export function ephemeral(text: string): SlackMessage {
+  return { text: truncate(text, LIMITS.text) };
+}
+
+/** The one place errors become Slack text: what happened, then what to do next. */
+export function renderError(err: BackoutError | Error): SlackMessage {
+  if (isBackoutError(err)) {
+    const icon =
+      err.code === 'usage' ? ':warning:' : err.code === 'policy' || err.code === 'busy' ? ':no_entry:' : ':x:';
+    const text = `${icon} ${err.message}${err.hint ? `\n${err.hint}` : ''}`;
+    return { text: truncate(text, LIMITS.text) };
+  }
+  return {
+    text: `:x: Something went wrong inside backout: ${truncate(err.message, 500)}\nNothing was changed by this request. If it keeps happening, check the bot's logs.`,
+  };
+}
+
+export interface HelpSection {
+  command: string;
+  usage: string[];
+  examples: string[];
+  notes?: string[];
+}
+
+/** `/<command> help`: usage, examples, and the services this user may act on. */
+export function helpMessage(help: HelpSection, services: { name: string; environments: string[] }[]): SlackMessage {
+  const lines = [
+    `*${help.command}* — usage`,
+    ...help.usage.map((u) => `• \`${u}\``),
+    '',
+    '*Examples*',
+    ...help.examples.map((e) => `• \`${e}\``),
+  ];
+  if (help.notes?.length) lines.push('', ...help.notes);
+  lines.push(
+    '',
+    services.length
+      ? `*Services you may act on*\n${services.map((s) => `• \`${s.name}\` (${s.environments.join(', ')})`).join('\n')}`
+      : '*Services you may act on*: none — ask an admin to add you to a service policy.',
+  );
+  const text = lines.join('\n');
+  return { text: truncate(text, LIMITS.text), blocks: linesToSections(lines, 10) };
+}
