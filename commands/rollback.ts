@@ -221,3 +221,25 @@ export const rollbackCommand: SlashCommand<RollbackCommand, RollbackCommandDeps>
     }
   },
 };
+
+/** "Roll forward" on a finished rollback: a new request back to the revision it left, with its own approval. */
+export async function rollForward(
+  request: BackoutRequest,
+  user: string,
+  place: { channel: string; responseUrl?: string },
+  deps: RollbackDeps,
+): Promise<{ ok: boolean; message: string }> {
+  const plan = request.plan as RollbackPlan;
+  const { message, request: filed } = await requestRollback(
+    { service: plan.service, env: plan.environment, to: plan.from.revision, reason: `Roll forward: undo ${request.id}` },
+    {
+      user,
+      channel: place.channel,
+      ...(place.responseUrl ? { responseUrl: place.responseUrl } : {}),
+      ...(request.slack.threadTs ? { threadTs: request.slack.threadTs } : {}),
+    },
+    deps,
+    { rollForwardOf: request.id },
+  );
+  return { ok: filed !== undefined, message: message.text };
+}

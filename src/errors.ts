@@ -91,9 +91,18 @@ export function isBackoutError(err: unknown): err is BackoutError {
   return err instanceof BackoutError;
 }
 
+const REDIS_DOWN =
+  /Stream isn't writeable|Connection is closed|max retries per request|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|Command timed out|enableOfflineQueue|Connection in subscriber mode|LOADING/i;
+
+/** True for the errors ioredis raises while Redis cannot be reached. */
+export function isRedisUnavailable(err: unknown): boolean {
+  return err instanceof Error && (REDIS_DOWN.test(err.message) || err.name === 'MaxRetriesPerRequestError');
+}
+
 /** Wraps anything thrown into a BackoutError, keeping the original as `cause`. */
 export function asBackoutError(err: unknown): BackoutError {
   if (err instanceof BackoutError) return err;
+  if (isRedisUnavailable(err)) return new QueueUnavailableError(err);
   const message = err instanceof Error ? err.message : String(err);
   return new BackoutError('internal', `Something went wrong inside backout: ${message}`, { cause: err });
 }

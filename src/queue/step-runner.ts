@@ -156,7 +156,10 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
     return {
       request,
       plan: request.plan,
-      state: job.data.state,
+      // A getter: save() replaces job.data, and a step must see what it saved.
+      get state() {
+        return job.data.state;
+      },
       save: (patch) => saveData(job, { state: { ...job.data.state, ...patch } }),
       progress: (text) =>
         deps.notifier.update(replyKey, stepReply({ index: index + 1, total, label: step.label, event: 'progress', detail: text })),

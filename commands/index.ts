@@ -1,0 +1,112 @@
+import type { App } from '@slack/bolt';
+import { z } from 'zod';
+import type { Config } from '../src/config/model.js';
+import { asBackoutError, QueueUnavailableError } from '../src/errors.js';
+import type { Logger } from '../src/observability/logger.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import { checkRequester } from '../src/policy/policy.js';
+import { helpMessage, renderError } from '../src/slack/cards.js';
+import type { Directory } from '../src/slack/directory.js';
+import type { SlackMessage } from '../src/slack/notifier.js';
+import type { SlashCommand } from './command.js';
+import { rollbackCommand, type RollbackCommandDeps } from './rollback.js';
+import type { Invocation } from './shared.js';
+
+export interface CommandDeps extends RollbackCommandDeps {
+  config: Config;
+  directory: Directory;
+  log: Logger;
+  metrics: Metrics;
+  /** Whether Redis answers right now; commands that file requests fail fast when it does not. */
+  queueAvailable(): boolean;
+}
+
+// Newer clients send thread_ts when a command is run inside a thread; it is not in Bolt's type.
+const threadField = z.object({ thread_ts: z.string().regex(/^\d+\.\d+$/).optional() });
+
+const HELP_LOOKUP_BUDGET_MS = 1_500;
+
+/**
+ * The services and environments this user may file requests for. User group look-ups
+ * are bounded so that help is always answered inside Slack's 3 seconds.
+ */
+async function allowedServices(user: string, deps: CommandDeps): Promise<{ name: string; environments: string[] }[]> {
+  const out: { name: string; environments: string[] }[] = [];
+  const deadline = Date.now() + HELP_LOOKUP_BUDGET_MS;
+  for (const service of deps.config.services.values()) {
+    const envs: string[] = [];
+    for (const env of service.environments.values()) {
+      const remaining = deadline - Date.now();
+      const allowed =
+        remaining > 0 &&
+        (await Promise.race([
+          checkRequester(user, env.policy, deps.directory, 'act').then(
+            () => true,
+            () => false,
+          ),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), remaining)),
+        ]));
+      if (allowed) envs.push(env.name);
+    }
+    if (envs.length) out.push({ name: service.name, environments: envs });
+  }
+  return out;
+}
+
+function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandDeps): void {
+  app.command(cmd.name, async ({ command, ack, respond }) => {
+    const started = performance.now();
+    const observeAck = () => deps.metrics.ackLatency.observe({ kind: 'command' }, (performance.now() - started) / 1000);
+    const thread = threadField.safeParse(command);
+    const inv: Invocation = {
+      user: command.user_id,
+      channel: command.channel_id,
+      ...(command.response_url ? { responseUrl: command.response_url } : {}),
+      ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
+      ...(thread.success && thread.data.thread_ts ? { threadTs: thread.data.thread_ts } : {}),
+    };
+    const log = deps.log.child({ command: cmd.name, user: inv.user, channel: inv.channel });
+    let parsed: C;
+    try {
+      parsed = cmd.parse(command.text ?? '');
+      if (cmd.isHelp(parsed)) {
+        await ack(helpMessage(cmd.help, await allowedServices(inv.user, deps)));
+        observeAck();
+        deps.metrics.commands.inc({ command: cmd.name, result: 'help' });
+        return;
+      }
+      if (cmd.needsQueue(parsed) && !deps.queueAvailable()) throw new QueueUnavailableError();
+      const { ack: ackText } = cmd.check(parsed, deps.config);
+      await ack(ackText ? { response_type: 'ephemeral', text: ackText } : undefined);
+      observeAck();
+    } catch (err) {
+      const error = asBackoutError(err);
+      await ack({ response_type: 'ephemeral', ...renderError(error) });
+      observeAck();
+      deps.metrics.commands.inc({ command: cmd.name, result: error.code === 'usage' ? 'usage_error' : 'refused' });
+      log.info({ code: error.code, text: command.text }, 'command refused at acknowledgement');
+      return;
+    }
+    let reply: SlackMessage | undefined;
+    try {
+      reply = await cmd.run(parsed, inv, deps);
+      deps.metrics.commands.inc({ command: cmd.name, result: 'ok' });
+    } catch (err) {
+      const error = asBackoutError(err);
+      if (error.code === 'internal') log.error({ err }, 'command failed');
+      else log.info({ code: error.code, message: error.message }, 'command refused');
+      deps.metrics.commands.inc({ command: cmd.name, result: error.code === 'internal' ? 'error' : 'refused' });
+      reply = renderError(error);
+    }
+    if (reply) {
+      await respond({ response_type: 'ephemeral', ...reply }).catch((err: unknown) =>
+        log.warn({ err: (err as Error).message }, 'could not answer through response_url'),
+      );
+    }
+  });
+}
+
+/** Registers every slash command on the Bolt app. Listeners acknowledge, then decide. */
+export function registerCommands(app: App, deps: CommandDeps): void {
+  register(app, rollbackCommand, deps);
+}

@@ -1,0 +1,132 @@
+import type { App } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import { z } from 'zod';
+import type { Config } from '../src/config/model.js';
+import { formatDuration } from '../src/config/duration.js';
+import { asBackoutError } from '../src/errors.js';
+import type { Deployments } from '../src/integrations/kubernetes/types.js';
+import type { Logger } from '../src/observability/logger.js';
+import type { RequestFlow } from '../src/requests/flow.js';
+import { renderError } from '../src/slack/cards.js';
+import type { Directory } from '../src/slack/directory.js';
+import { MODAL, rollbackModal, type Choice } from '../src/slack/modals.js';
+import type { Responder } from '../src/slack/respond.js';
+import { requestRollback, resolve } from './rollback.js';
+import type { Invocation } from './shared.js';
+
+const metadataSchema = z.object({
+  channel: z.string(),
+  responseUrl: z.string().optional(),
+  threadTs: z.string().optional(),
+});
+
+const submissionSchema = z.object({
+  target: z.object({ [MODAL.rollback.targetAction]: z.object({ selected_option: z.object({ value: z.string() }).nullish() }) }),
+  revision: z.object({ revision: z.object({ selected_option: z.object({ value: z.string() }).nullish() }) }).optional(),
+  reason: z.object({ reason: z.object({ value: z.string().nullish() }) }).optional(),
+});
+
+/** The dialog behind a bare `/rollback`: pick service and environment, then a revision from live history. */
+export class RollbackModal {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      deployments: Deployments;
+      directory: Directory;
+      flow: RequestFlow;
+      responder: Responder;
+      views: WebClient['views'];
+      log: Logger;
+    },
+  ) {}
+
+  private targets(): Choice[] {
+    const out: Choice[] = [];
+    for (const s of this.deps.config.services.values()) {
+      for (const e of s.environments.values()) out.push({ value: `${s.name}/${e.name}`, label: `${s.name} · ${e.name}` });
+    }
+    return out;
+  }
+
+  async openRollbackModal(triggerId: string, inv: Invocation): Promise<void> {
+    const metadata = JSON.stringify({
+      channel: inv.channel,
+      ...(inv.responseUrl ? { responseUrl: inv.responseUrl } : {}),
+      ...(inv.threadTs ? { threadTs: inv.threadTs } : {}),
+    });
+    await this.deps.views.open({ trigger_id: triggerId, view: rollbackModal({ targets: this.targets(), metadata }) });
+  }
+
+  /** A service was picked: show its revisions from live history. */
+  async targetPicked(viewId: string, hash: string | undefined, metadata: string, value: string): Promise<void> {
+    const [service = '', env = ''] = value.split('/');
+    let revisions: Choice[] = [];
+    let note: string;
+    try {
+      const { env: environment } = resolve({ service, env }, this.deps.config);
+      const history = await this.deps.deployments.history(environment.kubernetes);
+      const now = Date.now();
+      revisions = history.revisions
+        .filter((r) => !r.current)
+        .map((r) => ({
+          value: String(r.revision),
+          label: `${r.revision} · ${r.images.map((i) => i.image.split('/').pop()).join(', ')}${r.createdAt ? ` · ${formatDuration(now - Date.parse(r.createdAt))} old` : ''}`,
+        }));
+      const current = history.revisions.find((r) => r.current);
+      note = current
+        ? `Now running revision ${current.revision}: ${current.images.map((i) => `\`${i.image}\``).join(', ')}.`
+        : 'No revision matches the running template.';
+    } catch (err) {
+      note = `:warning: ${renderError(asBackoutError(err)).text}`;
+    }
+    await this.deps.views.update({
+      view_id: viewId,
+      ...(hash ? { hash } : {}),
+      view: rollbackModal({ targets: this.targets(), selected: value, revisions, note, metadata }),
+    });
+  }
+
+  async submitted(user: string, metadata: string, values: unknown): Promise<void> {
+    const meta = metadataSchema.parse(JSON.parse(metadata));
+    const parsed = submissionSchema.parse(values);
+    const [service = '', env = ''] = (parsed.target[MODAL.rollback.targetAction].selected_option?.value ?? '').split('/');
+    const revision = parsed.revision?.revision.selected_option?.value;
+    const reason = parsed.reason?.reason.value?.trim();
+    const inv: Invocation = { user, channel: meta.channel, ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}), ...(meta.threadTs ? { threadTs: meta.threadTs } : {}) };
+    let text: string;
+    try {
+      const { message } = await requestRollback(
+        { service, env, ...(revision ? { to: Number(revision) } : {}), ...(reason ? { reason } : {}) },
+        inv,
+        this.deps,
+      );
+      text = message.text;
+    } catch (err) {
+      text = renderError(asBackoutError(err)).text;
+    }
+    if (meta.responseUrl) await this.deps.responder.respond(meta.responseUrl, { text });
+  }
+}
+
+export function registerRollbackModal(app: App, modal: RollbackModal): void {
+  app.action(MODAL.rollback.targetAction, async ({ ack, body, action, logger }) => {
+    await ack();
+    if (body.type !== 'block_actions' || !body.view || action.type !== 'static_select') return;
+    const value = action.selected_option?.value;
+    if (!value) return;
+    await modal.targetPicked(body.view.id, body.view.hash, body.view.private_metadata, value).catch((err: unknown) => {
+      logger.warn(`could not update the rollback dialog: ${(err as Error).message}`);
+    });
+  });
+  app.view(MODAL.rollback.callbackId, async ({ ack, body, view, logger }) => {
+    const picked = view.state.values.target?.[MODAL.rollback.targetAction]?.selected_option?.value;
+    if (!picked) {
+      await ack({ response_action: 'errors', errors: { target: 'Pick a service and environment.' } });
+      return;
+    }
+    await ack();
+    await modal.submitted(body.user.id, view.private_metadata, view.state.values).catch((err: unknown) => {
+      logger.warn(`rollback dialog submission failed: ${(err as Error).message}`);
+    });
+  });
+}

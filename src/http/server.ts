@@ -1,0 +1,58 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { HTTPReceiver } from '@slack/bolt';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../observability/logger.js';
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, boolean | string>;
+}
+
+/**
+ * One port for Slack (POST /slack/events), liveness, readiness and metrics. Slack
+ * requests go to Bolt's own listener, which verifies signatures and timestamps.
+ */
+export function createHttpServer(opts: {
+  receiver?: HTTPReceiver;
+  readiness: () => Readiness;
+  registry: Registry;
+  log: Logger;
+}): Server {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    if (path === '/slack/events' && method === 'POST' && opts.receiver) {
+      opts.receiver.requestListener(req, res);
+      return;
+    }
+    if (method === 'GET' && path === '/healthz/live') return json(res, 200, { status: 'ok' });
+    if (method === 'GET' && path === '/healthz/ready') {
+      const r = opts.readiness();
+      return json(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+    }
+    if (method === 'GET' && path === '/metrics') {
+      opts.registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': opts.registry.contentType });
+          res.end(body);
+        })
+        .catch((err: unknown) => {
+          opts.log.error({ err }, 'metrics collection failed');
+          json(res, 500, { error: 'metrics collection failed' });
+        });
+      return;
+    }
+    json(res, 404, { error: `no route for ${method} ${path}` });
+  });
+  // Slack gives up after 3 s; nothing here should hold a socket much longer.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { parseEnv } from './config/env.js';
+import { loadConfigFile } from './config/load.js';
+import { startBackout } from './app.js';
+import { configCheck } from './cli/config-check.js';
+import { formatStartupProblems } from './cli/startup-problems.js';
+
+const USAGE = `usage: backout [start]
+       backout config check [file]
+       backout audit verify [--file <audit.jsonl>]
+       backout report --since <duration> [--until <duration|date>] [--format csv|json] [--service <name>]
+       backout doctor [--json]`;
+
+async function start(): Promise<number> {
+  const env = parseEnv(process.env);
+  const configPath = process.env.BACKOUT_CONFIG || './backout.yml';
+  const config = await loadConfigFile(configPath);
+  const problems = [...(env.ok ? [] : env.problems), ...(config.ok ? [] : config.problems.map((p) => `${configPath}: ${p}`))];
+  if (!env.ok || !config.ok) {
+    process.stderr.write(`${formatStartupProblems(problems)}\n`);
+    return 1;
+  }
+  const githubServices = [...config.config.services.values()].filter((s) => s.github);
+  if (githubServices.length > 0 && !env.env.GITHUB_TOKEN) {
+    process.stderr.write(
+      `${formatStartupProblems([`GITHUB_TOKEN is missing: services ${githubServices.map((s) => s.name).join(', ')} name a GitHub repo`])}\n`,
+    );
+    return 1;
+  }
+  const app = await startBackout(env.env, config.config);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      app.log.info({ signal }, 'signal received');
+      const hard = setTimeout(() => {
+        app.log.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, env.env.BACKOUT_SHUTDOWN_TIMEOUT + 5_000);
+      hard.unref();
+      app.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (command === undefined || command === 'start') return start();
+  if (command === 'config' && sub === 'check') {
+    return configCheck(rest[0] ?? process.env.BACKOUT_CONFIG ?? './backout.yml', (l) => process.stdout.write(`${l}\n`));
+  }
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  process.stderr.write(`backout: unknown command "${argv.join(' ')}"\n${USAGE}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`backout: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,44 @@
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import type { RequestFlow } from '../requests/flow.js';
+import type { RequestStore } from '../requests/store.js';
+import { channelsWithBacklog } from '../slack/notify-worker.js';
+import type { JobData } from './job-definition.js';
+
+export const SWEEP_EVERY_MS = 30_000;
+
+/**
+ * Durable timers: request expiry (one delayed job per request) and a periodic sweep that
+ * heals what a crash between two writes can leave behind — an outbox with no drain job
+ * queued, or an approved request whose job was never added.
+ */
+export function createTimerProcessor(deps: {
+  flow: RequestFlow;
+  requests: RequestStore;
+  redis: Redis;
+  prefix: string;
+  notify: Queue;
+  jobs: Queue<JobData>;
+  log: Logger;
+}) {
+  return async function timers(job: Job<{ requestId?: string }>): Promise<void> {
+    if (job.name === 'expire' && job.data.requestId) {
+      const expired = await deps.flow.expire(job.data.requestId);
+      if (expired) deps.log.info({ requestId: job.data.requestId }, 'request expired');
+      return;
+    }
+    if (job.name === 'sweep') {
+      for (const channel of await channelsWithBacklog(deps.redis, deps.prefix)) {
+        await deps.notify.add('drain', { channel }, { removeOnComplete: true, removeOnFail: 1000 });
+      }
+      const since = Date.now() - 2 * 86_400_000;
+      for (const request of await deps.requests.listRecent(since)) {
+        if (request.state !== 'approved' || Date.now() - request.updatedAt < SWEEP_EVERY_MS) continue;
+        if (await deps.jobs.getJob(request.id)) continue;
+        deps.log.warn({ requestId: request.id }, 'approved request had no job; queueing it');
+        await deps.flow.enqueue(request.id, Math.max(1, request.run));
+      }
+    }
+  };
+}

@@ -1,0 +1,129 @@
+import { Worker, type Job, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createRedis } from './redis.js';
+
+/**
+ * Tuned so a job whose worker died resumes well within 30 s (BullMQ's defaults take up
+ * to a minute): the lock lapses after 10 s and stalled jobs are looked for every 5 s.
+ * A job may stall many times (each kill in a test, each node drained in production)
+ * before BullMQ gives up on it.
+ */
+export const WORKER_TIMING = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 20, drainDelay: 5 } as const;
+
+export interface WorkerSpec {
+  queue: string;
+  processor: Processor;
+  concurrency: number;
+}
+
+interface Managed {
+  spec: WorkerSpec;
+  worker: Worker;
+  connection: Redis;
+  /** When the blocking connection was last seen not ready while Redis itself answered. */
+  wedgedSince?: number;
+}
+
+/**
+ * The process's BullMQ workers plus a watchdog: a worker whose blocking connection stays
+ * down while Redis answers (BullMQ #3185, #4479, #4585) is closed and recreated, and
+ * readiness reports it meanwhile.
+ */
+export class WorkerPool {
+  private readonly managed: Managed[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly opts: {
+      redisUrl: string;
+      prefix: string;
+      log: Logger;
+      metrics: Metrics;
+      /** The process's command connection, to tell "Redis down" from "this worker wedged". */
+      probe: Redis;
+      wedgeAfterMs?: number;
+    },
+  ) {}
+
+  start(specs: WorkerSpec[]): void {
+    for (const spec of specs) this.managed.push(this.create(spec));
+    this.timer = setInterval(() => {
+      this.watch().catch((err: unknown) => this.opts.log.warn({ err }, 'worker watchdog failed'));
+    }, 2_000);
+    this.timer.unref();
+  }
+
+  private create(spec: WorkerSpec): Managed {
+    const connection = createRedis(this.opts.redisUrl, 'worker', this.opts.log);
+    const worker = new Worker(spec.queue, spec.processor, {
+      connection,
+      prefix: this.opts.prefix,
+      concurrency: spec.concurrency,
+      ...WORKER_TIMING,
+    });
+    worker.on('error', (err) => this.opts.log.warn({ queue: spec.queue, err: err.message }, 'worker error'));
+    worker.on('failed', (job: Job | undefined, err: Error) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        this.opts.log.warn({ queue: spec.queue, jobId: job.id, err: err.message }, 'job failed for good');
+      }
+    });
+    return { spec, worker, connection };
+  }
+
+  /** Ready = every worker running and none wedged. */
+  healthy(): boolean {
+    return this.managed.length > 0 && this.managed.every((m) => m.worker.isRunning() && m.wedgedSince === undefined);
+  }
+
+  private async watch(): Promise<void> {
+    if (this.closing) return;
+    const redisUp = this.opts.probe.status === 'ready';
+    const now = Date.now();
+    for (const m of this.managed) {
+      const blocking = await m.worker.getBackend().blockingClient;
+      const ok = m.worker.isRunning() && (!blocking || blocking.status === 'ready' || blocking.status === 'connecting');
+      if (ok || !redisUp) {
+        if (ok) delete m.wedgedSince;
+        continue;
+      }
+      m.wedgedSince ??= now;
+      if (now - m.wedgedSince >= (this.opts.wedgeAfterMs ?? 10_000)) await this.recreate(m);
+    }
+  }
+
+  private async recreate(m: Managed): Promise<void> {
+    this.opts.log.warn({ queue: m.spec.queue }, 'worker stopped consuming after a reconnect; recreating it');
+    this.opts.metrics.workerRecreated.inc({ queue: m.spec.queue });
+    const old = m.worker;
+    const oldConnection = m.connection;
+    const fresh = this.create(m.spec);
+    m.worker = fresh.worker;
+    m.connection = fresh.connection;
+    delete m.wedgedSince;
+    await old.close(true).catch(() => undefined);
+    oldConnection.disconnect();
+  }
+
+  /**
+   * Stops taking jobs and waits for active ones up to `timeoutMs`; then forces the close.
+   * Jobs cut off this way stall and are picked up by another worker (or this one after a restart).
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all(
+      this.managed.map(async (m) => {
+        const graceful = m.worker.close();
+        const timedOut = await Promise.race([
+          graceful.then(() => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs).unref()),
+        ]);
+        if (timedOut) await m.worker.close(true).catch(() => undefined);
+        m.connection.disconnect();
+      }),
+    );
+  }
+}

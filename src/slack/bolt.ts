@@ -1,0 +1,62 @@
+import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import type { Env } from '../config/env.js';
+import type { Logger } from '../observability/logger.js';
+
+/** Slack Web API calls have bounded timeouts and few retries: BullMQ owns long retries. */
+export function slackClientOptions(env: Env) {
+  return {
+    ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+    timeout: 10_000,
+    retryConfig: { retries: 2, factor: 2, minTimeout: 300, maxTimeout: 2_000, randomize: true },
+  };
+}
+
+function boltLogger(log: Logger): BoltLogger {
+  const child = log.child({ component: 'bolt' });
+  let level = LogLevel.INFO;
+  return {
+    debug: (...msg: unknown[]) => child.debug(msg.map(String).join(' ')),
+    info: (...msg: unknown[]) => child.info(msg.map(String).join(' ')),
+    warn: (...msg: unknown[]) => child.warn(msg.map(String).join(' ')),
+    error: (...msg: unknown[]) => child.error(msg.map(String).join(' ')),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+export interface SlackSurface {
+  app: App;
+  /** Set in HTTP mode: the request listener for POST /slack/events. */
+  receiver?: HTTPReceiver;
+  socketMode: boolean;
+}
+
+/**
+ * Bolt in HTTP mode (signed requests on POST /slack/events, verified by Bolt; replays
+ * older than 5 minutes refused) or in Socket Mode when SLACK_APP_TOKEN is set.
+ * `auth.test` is not called at start-up, so readiness depends on Redis only;
+ * `backout doctor` checks the token.
+ */
+export function createSlackSurface(env: Env, log: Logger): SlackSurface {
+  const logger = boltLogger(log);
+  const common = {
+    token: env.SLACK_BOT_TOKEN,
+    clientOptions: slackClientOptions(env),
+    logger,
+    tokenVerificationEnabled: false,
+  };
+  if (env.SLACK_APP_TOKEN) {
+    return { app: new App({ ...common, appToken: env.SLACK_APP_TOKEN, socketMode: true }), socketMode: true };
+  }
+  const receiver = new HTTPReceiver({
+    signingSecret: env.SLACK_SIGNING_SECRET ?? '',
+    endpoints: ['/slack/events'],
+    logger,
+    processBeforeResponse: false,
+    unhandledRequestTimeoutMillis: 3_001,
+  });
+  return { app: new App({ ...common, receiver }), receiver, socketMode: false };
+}

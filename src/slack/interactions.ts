@@ -1,0 +1,82 @@
+import type { App } from '@slack/bolt';
+import { asBackoutError, NotFoundError, UsageError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Decision, RequestFlow } from '../requests/flow.js';
+import type { RequestStore } from '../requests/store.js';
+import type { BackoutRequest, RequestKind } from '../requests/types.js';
+import { actionName, decodeActionValue, type ActionName } from './action-codec.js';
+import { ephemeral, renderError } from './cards.js';
+
+/** What a kind of request does when its Undo / Abort / Promote button is clicked. */
+export type FollowUp = (request: BackoutRequest, user: string, place: { channel: string; responseUrl?: string }) => Promise<Decision>;
+
+export interface InteractionDeps {
+  flow: RequestFlow;
+  requests: RequestStore;
+  followUps: Partial<Record<RequestKind, Partial<Record<'undo' | 'abort' | 'promote', FollowUp>>>>;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Card buttons. Every click is acknowledged at once, then authorised and decided; the
+ * clicker gets an ephemeral answer, the card is edited for everyone. A button forwarded
+ * to someone without rights changes nothing and says who can act.
+ */
+export function registerInteractions(app: App, deps: InteractionDeps): void {
+  app.action(/^backout_/, async ({ ack, body, action, respond }) => {
+    const started = performance.now();
+    await ack();
+    deps.metrics.ackLatency.observe({ kind: 'action' }, (performance.now() - started) / 1000);
+    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+    const user = body.user.id;
+    const name = actionName(action.action_id);
+    const value = decodeActionValue(action.value);
+    const log = deps.log.child({ action: action.action_id, user, requestId: value?.requestId });
+    let answer: string;
+    try {
+      if (!name || !value) throw new UsageError('That button is not one backout understands, so nothing was changed.');
+      answer = (await decide(name, value.requestId, value.planHash, user, body.channel?.id, body.response_url)).message;
+    } catch (err) {
+      const error = asBackoutError(err);
+      if (error.code === 'internal') log.error({ err }, 'button handling failed');
+      else log.info({ code: error.code, message: error.message }, 'button refused');
+      answer = renderError(error).text;
+    }
+    await respond({ response_type: 'ephemeral', replace_original: false, ...ephemeral(answer) }).catch((err: unknown) =>
+      log.warn({ err: (err as Error).message }, 'could not answer the click through response_url'),
+    );
+  });
+
+  async function decide(
+    name: ActionName,
+    requestId: string,
+    planHash: string,
+    user: string,
+    channel: string | undefined,
+    responseUrl: string | undefined,
+  ): Promise<Decision> {
+    switch (name) {
+      case 'approve':
+        return deps.flow.approve(requestId, user, planHash, false);
+      case 'breakGlass':
+        return deps.flow.approve(requestId, user, planHash, true);
+      case 'reject':
+        return deps.flow.reject(requestId, user, planHash);
+      case 'retry':
+        return deps.flow.retry(requestId, user, planHash);
+      case 'undo':
+      case 'abort':
+      case 'promote': {
+        const request = await deps.requests.get(requestId);
+        if (!request || !request.planHash.startsWith(planHash)) {
+          throw new NotFoundError(`Request ${requestId} no longer exists, so nothing was changed.`);
+        }
+        const handler = deps.followUps[request.kind]?.[name];
+        if (!handler) throw new UsageError(`A ${request.kind} request has no ${name} action; nothing was changed.`);
+        return handler(request, user, { channel: channel ?? request.slack.channel, ...(responseUrl ? { responseUrl } : {}) });
+      }
+    }
+  }
+}
