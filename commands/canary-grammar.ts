@@ -27,7 +27,8 @@ export const help: HelpSection = {
 };
 
 // An OCI image reference: registry/path:tag or @sha256:digest.
-const IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 export type CanaryCommand =
   | { kind: 'help' }
@@ -40,13 +41,18 @@ export type CanaryCommand =
 export function parse(text: string): CanaryCommand {
   const tokens = tokenize(text);
   if (tokens.length === 0 || isHelp(tokens)) return { kind: 'help' };
-  const { positionals, flags } = parseArgs(tokens, { env: 'string', full: 'boolean', reason: 'string' }, USAGE);
+  const { positionals, flags } = parseArgs(
+    tokens,
+    { env: 'string', full: 'boolean', reason: 'string' },
+    USAGE,
+  );
   const service = serviceToken(positionals[0], USAGE);
   const env = flags.get('env') as string | undefined;
   const action = wordValue(positionals[1])?.toLowerCase();
   const reason = checkReason(flags.get('reason') as string | undefined);
   const base = { service, ...(env ? { env } : {}) };
-  if (flags.has('full') && action !== 'promote') throw new UsageError('--full goes with `promote`.', { hint: USAGE });
+  if (flags.has('full') && action !== 'promote')
+    throw new UsageError('--full goes with `promote`.', { hint: USAGE });
   switch (action) {
     case undefined:
     case 'status':
@@ -56,7 +62,11 @@ export function parse(text: string): CanaryCommand {
     case 'start': {
       const image = wordValue(positionals[2]);
       if (!image) throw new UsageError('Which image? `/canary <service> start <image>`.', { hint: USAGE });
-      if (!IMAGE.test(image)) throw new UsageError(`"${image.slice(0, 120)}" is not an image reference such as registry.example.com/shop/checkout:1.5.0.`, { hint: USAGE });
+      if (!IMAGE.test(image))
+        throw new UsageError(
+          `"${image.slice(0, 120)}" is not an image reference such as registry.example.com/shop/checkout:1.5.0.`,
+          { hint: USAGE },
+        );
       noExtra(positionals, 3, USAGE);
       return { kind: 'start', ...base, image, ...(reason ? { reason } : {}) };
     }
@@ -67,6 +77,9 @@ export function parse(text: string): CanaryCommand {
       noExtra(positionals, 2, USAGE);
       return { kind: 'abort', ...base, ...(reason ? { reason } : {}) };
     default:
-      throw new UsageError(`"${action.slice(0, 40)}" is not a canary action; use status, start, promote or abort.`, { hint: USAGE });
+      throw new UsageError(
+        `"${action.slice(0, 40)}" is not a canary action; use status, start, promote or abort.`,
+        { hint: USAGE },
+      );
   }
 }

@@ -4,25 +4,34 @@ import type { Config } from '../src/config/model.js';
 import { asBackoutError, QueueUnavailableError } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
+import type { Tracing } from '../src/observability/tracing.js';
 import { checkRequester } from '../src/policy/policy.js';
 import { helpMessage, renderError } from '../src/slack/cards.js';
 import type { Directory } from '../src/slack/directory.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { SlashCommand } from './command.js';
+import { canaryCommand, type CanaryCommandDeps } from './canary.js';
+import { retractCommand, type RetractCommandDeps } from './retract.js';
 import { rollbackCommand, type RollbackCommandDeps } from './rollback.js';
 import type { Invocation } from './shared.js';
 
-export interface CommandDeps extends RollbackCommandDeps {
+export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps {
   config: Config;
   directory: Directory;
   log: Logger;
   metrics: Metrics;
   /** Whether Redis answers right now; commands that file requests fail fast when it does not. */
   queueAvailable(): boolean;
+  tracing: Tracing;
 }
 
 // Newer clients send thread_ts when a command is run inside a thread; it is not in Bolt's type.
-const threadField = z.object({ thread_ts: z.string().regex(/^\d+\.\d+$/).optional() });
+const threadField = z.object({
+  thread_ts: z
+    .string()
+    .regex(/^\d+\.\d+$/)
+    .optional(),
+});
 
 const HELP_LOOKUP_BUDGET_MS = 1_500;
 
@@ -30,7 +39,10 @@ const HELP_LOOKUP_BUDGET_MS = 1_500;
  * The services and environments this user may file requests for. User group look-ups
  * are bounded so that help is always answered inside Slack's 3 seconds.
  */
-async function allowedServices(user: string, deps: CommandDeps): Promise<{ name: string; environments: string[] }[]> {
+async function allowedServices(
+  user: string,
+  deps: CommandDeps,
+): Promise<{ name: string; environments: string[] }[]> {
   const out: { name: string; environments: string[] }[] = [];
   const deadline = Date.now() + HELP_LOOKUP_BUDGET_MS;
   for (const service of deps.config.services.values()) {
@@ -56,7 +68,8 @@ async function allowedServices(user: string, deps: CommandDeps): Promise<{ name:
 function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandDeps): void {
   app.command(cmd.name, async ({ command, ack, respond }) => {
     const started = performance.now();
-    const observeAck = () => deps.metrics.ackLatency.observe({ kind: 'command' }, (performance.now() - started) / 1000);
+    const observeAck = () =>
+      deps.metrics.ackLatency.observe({ kind: 'command' }, (performance.now() - started) / 1000);
     const thread = threadField.safeParse(command);
     const inv: Invocation = {
       user: command.user_id,
@@ -83,19 +96,29 @@ function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandD
       const error = asBackoutError(err);
       await ack({ response_type: 'ephemeral', ...renderError(error) });
       observeAck();
-      deps.metrics.commands.inc({ command: cmd.name, result: error.code === 'usage' ? 'usage_error' : 'refused' });
+      deps.metrics.commands.inc({
+        command: cmd.name,
+        result: error.code === 'usage' ? 'usage_error' : 'refused',
+      });
       log.info({ code: error.code, text: command.text }, 'command refused at acknowledgement');
       return;
     }
     let reply: SlackMessage | undefined;
     try {
-      reply = await cmd.run(parsed, inv, deps);
+      reply = await deps.tracing.span(
+        `command ${cmd.name}`,
+        { 'backout.command': cmd.name, 'backout.user': inv.user },
+        () => cmd.run(parsed, inv, deps),
+      );
       deps.metrics.commands.inc({ command: cmd.name, result: 'ok' });
     } catch (err) {
       const error = asBackoutError(err);
       if (error.code === 'internal') log.error({ err }, 'command failed');
       else log.info({ code: error.code, message: error.message }, 'command refused');
-      deps.metrics.commands.inc({ command: cmd.name, result: error.code === 'internal' ? 'error' : 'refused' });
+      deps.metrics.commands.inc({
+        command: cmd.name,
+        result: error.code === 'internal' ? 'error' : 'refused',
+      });
       reply = renderError(error);
     }
     if (reply) {
@@ -109,4 +132,6 @@ function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandD
 /** Registers every slash command on the Bolt app. Listeners acknowledge, then decide. */
 export function registerCommands(app: App, deps: CommandDeps): void {
   register(app, rollbackCommand, deps);
+  register(app, retractCommand, deps);
+  register(app, canaryCommand, deps);
 }

@@ -36,7 +36,15 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 export type RetractCommand =
   | { kind: 'help' }
   | { kind: 'modal' }
-  | { kind: 'retract'; service: string; tag: string; reason?: string; replacement?: string; deleteAssets: boolean; rollback: boolean }
+  | {
+      kind: 'retract';
+      service: string;
+      tag: string;
+      reason?: string;
+      replacement?: string;
+      deleteAssets: boolean;
+      rollback: boolean;
+    }
   | { kind: 'undo'; service: string; tag: string; reason?: string }
   | {
       kind: 'api-retire';
@@ -56,14 +64,21 @@ export type RetractCommand =
 
 function serviceAtTag(token: Token | undefined, usage: string): { service: string; tag: string } {
   const value = wordValue(token);
-  if (!value) throw new UsageError('Which release? Write it as <service>@<tag>, e.g. checkout-api@v1.4.2.', { hint: usage });
+  if (!value)
+    throw new UsageError('Which release? Write it as <service>@<tag>, e.g. checkout-api@v1.4.2.', {
+      hint: usage,
+    });
   const at = value.indexOf('@');
   if (at <= 0 || at === value.length - 1) {
-    throw new UsageError(`"${value.slice(0, 80)}" is not <service>@<tag>; write it like checkout-api@v1.4.2.`, { hint: usage });
+    throw new UsageError(
+      `"${value.slice(0, 80)}" is not <service>@<tag>; write it like checkout-api@v1.4.2.`,
+      { hint: usage },
+    );
   }
   const service = value.slice(0, at);
   const tag = value.slice(at + 1);
-  if (!SERVICE_NAME.test(service)) throw new UsageError(`"${service.slice(0, 80)}" is not a service name.`, { hint: usage });
+  if (!SERVICE_NAME.test(service))
+    throw new UsageError(`"${service.slice(0, 80)}" is not a service name.`, { hint: usage });
   if (!TAG.test(tag)) throw new UsageError(`"${tag.slice(0, 80)}" is not a release tag.`, { hint: usage });
   return { service: service.toLowerCase(), tag };
 }
@@ -76,21 +91,29 @@ function httpUrl(value: string | undefined, flag: string): string | undefined {
   } catch {
     // fall through to the usage error
   }
-  throw new UsageError(`--${flag} takes an http(s) URL; "${value.slice(0, 80)}" is not one.`, { hint: API_USAGE });
+  throw new UsageError(`--${flag} takes an http(s) URL; "${value.slice(0, 80)}" is not one.`, {
+    hint: API_USAGE,
+  });
 }
 
 function methodAndPattern(tokens: Token[], at: number): { method: string; pattern: string } {
   const method = wordValue(tokens[at])?.toUpperCase();
   if (!method || !METHODS.has(method)) {
-    throw new UsageError(`Expected an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or *)${method ? `, got "${method.slice(0, 20)}"` : ''}.`, {
-      hint: API_USAGE,
-    });
+    throw new UsageError(
+      `Expected an HTTP method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or *)${method ? `, got "${method.slice(0, 20)}"` : ''}.`,
+      {
+        hint: API_USAGE,
+      },
+    );
   }
   const pattern = wordValue(tokens[at + 1]);
   if (!pattern || !pattern.startsWith('/') || /\s/.test(pattern)) {
-    throw new UsageError(`Expected a path pattern starting with "/" such as /v1/checkout/* or /v1/orders/:id${pattern ? `, got "${pattern.slice(0, 80)}"` : ''}.`, {
-      hint: API_USAGE,
-    });
+    throw new UsageError(
+      `Expected a path pattern starting with "/" such as /v1/checkout/* or /v1/orders/:id${pattern ? `, got "${pattern.slice(0, 80)}"` : ''}.`,
+      {
+        hint: API_USAGE,
+      },
+    );
   }
   return { method, pattern };
 }
@@ -98,7 +121,14 @@ function methodAndPattern(tokens: Token[], at: number): { method: string; patter
 function parseApi(tokens: Token[]): RetractCommand {
   const { positionals, flags } = parseArgs(
     tokens,
-    { sunset: 'string', successor: 'string', policy: 'string', brownout: 'string', delay: 'string', reason: 'string' },
+    {
+      sunset: 'string',
+      successor: 'string',
+      policy: 'string',
+      brownout: 'string',
+      delay: 'string',
+      reason: 'string',
+    },
     API_USAGE,
   );
   const service = serviceToken(positionals[0], API_USAGE);
@@ -106,7 +136,8 @@ function parseApi(tokens: Token[]): RetractCommand {
   const reason = checkReason(flags.get('reason') as string | undefined);
   const onlyReason = () => {
     const extra = [...flags.keys()].filter((k) => k !== 'reason');
-    if (extra.length) throw new UsageError(`--${extra[0]} does not apply to \`${verb}\`.`, { hint: API_USAGE });
+    if (extra.length)
+      throw new UsageError(`--${extra[0]} does not apply to \`${verb}\`.`, { hint: API_USAGE });
   };
   if (verb === 'usage' || verb === 'list') {
     noExtra(positionals, 2, API_USAGE);
@@ -122,7 +153,11 @@ function parseApi(tokens: Token[]): RetractCommand {
   const { method, pattern } = methodAndPattern(positionals, 1);
   noExtra(positionals, 3, API_USAGE);
   const sunset = flags.get('sunset') as string | undefined;
-  if (!sunset) throw new UsageError('--sunset is required: the date after which the endpoint answers 410 Gone (e.g. 2027-03-01).', { hint: API_USAGE });
+  if (!sunset)
+    throw new UsageError(
+      '--sunset is required: the date after which the endpoint answers 410 Gone (e.g. 2027-03-01).',
+      { hint: API_USAGE },
+    );
   const successor = httpUrl(flags.get('successor') as string | undefined, 'successor');
   const policy = httpUrl(flags.get('policy') as string | undefined, 'policy');
   const brownout = flags.get('brownout') as string | undefined;
@@ -164,9 +199,12 @@ export function parse(text: string): RetractCommand {
   noExtra(positionals, 1, USAGE);
   const replacement = flags.get('replacement') as string | undefined;
   if (replacement !== undefined && !TAG.test(replacement)) {
-    throw new UsageError(`--replacement takes a release tag; "${replacement.slice(0, 80)}" is not one.`, { hint: USAGE });
+    throw new UsageError(`--replacement takes a release tag; "${replacement.slice(0, 80)}" is not one.`, {
+      hint: USAGE,
+    });
   }
-  if (replacement === tag) throw new UsageError('--replacement cannot be the release being retracted.', { hint: USAGE });
+  if (replacement === tag)
+    throw new UsageError('--replacement cannot be the release being retracted.', { hint: USAGE });
   const reason = checkReason(flags.get('reason') as string | undefined);
   return {
     kind: 'retract',

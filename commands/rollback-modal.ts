@@ -21,8 +21,12 @@ const metadataSchema = z.object({
 });
 
 const submissionSchema = z.object({
-  target: z.object({ [MODAL.rollback.targetAction]: z.object({ selected_option: z.object({ value: z.string() }).nullish() }) }),
-  revision: z.object({ revision: z.object({ selected_option: z.object({ value: z.string() }).nullish() }) }).optional(),
+  target: z.object({
+    [MODAL.rollback.targetAction]: z.object({ selected_option: z.object({ value: z.string() }).nullish() }),
+  }),
+  revision: z
+    .object({ revision: z.object({ selected_option: z.object({ value: z.string() }).nullish() }) })
+    .optional(),
   reason: z.object({ reason: z.object({ value: z.string().nullish() }) }).optional(),
 });
 
@@ -43,7 +47,8 @@ export class RollbackModal {
   private targets(): Choice[] {
     const out: Choice[] = [];
     for (const s of this.deps.config.services.values()) {
-      for (const e of s.environments.values()) out.push({ value: `${s.name}/${e.name}`, label: `${s.name} · ${e.name}` });
+      for (const e of s.environments.values())
+        out.push({ value: `${s.name}/${e.name}`, label: `${s.name} · ${e.name}` });
     }
     return out;
   }
@@ -54,11 +59,19 @@ export class RollbackModal {
       ...(inv.responseUrl ? { responseUrl: inv.responseUrl } : {}),
       ...(inv.threadTs ? { threadTs: inv.threadTs } : {}),
     });
-    await this.deps.views.open({ trigger_id: triggerId, view: rollbackModal({ targets: this.targets(), metadata }) });
+    await this.deps.views.open({
+      trigger_id: triggerId,
+      view: rollbackModal({ targets: this.targets(), metadata }),
+    });
   }
 
   /** A service was picked: show its revisions from live history. */
-  async targetPicked(viewId: string, hash: string | undefined, metadata: string, value: string): Promise<void> {
+  async targetPicked(
+    viewId: string,
+    hash: string | undefined,
+    metadata: string,
+    value: string,
+  ): Promise<void> {
     const [service = '', env = ''] = value.split('/');
     let revisions: Choice[] = [];
     let note: string;
@@ -89,10 +102,17 @@ export class RollbackModal {
   async submitted(user: string, metadata: string, values: unknown): Promise<void> {
     const meta = metadataSchema.parse(JSON.parse(metadata));
     const parsed = submissionSchema.parse(values);
-    const [service = '', env = ''] = (parsed.target[MODAL.rollback.targetAction].selected_option?.value ?? '').split('/');
+    const [service = '', env = ''] = (
+      parsed.target[MODAL.rollback.targetAction].selected_option?.value ?? ''
+    ).split('/');
     const revision = parsed.revision?.revision.selected_option?.value;
     const reason = parsed.reason?.reason.value?.trim();
-    const inv: Invocation = { user, channel: meta.channel, ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}), ...(meta.threadTs ? { threadTs: meta.threadTs } : {}) };
+    const inv: Invocation = {
+      user,
+      channel: meta.channel,
+      ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}),
+      ...(meta.threadTs ? { threadTs: meta.threadTs } : {}),
+    };
     let text: string;
     try {
       const { message } = await requestRollback(
@@ -114,9 +134,11 @@ export function registerRollbackModal(app: App, modal: RollbackModal): void {
     if (body.type !== 'block_actions' || !body.view || action.type !== 'static_select') return;
     const value = action.selected_option?.value;
     if (!value) return;
-    await modal.targetPicked(body.view.id, body.view.hash, body.view.private_metadata, value).catch((err: unknown) => {
-      logger.warn(`could not update the rollback dialog: ${(err as Error).message}`);
-    });
+    await modal
+      .targetPicked(body.view.id, body.view.hash, body.view.private_metadata, value)
+      .catch((err: unknown) => {
+        logger.warn(`could not update the rollback dialog: ${(err as Error).message}`);
+      });
   });
   app.view(MODAL.rollback.callbackId, async ({ ack, body, view, logger }) => {
     const picked = view.state.values.target?.[MODAL.rollback.targetAction]?.selected_option?.value;

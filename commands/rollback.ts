@@ -1,7 +1,12 @@
 import type { EnvironmentConfig, ServiceConfig } from '../src/config/model.js';
 import { formatDuration } from '../src/config/duration.js';
 import { NotFoundError, UsageError } from '../src/errors.js';
-import type { DeploymentHistory, Deployments, KubeTarget, RevisionEntry } from '../src/integrations/kubernetes/types.js';
+import type {
+  DeploymentHistory,
+  Deployments,
+  KubeTarget,
+  RevisionEntry,
+} from '../src/integrations/kubernetes/types.js';
 import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/undo.js';
 import { checkRequester, describePrincipals, isEmpty } from '../src/policy/policy.js';
 import type { RequestFlow } from '../src/requests/flow.js';
@@ -26,7 +31,8 @@ import {
   type Invocation,
 } from './shared.js';
 
-export const USAGE = '/rollback <service> [--env <env>] [--to <revision>] [--reason "<text>"]  ·  /rollback <service> [--env <env>] history';
+export const USAGE =
+  '/rollback <service> [--env <env>] [--to <revision>] [--reason "<text>"]  ·  /rollback <service> [--env <env>] history';
 
 export const help: HelpSection = {
   command: '/rollback',
@@ -61,7 +67,8 @@ export function parse(text: string): RollbackCommand {
   const env = flags.get('env') as string | undefined;
   if (wordValue(positionals[1])?.toLowerCase() === 'history') {
     noExtra(positionals, 2, USAGE);
-    if (flags.has('to') || flags.has('reason')) throw new UsageError('`history` takes only --env.', { hint: USAGE });
+    if (flags.has('to') || flags.has('reason'))
+      throw new UsageError('`history` takes only --env.', { hint: USAGE });
     return { kind: 'history', service, ...(env ? { env } : {}) };
   }
   noExtra(positionals, 1, USAGE);
@@ -76,7 +83,13 @@ export function parse(text: string): RollbackCommand {
     to = Number(toText);
   }
   const reason = checkReason(flags.get('reason') as string | undefined);
-  return { kind: 'rollback', service, ...(env ? { env } : {}), ...(to !== undefined ? { to } : {}), ...(reason ? { reason } : {}) };
+  return {
+    kind: 'rollback',
+    service,
+    ...(env ? { env } : {}),
+    ...(to !== undefined ? { to } : {}),
+    ...(reason ? { reason } : {}),
+  };
 }
 
 export interface RollbackDeps {
@@ -87,7 +100,10 @@ export interface RollbackDeps {
 }
 
 /** Synchronous checks against the config, so the acknowledgement itself can carry the error. */
-export function resolve(cmd: { service: string; env?: string }, config: Config): { service: ServiceConfig; env: EnvironmentConfig } {
+export function resolve(
+  cmd: { service: string; env?: string },
+  config: Config,
+): { service: ServiceConfig; env: EnvironmentConfig } {
   const service = resolveService(config, cmd.service);
   return { service, env: resolveEnvironment(service, cmd.env) };
 }
@@ -109,7 +125,10 @@ export function historyText(service: string, env: string, h: DeploymentHistory, 
   ].join('\n');
 }
 
-export async function showHistory(cmd: { service: string; env?: string }, deps: RollbackDeps): Promise<SlackMessage> {
+export async function showHistory(
+  cmd: { service: string; env?: string },
+  deps: RollbackDeps,
+): Promise<SlackMessage> {
   const { service, env } = resolve(cmd, deps.config);
   const h = await deps.deployments.history(targetOf(env));
   return ephemeral(historyText(service.name, env.name, h));
@@ -131,13 +150,15 @@ export async function requestRollback(
   const history = await deps.deployments.history(target);
   const undo = planUndo(history.deployment, history.revisions, cmd.to ?? 0);
   if (undo.kind === 'error') {
-    const list = history.revisions.length
-      ? `\n${historyText(service.name, env.name, history)}`
-      : '';
+    const list = history.revisions.length ? `\n${historyText(service.name, env.name, history)}` : '';
     throw new NotFoundError(`${undo.message}. Nothing was changed.${list}`);
   }
   if (undo.kind === 'noop') {
-    return { message: ephemeral(`:information_source: ${undo.message}. ${service.name} in ${env.name} already runs revision ${undo.target.revision}'s template, so nothing was changed.`) };
+    return {
+      message: ephemeral(
+        `:information_source: ${undo.message}. ${service.name} in ${env.name} already runs revision ${undo.target.revision}'s template, so nothing was changed.`,
+      ),
+    };
   }
   const current = history.revisions.find((r) => r.current);
   const d = history.deployment;
@@ -184,7 +205,9 @@ export function filedText(request: BackoutRequest): string {
   const where = `<#${request.slack.channel}>`;
   if (request.state === 'pending') {
     const rule = request.approval;
-    const who = isEmpty(rule.approvers) ? `anyone${rule.twoPerson ? ' other than you' : ''}` : describePrincipals(rule.approvers);
+    const who = isEmpty(rule.approvers)
+      ? `anyone${rule.twoPerson ? ' other than you' : ''}`
+      : describePrincipals(rule.approvers);
     return `:memo: Filed \`${request.id}\`: ${esc(request.title)}.${request.dryRun ? ' (DRY RUN: nothing will be changed.)' : ''}\nThe plan is in ${where} and needs approval by ${who}${rule.freeze ? ` — break-glass, the ${rule.freeze} freeze is in force` : ''}.`;
   }
   return `:arrow_forward: Started \`${request.id}\`: ${esc(request.title)} (no approval needed here).${request.dryRun ? ' DRY RUN: nothing will be changed.' : ''} Follow it in ${where}.`;
@@ -202,8 +225,11 @@ export const rollbackCommand: SlashCommand<RollbackCommand, RollbackCommandDeps>
   check(cmd, config) {
     if (cmd.kind === 'help' || cmd.kind === 'modal') return {};
     const { service, env } = resolve(cmd, config);
-    if (cmd.kind === 'history') return { ack: `:mag: Reading the revision history of ${service.name} in ${env.name}…` };
-    return { ack: `:hourglass_flowing_sand: Planning a rollback of ${service.name} in ${env.name}${cmd.to ? ` to revision ${cmd.to}` : ''}…` };
+    if (cmd.kind === 'history')
+      return { ack: `:mag: Reading the revision history of ${service.name} in ${env.name}…` };
+    return {
+      ack: `:hourglass_flowing_sand: Planning a rollback of ${service.name} in ${env.name}${cmd.to ? ` to revision ${cmd.to}` : ''}…`,
+    };
   },
   needsQueue: (cmd) => cmd.kind === 'rollback',
   async run(cmd, inv, deps) {
@@ -211,7 +237,10 @@ export const rollbackCommand: SlashCommand<RollbackCommand, RollbackCommandDeps>
       case 'help':
         return undefined;
       case 'modal':
-        if (!inv.triggerId) throw new UsageError('Slack did not send a trigger to open the dialog; name the service instead.', { hint: USAGE });
+        if (!inv.triggerId)
+          throw new UsageError('Slack did not send a trigger to open the dialog; name the service instead.', {
+            hint: USAGE,
+          });
         await deps.views.openRollbackModal(inv.triggerId, inv);
         return undefined;
       case 'history':
@@ -231,7 +260,12 @@ export async function rollForward(
 ): Promise<{ ok: boolean; message: string }> {
   const plan = request.plan as RollbackPlan;
   const { message, request: filed } = await requestRollback(
-    { service: plan.service, env: plan.environment, to: plan.from.revision, reason: `Roll forward: undo ${request.id}` },
+    {
+      service: plan.service,
+      env: plan.environment,
+      to: plan.from.revision,
+      reason: `Roll forward: undo ${request.id}`,
+    },
     {
       user,
       channel: place.channel,

@@ -27,10 +27,9 @@ export function resolveService(config: Config, name: string): ServiceConfig {
   if (service) return service;
   const names = [...config.services.keys()];
   const guess = closest(name, names);
-  throw new UsageError(
-    `There is no service called "${name}".${guess ? ` Did you mean \`${guess}\`?` : ''}`,
-    { hint: `Services: ${names.map((n) => `\`${n}\``).join(', ')}.` },
-  );
+  throw new UsageError(`There is no service called "${name}".${guess ? ` Did you mean \`${guess}\`?` : ''}`, {
+    hint: `Services: ${names.map((n) => `\`${n}\``).join(', ')}.`,
+  });
 }
 
 export function resolveEnvironment(service: ServiceConfig, name: string | undefined): EnvironmentConfig {
@@ -44,16 +43,21 @@ export function resolveEnvironment(service: ServiceConfig, name: string | undefi
       { hint: `Environments of ${service.name}: ${names.map((n) => `\`${n}\``).join(', ')}.` },
     );
   }
-  throw new UsageError(`${service.name} has several environments and none is the default; say which with --env.`, {
-    hint: `Environments of ${service.name}: ${names.map((n) => `\`${n}\``).join(', ')}.`,
-  });
+  throw new UsageError(
+    `${service.name} has several environments and none is the default; say which with --env.`,
+    {
+      hint: `Environments of ${service.name}: ${names.map((n) => `\`${n}\``).join(', ')}.`,
+    },
+  );
 }
 
 export function checkReason(reason: string | undefined): string | undefined {
   if (reason === undefined) return undefined;
   const trimmed = reason.trim();
   if (trimmed.length > MAX_REASON_LENGTH) {
-    throw new UsageError(`The reason is ${trimmed.length} characters long; keep it under ${MAX_REASON_LENGTH}.`);
+    throw new UsageError(
+      `The reason is ${trimmed.length} characters long; keep it under ${MAX_REASON_LENGTH}.`,
+    );
   }
   return trimmed || undefined;
 }
@@ -81,9 +85,12 @@ export function noExtra(tokens: Token[], from: number, usage: string): void {
   const extra = tokens[from];
   if (!extra) return;
   const shown = extra.kind === 'word' ? extra.value : extra.kind;
-  throw new UsageError(`I did not understand "${shown}" there.${extra.kind === 'word' && !extra.value.startsWith('-') ? ' A reason goes in --reason "…".' : ''}`, {
-    hint: usage,
-  });
+  throw new UsageError(
+    `I did not understand "${shown}" there.${extra.kind === 'word' && !extra.value.startsWith('-') ? ' A reason goes in --reason "…".' : ''}`,
+    {
+      hint: usage,
+    },
+  );
 }
 
 export const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/i;
@@ -92,7 +99,9 @@ export function serviceToken(token: Token | undefined, usage: string): string {
   const value = wordValue(token);
   if (!value) throw new UsageError('Which service? Name it first.', { hint: usage });
   if (!SERVICE_NAME.test(value)) {
-    throw new UsageError(`"${value.slice(0, 80)}" is not a service name (letters, digits and dashes).`, { hint: usage });
+    throw new UsageError(`"${value.slice(0, 80)}" is not a service name (letters, digits and dashes).`, {
+      hint: usage,
+    });
   }
   return value.toLowerCase();
 }

@@ -14,7 +14,13 @@ export interface RollbackPlan {
   environment: string;
   target: KubeTarget;
   /** What the plan was computed from: a job refuses to act if these moved. */
-  from: { revision: number; images: ContainerImage[]; generation: number; resourceVersion: string; template: string };
+  from: {
+    revision: number;
+    images: ContainerImage[];
+    generation: number;
+    resourceVersion: string;
+    template: string;
+  };
   to: { revision: number; replicaSet: string; images: ContainerImage[]; template: string };
   /** The revision the user asked for (0 = previous), for kubectl's messages. */
   requested: number;
@@ -53,9 +59,12 @@ async function checkFresh(ctx: Ctx): Promise<'as-planned' | 'already-applied'> {
     );
   }
   if (!target) {
-    throw new StalePlanError(`The plan is stale: revision ${plan.to.revision}'s ReplicaSet (${plan.to.replicaSet}) is gone. Nothing was patched.`, {
-      hint: 'Run /rollback again for a fresh plan.',
-    });
+    throw new StalePlanError(
+      `The plan is stale: revision ${plan.to.revision}'s ReplicaSet (${plan.to.replicaSet}) is gone. Nothing was patched.`,
+      {
+        hint: 'Run /rollback again for a fresh plan.',
+      },
+    );
   }
   return 'as-planned';
 }
@@ -65,7 +74,12 @@ const preflight: Step<RollbackPlan, JobDeps> = {
   label: 'Check live state against the plan',
   async run(ctx) {
     const fresh = await checkFresh(ctx);
-    return { detail: fresh === 'as-planned' ? `Deployment still at generation ${ctx.plan.from.generation} as planned.` : 'Already applied by this job.' };
+    return {
+      detail:
+        fresh === 'as-planned'
+          ? `Deployment still at generation ${ctx.plan.from.generation} as planned.`
+          : 'Already applied by this job.',
+    };
   },
 };
 
@@ -76,9 +90,12 @@ const lock: Step<RollbackPlan, JobDeps> = {
     const target = ctx.request.target;
     const got = await ctx.deps.locks.acquire(target, ctx.request.id);
     if (!got.ok) {
-      throw new BusyError(`${target} is held by request ${got.holder}; this rollback did not run and nothing was patched.`, {
-        hint: 'Wait for that request to finish, then Retry.',
-      });
+      throw new BusyError(
+        `${target} is held by request ${got.holder}; this rollback did not run and nothing was patched.`,
+        {
+          hint: 'Wait for that request to finish, then Retry.',
+        },
+      );
     }
     return { detail: `Holding ${target}: no other mutating job can act on it until this one ends.` };
   },
@@ -98,7 +115,11 @@ const apply: Step<RollbackPlan, JobDeps> = {
       return { detail: `Already restored by this job (Deployment at generation ${deployment.generation}).` };
     }
     await checkFresh(ctx);
-    const undo = planUndo(deployment, target ? [target, ...revisions.filter((r) => r !== target)] : revisions, target?.revision ?? plan.to.revision);
+    const undo = planUndo(
+      deployment,
+      target ? [target, ...revisions.filter((r) => r !== target)] : revisions,
+      target?.revision ?? plan.to.revision,
+    );
     if (undo.kind === 'error') throw new StalePlanError(`${undo.message}. Nothing was patched.`);
     if (undo.kind === 'noop') {
       await ctx.save({ applied: true, noop: true });
@@ -122,25 +143,40 @@ const waitRollout: Step<RollbackPlan, JobDeps> = {
     if (ctx.state.waitStartedAt === undefined) await ctx.save({ waitStartedAt: startedAt });
     const d = await ctx.deps.deployments.get(ctx.plan.target);
     if (d.paused) {
-      throw new IntegrationError('kubernetes', 'The Deployment was paused during the rollout, so it will not progress.', {
-        retryable: false,
-        hint: "Resume it with 'kubectl rollout resume', then Retry.",
-      });
+      throw new IntegrationError(
+        'kubernetes',
+        'The Deployment was paused during the rollout, so it will not progress.',
+        {
+          retryable: false,
+          hint: "Resume it with 'kubectl rollout resume', then Retry.",
+        },
+      );
     }
     const status = rolloutStatus(d);
     if (status.failed) {
-      throw new IntegrationError('kubernetes', `The rollout stalled: ${status.failed}. The Deployment is left as it is (template of revision ${ctx.plan.to.revision}).`, {
-        retryable: false,
-        hint: 'Look at the new pods (`kubectl describe`), fix the cause, then Retry to wait again.',
-      });
+      throw new IntegrationError(
+        'kubernetes',
+        `The rollout stalled: ${status.failed}. The Deployment is left as it is (template of revision ${ctx.plan.to.revision}).`,
+        {
+          retryable: false,
+          hint: 'Look at the new pods (`kubectl describe`), fix the cause, then Retry to wait again.',
+        },
+      );
     }
-    if (status.done) return { detail: `${status.message} (${status.updated}/${status.desired} pods updated, ${status.available} available).` };
+    if (status.done)
+      return {
+        detail: `${status.message} (${status.updated}/${status.desired} pods updated, ${status.available} available).`,
+      };
     const elapsed = Date.now() - startedAt;
     if (elapsed > ctx.plan.timeoutMs) {
-      throw new IntegrationError('kubernetes', `Timed out after ${formatDuration(ctx.plan.timeoutMs)} waiting for the rollout: ${status.message}`, {
-        retryable: false,
-        hint: 'The patch is applied; check the pods, then Retry to wait again.',
-      });
+      throw new IntegrationError(
+        'kubernetes',
+        `Timed out after ${formatDuration(ctx.plan.timeoutMs)} waiting for the rollout: ${status.message}`,
+        {
+          retryable: false,
+          hint: 'The patch is applied; check the pods, then Retry to wait again.',
+        },
+      );
     }
     const line = `${status.updated}/${status.desired} pods updated, ${status.available} available — ${status.message}`;
     if (ctx.state.lastProgress !== line) {
@@ -175,7 +211,9 @@ const verify: Step<RollbackPlan, JobDeps> = {
     const elapsed = Date.now() - v.startedAt;
     const line = readings.map((r) => `${r.ok ? '✓' : '✗'} ${r.detail}`).join('\n');
     if (elapsed < health.stabilityWindow) {
-      await ctx.progress(`Round ${v.rounds}, ${formatDuration(elapsed)} of ${formatDuration(health.stabilityWindow)}:\n${line}`);
+      await ctx.progress(
+        `Round ${v.rounds}, ${formatDuration(elapsed)} of ${formatDuration(health.stabilityWindow)}:\n${line}`,
+      );
       return { again: Math.min(health.interval, health.stabilityWindow - elapsed) };
     }
     const outcome = v.failures.length === 0 ? 'healthy' : 'degraded';
@@ -196,7 +234,9 @@ const report: Step<RollbackPlan, JobDeps> = {
     const { plan } = ctx;
     if (ctx.dryRun) {
       await ctx.save({ outcome: 'dry run: nothing was patched' });
-      return { detail: `DRY_RUN: would have restored revision ${plan.to.revision} (${plan.to.images.map((i) => i.image).join(', ')}). Nothing was changed.` };
+      return {
+        detail: `DRY_RUN: would have restored revision ${plan.to.revision} (${plan.to.images.map((i) => i.image).join(', ')}). Nothing was changed.`,
+      };
     }
     const outcome = (ctx.state.outcome as string | undefined) ?? 'rolled out';
     const summary = (ctx.state.healthSummary as string | undefined) ?? '';
@@ -218,13 +258,21 @@ export const rollbackJob: JobDefinition<RollbackPlan, JobDeps> = {
     for (const name of names) {
       const before = plan.from.images.find((i) => i.name === name)?.image ?? '(none)';
       const after = plan.to.images.find((i) => i.name === name)?.image ?? '(removed)';
-      lines.push(`• container \`${name}\`: \`${before}\` → \`${after}\`${before === after ? ' (unchanged)' : ''}`);
+      lines.push(
+        `• container \`${name}\`: \`${before}\` → \`${after}\`${before === after ? ' (unchanged)' : ''}`,
+      );
     }
-    lines.push(`Then wait for the rollout (timeout ${formatDuration(plan.timeoutMs)})${plan.health ? ` and verify health for ${formatDuration(plan.health.stabilityWindow)}` : ''}.`);
+    lines.push(
+      `Then wait for the rollout (timeout ${formatDuration(plan.timeoutMs)})${plan.health ? ` and verify health for ${formatDuration(plan.health.stabilityWindow)}` : ''}.`,
+    );
     return lines;
   },
   buttons(request): CardButton[] {
-    if (request.state === 'succeeded' && !request.dryRun && request.outcome !== 'no-op: already at the target revision') {
+    if (
+      request.state === 'succeeded' &&
+      !request.dryRun &&
+      request.outcome !== 'no-op: already at the target revision'
+    ) {
       return [
         {
           action: 'undo',

@@ -11,7 +11,8 @@ import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
-import { JOBS_QUEUE, TIMERS_QUEUE, type JobData, type JobDefinition } from './queue/job-definition.js';
+import { noTracing } from './observability/tracing.js';
+import { JOBS_QUEUE, TIMERS_QUEUE, type JobData } from './queue/job-definition.js';
 import { createRedis } from './queue/redis.js';
 import { createStepRunner } from './queue/step-runner.js';
 import { createTimerProcessor, SWEEP_EVERY_MS } from './queue/timers.js';
@@ -29,8 +30,7 @@ import { ResponseUrlResponder } from './slack/respond.js';
 import { registerRollbackModal, RollbackModal } from '../commands/rollback-modal.js';
 import { registerCommands } from '../commands/index.js';
 import { rollForward } from '../commands/rollback.js';
-import { rollbackJob } from '../jobs/rollback.js';
-import type { JobDeps } from '../jobs/deps.js';
+import { definitionsByKind } from '../jobs/index.js';
 import type { DestinationStream } from 'pino';
 
 export interface Backout {
@@ -50,11 +50,19 @@ export async function startBackout(
   config: Config,
   opts: { logDestination?: DestinationStream } = {},
 ): Promise<Backout> {
-  const secrets = [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, env.GITHUB_TOKEN].filter(
-    (s): s is string => typeof s === 'string',
-  );
-  const log = createLogger({ level: env.LOG_LEVEL, secrets, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const secrets = [
+    env.SLACK_BOT_TOKEN,
+    env.SLACK_SIGNING_SECRET,
+    env.SLACK_APP_TOKEN,
+    env.GITHUB_TOKEN,
+  ].filter((s): s is string => typeof s === 'string');
+  const log = createLogger({
+    level: env.LOG_LEVEL,
+    secrets,
+    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+  });
   const metrics = createMetrics();
+  const tracing = noTracing;
   const prefix = env.BACKOUT_PREFIX;
   const redis = createRedis(env.REDIS_URL, 'command', log);
   const queueOpts = { connection: redis, prefix };
@@ -85,10 +93,8 @@ export async function startBackout(
   const locks = new TargetLocks(redis, prefix);
   const audit = new RedisAuditLog(redis, prefix, env.AUDIT_LOG_DIR, log);
   const notifier = new QueueNotifier(redis, notifyQueue, prefix);
-  const definitions = new Map<string, JobDefinition<unknown, JobDeps>>([
-    ['rollback', rollbackJob as unknown as JobDefinition<unknown, JobDeps>],
-  ]);
-  const cards = new RequestCards(requests, notifier, definitions as Map<string, JobDefinition<unknown, unknown>>);
+  const definitions = definitionsByKind();
+  const cards = new RequestCards(requests, notifier, definitions);
   const flow = new RequestFlow({
     config,
     requests,
@@ -105,7 +111,15 @@ export async function startBackout(
   });
 
   const queueAvailable = () => redis.status === 'ready';
-  const rollbackModal = new RollbackModal({ config, deployments, directory, flow, responder, views: slackApi.views, log });
+  const rollbackModal = new RollbackModal({
+    config,
+    deployments,
+    directory,
+    flow,
+    responder,
+    views: slackApi.views,
+    log,
+  });
   registerCommands(surface.app, {
     config,
     deployments,
@@ -115,6 +129,7 @@ export async function startBackout(
     log,
     metrics,
     queueAvailable,
+    tracing,
   });
   registerRollbackModal(surface.app, rollbackModal);
   registerInteractions(surface.app, {
@@ -123,7 +138,10 @@ export async function startBackout(
     log,
     metrics,
     followUps: {
-      rollback: { undo: (request, user, place) => rollForward(request, user, place, { config, deployments, directory, flow }) },
+      rollback: {
+        undo: (request, user, place) =>
+          rollForward(request, user, place, { config, deployments, directory, flow }),
+      },
     },
   });
 
@@ -141,8 +159,9 @@ export async function startBackout(
       metrics,
       log,
       dryRun: env.DRY_RUN,
-      jobDeps: { config, deployments, health, locks, audit },
+      jobDeps: { config, deployments, health, locks, audit, notifier },
       shutdown: shutdown.signal,
+      tracing,
     });
     const drain = createDrainProcessor({
       redis,
@@ -158,7 +177,10 @@ export async function startBackout(
           error === 'not_in_channel' || error === 'channel_not_found'
             ? `I could not post in <#${channel}> because I am not a member of it (Slack said \`${error}\`). Invite me there with \`/invite @backout\`, then run the command again.`
             : `Slack refused my message in <#${channel}> (\`${error}\`).`;
-        const cancelled = key === cardKey(requestId) ? await flow.cancel(requestId, `card could not be posted: ${error}`) : false;
+        const cancelled =
+          key === cardKey(requestId)
+            ? await flow.cancel(requestId, `card could not be posted: ${error}`)
+            : false;
         if (request.slack.responseUrl) {
           await responder.respond(request.slack.responseUrl, {
             text: `:warning: ${why}${cancelled ? ` Request \`${requestId}\` was cancelled; nothing was changed.` : ''}`,
@@ -166,21 +188,38 @@ export async function startBackout(
         }
       },
     });
-    const timers = createTimerProcessor({ flow, requests, redis, prefix, notify: notifyQueue, jobs: jobsQueue, log });
+    const timers = createTimerProcessor({
+      flow,
+      requests,
+      redis,
+      prefix,
+      notify: notifyQueue,
+      jobs: jobsQueue,
+      log,
+    });
     pool.start([
       { queue: JOBS_QUEUE, processor: runner, concurrency: 16 },
       { queue: NOTIFY_QUEUE, processor: drain, concurrency: 8 },
       { queue: TIMERS_QUEUE, processor: timers, concurrency: 4 },
     ]);
     await timersQueue
-      .upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } })
-      .catch((err: unknown) => log.warn({ err }, 'could not schedule the sweep; it will be scheduled on the next start'));
+      .upsertJobScheduler(
+        'sweep',
+        { every: SWEEP_EVERY_MS },
+        { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } },
+      )
+      .catch((err: unknown) =>
+        log.warn({ err }, 'could not schedule the sweep; it will be scheduled on the next start'),
+      );
   }
 
   const readiness = (): Readiness => {
     const redisOk = redis.status === 'ready';
     const workersOk = env.BACKOUT_ROLE === 'web' ? true : pool.healthy();
-    return { ready: redisOk && workersOk, checks: { redis: redisOk, workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk } };
+    return {
+      ready: redisOk && workersOk,
+      checks: { redis: redisOk, workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk },
+    };
   };
 
   // Every role serves health and metrics; only web roles take Slack requests.
@@ -194,7 +233,10 @@ export async function startBackout(
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   if (surface.socketMode && env.BACKOUT_ROLE !== 'worker') await surface.app.start();
-  log.info({ port, role: env.BACKOUT_ROLE, mode: surface.socketMode ? 'socket' : 'http', dryRun: env.DRY_RUN }, 'backout is up');
+  log.info(
+    { port, role: env.BACKOUT_ROLE, mode: surface.socketMode ? 'socket' : 'http', dryRun: env.DRY_RUN },
+    'backout is up',
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -80,10 +80,14 @@ export class IntegrationError extends BackoutError {
 /** Redis (and so the queue) cannot be reached; nothing was filed or changed. */
 export class QueueUnavailableError extends BackoutError {
   constructor(cause?: unknown) {
-    super('queue_unavailable', 'The queue is unavailable (Redis cannot be reached), so nothing was changed.', {
-      hint: 'Try again in a minute; if it persists, check Redis (`backout doctor`).',
-      cause,
-    });
+    super(
+      'queue_unavailable',
+      'The queue is unavailable (Redis cannot be reached), so nothing was changed.',
+      {
+        hint: 'Try again in a minute; if it persists, check Redis (`backout doctor`).',
+        cause,
+      },
+    );
   }
 }
 

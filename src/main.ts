@@ -15,7 +15,10 @@ async function start(): Promise<number> {
   const env = parseEnv(process.env);
   const configPath = process.env.BACKOUT_CONFIG || './backout.yml';
   const config = await loadConfigFile(configPath);
-  const problems = [...(env.ok ? [] : env.problems), ...(config.ok ? [] : config.problems.map((p) => `${configPath}: ${p}`))];
+  const problems = [
+    ...(env.ok ? [] : env.problems),
+    ...(config.ok ? [] : config.problems.map((p) => `${configPath}: ${p}`)),
+  ];
   if (!env.ok || !config.ok) {
     process.stderr.write(`${formatStartupProblems(problems)}\n`);
     return 1;
@@ -48,7 +51,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === undefined || command === 'start') return start();
   if (command === 'config' && sub === 'check') {
-    return configCheck(rest[0] ?? process.env.BACKOUT_CONFIG ?? './backout.yml', (l) => process.stdout.write(`${l}\n`));
+    return configCheck(rest[0] ?? process.env.BACKOUT_CONFIG ?? './backout.yml', (l) =>
+      process.stdout.write(`${l}\n`),
+    );
   }
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${USAGE}\n`);

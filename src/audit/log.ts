@@ -106,7 +106,10 @@ export class RedisAuditLog implements AuditLog {
     if (!this.dir) return Promise.resolve();
     const run = this.flushing.then(() => this.flushOnce());
     this.flushing = run.catch((err: unknown) => {
-      this.log.error({ err }, 'audit log: writing the JSON-lines file failed; it will catch up on the next record');
+      this.log.error(
+        { err },
+        'audit log: writing the JSON-lines file failed; it will catch up on the next record',
+      );
     });
     return run;
   }

@@ -11,17 +11,28 @@ export type VerifyResult =
  * `anchor` is the hash the first record must point at, when the chain continues an
  * archived part (a checkpoint); without it the first record is taken as the start.
  */
-export function verifyChain(records: Iterable<AuditRecord>, anchor?: { seq: number; hash: string }): VerifyResult {
+export function verifyChain(
+  records: Iterable<AuditRecord>,
+  anchor?: { seq: number; hash: string },
+): VerifyResult {
   let prev: { seq: number; hash: string } | undefined = anchor;
   let count = 0;
   let first: number | undefined;
   for (const r of records) {
     const where = { records: count, index: count, seq: r.seq, id: r.id };
     if (typeof r.seq !== 'number' || typeof r.hash !== 'string' || typeof r.prevHash !== 'string') {
-      return { ok: false, ...where, problem: `record #${count + 1} is not an audit record (missing seq, hash or prevHash)` };
+      return {
+        ok: false,
+        ...where,
+        problem: `record #${count + 1} is not an audit record (missing seq, hash or prevHash)`,
+      };
     }
     if (hashRecord(r) !== r.hash) {
-      return { ok: false, ...where, problem: `record seq ${r.seq} (${r.id}) was edited: its content does not match its hash` };
+      return {
+        ok: false,
+        ...where,
+        problem: `record seq ${r.seq} (${r.id}) was edited: its content does not match its hash`,
+      };
     }
     if (prev) {
       if (r.seq <= prev.seq) {

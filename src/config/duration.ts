@@ -36,7 +36,10 @@ export const durationSchema = z
   .transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as "90s", "15m" or "2h", got "${text}"` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration such as "90s", "15m" or "2h", got "${text}"`,
+      });
       return z.NEVER;
     }
     return ms;

@@ -16,12 +16,17 @@ const optionalUrl = (what: string) =>
 export const envSchema = z
   .object({
     SLACK_BOT_TOKEN: z
-      .string({ error: 'is missing: the bot token (xoxb-…) from the Slack app\'s "OAuth & Permissions" page' })
+      .string({
+        error: 'is missing: the bot token (xoxb-…) from the Slack app\'s "OAuth & Permissions" page',
+      })
       .regex(/^xox[bp]-/, 'must be a bot token starting with xoxb-'),
     SLACK_SIGNING_SECRET: z.string().min(1).optional(),
     SLACK_APP_TOKEN: z
       .string()
-      .regex(/^xapp-/, 'must be an app-level token starting with xapp- (Basic Information → App-Level Tokens)')
+      .regex(
+        /^xapp-/,
+        'must be an app-level token starting with xapp- (Basic Information → App-Level Tokens)',
+      )
       .optional(),
     SLACK_API_URL: optionalUrl('the Slack Web API base, e.g. https://slack.com/api/'),
     GITHUB_TOKEN: z.string().min(1).optional(),

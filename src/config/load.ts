@@ -17,7 +17,9 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
     const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(err)})`;
     return {
       ok: false,
-      problems: [`${path} ${why}. Set BACKOUT_CONFIG to your config file; backout.example.yml shows the shape.`],
+      problems: [
+        `${path} ${why}. Set BACKOUT_CONFIG to your config file; backout.example.yml shows the shape.`,
+      ],
     };
   }
   return parseConfigText(text, path);

@@ -9,11 +9,16 @@ import { durationSchema } from './duration.js';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user group id such as S0123ABCD');
-const slackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123ABCD');
+const slackChannelId = z
+  .string()
+  .regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123ABCD');
 const name = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected a lower-case name of letters, digits and dashes');
-const isoInstant = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time such as 2026-12-20T00:00:00Z' });
+const isoInstant = z.iso.datetime({
+  offset: true,
+  error: 'expected an ISO 8601 date-time such as 2026-12-20T00:00:00Z',
+});
 
 /** Who: Slack user ids and user group ids. Empty lists mean "anyone in the workspace" for requesters. */
 export const principalsSchema = z.strictObject({
@@ -96,9 +101,14 @@ export const canarySchema = z
     maxFailedChecks: z.number().int().min(1).default(2),
   })
   .superRefine((c, ctx) => {
-    const needed = { 'argo-rollouts': 'rollout', 'nginx-ingress': 'ingress', 'gateway-api': 'httpRoute' } as const;
+    const needed = {
+      'argo-rollouts': 'rollout',
+      'nginx-ingress': 'ingress',
+      'gateway-api': 'httpRoute',
+    } as const;
     const key = needed[c.provider];
-    if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required for provider ${c.provider}` });
+    if (!c[key])
+      ctx.addIssue({ code: 'custom', path: [key], message: `required for provider ${c.provider}` });
   });
 
 export const environmentSchema = z.strictObject({

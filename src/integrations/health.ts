@@ -48,14 +48,22 @@ export class HttpHealthChecker implements HealthChecker {
   ): Promise<HealthReading> {
     const url = new URL('api/v1/query', base.endsWith('/') ? base : `${base}/`);
     url.searchParams.set('query', check.query);
-    const bounds = [check.max !== undefined ? `max ${check.max}` : '', check.min !== undefined ? `min ${check.min}` : '']
+    const bounds = [
+      check.max !== undefined ? `max ${check.max}` : '',
+      check.min !== undefined ? `min ${check.min}` : '',
+    ]
       .filter(Boolean)
       .join(', ');
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(this.queryTimeoutMs) });
       const body = (await res.json()) as PromResponse;
       if (body.status !== 'success') {
-        return { name: check.name, kind: 'query', ok: false, detail: `${check.name}: Prometheus query failed: ${body.error ?? res.status}` };
+        return {
+          name: check.name,
+          kind: 'query',
+          ok: false,
+          detail: `${check.name}: Prometheus query failed: ${body.error ?? res.status}`,
+        };
       }
       const sample = firstSample(body);
       if (sample === undefined) {
@@ -70,9 +78,20 @@ export class HttpHealthChecker implements HealthChecker {
         !Number.isNaN(sample) &&
         (check.max === undefined || sample <= check.max) &&
         (check.min === undefined || sample >= check.min);
-      return { name: check.name, kind: 'query', ok, value: sample, detail: `${check.name} ${formatNumber(sample)} (${bounds || 'no bound'})` };
+      return {
+        name: check.name,
+        kind: 'query',
+        ok,
+        value: sample,
+        detail: `${check.name} ${formatNumber(sample)} (${bounds || 'no bound'})`,
+      };
     } catch (err) {
-      return { name: check.name, kind: 'query', ok: false, detail: `${check.name}: Prometheus did not answer: ${describe(err)}` };
+      return {
+        name: check.name,
+        kind: 'query',
+        ok: false,
+        detail: `${check.name}: Prometheus did not answer: ${describe(err)}`,
+      };
     }
   }
 }

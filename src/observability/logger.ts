@@ -28,7 +28,11 @@ export function scrubSecrets(text: string, extra: readonly string[] = []): strin
  * pino with secrets redacted twice over: known fields by path, and any token-shaped
  * string (or a configured secret value) anywhere in the serialised line.
  */
-export function createLogger(opts: { level: string; secrets: readonly string[]; destination?: DestinationStream }): Logger {
+export function createLogger(opts: {
+  level: string;
+  secrets: readonly string[];
+  destination?: DestinationStream;
+}): Logger {
   const secrets = opts.secrets.filter((s) => s.length >= 6);
   const scrubbing: DestinationStream = {
     write(line: string) {

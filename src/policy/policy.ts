@@ -24,7 +24,12 @@ export async function isIn(user: string, p: Principals, directory: Directory): P
 }
 
 /** May this user file requests under this policy? Empty requesters: anyone. */
-export async function checkRequester(user: string, policy: Policy, directory: Directory, what: string): Promise<void> {
+export async function checkRequester(
+  user: string,
+  policy: Policy,
+  directory: Directory,
+  what: string,
+): Promise<void> {
   if (isEmpty(policy.requesters)) return;
   if (await isIn(user, policy.requesters, directory)) return;
   throw new PolicyError(`You are not allowed to ${what}. Nothing was changed.`, {
@@ -33,7 +38,12 @@ export async function checkRequester(user: string, policy: Policy, directory: Di
 }
 
 /** The freeze in force for this service and environment at `now`, if any. */
-export function activeFreeze(config: Config, service: string, environment: string | undefined, now: Date): Freeze | undefined {
+export function activeFreeze(
+  config: Config,
+  service: string,
+  environment: string | undefined,
+  now: Date,
+): Freeze | undefined {
   return config.freezes.find(
     (f) =>
       f.from <= now &&
@@ -47,12 +57,17 @@ export function activeFreeze(config: Config, service: string, environment: strin
  * Whether a request needs an Approve click, and why. Irreversible steps and freezes
  * always need one, whatever the policy says.
  */
-export function approvalRule(policy: Policy, opts: { irreversible?: string[]; freeze?: Freeze }): ApprovalRule {
+export function approvalRule(
+  policy: Policy,
+  opts: { irreversible?: string[]; freeze?: Freeze },
+): ApprovalRule {
   const reasons: string[] = [];
   if (policy.approval === 'required') reasons.push('policy requires approval');
   for (const step of opts.irreversible ?? []) reasons.push(`${step} cannot be undone`);
   if (opts.freeze) {
-    reasons.push(`the ${opts.freeze.name} freeze is in force until ${opts.freeze.to.toISOString()} (break-glass approval)`);
+    reasons.push(
+      `the ${opts.freeze.name} freeze is in force until ${opts.freeze.to.toISOString()} (break-glass approval)`,
+    );
   }
   return {
     required: reasons.length > 0,
@@ -67,13 +82,22 @@ export function approvalRule(policy: Policy, opts: { irreversible?: string[]; fr
  * Checks the clicker may approve: the two-person rule, then the approver list.
  * Throws a PolicyError that says who can.
  */
-export async function checkApprover(user: string, request: BackoutRequest, directory: Directory): Promise<void> {
+export async function checkApprover(
+  user: string,
+  request: BackoutRequest,
+  directory: Directory,
+): Promise<void> {
   const rule = request.approval;
-  const who = isEmpty(rule.approvers) ? 'anyone other than the requester' : describePrincipals(rule.approvers);
+  const who = isEmpty(rule.approvers)
+    ? 'anyone other than the requester'
+    : describePrincipals(rule.approvers);
   if (rule.twoPerson && user === request.requester) {
-    throw new PolicyError('You filed this request, so you cannot approve it: the two-person rule applies here.', {
-      hint: `Ask ${who} to approve it.`,
-    });
+    throw new PolicyError(
+      'You filed this request, so you cannot approve it: the two-person rule applies here.',
+      {
+        hint: `Ask ${who} to approve it.`,
+      },
+    );
   }
   if (isEmpty(rule.approvers)) return;
   if (await isIn(user, rule.approvers, directory)) return;

@@ -3,6 +3,7 @@ import { asBackoutError, isBackoutError, IntegrationError, type BackoutError } f
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { SpanAttributes, Tracing } from '../observability/tracing.js';
 import type { RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
@@ -27,6 +28,7 @@ export interface RunnerDeps<D> {
   jobDeps: D;
   /** Aborted on shutdown. */
   shutdown: AbortSignal;
+  tracing: Tracing;
 }
 
 export const stepKey = (requestId: string, run: number, step: string) => `${requestId}.r${run}.step.${step}`;
@@ -37,7 +39,10 @@ export const stepKey = (requestId: string, run: number, step: string) => `${requ
  * and extended, and the request's state moved to succeeded or failed at the end. Steps
  * already checkpointed are skipped, so a job re-run after a crash continues where it was.
  */
-export function createStepRunner<D>(definitions: Map<string, JobDefinition<unknown, D>>, deps: RunnerDeps<D>) {
+export function createStepRunner<D>(
+  definitions: Map<string, JobDefinition<unknown, D>>,
+  deps: RunnerDeps<D>,
+) {
   return async function process(job: Job<JobData>, token?: string): Promise<string> {
     const data = job.data;
     const request = await deps.requests.get(data.requestId);
@@ -65,11 +70,17 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
 
     const heartbeat = request.mutating
       ? setInterval(() => {
-          deps.locks.extend(request.target, request.id).catch((err: unknown) => log.warn({ err }, 'could not extend target lock'));
+          deps.locks
+            .extend(request.target, request.id)
+            .catch((err: unknown) => log.warn({ err }, 'could not extend target lock'));
         }, 60_000)
       : undefined;
     try {
-      return await runSteps(job, token, request, def, log);
+      return await deps.tracing.span(
+        `job ${request.kind}`,
+        { ...spanAttributes(request), 'backout.job_id': job.id, 'backout.run': job.data.run },
+        () => runSteps(job, token, request, def, log),
+      );
     } finally {
       if (heartbeat) clearInterval(heartbeat);
     }
@@ -90,9 +101,17 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
       const started = job.data.stepStartedAt ?? Date.now();
       if (job.data.stepStartedAt === undefined) {
         await saveData(job, { stepStartedAt: started });
-        await deps.audit.append({ type: 'step.started', ...auditContext(request), details: { step: step.name, run: job.data.run } });
+        await deps.audit.append({
+          type: 'step.started',
+          ...auditContext(request),
+          details: { step: step.name, run: job.data.run },
+        });
       }
-      await deps.notifier.upsertReply(cardKey(request.id), replyKey, stepReply({ index: i + 1, total, label: step.label, event: 'started' }));
+      await deps.notifier.upsertReply(
+        cardKey(request.id),
+        replyKey,
+        stepReply({ index: i + 1, total, label: step.label, event: 'started' }),
+      );
       await deps.cards.refresh(request.id, { done: i, total, current: step.label });
 
       const dryRun = request.dryRun || deps.dryRun;
@@ -101,7 +120,11 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
         result = { detail: 'Skipped: DRY_RUN is on, nothing is changed.' };
       } else {
         try {
-          result = await runWithInlineWaits(step, contextFor(job, request, step, replyKey, i, total, log));
+          result = await deps.tracing.span(
+            `step ${step.name}`,
+            { ...spanAttributes(request), 'backout.step': step.name },
+            () => runWithInlineWaits(step, contextFor(job, request, step, replyKey, i, total, log)),
+          );
         } catch (err) {
           if (err instanceof DelayedError) throw err;
           return fail(job, request, step, i, total, replyKey, asBackoutError(err), log);
@@ -120,14 +143,30 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
       if (result && 'finish' in result) {
         await deps.notifier.update(
           replyKey,
-          stepReply({ index: i + 1, total, label: step.label, event: result.failed ? 'failed' : 'finished', durationMs, ...(detail ? { detail } : {}) }),
+          stepReply({
+            index: i + 1,
+            total,
+            label: step.label,
+            event: result.failed ? 'failed' : 'finished',
+            durationMs,
+            ...(detail ? { detail } : {}),
+          }),
         );
         await finishStep(job, request, step, durationMs);
-        return result.failed ? fail(job, request, step, i, total, replyKey, undefined, log, result.finish) : succeed(job, request, result.finish, log);
+        return result.failed
+          ? fail(job, request, step, i, total, replyKey, undefined, log, result.finish)
+          : succeed(job, request, result.finish, log);
       }
       await deps.notifier.update(
         replyKey,
-        stepReply({ index: i + 1, total, label: step.label, event: dryRun && step.dryRun === 'skip' ? 'skipped' : 'finished', durationMs, ...(detail ? { detail } : {}) }),
+        stepReply({
+          index: i + 1,
+          total,
+          label: step.label,
+          event: dryRun && step.dryRun === 'skip' ? 'skipped' : 'finished',
+          durationMs,
+          ...(detail ? { detail } : {}),
+        }),
       );
       await finishStep(job, request, step, durationMs);
     }
@@ -135,7 +174,10 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
     return succeed(job, request, outcome, log);
   }
 
-  async function runWithInlineWaits(step: Step<unknown, D>, ctx: StepContext<unknown, D>): Promise<StepResult> {
+  async function runWithInlineWaits(
+    step: Step<unknown, D>,
+    ctx: StepContext<unknown, D>,
+  ): Promise<StepResult> {
     for (;;) {
       const result = await step.run(ctx);
       if (!(result && 'again' in result)) return result;
@@ -162,8 +204,16 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
       },
       save: (patch) => saveData(job, { state: { ...job.data.state, ...patch } }),
       progress: (text) =>
-        deps.notifier.update(replyKey, stepReply({ index: index + 1, total, label: step.label, event: 'progress', detail: text })),
-      note: (key, text) => deps.notifier.reply(cardKey(request.id), `${request.id}.r${job.data.run}.note.${key}`, noteReply(text)),
+        deps.notifier.update(
+          replyKey,
+          stepReply({ index: index + 1, total, label: step.label, event: 'progress', detail: text }),
+        ),
+      note: (key, text) =>
+        deps.notifier.reply(
+          cardKey(request.id),
+          `${request.id}.r${job.data.run}.note.${key}`,
+          noteReply(text),
+        ),
       deps: deps.jobDeps,
       dryRun: request.dryRun || deps.dryRun,
       log: log.child({ step: step.name }),
@@ -171,7 +221,12 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
     };
   }
 
-  async function finishStep(job: Job<JobData>, request: BackoutRequest, step: Step<unknown, D>, durationMs: number) {
+  async function finishStep(
+    job: Job<JobData>,
+    request: BackoutRequest,
+    step: Step<unknown, D>,
+    durationMs: number,
+  ) {
     await saveData(job, { completed: [...job.data.completed, step.name], stepStartedAt: undefined });
     await deps.audit.append({
       type: 'step.finished',
@@ -180,9 +235,19 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
     });
   }
 
-  async function succeed(job: Job<JobData>, request: BackoutRequest, outcome: string, log: Logger): Promise<string> {
+  async function succeed(
+    job: Job<JobData>,
+    request: BackoutRequest,
+    outcome: string,
+    log: Logger,
+  ): Promise<string> {
     await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome });
-    await deps.audit.append({ type: 'job.succeeded', ...auditContext(request), outcome, details: { run: job.data.run } });
+    await deps.audit.append({
+      type: 'job.succeeded',
+      ...auditContext(request),
+      outcome,
+      details: { run: job.data.run },
+    });
     if (request.mutating) await deps.locks.release(request.target, request.id);
     await deps.cards.refresh(request.id);
     deps.metrics.jobs.inc({ type: request.kind, outcome: 'succeeded' });
@@ -212,13 +277,24 @@ export function createStepRunner<D>(definitions: Map<string, JobDefinition<unkno
       log.warn({ err: error, attempt: job.attemptsMade + 1, attempts }, 'step failed; BullMQ will retry');
       await deps.notifier.update(
         replyKey,
-        stepReply({ index: index + 1, total, label: step.label, event: 'progress', detail: `:warning: ${message}\nRetrying automatically (attempt ${job.attemptsMade + 2} of ${attempts}).` }),
+        stepReply({
+          index: index + 1,
+          total,
+          label: step.label,
+          event: 'progress',
+          detail: `:warning: ${message}\nRetrying automatically (attempt ${job.attemptsMade + 2} of ${attempts}).`,
+        }),
       );
       throw error;
     }
     const finalOutcome = outcome ?? error?.message ?? 'failed';
-    await deps.notifier.update(replyKey, stepReply({ index: index + 1, total, label: step.label, event: 'failed', detail: message }));
-    await deps.requests.transition(request.id, ['running', 'approved'], 'failed', { outcome: oneLine(finalOutcome) });
+    await deps.notifier.update(
+      replyKey,
+      stepReply({ index: index + 1, total, label: step.label, event: 'failed', detail: message }),
+    );
+    await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
+      outcome: oneLine(finalOutcome),
+    });
     await deps.audit.append({
       type: 'job.failed',
       ...auditContext(request),
@@ -247,6 +323,16 @@ async function saveData(job: Job<JobData>, patch: Partial<JobData>): Promise<voi
   const next = { ...job.data, ...patch };
   if (patch.stepStartedAt === undefined && 'stepStartedAt' in patch) delete next.stepStartedAt;
   await job.updateData(next);
+}
+
+export function spanAttributes(request: BackoutRequest): SpanAttributes {
+  return {
+    'backout.request_id': request.id,
+    'backout.kind': request.kind,
+    'backout.service': request.service,
+    'backout.environment': request.environment,
+    'backout.target': request.target,
+  };
 }
 
 export function auditContext(request: BackoutRequest) {

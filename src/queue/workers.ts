@@ -10,7 +10,12 @@ import { createRedis } from './redis.js';
  * A job may stall many times (each kill in a test, each node drained in production)
  * before BullMQ gives up on it.
  */
-export const WORKER_TIMING = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 20, drainDelay: 5 } as const;
+export const WORKER_TIMING = {
+  lockDuration: 10_000,
+  stalledInterval: 5_000,
+  maxStalledCount: 20,
+  drainDelay: 5,
+} as const;
 
 export interface WorkerSpec {
   queue: string;
@@ -75,7 +80,10 @@ export class WorkerPool {
 
   /** Ready = every worker running and none wedged. */
   healthy(): boolean {
-    return this.managed.length > 0 && this.managed.every((m) => m.worker.isRunning() && m.wedgedSince === undefined);
+    return (
+      this.managed.length > 0 &&
+      this.managed.every((m) => m.worker.isRunning() && m.wedgedSince === undefined)
+    );
   }
 
   private async watch(): Promise<void> {
@@ -84,7 +92,9 @@ export class WorkerPool {
     const now = Date.now();
     for (const m of this.managed) {
       const blocking = await m.worker.getBackend().blockingClient;
-      const ok = m.worker.isRunning() && (!blocking || blocking.status === 'ready' || blocking.status === 'connecting');
+      const ok =
+        m.worker.isRunning() &&
+        (!blocking || blocking.status === 'ready' || blocking.status === 'connecting');
       if (ok || !redisUp) {
         if (ok) delete m.wedgedSince;
         continue;

@@ -13,7 +13,10 @@ export interface CardRenderer {
 }
 
 /** Buttons a card offers in each state. Rights are checked on click, not here. */
-export function buttonsFor(request: BackoutRequest, def: JobDefinition<unknown, unknown> | undefined): CardButton[] {
+export function buttonsFor(
+  request: BackoutRequest,
+  def: JobDefinition<unknown, unknown> | undefined,
+): CardButton[] {
   const extra = def?.buttons?.(request) ?? [];
   switch (request.state) {
     case 'pending':
@@ -47,7 +50,11 @@ export function buttonsFor(request: BackoutRequest, def: JobDefinition<unknown, 
           action: 'retry',
           text: 'Retry',
           style: 'primary',
-          confirm: { title: 'Retry?', text: 'The job continues from the step that failed.', confirm: 'Retry' },
+          confirm: {
+            title: 'Retry?',
+            text: 'The job continues from the step that failed.',
+            confirm: 'Retry',
+          },
         },
         ...extra,
       ];
@@ -77,7 +84,10 @@ export class RequestCards implements CardRenderer {
     });
   }
 
-  async refresh(requestId: string, progress?: { done: number; total: number; current?: string }): Promise<void> {
+  async refresh(
+    requestId: string,
+    progress?: { done: number; total: number; current?: string },
+  ): Promise<void> {
     if (progress) await this.requests.annotate(requestId, { progress });
     const request = await this.requests.get(requestId);
     if (!request) return;

@@ -64,10 +64,15 @@ export class RequestFlow {
   async file<P>(input: FileInput<P>, now = new Date()): Promise<BackoutRequest<P>> {
     const { deps } = this;
     const id = newRequestId(input.kind);
-    const freeze = input.mutating ? activeFreeze(deps.config, input.service, input.environment, now) : undefined;
+    const freeze = input.mutating
+      ? activeFreeze(deps.config, input.service, input.environment, now)
+      : undefined;
     if (input.mutating) await this.takeTarget(input.target, id);
     try {
-      const approval = approvalRule(input.policy, { irreversible: input.irreversible ?? [], ...(freeze ? { freeze } : {}) });
+      const approval = approvalRule(input.policy, {
+        irreversible: input.irreversible ?? [],
+        ...(freeze ? { freeze } : {}),
+      });
       const request = (await deps.requests.create({
         id,
         kind: input.kind,
@@ -90,13 +95,24 @@ export class RequestFlow {
       await deps.audit.append({
         type: 'request.created',
         ...auditContext(request),
-        ...(request.reason ? { details: { reason: request.reason, title: request.title, freeze: freeze?.name } } : { details: { title: request.title, freeze: freeze?.name } }),
+        ...(request.reason
+          ? { details: { reason: request.reason, title: request.title, freeze: freeze?.name } }
+          : { details: { title: request.title, freeze: freeze?.name } }),
       });
       await deps.notifier.post(cardKey(id), input.slack.channel, deps.cards.render(request), {
         ...(input.slack.threadTs ? { threadTs: input.slack.threadTs } : {}),
       });
       if (approval.required) {
-        await deps.timers.add('expire', { requestId: id }, { jobId: `expire-${id}`, delay: input.policy.approvalTtlMs, removeOnComplete: true, removeOnFail: 100 });
+        await deps.timers.add(
+          'expire',
+          { requestId: id },
+          {
+            jobId: `expire-${id}`,
+            delay: input.policy.approvalTtlMs,
+            removeOnComplete: true,
+            removeOnFail: 100,
+          },
+        );
         return request;
       }
       await deps.requests.transition(id, ['pending'], 'approved', { approvedAt: now.getTime() });
@@ -142,7 +158,13 @@ export class RequestFlow {
     });
   }
 
-  async approve(requestId: string, user: string, shownHash: string, breakGlass: boolean, now = new Date()): Promise<Decision> {
+  async approve(
+    requestId: string,
+    user: string,
+    shownHash: string,
+    breakGlass: boolean,
+    now = new Date(),
+  ): Promise<Decision> {
     const { deps } = this;
     const request = await this.load(requestId, shownHash);
     if (request.state !== 'pending') return { ok: false, message: alreadyDecided(request) };
@@ -150,11 +172,18 @@ export class RequestFlow {
       await this.expire(requestId);
       return { ok: false, message: expiredMessage(request) };
     }
-    const freeze = request.mutating ? activeFreeze(deps.config, request.service, request.environment, now) : undefined;
+    const freeze = request.mutating
+      ? activeFreeze(deps.config, request.service, request.environment, now)
+      : undefined;
     if (freeze && !breakGlass) {
-      throw new PolicyError(`The ${freeze.name} freeze is in force until ${freeze.to.toISOString()}, so a plain approval is not enough. Nothing was changed.`, {
-        hint: request.approval.freeze ? 'Use "Break glass & approve" if this cannot wait.' : 'The freeze began after this request was filed: run the command again to get a break-glass card.',
-      });
+      throw new PolicyError(
+        `The ${freeze.name} freeze is in force until ${freeze.to.toISOString()}, so a plain approval is not enough. Nothing was changed.`,
+        {
+          hint: request.approval.freeze
+            ? 'Use "Break glass & approve" if this cannot wait.'
+            : 'The freeze began after this request was filed: run the command again to get a break-glass card.',
+        },
+      );
     }
     await checkApprover(user, request, deps.directory);
     const moved = await deps.requests.transition(
@@ -191,15 +220,25 @@ export class RequestFlow {
     // The requester may withdraw their own request; anyone else must be an approver.
     if (user !== request.requester) await checkApprover(user, request, deps.directory);
     const to = user === request.requester ? 'cancelled' : 'rejected';
-    const moved = await deps.requests.transition(requestId, ['pending'], to, { decidedBy: user, decidedAt: now.getTime() });
+    const moved = await deps.requests.transition(requestId, ['pending'], to, {
+      decidedBy: user,
+      decidedAt: now.getTime(),
+    });
     if (!moved.ok) {
       const fresh = await deps.requests.get(requestId);
       return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
     }
     deps.metrics.approvals.inc({ outcome: to });
-    await deps.audit.append({ type: to === 'rejected' ? 'request.rejected' : 'request.cancelled', ...auditContext(request), details: { by: user } });
+    await deps.audit.append({
+      type: to === 'rejected' ? 'request.rejected' : 'request.cancelled',
+      ...auditContext(request),
+      details: { by: user },
+    });
     await this.finishWithoutJob(request);
-    return { ok: true, message: to === 'rejected' ? 'Rejected. Nothing was changed.' : 'Withdrawn. Nothing was changed.' };
+    return {
+      ok: true,
+      message: to === 'rejected' ? 'Rejected. Nothing was changed.' : 'Withdrawn. Nothing was changed.',
+    };
   }
 
   /** Called by the expiry timer (and on a late click): pending → expired, card says so. */
@@ -217,7 +256,9 @@ export class RequestFlow {
 
   /** Cancels a pending request (e.g. its card could not be posted), telling nobody but the audit. */
   async cancel(requestId: string, why: string): Promise<boolean> {
-    const moved = await this.deps.requests.transition(requestId, ['pending'], 'cancelled', { statusLine: why });
+    const moved = await this.deps.requests.transition(requestId, ['pending'], 'cancelled', {
+      statusLine: why,
+    });
     if (!moved.ok) return false;
     const request = await this.deps.requests.get(requestId);
     if (!request) return false;
@@ -230,7 +271,8 @@ export class RequestFlow {
   async retry(requestId: string, user: string, shownHash: string): Promise<Decision> {
     const { deps } = this;
     const request = await this.load(requestId, shownHash);
-    if (request.state !== 'failed') return { ok: false, message: `Only a failed job can be retried; this one is ${request.state}.` };
+    if (request.state !== 'failed')
+      return { ok: false, message: `Only a failed job can be retried; this one is ${request.state}.` };
     if (request.approval.required) await checkApprover(user, request, deps.directory);
     else if (user !== request.requester) await checkApprover(user, request, deps.directory);
     if (request.mutating) await this.takeTarget(request.target, request.id);
@@ -259,11 +301,17 @@ export class RequestFlow {
 
   private async load(requestId: string, shownHash: string): Promise<BackoutRequest> {
     const request = await this.deps.requests.get(requestId);
-    if (!request) throw new NotFoundError(`Request ${requestId} no longer exists (requests are kept for 30 days). Nothing was changed.`);
+    if (!request)
+      throw new NotFoundError(
+        `Request ${requestId} no longer exists (requests are kept for 30 days). Nothing was changed.`,
+      );
     if (!request.planHash.startsWith(shownHash)) {
-      throw new PolicyError('This button does not belong to the plan it was shown with, so nothing was changed.', {
-        hint: 'Use the buttons on the request card itself.',
-      });
+      throw new PolicyError(
+        'This button does not belong to the plan it was shown with, so nothing was changed.',
+        {
+          hint: 'Use the buttons on the request card itself.',
+        },
+      );
     }
     return request;
   }
@@ -290,4 +338,3 @@ function alreadyDecided(r: BackoutRequest): string {
 function expiredMessage(r: BackoutRequest): string {
   return `This request expired at ${new Date(r.expiresAt).toISOString()} without approval, so it can no longer be approved. Nothing was changed. Run the command again for a fresh plan.`;
 }
-

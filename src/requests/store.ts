@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
-import { TERMINAL_STATES, type BackoutRequest, type RequestSpec, type RequestState, type RequestStatus } from './types.js';
+import {
+  TERMINAL_STATES,
+  type BackoutRequest,
+  type RequestSpec,
+  type RequestState,
+  type RequestStatus,
+} from './types.js';
 
 const TRANSITION = `
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -82,7 +88,12 @@ export class RequestStore {
     fields: StatusFields = {},
     opts: { checkExpiry?: boolean; now?: number } = {},
   ): Promise<TransitionResult> {
-    const args: (string | number)[] = [from.join(','), to, opts.now ?? Date.now(), opts.checkExpiry ? '1' : '0'];
+    const args: (string | number)[] = [
+      from.join(','),
+      to,
+      opts.now ?? Date.now(),
+      opts.checkExpiry ? '1' : '0',
+    ];
     for (const [k, v] of Object.entries(fields)) {
       if (v !== undefined) args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
     }

@@ -2,27 +2,14 @@ import type { Principals } from '../config/schema.js';
 
 /** What a request asks for; each kind has one job module in `jobs/`. */
 export type RequestKind =
-  | 'rollback'
-  | 'retract'
-  | 'retract-undo'
-  | 'canary'
-  | 'canary-abort'
-  | 'api-retire'
-  | 'api-unretire';
+  'rollback' | 'retract' | 'retract-undo' | 'canary' | 'canary-abort' | 'api-retire' | 'api-unretire';
 
 /**
  * pending → approved | rejected | expired | cancelled (the atomic approval transitions),
  * then approved → running → succeeded | failed; failed → approved again on Retry.
  */
 export type RequestState =
-  | 'pending'
-  | 'approved'
-  | 'rejected'
-  | 'expired'
-  | 'cancelled'
-  | 'running'
-  | 'succeeded'
-  | 'failed';
+  'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled' | 'running' | 'succeeded' | 'failed';
 
 export const TERMINAL_STATES: ReadonlySet<RequestState> = new Set([
   'rejected',

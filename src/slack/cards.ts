@@ -12,7 +12,14 @@ import type { SlackMessage } from './notifier.js';
  * button text ≤75, value ≤2000, context ≤10 elements. Long content is truncated with
  * a note rather than rejected by Slack.
  */
-export const LIMITS = { blocks: 50, sectionText: 3000, header: 150, buttonText: 75, contextElements: 10, text: 3900 };
+export const LIMITS = {
+  blocks: 50,
+  sectionText: 3000,
+  header: 150,
+  buttonText: 75,
+  contextElements: 10,
+  text: 3900,
+};
 
 /** Escapes user text for mrkdwn so a reason cannot ping @channel or forge a link. */
 export function esc(text: string): string {
@@ -25,13 +32,18 @@ export function truncate(text: string, max: number, note = '…'): string {
 }
 
 function section(text: string): SectionBlock {
-  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, LIMITS.sectionText, '\n…(truncated)') } };
+  return {
+    type: 'section',
+    text: { type: 'mrkdwn', text: truncate(text, LIMITS.sectionText, '\n…(truncated)') },
+  };
 }
 
 function context(...texts: string[]): ContextBlock {
   return {
     type: 'context',
-    elements: texts.slice(0, LIMITS.contextElements).map((t) => ({ type: 'mrkdwn' as const, text: truncate(t, 2000) })),
+    elements: texts
+      .slice(0, LIMITS.contextElements)
+      .map((t) => ({ type: 'mrkdwn' as const, text: truncate(t, 2000) })),
   };
 }
 
@@ -43,7 +55,9 @@ function linesToSections(lines: string[], maxBlocks: number): SectionBlock[] {
     const line = truncate(lines[i]!, LIMITS.sectionText - 40);
     if (current.length + line.length + 1 > LIMITS.sectionText - 40) {
       if (blocks.length === maxBlocks - 1) {
-        blocks.push(section(`${current}\n…and ${lines.length - i} more line(s) not shown (Slack's message limit).`));
+        blocks.push(
+          section(`${current}\n…and ${lines.length - i} more line(s) not shown (Slack's message limit).`),
+        );
         return blocks;
       }
       blocks.push(section(current));
@@ -120,7 +134,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
   const r = view.request;
   const where = r.environment ? `${r.service} · ${r.environment}` : r.service;
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(`${kindLabel(r.kind)} · ${where}`, LIMITS.header) } },
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: truncate(`${kindLabel(r.kind)} · ${where}`, LIMITS.header) },
+    },
     section(`*${esc(r.title)}*`),
   ];
   let status = STATE_LINE[r.state];
@@ -150,7 +167,11 @@ export function requestCard(view: RequestCardView): SlackMessage {
   if (r.state === 'pending' && r.approval.required) {
     const anyone = isEmpty(r.approval.approvers);
     const who = anyone ? 'anyone' : describePrincipals(r.approval.approvers);
-    const notRequester = r.approval.twoPerson ? (anyone ? ' other than the requester' : ' (not the requester)') : '';
+    const notRequester = r.approval.twoPerson
+      ? anyone
+        ? ' other than the requester'
+        : ' (not the requester)'
+      : '';
     blocks.push(
       context(
         `Needs approval by ${who}${notRequester} before ${when(r.expiresAt)} (${formatDuration(r.expiresAt - r.createdAt)} window).`,
@@ -169,7 +190,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
   const footer = [`plan \`${r.planHash.slice(0, 12)}\``];
   if (r.dryRun) footer.unshift(':test_tube: *DRY RUN* — nothing will be changed');
   blocks.push(context(...footer));
-  return { text: truncate(`${kindLabel(r.kind)} ${where}: ${r.title} — ${plainState(r)}`, LIMITS.text), blocks };
+  return {
+    text: truncate(`${kindLabel(r.kind)} ${where}: ${r.title} — ${plainState(r)}`, LIMITS.text),
+    blocks,
+  };
 }
 
 function plainState(r: BackoutRequest): string {
@@ -215,9 +239,13 @@ export function stepReply(opts: {
   detail?: string;
   durationMs?: number;
 }): SlackMessage {
-  const icon = { started: ':arrow_forward:', progress: ':arrows_counterclockwise:', finished: ':white_check_mark:', skipped: ':fast_forward:', failed: ':x:' }[
-    opts.event
-  ];
+  const icon = {
+    started: ':arrow_forward:',
+    progress: ':arrows_counterclockwise:',
+    finished: ':white_check_mark:',
+    skipped: ':fast_forward:',
+    failed: ':x:',
+  }[opts.event];
   const took = opts.durationMs !== undefined ? ` (${formatDuration(opts.durationMs)})` : '';
   const head = `${icon} Step ${opts.index}/${opts.total} · *${esc(opts.label)}* — ${opts.event === 'progress' ? 'in progress' : opts.event}${took}`;
   const text = opts.detail ? `${head}\n${opts.detail}` : head;
@@ -238,7 +266,11 @@ export function ephemeral(text: string): SlackMessage {
 export function renderError(err: BackoutError | Error): SlackMessage {
   if (isBackoutError(err)) {
     const icon =
-      err.code === 'usage' ? ':warning:' : err.code === 'policy' || err.code === 'busy' ? ':no_entry:' : ':x:';
+      err.code === 'usage'
+        ? ':warning:'
+        : err.code === 'policy' || err.code === 'busy'
+          ? ':no_entry:'
+          : ':x:';
     const text = `${icon} ${err.message}${err.hint ? `\n${err.hint}` : ''}`;
     return { text: truncate(text, LIMITS.text) };
   }
@@ -255,7 +287,10 @@ export interface HelpSection {
 }
 
 /** `/<command> help`: usage, examples, and the services this user may act on. */
-export function helpMessage(help: HelpSection, services: { name: string; environments: string[] }[]): SlackMessage {
+export function helpMessage(
+  help: HelpSection,
+  services: { name: string; environments: string[] }[],
+): SlackMessage {
   const lines = [
     `*${help.command}* — usage`,
     ...help.usage.map((u) => `• \`${u}\``),

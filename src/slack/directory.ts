@@ -26,11 +26,15 @@ export class SlackDirectory implements Directory {
       .then((res) => res.users ?? [])
       .catch((err: unknown) => {
         this.cache.delete(usergroup);
-        throw new IntegrationError('slack', `Could not read the members of user group ${usergroup} from Slack.`, {
-          retryable: true,
-          cause: err,
-          hint: 'Check that the app has the usergroups:read scope (`backout doctor`).',
-        });
+        throw new IntegrationError(
+          'slack',
+          `Could not read the members of user group ${usergroup} from Slack.`,
+          {
+            retryable: true,
+            cause: err,
+            hint: 'Check that the app has the usergroups:read scope (`backout doctor`).',
+          },
+        );
       });
     this.cache.set(usergroup, { at: Date.now(), members });
     return members;

@@ -9,7 +9,11 @@ import { actionName, decodeActionValue, type ActionName } from './action-codec.j
 import { ephemeral, renderError } from './cards.js';
 
 /** What a kind of request does when its Undo / Abort / Promote button is clicked. */
-export type FollowUp = (request: BackoutRequest, user: string, place: { channel: string; responseUrl?: string }) => Promise<Decision>;
+export type FollowUp = (
+  request: BackoutRequest,
+  user: string,
+  place: { channel: string; responseUrl?: string },
+) => Promise<Decision>;
 
 export interface InteractionDeps {
   flow: RequestFlow;
@@ -36,16 +40,20 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
     const log = deps.log.child({ action: action.action_id, user, requestId: value?.requestId });
     let answer: string;
     try {
-      if (!name || !value) throw new UsageError('That button is not one backout understands, so nothing was changed.');
-      answer = (await decide(name, value.requestId, value.planHash, user, body.channel?.id, body.response_url)).message;
+      if (!name || !value)
+        throw new UsageError('That button is not one backout understands, so nothing was changed.');
+      answer = (
+        await decide(name, value.requestId, value.planHash, user, body.channel?.id, body.response_url)
+      ).message;
     } catch (err) {
       const error = asBackoutError(err);
       if (error.code === 'internal') log.error({ err }, 'button handling failed');
       else log.info({ code: error.code, message: error.message }, 'button refused');
       answer = renderError(error).text;
     }
-    await respond({ response_type: 'ephemeral', replace_original: false, ...ephemeral(answer) }).catch((err: unknown) =>
-      log.warn({ err: (err as Error).message }, 'could not answer the click through response_url'),
+    await respond({ response_type: 'ephemeral', replace_original: false, ...ephemeral(answer) }).catch(
+      (err: unknown) =>
+        log.warn({ err: (err as Error).message }, 'could not answer the click through response_url'),
     );
   });
 
@@ -74,8 +82,12 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
           throw new NotFoundError(`Request ${requestId} no longer exists, so nothing was changed.`);
         }
         const handler = deps.followUps[request.kind]?.[name];
-        if (!handler) throw new UsageError(`A ${request.kind} request has no ${name} action; nothing was changed.`);
-        return handler(request, user, { channel: channel ?? request.slack.channel, ...(responseUrl ? { responseUrl } : {}) });
+        if (!handler)
+          throw new UsageError(`A ${request.kind} request has no ${name} action; nothing was changed.`);
+        return handler(request, user, {
+          channel: channel ?? request.slack.channel,
+          ...(responseUrl ? { responseUrl } : {}),
+        });
       }
     }
   }

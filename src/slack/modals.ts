@@ -45,7 +45,10 @@ export function rollbackModal(opts: {
       block_id: 'revision',
       optional: true,
       label: { type: 'plain_text', text: 'Revision to go back to' },
-      hint: { type: 'plain_text', text: 'Leave empty for the previous revision, as kubectl rollout undo does.' },
+      hint: {
+        type: 'plain_text',
+        text: 'Leave empty for the previous revision, as kubectl rollout undo does.',
+      },
       element: {
         type: 'static_select',
         action_id: 'revision',
@@ -63,7 +66,12 @@ export function rollbackModal(opts: {
     block_id: 'reason',
     optional: true,
     label: { type: 'plain_text', text: 'Reason' },
-    element: { type: 'plain_text_input', action_id: 'reason', max_length: 500, placeholder: { type: 'plain_text', text: 'What went wrong?' } },
+    element: {
+      type: 'plain_text_input',
+      action_id: 'reason',
+      max_length: 500,
+      placeholder: { type: 'plain_text', text: 'What went wrong?' },
+    },
   });
   return {
     type: 'modal',

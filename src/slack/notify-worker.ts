@@ -20,7 +20,13 @@ const UNDELIVERABLE = new Set([
 /** Edits that can never succeed (the message is gone or too old to edit). */
 const UNEDITABLE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed', 'is_inactive']);
 /** Our own content was refused; retried once as plain text. */
-const BAD_CONTENT = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'no_text', 'too_many_attachments']);
+const BAD_CONTENT = new Set([
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'no_text',
+  'too_many_attachments',
+]);
 
 const LOCK_MS = 15_000;
 /** Per channel: at most BURST calls in any BURST-second window, i.e. about one a second. */
@@ -94,7 +100,10 @@ export function createDrainProcessor(deps: DrainDeps) {
     | { ok: false; rateLimitedMs: number; error?: undefined }
     | { ok: false; error: string; rateLimitedMs?: undefined };
 
-  async function call(method: 'chat.postMessage' | 'chat.update', args: Record<string, unknown>): Promise<CallResult> {
+  async function call(
+    method: 'chat.postMessage' | 'chat.update',
+    args: Record<string, unknown>,
+  ): Promise<CallResult> {
     try {
       const res = await deps.slack.apiCall(method, args);
       deps.metrics.slackCalls.inc({ method, result: 'ok' });
@@ -140,7 +149,12 @@ export function createDrainProcessor(deps: DrainDeps) {
         threadTs = parent.threadTs ?? parent.ts;
       }
       method = 'chat.postMessage';
-      args = { channel, ...messageArgs(body), ...(threadTs ? { thread_ts: threadTs } : {}), unfurl_links: false };
+      args = {
+        channel,
+        ...messageArgs(body),
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        unfurl_links: false,
+      };
     } else {
       if (entry.v < version || sent >= version || !msg.ts) return { kind: 'done' };
       method = 'chat.update';
@@ -150,7 +164,10 @@ export function createDrainProcessor(deps: DrainDeps) {
     await pace(channel);
     let result = await call(method, args);
     if (!result.ok && result.error !== undefined && BAD_CONTENT.has(result.error)) {
-      deps.log.error({ key: entry.key, error: result.error }, 'Slack refused a message body; sending it as plain text');
+      deps.log.error(
+        { key: entry.key, error: result.error },
+        'Slack refused a message body; sending it as plain text',
+      );
       result = await call(method, { ...args, blocks: [], text: truncate(body.text, 3900) });
     }
     if (result.ok) {
@@ -160,7 +177,8 @@ export function createDrainProcessor(deps: DrainDeps) {
       });
       return { kind: 'done' };
     }
-    if (result.rateLimitedMs !== undefined) return { kind: 'rate_limited', retryAfterMs: result.rateLimitedMs };
+    if (result.rateLimitedMs !== undefined)
+      return { kind: 'rate_limited', retryAfterMs: result.rateLimitedMs };
     const error = result.error ?? 'unknown_error';
     if (method === 'chat.update' && UNEDITABLE.has(error)) {
       deps.log.warn({ key: entry.key, error }, 'Slack message can no longer be edited; skipping the edit');
@@ -170,7 +188,10 @@ export function createDrainProcessor(deps: DrainDeps) {
       await redis.hset(keys.msg(entry.key), 'failed', error);
       deps.log.warn({ key: entry.key, channel, error }, 'Slack message cannot be delivered');
       await deps.onUndeliverable(entry.key, channel, error).catch((err: unknown) => {
-        deps.log.error({ err, key: entry.key }, 'could not tell the requester about an undeliverable message');
+        deps.log.error(
+          { err, key: entry.key },
+          'could not tell the requester about an undeliverable message',
+        );
       });
       return { kind: 'done' };
     }
@@ -194,7 +215,10 @@ export function createDrainProcessor(deps: DrainDeps) {
           const outcome = await deliver(channel, JSON.parse(raw) as OutboxEntry);
           if (outcome.kind === 'rate_limited') {
             await redis.set(keys.blocked(channel), '1', 'PX', outcome.retryAfterMs);
-            deps.log.warn({ channel, retryAfterMs: outcome.retryAfterMs }, 'Slack rate limit: pausing this channel');
+            deps.log.warn(
+              { channel, retryAfterMs: outcome.retryAfterMs },
+              'Slack rate limit: pausing this channel',
+            );
             await job.moveToDelayed(Date.now() + outcome.retryAfterMs, token);
             throw new DelayedError();
           }

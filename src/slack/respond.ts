@@ -13,7 +13,11 @@ export class ResponseUrlResponder implements Responder {
     private readonly timeoutMs = 5_000,
   ) {}
 
-  async respond(responseUrl: string, message: SlackMessage, opts: { replaceOriginal?: boolean } = {}): Promise<boolean> {
+  async respond(
+    responseUrl: string,
+    message: SlackMessage,
+    opts: { replaceOriginal?: boolean } = {},
+  ): Promise<boolean> {
     try {
       const res = await fetch(responseUrl, {
         method: 'POST',

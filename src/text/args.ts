@@ -20,7 +20,9 @@ export function parseArgs(tokens: Token[], spec: FlagSpec, usage: string): Parse
     const tok = tokens[i]!;
     if (tok.kind !== 'word' || tok.quoted || !tok.value.startsWith('--')) {
       if (tok.kind === 'word' && !tok.quoted && /^-[a-z]/i.test(tok.value)) {
-        throw new UsageError(`"${tok.value}" is not an option; options start with two dashes.`, { hint: usage });
+        throw new UsageError(`"${tok.value}" is not an option; options start with two dashes.`, {
+          hint: usage,
+        });
       }
       positionals.push(tok);
       continue;

@@ -47,17 +47,21 @@ function normaliseDashes(word: string): string {
 
 function entityToken(inner: string): Token {
   const [target = '', label] = inner.split('|', 2);
-  const withLabel = <T extends Token>(t: T): T => (label !== undefined ? { ...t, label: unescapeSlack(label) } : t);
+  const withLabel = <T extends Token>(t: T): T =>
+    label !== undefined ? { ...t, label: unescapeSlack(label) } : t;
   if (target.startsWith('@')) return withLabel({ kind: 'user', value: target.slice(1) });
   if (target.startsWith('#')) return withLabel({ kind: 'channel', value: target.slice(1) });
-  if (target.startsWith('!subteam^')) return withLabel({ kind: 'usergroup', value: target.slice('!subteam^'.length) });
+  if (target.startsWith('!subteam^'))
+    return withLabel({ kind: 'usergroup', value: target.slice('!subteam^'.length) });
   if (target.startsWith('!')) return { kind: 'word', value: `@${label ?? target.slice(1)}`, quoted: false };
   return withLabel({ kind: 'link', value: unescapeSlack(target) });
 }
 
 export function tokenize(text: string): Token[] {
   if (text.length > MAX_COMMAND_LENGTH) {
-    throw new UsageError(`That command is ${text.length} characters long; the limit is ${MAX_COMMAND_LENGTH}.`);
+    throw new UsageError(
+      `That command is ${text.length} characters long; the limit is ${MAX_COMMAND_LENGTH}.`,
+    );
   }
   const tokens: Token[] = [];
   let i = 0;

@@ -23,18 +23,41 @@ describe('a rollback travels the whole path: signed command → plan card → ap
       channel_id: PEOPLE.checkout,
     });
     expect(ack.status).toBe(200);
-    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), { what: 'plan card' });
+    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), {
+      what: 'plan card',
+    });
     expect(JSON.stringify(card.blocks)).toContain('shop/checkout:1.4.2');
     const approve = findButton(card.blocks, 'backout_approve');
 
-    const self = await bot.client.blockAction({ user: PEOPLE.requester, channel: PEOPLE.checkout, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: world.slack.newResponseUrl() });
+    const self = await bot.client.blockAction({
+      user: PEOPLE.requester,
+      channel: PEOPLE.checkout,
+      messageTs: card.ts,
+      actionId: approve.actionId,
+      value: approve.value,
+      responseUrl: world.slack.newResponseUrl(),
+    });
     expect(self.status).toBe(200);
     const stranger = world.slack.newResponseUrl();
-    await bot.client.blockAction({ user: PEOPLE.stranger, channel: PEOPLE.checkout, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: stranger });
+    await bot.client.blockAction({
+      user: PEOPLE.stranger,
+      channel: PEOPLE.checkout,
+      messageTs: card.ts,
+      actionId: approve.actionId,
+      value: approve.value,
+      responseUrl: stranger,
+    });
     const refusal = await waitFor(() => world.slack.responses(stranger)[0], { what: 'refusal to stranger' });
     expect(JSON.stringify(refusal.body)).toContain('U0SRE1');
 
-    await bot.client.blockAction({ user: PEOPLE.sre1, channel: PEOPLE.checkout, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: world.slack.newResponseUrl() });
+    await bot.client.blockAction({
+      user: PEOPLE.sre1,
+      channel: PEOPLE.checkout,
+      messageTs: card.ts,
+      actionId: approve.actionId,
+      value: approve.value,
+      responseUrl: world.slack.newResponseUrl(),
+    });
     const done = await waitFor(
       () => {
         const m = world.slack.message(PEOPLE.checkout, card.ts);

@@ -15,7 +15,9 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${opts.timeoutMs ?? 15_000} ms waiting for ${opts.what ?? 'condition'}${cause}`);
+      throw new Error(
+        `timed out after ${opts.timeoutMs ?? 15_000} ms waiting for ${opts.what ?? 'condition'}${cause}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, interval));
   }

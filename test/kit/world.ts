@@ -98,7 +98,9 @@ export interface RunningApp {
 }
 
 /** Doubles for Slack, Kubernetes (prod and staging), GitHub, Prometheus and a probe target; a unique Redis prefix. */
-export async function createWorld(opts: { config?: (w: { prometheus: string; probe: string }) => string; seed?: boolean } = {}): Promise<World> {
+export async function createWorld(
+  opts: { config?: (w: { prometheus: string; probe: string }) => string; seed?: boolean } = {},
+): Promise<World> {
   const [slack, prod, staging, github, prometheus, probe] = await Promise.all([
     SlackDouble.start(),
     KubernetesDouble.start({ name: 'prod' }),
@@ -177,14 +179,25 @@ export async function createWorld(opts: { config?: (w: { prometheus: string; pro
       });
       const app = await startBackout(parsedEnv(merged), parsed.config, { logDestination: sink });
       const url = `http://127.0.0.1:${app.port}/slack/events`;
-      const client = new SlackClient({ url, signingSecret: SIGNING_SECRET, newResponseUrl: () => slack.newResponseUrl() });
+      const client = new SlackClient({
+        url,
+        signingSecret: SIGNING_SECRET,
+        newResponseUrl: () => slack.newResponseUrl(),
+      });
       const handle: RunningApp = { app, url, client, logs, stop: () => app.stop() };
       running.push(handle);
       return handle;
     },
     async close() {
       await Promise.allSettled(running.map((r) => r.app.stop()));
-      await Promise.allSettled([slack.stop(), prod.stop(), staging.stop(), github.stop(), prometheus.stop(), probe.stop()]);
+      await Promise.allSettled([
+        slack.stop(),
+        prod.stop(),
+        staging.stop(),
+        github.stop(),
+        prometheus.stop(),
+        probe.stop(),
+      ]);
       await deleteKeys(redis, prefix);
       redis.disconnect();
       await rm(dir, { recursive: true, force: true });

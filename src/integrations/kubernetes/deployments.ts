@@ -1,4 +1,10 @@
-import { PatchStrategy, setHeaderOptions, type V1Deployment, type V1LabelSelector, type V1ReplicaSet } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1LabelSelector,
+  type V1ReplicaSet,
+} from '@kubernetes/client-node';
 import { kubeError } from './errors.js';
 import type { KubeClients } from './clients.js';
 import type {
@@ -79,13 +85,17 @@ export class KubeDeployments implements Deployments {
     let list: V1ReplicaSet[];
     try {
       const apps = this.clients.for(t.context).apps;
-      list = (await apps.listNamespacedReplicaSet({ namespace: t.namespace, labelSelector: deployment.selector })).items;
+      list = (
+        await apps.listNamespacedReplicaSet({ namespace: t.namespace, labelSelector: deployment.selector })
+      ).items;
     } catch (err) {
       throw kubeError(err, `ReplicaSets of Deployment ${t.namespace}/${t.deployment}`, t.context);
     }
     const revisions: RevisionEntry[] = [];
     for (const rs of list) {
-      const owned = (rs.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === deployment.uid);
+      const owned = (rs.metadata?.ownerReferences ?? []).some(
+        (o) => o.controller === true && o.uid === deployment.uid,
+      );
       if (!owned) continue;
       const annotations = rs.metadata?.annotations ?? {};
       const revision = parseRevision(annotations);
@@ -95,7 +105,9 @@ export class KubeDeployments implements Deployments {
         revision,
         replicaSet: rs.metadata?.name ?? '',
         images: imagesOf(template),
-        ...(rs.metadata?.creationTimestamp ? { createdAt: new Date(rs.metadata.creationTimestamp).toISOString() } : {}),
+        ...(rs.metadata?.creationTimestamp
+          ? { createdAt: new Date(rs.metadata.creationTimestamp).toISOString() }
+          : {}),
         current: sameTemplate(template, deployment.template),
         template,
         annotations,
@@ -105,7 +117,11 @@ export class KubeDeployments implements Deployments {
     return { deployment, revisions };
   }
 
-  async restoreTemplate(t: KubeTarget, template: PodTemplate, annotations: Record<string, string>): Promise<DeploymentSnapshot> {
+  async restoreTemplate(
+    t: KubeTarget,
+    template: PodTemplate,
+    annotations: Record<string, string>,
+  ): Promise<DeploymentSnapshot> {
     const body = [
       { op: 'replace', path: '/spec/template', value: template },
       { op: 'replace', path: '/metadata/annotations', value: annotations },

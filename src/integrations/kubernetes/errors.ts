@@ -6,31 +6,54 @@ export function kubeError(err: unknown, what: string, context: string): Error {
   if (err instanceof ApiException) {
     const code = err.code;
     const detail = statusMessage(err.body) ?? err.message.split('\n')[0];
-    if (code === 404) return new NotFoundError(`${what} was not found in context ${context}.`, { hint: 'Check the service\'s kubernetes settings in the config.' });
-    if (code === 401 || code === 403) {
-      return new IntegrationError('kubernetes', `Kubernetes refused to let backout ${what.toLowerCase()} in context ${context} (${code}): ${detail}`, {
-        retryable: false,
-        hint: 'Check backout\'s RBAC for this namespace (`backout doctor` lists what is missing).',
+    if (code === 404)
+      return new NotFoundError(`${what} was not found in context ${context}.`, {
+        hint: "Check the service's kubernetes settings in the config.",
       });
+    if (code === 401 || code === 403) {
+      return new IntegrationError(
+        'kubernetes',
+        `Kubernetes refused to let backout ${what.toLowerCase()} in context ${context} (${code}): ${detail}`,
+        {
+          retryable: false,
+          hint: "Check backout's RBAC for this namespace (`backout doctor` lists what is missing).",
+        },
+      );
     }
     if (code === 409) {
-      return new IntegrationError('kubernetes', `${what} changed while backout was writing it (409 Conflict).`, { retryable: true, cause: err });
+      return new IntegrationError(
+        'kubernetes',
+        `${what} changed while backout was writing it (409 Conflict).`,
+        { retryable: true, cause: err },
+      );
     }
     if (code === 422 || code === 400) {
-      return new IntegrationError('kubernetes', `Kubernetes rejected the change to ${what} (${code}): ${detail}`, { retryable: false, cause: err });
+      return new IntegrationError(
+        'kubernetes',
+        `Kubernetes rejected the change to ${what} (${code}): ${detail}`,
+        { retryable: false, cause: err },
+      );
     }
-    return new IntegrationError('kubernetes', `Kubernetes answered ${code} for ${what} in context ${context}: ${detail}`, {
-      retryable: code >= 500 || code === 429,
-      cause: err,
-    });
+    return new IntegrationError(
+      'kubernetes',
+      `Kubernetes answered ${code} for ${what} in context ${context}: ${detail}`,
+      {
+        retryable: code >= 500 || code === 429,
+        cause: err,
+      },
+    );
   }
   if (err instanceof IntegrationError || err instanceof NotFoundError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new IntegrationError('kubernetes', `Could not reach the Kubernetes API for context ${context}: ${message}`, {
-    retryable: true,
-    cause: err,
-    hint: 'Check the cluster is reachable from backout (`backout doctor`).',
-  });
+  return new IntegrationError(
+    'kubernetes',
+    `Could not reach the Kubernetes API for context ${context}: ${message}`,
+    {
+      retryable: true,
+      cause: err,
+      hint: 'Check the cluster is reachable from backout (`backout doctor`).',
+    },
+  );
 }
 
 function statusMessage(body: unknown): string | undefined {
@@ -41,6 +64,7 @@ function statusMessage(body: unknown): string | undefined {
       return body.slice(0, 300);
     }
   }
-  if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
+  if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string')
+    return body.message;
   return undefined;
 }

@@ -2,7 +2,11 @@ import type { DeploymentSnapshot, RolloutProgress } from './types.js';
 
 /** kubectl rollout status for a Deployment, evaluated in kubectl's order (semantics.md a.2). */
 export function rolloutStatus(d: DeploymentSnapshot): RolloutProgress {
-  const counts = { updated: d.status.updatedReplicas, available: d.status.availableReplicas, desired: d.replicas };
+  const counts = {
+    updated: d.status.updatedReplicas,
+    available: d.status.availableReplicas,
+    desired: d.replicas,
+  };
   if (d.generation <= d.observedGeneration) {
     const progressing = d.status.conditions.find((c) => c.type === 'Progressing');
     if (progressing?.reason === 'ProgressDeadlineExceeded') {

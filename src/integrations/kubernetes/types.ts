@@ -74,7 +74,11 @@ export interface Deployments {
   get(target: KubeTarget): Promise<DeploymentSnapshot>;
   history(target: KubeTarget): Promise<DeploymentHistory>;
   /** kubectl rollout undo's JSON patch: replace /spec/template and /metadata/annotations. */
-  restoreTemplate(target: KubeTarget, template: PodTemplate, annotations: Record<string, string>): Promise<DeploymentSnapshot>;
+  restoreTemplate(
+    target: KubeTarget,
+    template: PodTemplate,
+    annotations: Record<string, string>,
+  ): Promise<DeploymentSnapshot>;
   /** Sets one container's image (canary promotion onto the stable Deployment). */
   setImage(target: KubeTarget, container: string, image: string): Promise<DeploymentSnapshot>;
 }

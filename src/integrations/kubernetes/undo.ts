@@ -32,7 +32,10 @@ export function sameTemplate(a: PodTemplate, b: PodTemplate): boolean {
 
 /** A short stable fingerprint of a template, for plans and stale checks. */
 export function templateFingerprint(template: PodTemplate): string {
-  return createHash('sha256').update(canonicalJson(withoutHash(template))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(canonicalJson(withoutHash(template)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function imagesOf(template: PodTemplate): ContainerImage[] {
@@ -57,21 +60,29 @@ export type UndoPlan =
  * highest when none is given), refuse a paused Deployment, no-op when the template
  * already matches, else the template without pod-template-hash and the merged annotations.
  */
-export function planUndo(deployment: DeploymentSnapshot, revisions: RevisionEntry[], toRevision = 0): UndoPlan {
-  if (toRevision < 0) return { kind: 'error', message: `unable to find specified revision ${toRevision} in history` };
+export function planUndo(
+  deployment: DeploymentSnapshot,
+  revisions: RevisionEntry[],
+  toRevision = 0,
+): UndoPlan {
+  if (toRevision < 0)
+    return { kind: 'error', message: `unable to find specified revision ${toRevision} in history` };
   let target: RevisionEntry | undefined;
   if (toRevision === 0) {
     const sorted = [...revisions].sort((a, b) => b.revision - a.revision);
     target = sorted[1];
-    if (!target) return { kind: 'error', message: `no rollout history found for deployment "${deployment.name}"` };
+    if (!target)
+      return { kind: 'error', message: `no rollout history found for deployment "${deployment.name}"` };
   } else {
     target = revisions.find((r) => r.revision === toRevision);
-    if (!target) return { kind: 'error', message: `unable to find specified revision ${toRevision} in history` };
+    if (!target)
+      return { kind: 'error', message: `unable to find specified revision ${toRevision} in history` };
   }
   if (deployment.paused) {
     return {
       kind: 'error',
-      message: "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again",
+      message:
+        "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again",
     };
   }
   if (sameTemplate(target.template, deployment.template)) {
