@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { SIGNING_SECRET, type World } from './world.js';
+import { SlackClient } from './slack-signing.js';
+import { waitFor } from './wait.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface BotProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  client: SlackClient;
+  output: string[];
+  /** SIGKILL: no shutdown, no cleanup — a crash. */
+  crash(): Promise<void>;
+  /** SIGTERM and wait for the exit code. */
+  terminate(): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs backout as its own process (`src/main.ts` through tsx), as an operator would, against the world's doubles. */
+export async function spawnBackout(world: World, overrides: Record<string, string> = {}, opts: { waitReady?: boolean } = {}): Promise<BotProcess> {
+  const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
+  const env = { ...process.env, ...world.rawEnv, ...overrides, PORT: String(port) };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}/slack/events`;
+  const bot: BotProcess = {
+    child,
+    port,
+    url,
+    client: new SlackClient({ url, signingSecret: SIGNING_SECRET, newResponseUrl: () => world.slack.newResponseUrl() }),
+    output,
+    exited,
+    async crash() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async terminate() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+  if (opts.waitReady !== false) {
+    let done = false;
+    void exited.then(() => {
+      done = true;
+    });
+    await waitFor(
+      async () => {
+        if (done) throw new Error(`backout exited before it was ready:\n${output.join('')}`);
+        const res = await fetch(`http://127.0.0.1:${port}/healthz/ready`).catch(() => undefined);
+        return res?.status === 200;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'backout to be ready' },
+    ).catch((err: unknown) => {
+      child.kill('SIGKILL');
+      throw new Error(`${(err as Error).message}\n${output.join('')}`);
+    });
+  }
+  return bot;
+}
