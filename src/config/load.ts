@@ -32,21 +32,51 @@ export function parseConfigText(text: string, source = 'config'): ConfigResult {
     return {
       ok: false,
       problems: doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return `${source}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`;
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        return `${source}:${pos.line}:${pos.col}: YAML syntax error: ${e.message.split('\n')[0]}`;
       }),
     };
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  const raw: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(raw, { reportInput: true });
   if (result.success) return { ok: true, config: buildConfig(result.data) };
-  return {
-    ok: false,
-    problems: result.error.issues.map((issue) => {
-      const where = issue.path.length ? issue.path.join('.') : '(top level)';
-      const line = lineOf(doc, lineCounter, issue.path);
-      return `${where}: ${describeIssue(issue)}${line ? ` (line ${line})` : ''}`;
-    }),
-  };
+  const problems = result.error.issues.map((issue) => {
+    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    const at =
+      issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
+        ? [...issue.path, issue.keys[0]]
+        : issue.path;
+    const line = lineOf(doc, lineCounter, at);
+    return `${where}: ${describeIssue(issue)}${line ? ` (line ${line})` : ''}`;
+  });
+  // Cross-field rules run in the schema only once the shape is valid; report them anyway.
+  for (const [path, message] of crossFieldProblems(raw)) {
+    const text = `${path.join('.')}: ${message}`;
+    const line = lineOf(doc, lineCounter, path);
+    if (!problems.some((p) => p.startsWith(text))) problems.push(`${text}${line ? ` (line ${line})` : ''}`);
+  }
+  return { ok: false, problems };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The schema's cross-field rules, applied defensively to a document that may not have the right shape. */
+function crossFieldProblems(raw: unknown): [(string | number)[], string][] {
+  const out: [(string | number)[], string][] = [];
+  if (!isRecord(raw) || !isRecord(raw.services)) return out;
+  for (const [name, svc] of Object.entries(raw.services)) {
+    if (!isRecord(svc) || !isRecord(svc.environments)) continue;
+    const defaults = Object.entries(svc.environments).filter(([, e]) => isRecord(e) && e.default === true);
+    if (defaults.length > 1) {
+      out.push([
+        ['services', name, 'environments'],
+        `only one environment may be the default (${defaults.map(([n]) => n).join(', ')} all say default: true)`,
+      ]);
+    }
+  }
+  return out;
 }
 
 const KNOWN_KEYS: Record<string, string[]> = {
