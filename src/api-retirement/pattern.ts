@@ -63,8 +63,10 @@ const RANK = { literal: 3, param: 2, wildcard: 1 } as const;
 export function compareSpecificity(a: readonly Segment[], b: readonly Segment[]): number {
   const length = Math.max(a.length, b.length);
   for (let index = 0; index < length; index++) {
-    const rankA = a[index] ? RANK[a[index].kind] : 0;
-    const rankB = b[index] ? RANK[b[index].kind] : 0;
+    const segmentA = a[index];
+    const segmentB = b[index];
+    const rankA = segmentA ? RANK[segmentA.kind] : 0;
+    const rankB = segmentB ? RANK[segmentB.kind] : 0;
     if (rankA !== rankB) return rankB - rankA;
   }
   return 0;

@@ -128,10 +128,12 @@ export class RegistryCache {
           .exec();
         if (!replies) throw new Error('registry load was aborted');
         for (const [err] of replies) if (err) throw err;
-        const loaded = Number(replies[0][1] ?? 0);
+        const [versionReply, registryReply] = replies;
+        if (!versionReply || !registryReply) throw new Error('registry load returned too few replies');
+        const loaded = Number(versionReply[1] ?? 0);
         // Versions only grow, so an older answer arriving late never replaces a newer registry.
         if (loaded < this.loadedVersion) return;
-        const { entries, problems } = parseStoredEntries(service, replies[1][1] as Record<string, string>);
+        const { entries, problems } = parseStoredEntries(service, registryReply[1] as Record<string, string>);
         for (const problem of problems)
           this.report(new Error(`deprecation registry of ${service}: ${problem}`));
         this.current = Object.freeze(entries);

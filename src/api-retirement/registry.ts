@@ -117,7 +117,9 @@ export class DeprecationRegistry {
     const replies = await multi.exec();
     if (!replies) throw new Error('registry change was aborted');
     for (const [err] of replies) if (err) throw err;
-    return { written: Number(replies[0][1]), version: Number(replies[1][1]) };
+    const [writeReply, versionReply] = replies;
+    if (!writeReply || !versionReply) throw new Error('registry change returned too few replies');
+    return { written: Number(writeReply[1]), version: Number(versionReply[1]) };
   }
 }
 

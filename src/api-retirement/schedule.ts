@@ -99,8 +99,8 @@ export function parseBrownoutSchedule(text: string, options: ScheduleOptions): S
 
   placed.sort((a, b) => a.start - b.start || a.item - b.item);
   for (let index = 1; index < placed.length; index++) {
-    const previous = placed[index - 1];
-    const current = placed[index];
+    const previous = placed[index - 1]!;
+    const current = placed[index]!;
     if (current.start < previous.end) {
       const who =
         previous.item === current.item
@@ -115,7 +115,8 @@ export function parseBrownoutSchedule(text: string, options: ScheduleOptions): S
 function parseItem(text: string): Item | string {
   if (text === '') return 'the item is empty (a stray comma?)';
   const tokens = text.split(/\s+/);
-  const head = tokens[0].toLowerCase();
+  const [first = ''] = tokens;
+  const head = first.toLowerCase();
   if (head === 'daily') {
     const [, at, ...rest] = tokens;
     if (at === undefined) return 'expected "daily HH:MM/<duration> <share>%"';
@@ -137,18 +138,19 @@ function parseItem(text: string): Item | string {
       ? rule
       : { kind: 'weekly', weekday, minuteOfDay: when.minuteOfDay, ...rule };
   }
-  const [span, ...rest] = tokens;
+  const [span = '', ...rest] = tokens;
   if (/^[a-z]+$/i.test(span))
     return `"${span}" is not a schedule form; start with an ISO date-time, "daily" or "weekly"`;
   if (/^\d{4}-\d{2}-\d{2}$/.test(span) && rest[0]?.includes('/')) {
     return `write the date and time as one ISO value with a "T": ${span}T${rest[0].split('/')[0]}`;
   }
-  const parts = span.split('/');
-  if (parts.length !== 2) return 'expected "<start>/<duration> <share>%", e.g. "2026-12-01T14:00Z/30m 25%"';
-  const start = parseIsoDateTime(parts[0]);
+  const [startText, durationText, ...extraParts] = span.split('/');
+  if (startText === undefined || durationText === undefined || extraParts.length > 0)
+    return 'expected "<start>/<duration> <share>%", e.g. "2026-12-01T14:00Z/30m 25%"';
+  const start = parseIsoDateTime(startText);
   if (typeof start === 'string') return start;
-  const durationMs = parseDuration(parts[1]);
-  if (durationMs === undefined) return `"${parts[1]}" is not a duration; use e.g. 30m, 1h or 2h30m`;
+  const durationMs = parseDuration(durationText);
+  if (durationMs === undefined) return `"${durationText}" is not a duration; use e.g. 30m, 1h or 2h30m`;
   const rule = parseRule(durationMs, rest);
   return typeof rule === 'string' ? rule : { kind: 'once', start, ...rule };
 }
@@ -170,14 +172,15 @@ function parseRule(durationMs: number, tokens: string[]): Rule | string {
 }
 
 function parseTimeAndDuration(text: string): { minuteOfDay: number; durationMs: number } | string {
-  const parts = text.split('/');
-  if (parts.length !== 2) return `expected "HH:MM/<duration>", got "${text}"`;
-  const time = /^(\d{1,2}):(\d{2})$/.exec(parts[0]);
+  const [timeText, durationText, ...extraParts] = text.split('/');
+  if (timeText === undefined || durationText === undefined || extraParts.length > 0)
+    return `expected "HH:MM/<duration>", got "${text}"`;
+  const time = /^(\d{1,2}):(\d{2})$/.exec(timeText);
   const hours = Number(time?.[1]);
   const minutes = Number(time?.[2]);
-  if (!time || hours > 23 || minutes > 59) return `"${parts[0]}" is not a UTC time of day (HH:MM)`;
-  const durationMs = parseDuration(parts[1]);
-  if (durationMs === undefined) return `"${parts[1]}" is not a duration; use e.g. 30m, 1h or 2h30m`;
+  if (!time || hours > 23 || minutes > 59) return `"${timeText}" is not a UTC time of day (HH:MM)`;
+  const durationMs = parseDuration(durationText);
+  if (durationMs === undefined) return `"${durationText}" is not a duration; use e.g. 30m, 1h or 2h30m`;
   return { minuteOfDay: hours * 60 + minutes, durationMs };
 }
 
@@ -222,9 +225,14 @@ function parseIsoDateTime(text: string): number | string {
   const match =
     /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(text);
   if (!match) return `"${text}" is not an ISO date-time; use e.g. 2026-12-01T14:00Z`;
-  const [, y, mo, d, h, mi, s, frac, zone] = match;
+  const [, y, mo, d, h, mi, s = '0', frac, zone] = match;
   if (zone === undefined) return `"${text}" needs a time zone, e.g. ${text}Z for UTC`;
-  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s ?? '0'].map(Number);
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
   const daysInMonth =
     new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeap(year) ? 1 : 0);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return `"${text}" is not a calendar date`;

@@ -141,13 +141,13 @@ export function requestCard(view: RequestCardView): SlackMessage {
     section(`*${esc(r.title)}*`),
   ];
   let status = STATE_LINE[r.state];
-  if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded') {
+  if (r.state === 'succeeded' && r.outcome) status = `${statusEmoji(r.outcome)} *Done — ${esc(r.outcome)}*`;
+  if (r.state === 'failed' && r.outcome) status = `:x: *Failed — ${esc(r.outcome)}*`;
+  if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded' || r.state === 'failed') {
     if (r.approver) status += `  ·  approved by <@${r.approver}>${r.breakGlass ? ' (break-glass)' : ''}`;
     else if (!r.approval.required) status += '  ·  no approval needed';
   }
   if ((r.state === 'rejected' || r.state === 'cancelled') && r.decidedBy) status += ` by <@${r.decidedBy}>`;
-  if (r.state === 'succeeded' && r.outcome) status = `${statusEmoji(r.outcome)} *Done — ${esc(r.outcome)}*`;
-  if (r.state === 'failed' && r.outcome) status = `:x: *Failed — ${esc(r.outcome)}*`;
   const statusLines = [status];
   if (view.progress) {
     statusLines.push(

@@ -29,9 +29,15 @@ const BAD_CONTENT = new Set([
 ]);
 
 const LOCK_MS = 15_000;
-/** Per channel: at most BURST calls in any BURST-second window, i.e. about one a second. */
-const BURST = 3;
-const WINDOW_MS = 3_000;
+/**
+ * Per channel pacing. Posts: at most 3 in any 3 s (Slack allows about one message a
+ * second per channel, with short bursts). Edits are not bound by that rule (chat.update
+ * is Tier 3, app-wide), so they get a looser window; a 429 still pauses the channel.
+ */
+const PACE = {
+  'chat.postMessage': { burst: 3, windowMs: 3_000 },
+  'chat.update': { burst: 4, windowMs: 2_000 },
+} as const;
 
 export interface DrainDeps {
   redis: Redis;
@@ -76,22 +82,23 @@ export function createDrainProcessor(deps: DrainDeps) {
     );
   }
 
-  async function pace(channel: string): Promise<void> {
+  async function pace(channel: string, method: keyof typeof PACE): Promise<void> {
+    const { burst, windowMs } = PACE[method];
+    const key = `${keys.sent(channel)}:${method}`;
     for (;;) {
       const now = Date.now();
-      await redis.zremrangebyscore(keys.sent(channel), 0, now - WINDOW_MS);
-      const recent = await redis.zrange(keys.sent(channel), '0', '-1', 'WITHSCORES');
-      const count = recent.length / 2;
-      if (count < BURST) {
+      await redis.zremrangebyscore(key, 0, now - windowMs);
+      const recent = await redis.zrange(key, '0', '-1', 'WITHSCORES');
+      if (recent.length / 2 < burst) {
         await redis
           .multi()
-          .zadd(keys.sent(channel), now, `${now}-${Math.random()}`)
-          .pexpire(keys.sent(channel), WINDOW_MS * 2)
+          .zadd(key, now, `${now}-${Math.random()}`)
+          .pexpire(key, windowMs * 2)
           .exec();
         return;
       }
       const oldest = Number(recent[1]);
-      await new Promise((r) => setTimeout(r, Math.max(10, oldest + WINDOW_MS - now)));
+      await new Promise((r) => setTimeout(r, Math.max(10, oldest + windowMs - now)));
     }
   }
 
@@ -161,7 +168,7 @@ export function createDrainProcessor(deps: DrainDeps) {
       args = { channel, ts: msg.ts, ...messageArgs(body) };
     }
 
-    await pace(channel);
+    await pace(channel, method);
     let result = await call(method, args);
     if (!result.ok && result.error !== undefined && BAD_CONTENT.has(result.error)) {
       deps.log.error(

@@ -5,8 +5,15 @@ export interface ParsedLink {
   params: Record<string, string>;
 }
 
+/** The field value, or a failure naming the header when it is absent. */
+function present(value: string | undefined, header: string): string {
+  if (value === undefined) throw new Error(`no ${header} header`);
+  return value;
+}
+
 /** RFC 8288 §3 `Link` field value: `<uri-ref> *( ";" param )` separated by commas, quoted strings honoured. */
-export function parseLinkHeader(value: string): ParsedLink[] {
+export function parseLinkHeader(field: string | undefined): ParsedLink[] {
+  const value = present(field, 'Link');
   const links: ParsedLink[] = [];
   let index = 0;
   const skipSpace = () => {
@@ -62,7 +69,8 @@ export function parseLinkHeader(value: string): ParsedLink[] {
 }
 
 /** RFC 9745: a structured-field Date, `@` followed by an integer of seconds since the epoch. */
-export function parseDeprecationHeader(value: string): number {
+export function parseDeprecationHeader(field: string | undefined): number {
+  const value = present(field, 'Deprecation');
   const match = /^@(-?\d{1,15})$/.exec(value);
   if (!match) throw new Error(`not an RFC 9745 Deprecation value: ${value}`);
   return Number(match[1]) * 1000;
@@ -72,7 +80,8 @@ export function parseDeprecationHeader(value: string): number {
 export const IMF_FIXDATE =
   /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (0[1-9]|[12]\d|3[01]) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d GMT$/;
 
-export function parseSunsetHeader(value: string): number {
+export function parseSunsetHeader(field: string | undefined): number {
+  const value = present(field, 'Sunset');
   if (!IMF_FIXDATE.test(value)) throw new Error(`not an IMF-fixdate: ${value}`);
   return new Date(value).getTime();
 }

@@ -91,6 +91,7 @@ describe('UsageRecorder', () => {
     for (const client of ['f', 'b', 'g']) second.record(entry.id, client, at + 1);
     await second.flush();
     const [usage] = await registry.usage('checkout', { days: 1, now: new Date(at), ids: [entry.id] });
+    if (!usage) throw new Error('expected usage for the entry');
     expect(usage.clients.map(({ client, count }) => [client, count])).toEqual([
       ['other', 4],
       ['a', 2],

@@ -15,7 +15,8 @@ export interface KubeconfigContext {
 }
 
 export function kubeconfigYaml(contexts: KubeconfigContext[], currentContext?: string): string {
-  if (contexts.length === 0) throw new Error('a kubeconfig needs at least one context');
+  const [first] = contexts;
+  if (!first) throw new Error('a kubeconfig needs at least one context');
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
@@ -29,7 +30,7 @@ export function kubeconfigYaml(contexts: KubeconfigContext[], currentContext?: s
       name: c.name,
       context: { cluster: c.name, user: c.name, ...(c.namespace ? { namespace: c.namespace } : {}) },
     })),
-    'current-context': currentContext ?? contexts[0].name,
+    'current-context': currentContext ?? first.name,
   });
 }
 

@@ -328,7 +328,9 @@ describe('KubernetesDouble with @kubernetes/client-node', () => {
     });
     expect(k8s.get('Rollout', NS, 'web')?.status).toMatchObject({ phase: 'Healthy', currentStepIndex: 5 });
     k8s.update('Rollout', NS, 'web', (r) => {
-      r.spec.template!.spec!.containers[0].image = 'web:2';
+      const [container] = r.spec.template!.spec!.containers;
+      if (!container) throw new Error('the rollout has no container');
+      container.image = 'web:2';
     });
     const paused = k8s.get('Rollout', NS, 'web')!;
     expect(paused.metadata?.annotations?.['rollout.argoproj.io/revision']).toBe('2');

@@ -423,6 +423,13 @@ describe('Slack request signing', () => {
     await new Promise<void>((resolve) => receiver.close(() => resolve()));
   });
 
+  /** The `index`-th request the receiver got, failing the test when it never arrived. */
+  const received = (index: number): Captured => {
+    const c = captured[index];
+    if (!c) throw new Error(`request ${index} was not received`);
+    return c;
+  };
+
   const verify = (c: Captured, secret = SECRET) =>
     verifySlackRequest({
       signingSecret: secret,
@@ -485,9 +492,11 @@ describe('Slack request signing', () => {
     });
 
     await sc.command({ command: '/rollback', user_id: 'U1', channel_id: 'C1' }, { timestampSec: 1_000_000 });
-    expect(() => verify(captured[1])).toThrow(/stale/);
+    const stale = received(1);
+    expect(() => verify(stale)).toThrow(/stale/);
     await sc.command({ command: '/rollback', user_id: 'U1', channel_id: 'C1' }, { signature: 'v0=00' });
-    expect(() => verify(captured[2])).toThrow(/signature mismatch/);
+    const forged = received(2);
+    expect(() => verify(forged)).toThrow(/signature mismatch/);
     await sc.raw('a=b', 'application/x-www-form-urlencoded', { 'x-slack-request-timestamp': '1' });
     expect(captured[3]?.headers['x-slack-signature']).toBeUndefined();
   });
@@ -542,7 +551,7 @@ describe('Slack request signing', () => {
       privateMetadata: '{"id":"r1"}',
       values: { reason: { text: { type: 'plain_text_input', value: 'bad deploy' } } },
     });
-    const view = captured[1];
+    const view = received(1);
     expect(() => verify(view)).not.toThrow();
     expect(JSON.parse(new URLSearchParams(view.body).get('payload') ?? '{}')).toMatchObject({
       type: 'view_submission',

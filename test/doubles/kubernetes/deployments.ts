@@ -211,8 +211,10 @@ export class DeploymentController {
 
     // Persist ReplicaSets that changed (spec changes bump their generation, which status observes).
     for (const [i, rs] of replicaSets.entries()) {
-      if (deepEqual(rs, before[i])) continue;
-      const specChanged = !deepEqual(rs.spec, before[i].spec);
+      const previous = before[i];
+      if (!previous) throw new Error(`ReplicaSet ${rs.metadata.name} has no snapshot from before the sync`);
+      if (deepEqual(rs, previous)) continue;
+      const specChanged = !deepEqual(rs.spec, previous.spec);
       rs.status = {
         ...rs.status!,
         observedGeneration: (rs.metadata.generation ?? 1) + (specChanged ? 1 : 0),

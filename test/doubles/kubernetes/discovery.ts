@@ -47,12 +47,14 @@ export function discovery(method: string, path: string): Reply | undefined {
   if (path === '/apis')
     return { status: 200, body: { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(group) } };
   const m = /^\/apis\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
-  if (!m || !groups.includes(m[1])) return undefined;
-  if (m[2] === undefined)
-    return { status: 200, body: { kind: 'APIGroup', apiVersion: 'v1', ...group(m[1]) } };
-  if (!versionsOf(m[1]).includes(m[2])) return undefined;
+  if (!m) return undefined;
+  const [, groupName, version] = m;
+  if (groupName === undefined || !groups.includes(groupName)) return undefined;
+  if (version === undefined)
+    return { status: 200, body: { kind: 'APIGroup', apiVersion: 'v1', ...group(groupName) } };
+  if (!versionsOf(groupName).includes(version)) return undefined;
   const resources =
-    m[1] === 'authorization.k8s.io'
+    groupName === 'authorization.k8s.io'
       ? [
           {
             name: 'selfsubjectaccessreviews',
@@ -63,7 +65,7 @@ export function discovery(method: string, path: string): Reply | undefined {
           },
         ]
       : types
-          .filter((t) => t.group === m[1] && t.version === m[2])
+          .filter((t) => t.group === groupName && t.version === version)
           .flatMap((t) => [
             {
               name: t.plural,
@@ -82,6 +84,6 @@ export function discovery(method: string, path: string): Reply | undefined {
           ]);
   return {
     status: 200,
-    body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${m[1]}/${m[2]}`, resources },
+    body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${groupName}/${version}`, resources },
   };
 }

@@ -130,9 +130,9 @@ function parentOf(doc: unknown, tokens: string[], op: string, path: string): unk
 }
 
 function addAt(doc: unknown, tokens: string[], value: unknown, path: string): unknown {
-  if (tokens.length === 0) return value;
+  const last = tokens.at(-1);
+  if (last === undefined) return value;
   const parent = parentOf(doc, tokens, 'add', path);
-  const last = tokens[tokens.length - 1];
   if (Array.isArray(parent)) {
     const i = arrayIndex(last, parent.length, true);
     if (i < 0)
@@ -145,9 +145,9 @@ function addAt(doc: unknown, tokens: string[], value: unknown, path: string): un
 }
 
 function removeAt(doc: unknown, tokens: string[], path: string): unknown {
-  if (tokens.length === 0) throw new PatchError('Unable to remove the document root', false);
+  const last = tokens.at(-1);
+  if (last === undefined) throw new PatchError('Unable to remove the document root', false);
   const parent = parentOf(doc, tokens, 'remove', path);
-  const last = tokens[tokens.length - 1];
   if (Array.isArray(parent)) {
     const i = arrayIndex(last, parent.length, false);
     if (i < 0)

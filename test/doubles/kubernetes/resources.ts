@@ -114,7 +114,8 @@ function schemaCauses(message: string): { field: string; message: string }[] {
   return message.split(/, (?=data[/ ])/).map((part) => {
     const m = /^data(\S*) (.*)$/s.exec(part);
     if (!m) return { field: '', message: part };
-    return { field: m[1].replace(/^\//, '').replace(/\//g, '.'), message: m[2] };
+    const [, pointer = '', text = ''] = m;
+    return { field: pointer.replace(/^\//, '').replace(/\//g, '.'), message: text };
   });
 }
 

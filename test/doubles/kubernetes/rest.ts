@@ -32,10 +32,12 @@ export function parseResourcePath(path: string): ResourceRoute | undefined {
   const m =
     /^\/apis\/([^/]+)\/([^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/.exec(path);
   if (!m) return undefined;
-  const type = resourceByPath(m[1], m[2], m[4]);
+  const [, group, version, namespace, plural, name, subresource] = m;
+  if (group === undefined || version === undefined || plural === undefined) return undefined;
+  const type = resourceByPath(group, version, plural);
   if (!type) return undefined;
   const dec = (s: string | undefined) => (s === undefined ? undefined : decodeURIComponent(s));
-  return { type, namespace: dec(m[3]), name: dec(m[5]), subresource: dec(m[6]) };
+  return { type, namespace: dec(namespace), name: dec(name), subresource: dec(subresource) };
 }
 
 export function notFoundPath(): ApiError {

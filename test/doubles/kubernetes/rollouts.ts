@@ -143,7 +143,7 @@ export class RolloutController {
     } else {
       delete s.abortedAt;
       while (!r.spec.paused && index < n) {
-        const pause = steps[index].pause;
+        const pause = steps[index]!.pause;
         if (!pause) {
           index++;
           continue;
@@ -253,7 +253,7 @@ export class RolloutController {
     let weight = 0;
     if (!promoted && !s.abort) {
       for (let i = Math.min(index, n - 1); i >= 0; i--) {
-        const w = steps[i].setWeight;
+        const w = steps[i]!.setWeight;
         if (w !== undefined) {
           weight = w;
           break;

@@ -42,8 +42,8 @@ export function seedDeployment(
   controller: DeploymentController,
   seed: DeploymentSeed,
 ): KObject {
-  if (seed.containers.length === 0)
-    throw new Error('addDeployment needs at least one revision in `containers`');
+  const [firstRevision] = seed.containers;
+  if (!firstRevision) throw new Error('addDeployment needs at least one revision in `containers`');
   const { namespace, name } = seed;
   const n = seed.containers.length;
   const minutesAgo = (i: number) => new Date(Date.now() - (n - i) * 60_000);
@@ -62,7 +62,7 @@ export function seedDeployment(
     spec: {
       replicas: seed.replicas ?? 1,
       selector: { matchLabels: { app: name } },
-      template: podTemplate(name, seed.containers[0]),
+      template: podTemplate(name, firstRevision),
       ...(seed.progressDeadlineSeconds !== undefined
         ? { progressDeadlineSeconds: seed.progressDeadlineSeconds }
         : {}),
@@ -73,7 +73,7 @@ export function seedDeployment(
     const current = store.get('Deployment', namespace, name)!;
     store.replace('Deployment', {
       ...current,
-      spec: { ...(current.spec as object), template: podTemplate(name, seed.containers[i]) },
+      spec: { ...(current.spec as object), template: podTemplate(name, seed.containers[i]!) },
     });
     controller.step(namespace, name, true, minutesAgo(i));
   }

@@ -29,14 +29,18 @@ function splitTerms(text: string): string[] {
 function parseTerm(term: string): Requirement {
   const set = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
   if (set) {
-    const values = set[3]
+    const [, key = '', op, list = ''] = set;
+    const values = list
       .split(',')
       .map((v) => v.trim())
       .filter((v) => v !== '');
-    return { op: set[2] as 'in' | 'notin', key: set[1], values };
+    return { op: op as 'in' | 'notin', key, values };
   }
   const cmp = /^([^!=\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
-  if (cmp) return { op: cmp[2] === '!=' ? 'neq' : 'eq', key: cmp[1], value: cmp[3] };
+  if (cmp) {
+    const [, key = '', op, value = ''] = cmp;
+    return { op: op === '!=' ? 'neq' : 'eq', key, value };
+  }
   if (/^![^!=\s()]+$/.test(term)) return { op: 'notexists', key: term.slice(1) };
   if (/^[^!=\s()]+$/.test(term)) return { op: 'exists', key: term };
   throw new ApiError(
@@ -54,9 +58,9 @@ function matches(req: Requirement, labels: Record<string, string>): boolean {
     case 'neq':
       return !has || value !== req.value;
     case 'in':
-      return has && req.values.includes(value);
+      return has && value !== undefined && req.values.includes(value);
     case 'notin':
-      return !has || !req.values.includes(value);
+      return !has || value === undefined || !req.values.includes(value);
     case 'exists':
       return has;
     case 'notexists':
