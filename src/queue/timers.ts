@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { RequestFlow } from '../requests/flow.js';
 import type { RequestStore } from '../requests/store.js';
+import { DRAIN_JOB_OPTIONS } from '../slack/notifier.js';
 import { channelsWithBacklog } from '../slack/notify-worker.js';
 import type { JobData } from './job-definition.js';
 
@@ -30,7 +31,7 @@ export function createTimerProcessor(deps: {
     }
     if (job.name === 'sweep') {
       for (const channel of await channelsWithBacklog(deps.redis, deps.prefix)) {
-        await deps.notify.add('drain', { channel }, { removeOnComplete: true, removeOnFail: 1000 });
+        await deps.notify.add('drain', { channel }, DRAIN_JOB_OPTIONS);
       }
       const since = Date.now() - 2 * 86_400_000;
       for (const request of await deps.requests.listRecent(since)) {

@@ -31,6 +31,14 @@ export interface Notifier {
 export type OutboxEntry = { op: 'post' | 'update'; key: string; v: number };
 
 export const NOTIFY_QUEUE = 'notify';
+
+/** Slack 5xx or network errors: retried with backoff for about a quarter of an hour; the sweep covers the rest. */
+export const DRAIN_JOB_OPTIONS = {
+  attempts: 11,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: true,
+  removeOnFail: 1000,
+} as const;
 const KEEP_SECONDS = 30 * 86_400;
 
 export function notifyKeys(prefix: string) {
@@ -150,6 +158,6 @@ export class QueueNotifier implements Notifier {
     // and its drain job must not strand that entry.
     const target = channel || (await this.redis.hget(this.keys.msg(key), 'channel'));
     if (target)
-      await this.queue.add('drain', { channel: target }, { removeOnComplete: true, removeOnFail: 1000 });
+      await this.queue.add('drain', { channel: target }, DRAIN_JOB_OPTIONS);
   }
 }
