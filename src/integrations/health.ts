@@ -115,7 +115,7 @@ function firstSample(body: PromResponse): number | undefined {
 
 export function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return String(n);
-  if (n !== 0 && Math.abs(n) < 0.001) return n.toExponential(2);
+  if (n !== 0 && Math.abs(n) < 0.001) return String(Number(n.toPrecision(2)));
   return String(Math.round(n * 10_000) / 10_000);
 }
 

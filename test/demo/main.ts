@@ -1,0 +1,81 @@
+/**
+ * `npm run demo`: the real backout against local stand-ins for Slack, Kubernetes,
+ * GitHub and Prometheus, on your Redis. It plays an incident and prints the Slack
+ * thread as a transcript. Nothing outside this machine is contacted.
+ */
+import { Redis } from 'ioredis';
+import { playRollbackScene } from './scene-rollback.js';
+import { createWorld, PEOPLE } from '../kit/world.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function redisAnswers(): Promise<boolean> {
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2_000,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export const NAMES: Record<string, string> = {
+  [PEOPLE.requester]: 'alice (on call)',
+  [PEOPLE.sre1]: 'bob (SRE)',
+  [PEOPLE.sre2]: 'carol (SRE)',
+  [PEOPLE.oncall]: 'dave',
+  [PEOPLE.stranger]: 'erin (intern)',
+  [PEOPLE.oncallGroup]: 'oncall',
+  [PEOPLE.incident]: 'incidents',
+  [PEOPLE.checkout]: 'checkout',
+};
+
+async function main(): Promise<number> {
+  if (!(await redisAnswers())) {
+    process.stderr.write(
+      [
+        `The demo needs Redis, and nothing answers at ${REDIS_URL}.`,
+        'Start one, then run `npm run demo` again:',
+        '  - Debian/Ubuntu:  sudo apt-get install -y redis-server && redis-server --daemonize yes',
+        '  - macOS:          brew install redis && brew services start redis',
+        '  - Docker:         docker run -d -p 6379:6379 redis:7',
+        'Or point REDIS_URL at one (e.g. REDIS_URL=redis://127.0.0.1:6380 npm run demo).',
+        '',
+      ].join('\n'),
+    );
+    return 1;
+  }
+  const world = await createWorld();
+  world.rawEnv.REDIS_URL = REDIS_URL;
+  try {
+    const bot = await world.start({ REDIS_URL, LOG_LEVEL: 'info' });
+    process.stdout.write(
+      'backout demo — the real bot, local stand-ins for Slack, Kubernetes, GitHub and Prometheus.\n\n',
+    );
+    try {
+      await playRollbackScene(world, bot, NAMES);
+    } catch (err) {
+      process.stderr.write(`\nbackout's log:\n${bot.logs.join('')}\n`);
+      throw err;
+    }
+    return 0;
+  } finally {
+    await world.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
