@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findButton } from '../kit/slack-signing.js';
+import { TcpProxy } from '../kit/tcp-proxy.js';
+import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
+import { waitFor } from '../kit/wait.js';
+
+describe('Redis dropped for several seconds', () => {
+  let world: World;
+  let proxy: TcpProxy;
+  let bot: RunningApp;
+
+  beforeAll(async () => {
+    world = await createWorld();
+    proxy = await TcpProxy.start({ host: '127.0.0.1', port: 6379 });
+    bot = await world.start({ REDIS_URL: proxy.url });
+  });
+  afterAll(async () => {
+    await world.close();
+    await proxy.stop();
+  });
+
+  const ready = async () => (await fetch(`http://127.0.0.1:${bot.app.port}/healthz/ready`)).status;
+
+  it('commands are still acknowledged and told "queue unavailable, nothing was changed"; the bot recovers without a restart', async () => {
+    await waitFor(async () => (await ready()) === 200, { what: 'ready before the outage' });
+    proxy.cut();
+    await waitFor(async () => (await ready()) === 503, { what: 'readiness to report the outage' });
+
+    const during = await bot.client.command({ command: '/rollback', text: 'checkout-api --reason "during outage"', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
+    expect(during.status).toBe(200);
+    expect(during.elapsedMs).toBeLessThan(3000);
+    expect((during.json as { text: string }).text).toMatch(/queue is unavailable.*nothing was changed/i);
+    // Help needs no queue and still works.
+    const help = await bot.client.command({ command: '/rollback', text: 'help', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
+    expect(help.body).toContain('/rollback <service>');
+
+    proxy.restore();
+    await waitFor(async () => (await ready()) === 200, { what: 'readiness to recover', timeoutMs: 30_000 });
+    expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(0);
+
+    // After the outage the whole path works again: file, approve, run.
+    await bot.client.command({ command: '/rollback', text: 'checkout-api --reason "after outage"', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
+    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), { what: 'plan card', timeoutMs: 20_000 });
+    const approve = findButton(card.blocks, 'backout_approve');
+    await bot.client.blockAction({ user: PEOPLE.sre1, channel: PEOPLE.checkout, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: world.slack.newResponseUrl() });
+    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), { what: 'rollback after recovery', timeoutMs: 30_000 });
+  });
+
+  it('a click during an outage is acknowledged and answered, and changes nothing', async () => {
+    await bot.client.command({ command: '/rollback', text: 'checkout-api --env staging --to 1', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
+    await waitFor(async () => (await ready()) === 200, { what: 'ready' });
+    proxy.cut();
+    const url = world.slack.newResponseUrl();
+    const res = await bot.client.blockAction({ user: PEOPLE.sre1, channel: PEOPLE.checkout, messageTs: '1.1', actionId: 'backout_approve', value: JSON.stringify({ r: 'rb-aaaaaaaa', h: '0123456789ab' }), responseUrl: url });
+    expect(res.status).toBe(200);
+    const answer = await waitFor(() => world.slack.responses(url)[0], { what: 'answer during outage' });
+    expect(JSON.stringify(answer.body)).toMatch(/queue is unavailable/i);
+    proxy.restore();
+    await waitFor(async () => (await ready()) === 200, { what: 'recovery', timeoutMs: 30_000 });
+  });
+});
