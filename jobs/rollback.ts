@@ -187,11 +187,12 @@ const waitRollout: Step<RollbackPlan, JobDeps> = {
       );
     }
     const line = `${status.updated}/${status.desired} pods updated, ${status.available} available — ${status.message}`;
-    if (ctx.state.lastProgress !== line) {
-      await ctx.save({ lastProgress: line });
-      await ctx.progress(line);
-    }
-    return { again: 1_000 };
+    const changed = ctx.state.lastProgress !== line;
+    const polls = ((ctx.state.waitPolls as number | undefined) ?? 0) + 1;
+    await ctx.save({ waitPolls: polls, lastProgress: line });
+    if (changed) await ctx.progress(line);
+    // Poll quickly at first (a small Deployment converges in well under a second), then every second.
+    return { again: Math.min(1_000, 100 * 2 ** (polls - 1)) };
   },
 };
 
