@@ -242,6 +242,54 @@ export class SlackClient {
     return this.signedPost(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), opts);
   }
 
+  /** A `block_actions` payload from a select inside a modal (e.g. picking the service in a dialog). */
+  async viewSelect(
+    o: {
+      user: string;
+      viewId: string;
+      callbackId: string;
+      privateMetadata: string;
+      hash?: string;
+      blockId: string;
+      actionId: string;
+      value: string;
+    },
+    opts: SignOptions = {},
+  ): Promise<SlackReply> {
+    const payload = {
+      type: 'block_actions',
+      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: this.teamId },
+      api_app_id: this.apiAppId,
+      token: 'legacy-verification-token',
+      container: { type: 'view', view_id: o.viewId },
+      trigger_id: newTriggerId(),
+      team: { id: this.teamId, domain: this.teamDomain },
+      is_enterprise_install: false,
+      view: {
+        id: o.viewId,
+        team_id: this.teamId,
+        type: 'modal',
+        callback_id: o.callbackId,
+        private_metadata: o.privateMetadata,
+        hash: o.hash ?? `${Math.floor(Date.now() / 1000)}.abcd1234`,
+        state: { values: {} },
+        blocks: [],
+        app_id: this.apiAppId,
+        bot_id: 'B0000BOT',
+      },
+      actions: [
+        {
+          type: 'static_select',
+          action_id: o.actionId,
+          block_id: o.blockId,
+          selected_option: { text: { type: 'plain_text', text: o.value, emoji: true }, value: o.value },
+          action_ts: `${Date.now() / 1000}`,
+        },
+      ],
+    };
+    return this.signedPost(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), opts);
+  }
+
   /** Sends a body exactly as given, with no signature unless the headers carry one. */
   async raw(body: string, contentType: string, headers: Record<string, string> = {}): Promise<SlackReply> {
     return this.post(body, { 'content-type': contentType, ...headers });
