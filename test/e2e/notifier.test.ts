@@ -3,12 +3,27 @@ import { findButton } from '../kit/slack-signing.js';
 import { createWorld, PEOPLE, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
 
-const STEPS = ['Check live state', 'Hold the service', 'Restore the target', 'Wait for the rollout', 'Verify health', 'Report the outcome'];
+const STEPS = [
+  'Check live state',
+  'Hold the service',
+  'Restore the target',
+  'Wait for the rollout',
+  'Verify health',
+  'Report the outcome',
+];
 
 async function runRollback(world: World) {
   const bot = await world.start();
-  await bot.client.command({ command: '/rollback', text: 'checkout-api', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
-  const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), { what: 'plan card', timeoutMs: 30_000 });
+  await bot.client.command({
+    command: '/rollback',
+    text: 'checkout-api',
+    user_id: PEOPLE.requester,
+    channel_id: PEOPLE.checkout,
+  });
+  const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), {
+    what: 'plan card',
+    timeoutMs: 30_000,
+  });
   const approve = findButton(card.blocks, 'backout_approve');
   return { bot, card, approve };
 }
@@ -34,9 +49,22 @@ describe('the Slack notification path under rate limits and outages', () => {
     world = await createWorld();
     const { bot, card, approve } = await runRollback(world);
     world.slack.rateLimit({ methods: ['chat.postMessage', 'chat.update'], forMs: 3_000, retryAfterSec: 1 });
-    await bot.client.blockAction({ user: PEOPLE.sre1, channel: PEOPLE.checkout, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: world.slack.newResponseUrl() });
-    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), { what: 'card healthy', timeoutMs: 45_000 });
-    await waitFor(() => world.slack.thread(PEOPLE.checkout, card.ts).some((m) => /back on revision/.test(m.text)), { what: 'outcome note' });
+    await bot.client.blockAction({
+      user: PEOPLE.sre1,
+      channel: PEOPLE.checkout,
+      messageTs: card.ts,
+      actionId: approve.actionId,
+      value: approve.value,
+      responseUrl: world.slack.newResponseUrl(),
+    });
+    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), {
+      what: 'card healthy',
+      timeoutMs: 45_000,
+    });
+    await waitFor(
+      () => world.slack.thread(PEOPLE.checkout, card.ts).some((m) => /back on revision/.test(m.text)),
+      { what: 'outcome note' },
+    );
     expect(world.slack.allCallsTo('chat.postMessage').some((c) => c.status === 429)).toBe(true);
     assertThreadInOrderOnce(world, card.ts);
   });
@@ -45,9 +73,22 @@ describe('the Slack notification path under rate limits and outages', () => {
     world = await createWorld();
     const { bot, card, approve } = await runRollback(world);
     world.slack.failWith({ methods: ['chat.postMessage', 'chat.update'], forMs: 2_500, status: 503 });
-    await bot.client.blockAction({ user: PEOPLE.sre1, channel: PEOPLE.checkout, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: world.slack.newResponseUrl() });
-    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), { what: 'card healthy', timeoutMs: 60_000 });
-    await waitFor(() => world.slack.thread(PEOPLE.checkout, card.ts).some((m) => /back on revision/.test(m.text)), { what: 'outcome note', timeoutMs: 30_000 });
+    await bot.client.blockAction({
+      user: PEOPLE.sre1,
+      channel: PEOPLE.checkout,
+      messageTs: card.ts,
+      actionId: approve.actionId,
+      value: approve.value,
+      responseUrl: world.slack.newResponseUrl(),
+    });
+    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), {
+      what: 'card healthy',
+      timeoutMs: 60_000,
+    });
+    await waitFor(
+      () => world.slack.thread(PEOPLE.checkout, card.ts).some((m) => /back on revision/.test(m.text)),
+      { what: 'outcome note', timeoutMs: 30_000 },
+    );
     expect(world.slack.allCallsTo('chat.postMessage').some((c) => c.status === 503)).toBe(true);
     assertThreadInOrderOnce(world, card.ts);
   });
@@ -57,8 +98,17 @@ describe('the Slack notification path under rate limits and outages', () => {
     world.slack.setBotChannels([PEOPLE.incident]);
     const bot = await world.start();
     const url = world.slack.newResponseUrl();
-    await bot.client.command({ command: '/rollback', text: 'checkout-api', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout, response_url: url });
-    const told = await waitFor(() => world.slack.responses(url).find((r) => /invite/.test(JSON.stringify(r.body))), { what: 'invite hint' });
+    await bot.client.command({
+      command: '/rollback',
+      text: 'checkout-api',
+      user_id: PEOPLE.requester,
+      channel_id: PEOPLE.checkout,
+      response_url: url,
+    });
+    const told = await waitFor(
+      () => world.slack.responses(url).find((r) => /invite/.test(JSON.stringify(r.body))),
+      { what: 'invite hint' },
+    );
     expect(JSON.stringify(told.body)).toMatch(/\/invite @backout/);
     expect(JSON.stringify(told.body)).toMatch(/cancelled; nothing was changed/);
     const holder = await world.redis.get(`${world.prefix}:target:checkout-api/production`);

@@ -26,12 +26,22 @@ describe('Redis dropped for several seconds', () => {
     proxy.cut();
     await waitFor(async () => (await ready()) === 503, { what: 'readiness to report the outage' });
 
-    const during = await bot.client.command({ command: '/rollback', text: 'checkout-api --reason "during outage"', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
+    const during = await bot.client.command({
+      command: '/rollback',
+      text: 'checkout-api --reason "during outage"',
+      user_id: PEOPLE.requester,
+      channel_id: PEOPLE.checkout,
+    });
     expect(during.status).toBe(200);
     expect(during.elapsedMs).toBeLessThan(3000);
     expect((during.json as { text: string }).text).toMatch(/queue is unavailable.*nothing was changed/i);
     // Help needs no queue and still works.
-    const help = await bot.client.command({ command: '/rollback', text: 'help', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
+    const help = await bot.client.command({
+      command: '/rollback',
+      text: 'help',
+      user_id: PEOPLE.requester,
+      channel_id: PEOPLE.checkout,
+    });
     expect(help.body).toContain('/rollback <service>');
 
     proxy.restore();
@@ -39,19 +49,49 @@ describe('Redis dropped for several seconds', () => {
     expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(0);
 
     // After the outage the whole path works again: file, approve, run.
-    await bot.client.command({ command: '/rollback', text: 'checkout-api --reason "after outage"', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
-    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), { what: 'plan card', timeoutMs: 20_000 });
+    await bot.client.command({
+      command: '/rollback',
+      text: 'checkout-api --reason "after outage"',
+      user_id: PEOPLE.requester,
+      channel_id: PEOPLE.checkout,
+    });
+    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), {
+      what: 'plan card',
+      timeoutMs: 20_000,
+    });
     const approve = findButton(card.blocks, 'backout_approve');
-    await bot.client.blockAction({ user: PEOPLE.sre1, channel: PEOPLE.checkout, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: world.slack.newResponseUrl() });
-    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), { what: 'rollback after recovery', timeoutMs: 30_000 });
+    await bot.client.blockAction({
+      user: PEOPLE.sre1,
+      channel: PEOPLE.checkout,
+      messageTs: card.ts,
+      actionId: approve.actionId,
+      value: approve.value,
+      responseUrl: world.slack.newResponseUrl(),
+    });
+    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), {
+      what: 'rollback after recovery',
+      timeoutMs: 30_000,
+    });
   });
 
   it('a click during an outage is acknowledged and answered, and changes nothing', async () => {
-    await bot.client.command({ command: '/rollback', text: 'checkout-api --env staging --to 1', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout });
+    await bot.client.command({
+      command: '/rollback',
+      text: 'checkout-api --env staging --to 1',
+      user_id: PEOPLE.requester,
+      channel_id: PEOPLE.checkout,
+    });
     await waitFor(async () => (await ready()) === 200, { what: 'ready' });
     proxy.cut();
     const url = world.slack.newResponseUrl();
-    const res = await bot.client.blockAction({ user: PEOPLE.sre1, channel: PEOPLE.checkout, messageTs: '1.1', actionId: 'backout_approve', value: JSON.stringify({ r: 'rb-aaaaaaaa', h: '0123456789ab' }), responseUrl: url });
+    const res = await bot.client.blockAction({
+      user: PEOPLE.sre1,
+      channel: PEOPLE.checkout,
+      messageTs: '1.1',
+      actionId: 'backout_approve',
+      value: JSON.stringify({ r: 'rb-aaaaaaaa', h: '0123456789ab' }),
+      responseUrl: url,
+    });
     expect(res.status).toBe(200);
     const answer = await waitFor(() => world.slack.responses(url)[0], { what: 'answer during outage' });
     expect(JSON.stringify(answer.body)).toMatch(/queue is unavailable/i);

@@ -15,11 +15,20 @@ describe('two web and two worker processes on one Redis', () => {
       namespace: 'pay',
       name: 'payments',
       replicas: 2,
-      containers: [[{ name: 'app', image: 'pay/payments:2.0.0' }], [{ name: 'app', image: 'pay/payments:2.1.0' }]],
+      containers: [
+        [{ name: 'app', image: 'pay/payments:2.0.0' }],
+        [{ name: 'app', image: 'pay/payments:2.1.0' }],
+      ],
     });
     [web, workers] = await Promise.all([
-      Promise.all([spawnBackout(world, { BACKOUT_ROLE: 'web' }), spawnBackout(world, { BACKOUT_ROLE: 'web' })]),
-      Promise.all([spawnBackout(world, { BACKOUT_ROLE: 'worker' }), spawnBackout(world, { BACKOUT_ROLE: 'worker' })]),
+      Promise.all([
+        spawnBackout(world, { BACKOUT_ROLE: 'web' }),
+        spawnBackout(world, { BACKOUT_ROLE: 'web' }),
+      ]),
+      Promise.all([
+        spawnBackout(world, { BACKOUT_ROLE: 'worker' }),
+        spawnBackout(world, { BACKOUT_ROLE: 'worker' }),
+      ]),
     ]);
   }, 90_000);
   afterAll(async () => {
@@ -34,10 +43,30 @@ describe('two web and two worker processes on one Redis', () => {
     expect(workerSlack.status).toBe(404);
 
     const acks = await Promise.all([
-      a.client.command({ command: '/rollback', text: 'checkout-api --reason one', user_id: PEOPLE.requester, channel_id: PEOPLE.checkout }),
-      b.client.command({ command: '/rollback', text: 'payments --reason two', user_id: PEOPLE.requester, channel_id: PEOPLE.incident }),
-      a.client.command({ command: '/rollback', text: 'checkout-api --env staging --reason three', user_id: PEOPLE.oncall, channel_id: PEOPLE.incident }),
-      b.client.command({ command: '/rollback', text: 'help', user_id: PEOPLE.stranger, channel_id: PEOPLE.random }),
+      a.client.command({
+        command: '/rollback',
+        text: 'checkout-api --reason one',
+        user_id: PEOPLE.requester,
+        channel_id: PEOPLE.checkout,
+      }),
+      b.client.command({
+        command: '/rollback',
+        text: 'payments --reason two',
+        user_id: PEOPLE.requester,
+        channel_id: PEOPLE.incident,
+      }),
+      a.client.command({
+        command: '/rollback',
+        text: 'checkout-api --env staging --reason three',
+        user_id: PEOPLE.oncall,
+        channel_id: PEOPLE.incident,
+      }),
+      b.client.command({
+        command: '/rollback',
+        text: 'help',
+        user_id: PEOPLE.stranger,
+        channel_id: PEOPLE.random,
+      }),
     ]);
     for (const ack of acks) {
       expect(ack.status).toBe(200);
@@ -45,7 +74,10 @@ describe('two web and two worker processes on one Redis', () => {
     }
     const cards = await waitFor(
       () => {
-        const all = [...world.slack.messages(PEOPLE.checkout), ...world.slack.messages(PEOPLE.incident)].filter((m) => !m.thread_ts);
+        const all = [
+          ...world.slack.messages(PEOPLE.checkout),
+          ...world.slack.messages(PEOPLE.incident),
+        ].filter((m) => !m.thread_ts);
         return all.length >= 3 ? all : undefined;
       },
       { what: 'three cards', timeoutMs: 20_000 },
@@ -54,18 +86,31 @@ describe('two web and two worker processes on one Redis', () => {
     for (const card of cards.filter((c) => JSON.stringify(c.blocks).includes('backout_approve'))) {
       const approve = findButton(card.blocks, 'backout_approve');
       const click = (bot: BotProcess, user: string) =>
-        bot.client.blockAction({ user, channel: card.channel, messageTs: card.ts, actionId: approve.actionId, value: approve.value, responseUrl: world.slack.newResponseUrl() });
+        bot.client.blockAction({
+          user,
+          channel: card.channel,
+          messageTs: card.ts,
+          actionId: approve.actionId,
+          value: approve.value,
+          responseUrl: world.slack.newResponseUrl(),
+        });
       const clicks = await Promise.all([click(a, PEOPLE.sre1), click(b, PEOPLE.sre2), click(b, PEOPLE.sre1)]);
       expect(clicks.every((c) => c.status === 200)).toBe(true);
     }
     for (const card of cards) {
-      await waitFor(() => /— done/.test(world.slack.message(card.channel, card.ts)?.text ?? ''), { what: `card ${card.ts} done`, timeoutMs: 45_000 });
+      await waitFor(() => /— done/.test(world.slack.message(card.channel, card.ts)?.text ?? ''), {
+        what: `card ${card.ts} done`,
+        timeoutMs: 45_000,
+      });
       const replies = world.slack.thread(card.channel, card.ts).slice(1);
-      const steps = replies.filter((m) => /Step \d\/6/.test(m.text)).map((m) => Number(/Step (\d)\/6/.exec(m.text)?.[1]));
+      const steps = replies
+        .filter((m) => /Step \d\/6/.test(m.text))
+        .map((m) => Number(/Step (\d)\/6/.exec(m.text)?.[1]));
       expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
       expect(new Set(replies.map((r) => r.text)).size).toBe(replies.length);
     }
-    const deploymentPatches = (k: typeof world.prod, path: string) => k.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(path)).length;
+    const deploymentPatches = (k: typeof world.prod, path: string) =>
+      k.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(path)).length;
     expect(deploymentPatches(world.prod, '/namespaces/shop/deployments/checkout-api')).toBe(1);
     expect(deploymentPatches(world.prod, '/namespaces/pay/deployments/payments')).toBe(1);
     expect(deploymentPatches(world.staging, '/namespaces/shop/deployments/checkout-api')).toBe(1);
