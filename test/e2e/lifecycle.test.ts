@@ -1,6 +1,7 @@
+import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cardIn, click, deploymentPatches, run, waitCard } from '../kit/flows.js';
 import { spawnBackout } from '../kit/process.js';
-import { findButton } from '../kit/slack-signing.js';
 import { createWorld, PEOPLE, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -12,7 +13,6 @@ describe('start-up and shutdown', () => {
 
   it('missing secrets and a broken config stop start-up at once, listing every problem in one message', async () => {
     world = await createWorld();
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(
       world.configPath,
       'services:\n  checkout-api:\n    environments:\n      production: { default: true }\n',
@@ -38,49 +38,23 @@ describe('start-up and shutdown', () => {
     world = await createWorld();
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge', tickMs: 1_500 });
     const first = await spawnBackout(world, { BACKOUT_SHUTDOWN_TIMEOUT: '3s' });
-    await first.client.command({
-      command: '/rollback',
-      text: 'checkout-api',
-      user_id: PEOPLE.requester,
-      channel_id: PEOPLE.checkout,
-    });
-    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), {
-      what: 'card',
+    await run(world, first, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    await click(world, first, card, 'backout_approve', PEOPLE.sre1);
+    await waitFor(() => world.slack.thread(card.channel, card.ts).some((m) => m.text.includes('Step 4/6')), {
+      what: 'wait step',
       timeoutMs: 20_000,
     });
-    const approve = findButton(card.blocks, 'backout_approve');
-    await first.client.blockAction({
-      user: PEOPLE.sre1,
-      channel: PEOPLE.checkout,
-      messageTs: card.ts,
-      actionId: approve.actionId,
-      value: approve.value,
-      responseUrl: world.slack.newResponseUrl(),
-    });
-    await waitFor(
-      () => world.slack.thread(PEOPLE.checkout, card.ts).some((m) => m.text.includes('Step 4/6')),
-      { what: 'wait step', timeoutMs: 20_000 },
-    );
     const stopping = Date.now();
     expect(await first.terminate()).toBe(0);
     expect(Date.now() - stopping).toBeLessThan(10_000);
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge', tickMs: 50 });
     const second = await spawnBackout(world);
     try {
-      await waitFor(
-        () =>
-          /Done — healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? '') ||
-          /healthy/.test(JSON.stringify(world.slack.message(PEOPLE.checkout, card.ts)?.blocks)),
-        {
-          what: 'the job to finish on the second process',
-          timeoutMs: 30_000,
-        },
-      );
+      await waitCard(world, card, /Done — healthy/);
     } finally {
       await second.terminate();
     }
-    expect(
-      world.prod.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/deployments/checkout-api')),
-    ).toHaveLength(1);
+    expect(deploymentPatches(world.prod)).toHaveLength(1);
   });
 });

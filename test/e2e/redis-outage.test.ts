@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findButton } from '../kit/slack-signing.js';
+import { cardIn, click, run, waitCard } from '../kit/flows.js';
 import { TcpProxy } from '../kit/tcp-proxy.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
@@ -49,29 +49,10 @@ describe('Redis dropped for several seconds', () => {
     expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(0);
 
     // After the outage the whole path works again: file, approve, run.
-    await bot.client.command({
-      command: '/rollback',
-      text: 'checkout-api --reason "after outage"',
-      user_id: PEOPLE.requester,
-      channel_id: PEOPLE.checkout,
-    });
-    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), {
-      what: 'plan card',
-      timeoutMs: 20_000,
-    });
-    const approve = findButton(card.blocks, 'backout_approve');
-    await bot.client.blockAction({
-      user: PEOPLE.sre1,
-      channel: PEOPLE.checkout,
-      messageTs: card.ts,
-      actionId: approve.actionId,
-      value: approve.value,
-      responseUrl: world.slack.newResponseUrl(),
-    });
-    await waitFor(() => /healthy/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), {
-      what: 'rollback after recovery',
-      timeoutMs: 30_000,
-    });
+    await run(world, bot, '/rollback', 'checkout-api --reason "after outage"');
+    const card = await cardIn(world);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Done — healthy/);
   });
 
   it('a click during an outage is acknowledged and answered, and changes nothing', async () => {

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnBackout, type BotProcess } from '../kit/process.js';
-import { findButton } from '../kit/slack-signing.js';
+import {
+  auditTypes,
+  click,
+  deploymentPatches,
+  noDuplicateReplies,
+  stepNumbers,
+  waitCard,
+} from '../kit/flows.js';
 import { createWorld, PEOPLE, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -84,38 +91,21 @@ describe('two web and two worker processes on one Redis', () => {
     );
     // Approve the two that need it, clicking both replicas at once for each.
     for (const card of cards.filter((c) => JSON.stringify(c.blocks).includes('backout_approve'))) {
-      const approve = findButton(card.blocks, 'backout_approve');
-      const click = (bot: BotProcess, user: string) =>
-        bot.client.blockAction({
-          user,
-          channel: card.channel,
-          messageTs: card.ts,
-          actionId: approve.actionId,
-          value: approve.value,
-          responseUrl: world.slack.newResponseUrl(),
-        });
-      const clicks = await Promise.all([click(a, PEOPLE.sre1), click(b, PEOPLE.sre2), click(b, PEOPLE.sre1)]);
-      expect(clicks.every((c) => c.status === 200)).toBe(true);
+      await Promise.all([
+        click(world, a, card, 'backout_approve', PEOPLE.sre1),
+        click(world, b, card, 'backout_approve', PEOPLE.sre2),
+        click(world, b, card, 'backout_approve', PEOPLE.sre1),
+      ]);
     }
     for (const card of cards) {
-      await waitFor(() => /— done/.test(world.slack.message(card.channel, card.ts)?.text ?? ''), {
-        what: `card ${card.ts} done`,
-        timeoutMs: 45_000,
-      });
-      const replies = world.slack.thread(card.channel, card.ts).slice(1);
-      const steps = replies
-        .filter((m) => /Step \d\/6/.test(m.text))
-        .map((m) => Number(/Step (\d)\/6/.exec(m.text)?.[1]));
-      expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
-      expect(new Set(replies.map((r) => r.text)).size).toBe(replies.length);
+      await waitCard(world, card, /Done/, 45_000);
+      expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(noDuplicateReplies(world, card)).toBe(true);
     }
-    const deploymentPatches = (k: typeof world.prod, path: string) =>
-      k.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(path)).length;
-    expect(deploymentPatches(world.prod, '/namespaces/shop/deployments/checkout-api')).toBe(1);
-    expect(deploymentPatches(world.prod, '/namespaces/pay/deployments/payments')).toBe(1);
-    expect(deploymentPatches(world.staging, '/namespaces/shop/deployments/checkout-api')).toBe(1);
-    const audit = await world.redis.xrange(`${world.prefix}:audit:stream`, '-', '+');
-    const types = audit.map(([, f]) => (JSON.parse(f[1]!) as { type: string }).type);
+    expect(deploymentPatches(world.prod)).toHaveLength(1);
+    expect(deploymentPatches(world.prod, 'pay', 'payments')).toHaveLength(1);
+    expect(deploymentPatches(world.staging)).toHaveLength(1);
+    const types = await auditTypes(world);
     expect(types.filter((t) => t === 'job.started')).toHaveLength(3);
     expect(types.filter((t) => t === 'job.succeeded')).toHaveLength(3);
   });

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  auditTypes,
+  cardIn,
+  click,
+  deploymentPatches,
+  noDuplicateReplies,
+  run,
+  stepNumbers,
+  waitCard,
+} from '../kit/flows.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
-import { findButton } from '../kit/slack-signing.js';
 import { waitFor } from '../kit/wait.js';
 
 describe('a rollback travels the whole path: signed command → plan card → approval → job → thread', () => {
@@ -16,62 +25,60 @@ describe('a rollback travels the whole path: signed command → plan card → ap
   });
 
   it('files the plan, refuses the requester and a stranger, runs after an SRE approves, and ends healthy', async () => {
-    const ack = await bot.client.command({
-      command: '/rollback',
-      text: 'checkout-api --reason "5xx spike after 1.4.2"',
-      user_id: PEOPLE.requester,
-      channel_id: PEOPLE.checkout,
-    });
+    const { ack } = await run(world, bot, '/rollback', 'checkout-api --reason "5xx spike after 1.4.2"');
     expect(ack.status).toBe(200);
-    const card = await waitFor(() => world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts), {
-      what: 'plan card',
-    });
-    expect(JSON.stringify(card.blocks)).toContain('shop/checkout:1.4.2');
-    const approve = findButton(card.blocks, 'backout_approve');
+    const card = await cardIn(world);
+    expect(JSON.stringify(card.blocks)).toContain('`shop/checkout:1.4.2` → `shop/checkout:1.4.1`');
+    expect(JSON.stringify(card.blocks)).toContain('5xx spike after 1.4.2');
 
-    const self = await bot.client.blockAction({
-      user: PEOPLE.requester,
-      channel: PEOPLE.checkout,
-      messageTs: card.ts,
-      actionId: approve.actionId,
-      value: approve.value,
-      responseUrl: world.slack.newResponseUrl(),
-    });
-    expect(self.status).toBe(200);
-    const stranger = world.slack.newResponseUrl();
-    await bot.client.blockAction({
-      user: PEOPLE.stranger,
-      channel: PEOPLE.checkout,
-      messageTs: card.ts,
-      actionId: approve.actionId,
-      value: approve.value,
-      responseUrl: stranger,
-    });
+    const self = await click(world, bot, card, 'backout_approve', PEOPLE.requester);
+    expect(
+      JSON.stringify((await waitFor(() => world.slack.responses(self)[0], { what: 'refusal' })).body),
+    ).toContain('two-person rule');
+    const stranger = await click(world, bot, card, 'backout_approve', PEOPLE.stranger);
     const refusal = await waitFor(() => world.slack.responses(stranger)[0], { what: 'refusal to stranger' });
-    expect(JSON.stringify(refusal.body)).toContain('U0SRE1');
+    expect(JSON.stringify(refusal.body)).toMatch(/<@U0SRE1>, <@U0SRE2> or a member of <!subteam\^S0ONCALL>/);
 
-    await bot.client.blockAction({
-      user: PEOPLE.sre1,
-      channel: PEOPLE.checkout,
-      messageTs: card.ts,
-      actionId: approve.actionId,
-      value: approve.value,
-      responseUrl: world.slack.newResponseUrl(),
-    });
-    const done = await waitFor(
-      () => {
-        const m = world.slack.message(PEOPLE.checkout, card.ts);
-        return m && /healthy/.test(m.text) ? m : undefined;
-      },
-      { what: 'card says healthy', timeoutMs: 30_000 },
-    ).catch((err: unknown) => {
-      console.log(world.slack.transcript(PEOPLE.checkout, card.ts));
-      console.log(bot.logs.filter((l) => !l.includes('"level":"debug"')).join(''));
-      throw err;
-    });
-    expect(done.text).toContain('healthy');
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    const done = await waitCard(world, card, /Done — healthy/);
+    expect(done).toContain('approved by <@U0SRE1>');
+    expect(done).toContain('backout_undo');
+
     const d = world.prod.get('Deployment', 'shop', 'checkout-api');
-    expect(d?.spec?.template.spec?.containers[0]?.image).toBe('shop/checkout:1.4.1');
-    console.log(world.slack.transcript(PEOPLE.checkout, card.ts));
+    const rs1 = world.prod
+      .list('ReplicaSet', 'shop')
+      .find((rs) => rs.spec?.template?.spec?.containers[0]?.image === 'shop/checkout:1.4.1');
+    const { ['pod-template-hash']: _hash, ...labelsWithoutHash } =
+      rs1?.spec?.template?.metadata?.labels ?? {};
+    expect(d?.spec?.template.metadata?.labels).toEqual(labelsWithoutHash);
+    expect(d?.spec?.template.spec?.containers).toEqual(rs1?.spec?.template?.spec?.containers);
+    expect(d?.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('4');
+    const [patch] = deploymentPatches(world.prod);
+    expect(patch?.contentType).toBe('application/json-patch+json');
+    expect((patch?.body as { op: string; path: string }[]).map((op) => `${op.op} ${op.path}`)).toEqual([
+      'replace /spec/template',
+      'replace /metadata/annotations',
+    ]);
+
+    await waitFor(
+      () => world.slack.thread(card.channel, card.ts).some((m) => /back on revision 2/.test(m.text)),
+      { what: 'outcome note' },
+    );
+    expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(noDuplicateReplies(world, card)).toBe(true);
+    const thread = world.slack.transcript(card.channel, card.ts);
+    expect(thread).toContain('error-rate 0.001 (max 0.005)');
+    expect(thread).toContain('answered 200');
+
+    expect(await auditTypes(world)).toEqual([
+      'request.created',
+      'request.approved',
+      'job.started',
+      ...['preflight', 'lock', 'apply', 'wait', 'verify', 'report'].flatMap(() => [
+        'step.started',
+        'step.finished',
+      ]),
+      'job.succeeded',
+    ]);
   });
 });

@@ -1,56 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { findButton, type SlackClient } from '../kit/slack-signing.js';
-import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
+import { cardIn, cardText, click, deploymentPatches, run, waitCard } from '../kit/flows.js';
+import { createWorld, defaultConfigYaml, PEOPLE, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
-
-function patchesOf(world: World) {
-  return world.prod.requests.filter(
-    (r) => r.method === 'PATCH' && r.path.endsWith('/deployments/checkout-api'),
-  );
-}
-
-async function command(world: World, client: SlackClient, text: string, user = PEOPLE.requester) {
-  const url = world.slack.newResponseUrl();
-  const ack = await client.command({
-    command: '/rollback',
-    text,
-    user_id: user,
-    channel_id: PEOPLE.checkout,
-    response_url: url,
-  });
-  const ackText = (ack.json as { text?: string } | undefined)?.text ?? '';
-  return {
-    ackText,
-    answer: () =>
-      waitFor(() => world.slack.responses(url)[0], { what: `answer to "/rollback ${text}"` }).then((r) =>
-        JSON.stringify(r.body),
-      ),
-  };
-}
-
-async function cardAfter(world: World, count: number) {
-  return waitFor(() => world.slack.messages(PEOPLE.checkout).filter((m) => !m.thread_ts)[count], {
-    what: 'plan card',
-  });
-}
-
-async function approve(world: World, bot: RunningApp, cardTs: string, user = PEOPLE.sre1) {
-  const card = world.slack.message(PEOPLE.checkout, cardTs)!;
-  const b = findButton(card.blocks, 'backout_approve');
-  await bot.client.blockAction({
-    user,
-    channel: PEOPLE.checkout,
-    messageTs: cardTs,
-    actionId: b.actionId,
-    value: b.value,
-    responseUrl: world.slack.newResponseUrl(),
-  });
-}
-
-const cardText = (world: World, ts: string) => {
-  const m = world.slack.message(PEOPLE.checkout, ts);
-  return m ? `${m.text}\n${JSON.stringify(m.blocks)}` : '';
-};
 
 describe('/rollback: refusals that change nothing', () => {
   let world: World;
@@ -61,33 +12,29 @@ describe('/rollback: refusals that change nothing', () => {
   it('--to a missing revision, a paused Deployment and target == current each say so and change nothing', async () => {
     world = await createWorld();
     const bot = await world.start();
-    const missing = await command(world, bot.client, 'checkout-api --to 9');
-    const missingText = await missing.answer();
-    expect(missingText).toContain('unable to find specified revision 9 in history');
-    expect(missingText).toMatch(/\*3\*.*shop\/checkout:1\.4\.2/);
+    const missing = await (await run(world, bot, '/rollback', 'checkout-api --to 9')).answer();
+    expect(missing).toContain('unable to find specified revision 9 in history');
+    expect(missing).toMatch(/\*3\*.*shop\/checkout:1\.4\.2/);
 
-    const current = await command(world, bot.client, 'checkout-api --to 3');
-    expect(await current.answer()).toContain(
+    expect(await (await run(world, bot, '/rollback', 'checkout-api --to 3')).answer()).toContain(
       'skipped rollback (current template already matches revision 3)',
     );
 
     world.prod.update('Deployment', 'shop', 'checkout-api', (d) => {
       d.spec!.paused = true;
     });
-    const paused = await command(world, bot.client, 'checkout-api');
-    expect(await paused.answer()).toContain(
+    expect(await (await run(world, bot, '/rollback', 'checkout-api')).answer()).toContain(
       "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again",
     );
 
-    expect(patchesOf(world)).toHaveLength(0);
+    expect(deploymentPatches(world.prod)).toHaveLength(0);
     expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(0);
   });
 
   it('history lists revisions newest first with images, age and the current marker', async () => {
     world = await createWorld();
     const bot = await world.start();
-    const history = await command(world, bot.client, 'checkout-api history');
-    const text = await history.answer();
+    const text = await (await run(world, bot, '/rollback', 'checkout-api history')).answer();
     expect(text).toMatch(/\*3\*.*shop\/checkout:1\.4\.2.*\(current\)/);
     expect(text.indexOf('*3*')).toBeLessThan(text.indexOf('*2*'));
     expect(text.indexOf('*2*')).toBeLessThan(text.indexOf('*1*'));
@@ -96,14 +43,31 @@ describe('/rollback: refusals that change nothing', () => {
   it('a second /rollback of the same service and environment while one is open is refused with who holds it', async () => {
     world = await createWorld();
     const bot = await world.start();
-    await command(world, bot.client, 'checkout-api --reason first');
-    await cardAfter(world, 0);
-    const second = await command(world, bot.client, 'checkout-api', PEOPLE.oncall);
-    const text = await second.answer();
-    expect(text).toMatch(
+    await run(world, bot, '/rollback', 'checkout-api --reason first');
+    await cardIn(world);
+    const second = await (
+      await run(world, bot, '/rollback', 'checkout-api', { user: PEOPLE.oncall })
+    ).answer();
+    expect(second).toMatch(
       /checkout-api\/production is busy: rb-[a-z0-9]{8} \(Roll back checkout-api in production from revision 3 to revision 2, requested by <@U0REQUEST>\) is waiting for approval/,
     );
     expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(1);
+  });
+
+  it('a requester outside the policy is told who may file, and nothing is filed', async () => {
+    world = await createWorld({
+      config: (urls) =>
+        defaultConfigYaml(urls).replace(
+          '  approval: required',
+          `  approval: required\n  requesters: { users: [${PEOPLE.requester}] }`,
+        ),
+    });
+    const bot = await world.start();
+    const text = await (
+      await run(world, bot, '/rollback', 'checkout-api', { user: PEOPLE.stranger })
+    ).answer();
+    expect(text).toMatch(/not allowed to roll back checkout-api in production.*filed by <@U0REQUEST>/);
+    expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(0);
   });
 });
 
@@ -116,16 +80,16 @@ describe('/rollback: what happens after approval', () => {
   it('the Deployment changes between approval and execution: the job stops with "plan is stale" and patches nothing', async () => {
     world = await createWorld();
     const bot = await world.start();
-    await command(world, bot.client, 'checkout-api');
-    const card = await cardAfter(world, 0);
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
     // A colleague deploys by hand after the plan was made.
     world.prod.update('Deployment', 'shop', 'checkout-api', (d) => {
       d.spec!.template.spec!.containers[0]!.image = 'shop/checkout:1.4.3-hotfix';
     });
-    await approve(world, bot, card.ts);
-    await waitFor(() => /Failed/.test(cardText(world, card.ts)), { what: 'card failed', timeoutMs: 20_000 });
-    expect(cardText(world, card.ts)).toMatch(/plan is stale/);
-    expect(patchesOf(world)).toHaveLength(0);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Failed/, 20_000);
+    expect(cardText(world, card)).toMatch(/plan is stale/);
+    expect(deploymentPatches(world.prod)).toHaveLength(0);
     expect(
       world.prod.get('Deployment', 'shop', 'checkout-api')?.spec?.template.spec?.containers[0]?.image,
     ).toBe('shop/checkout:1.4.3-hotfix');
@@ -135,29 +99,18 @@ describe('/rollback: what happens after approval', () => {
     world = await createWorld();
     const bot = await world.start();
     world.prod.setRollout('shop', 'checkout-api', { mode: 'stall', after: 1 });
-    await command(world, bot.client, 'checkout-api');
-    const card = await cardAfter(world, 0);
-    await approve(world, bot, card.ts);
-    await waitFor(() => /Failed/.test(cardText(world, card.ts)), { what: 'card failed', timeoutMs: 20_000 });
-    expect(cardText(world, card.ts)).toContain('exceeded its progress deadline');
-    const retry = findButton(world.slack.message(PEOPLE.checkout, card.ts)!.blocks, 'backout_retry');
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Failed/, 20_000);
+    expect(cardText(world, card)).toContain('exceeded its progress deadline');
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge' });
     world.prod.update('Deployment', 'shop', 'checkout-api', (d) => {
       d.status!.conditions = (d.status?.conditions ?? []).filter((c) => c.type !== 'Progressing');
     });
-    await bot.client.blockAction({
-      user: PEOPLE.sre2,
-      channel: PEOPLE.checkout,
-      messageTs: card.ts,
-      actionId: retry.actionId,
-      value: retry.value,
-      responseUrl: world.slack.newResponseUrl(),
-    });
-    await waitFor(() => /Done — healthy/.test(cardText(world, card.ts)), {
-      what: 'card healthy after retry',
-      timeoutMs: 30_000,
-    });
-    expect(patchesOf(world)).toHaveLength(1);
+    await click(world, bot, card, 'backout_retry', PEOPLE.sre2);
+    await waitCard(world, card, /Done — healthy/);
+    expect(deploymentPatches(world.prod)).toHaveLength(1);
   });
 
   it('a failing probe and query make the outcome "degraded", with the numbers', async () => {
@@ -165,14 +118,11 @@ describe('/rollback: what happens after approval', () => {
     const bot = await world.start();
     world.probe.setStatus(503);
     world.prometheus.set('code=~"5.."', 0.042);
-    await command(world, bot.client, 'checkout-api');
-    const card = await cardAfter(world, 0);
-    await approve(world, bot, card.ts);
-    await waitFor(() => /Done — degraded/.test(cardText(world, card.ts)), {
-      what: 'card degraded',
-      timeoutMs: 30_000,
-    });
-    const thread = world.slack.transcript(PEOPLE.checkout, card.ts);
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Done — degraded/);
+    const thread = world.slack.transcript(card.channel, card.ts);
     expect(thread).toContain('answered 503');
     expect(thread).toContain('error-rate 0.042 (max 0.005)');
   });
@@ -180,38 +130,23 @@ describe('/rollback: what happens after approval', () => {
   it('with DRY_RUN, the plan, approval and report happen and nothing is patched', async () => {
     world = await createWorld();
     const bot = await world.start({ DRY_RUN: 'true' });
-    await command(world, bot.client, 'checkout-api');
-    const card = await cardAfter(world, 0);
-    expect(cardText(world, card.ts)).toContain('DRY RUN');
-    await approve(world, bot, card.ts);
-    await waitFor(() => /Done — dry run/.test(cardText(world, card.ts)), {
-      what: 'dry-run report',
-      timeoutMs: 30_000,
-    });
-    expect(patchesOf(world)).toHaveLength(0);
-    expect(world.slack.transcript(PEOPLE.checkout, card.ts)).toContain('would have restored revision 2');
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    expect(cardText(world, card)).toContain('DRY RUN');
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Done — dry run/);
+    expect(deploymentPatches(world.prod)).toHaveLength(0);
+    expect(world.slack.transcript(card.channel, card.ts)).toContain('would have restored revision 2');
   });
 
   it('"Roll forward" on a finished rollback files a new request back to the revision it left', async () => {
     world = await createWorld();
     const bot = await world.start();
-    await command(world, bot.client, 'checkout-api');
-    const card = await cardAfter(world, 0);
-    await approve(world, bot, card.ts);
-    await waitFor(() => /Done — healthy/.test(cardText(world, card.ts)), {
-      what: 'rollback done',
-      timeoutMs: 30_000,
-    });
-    const forward = findButton(world.slack.message(PEOPLE.checkout, card.ts)!.blocks, 'backout_undo');
-    const url = world.slack.newResponseUrl();
-    await bot.client.blockAction({
-      user: PEOPLE.requester,
-      channel: PEOPLE.checkout,
-      messageTs: card.ts,
-      actionId: forward.actionId,
-      value: forward.value,
-      responseUrl: url,
-    });
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Done — healthy/);
+    const url = await click(world, bot, card, 'backout_undo', PEOPLE.requester);
     const answer = await waitFor(() => world.slack.responses(url)[0], { what: 'roll forward answer' });
     expect(JSON.stringify(answer.body)).toMatch(
       /Filed `rb-[a-z0-9]{8}`: Roll forward checkout-api in production from revision 4 to revision 3/,
