@@ -4,6 +4,7 @@ import type { Config } from '../src/config/model.js';
 import { asBackoutError, QueueUnavailableError } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
+import { commandSpanTarget } from '../src/observability/span-target.js';
 import type { Tracing } from '../src/observability/tracing.js';
 import { checkRequester } from '../src/policy/policy.js';
 import { helpMessage, renderError } from '../src/slack/cards.js';
@@ -107,7 +108,11 @@ function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandD
     try {
       reply = await deps.tracing.span(
         `command ${cmd.name}`,
-        { 'backout.command': cmd.name, 'backout.user': inv.user },
+        {
+          'backout.command': cmd.name,
+          'backout.user': inv.user,
+          ...commandSpanTarget(parsed, deps.config),
+        },
         () => cmd.run(parsed, inv, deps),
       );
       deps.metrics.commands.inc({ command: cmd.name, result: 'ok' });

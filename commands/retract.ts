@@ -1,12 +1,13 @@
-import type { Config } from '../src/config/model.js';
 import { UsageError } from '../src/errors.js';
 import type { SlashCommand } from './command.js';
-import { help, parse, type RetractCommand } from './retract-grammar.js';
+import { help, parse, USAGE, type RetractCommand } from './retract-grammar.js';
 import { runRetractApi, type RetractApiCommand, type RetractApiDeps } from './retract-api.js';
-import { resolveService } from './shared.js';
+import { planRetraction, resolveReleaseService, type RetractDeps } from './retract-plan.js';
+import { planRetractUndo } from './retract-undo.js';
+import { resolveService, type Invocation } from './shared.js';
 
-export interface RetractCommandDeps extends RetractApiDeps {
-  config: Config;
+export interface RetractCommandDeps extends RetractApiDeps, RetractDeps {
+  retractViews: { openRetractModal(triggerId: string, inv: Invocation): Promise<void> };
 }
 
 function isApi(cmd: RetractCommand): cmd is RetractApiCommand {
@@ -21,17 +22,32 @@ export const retractCommand: SlashCommand<RetractCommand, RetractCommandDeps> = 
   isHelp: (cmd) => cmd.kind === 'help',
   check(cmd, config) {
     if (cmd.kind === 'help' || cmd.kind === 'modal') return {};
-    const service = resolveService(config, cmd.service);
-    if (isApi(cmd))
+    if (isApi(cmd)) {
+      const service = resolveService(config, cmd.service);
       return { ack: `:hourglass_flowing_sand: Working on the API retirement for ${service.name}…` };
+    }
+    const { service, repo } = resolveReleaseService(config, cmd.service);
     return {
-      ack: `:hourglass_flowing_sand: Planning ${cmd.kind === 'undo' ? 'the undo of the retraction of' : 'the retraction of'} ${service.name}@${cmd.tag}…`,
+      ack: `:hourglass_flowing_sand: Planning ${cmd.kind === 'undo' ? 'the undo of the retraction of' : 'the retraction of'} ${service.name} ${cmd.tag} (${repo.fullName})…`,
     };
   },
   needsQueue: (cmd) => cmd.kind !== 'help' && cmd.kind !== 'api-list' && cmd.kind !== 'api-usage',
   async run(cmd, inv, deps) {
     if (cmd.kind === 'help') return undefined;
     if (isApi(cmd)) return runRetractApi(cmd, inv, deps);
-    throw new UsageError('Release retraction is not available in this build yet.');
+    switch (cmd.kind) {
+      case 'modal':
+        if (!inv.triggerId) {
+          throw new UsageError('Slack did not send a trigger to open the dialog; name the release instead.', {
+            hint: USAGE,
+          });
+        }
+        await deps.retractViews.openRetractModal(inv.triggerId, inv);
+        return undefined;
+      case 'retract':
+        return (await planRetraction(cmd, inv, deps)).message;
+      case 'undo':
+        return (await planRetractUndo(cmd, inv, deps)).message;
+    }
   },
 };

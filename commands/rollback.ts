@@ -9,7 +9,7 @@ import type {
 } from '../src/integrations/kubernetes/types.js';
 import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/undo.js';
 import { checkRequester, describePrincipals, isEmpty } from '../src/policy/policy.js';
-import type { RequestFlow } from '../src/requests/flow.js';
+import type { ChildOf, RequestFlow } from '../src/requests/flow.js';
 import type { BackoutRequest } from '../src/requests/types.js';
 import { ephemeral, esc, type HelpSection } from '../src/slack/cards.js';
 import type { Directory } from '../src/slack/directory.js';
@@ -142,7 +142,7 @@ export async function requestRollback(
   cmd: { service: string; env?: string; to?: number; reason?: string },
   inv: Invocation,
   deps: RollbackDeps,
-  opts: { rollForwardOf?: string } = {},
+  opts: { rollForwardOf?: string; child?: ChildOf } = {},
 ): Promise<{ message: SlackMessage; request?: BackoutRequest }> {
   const { service, env } = resolve(cmd, deps.config);
   await checkRequester(inv.user, env.policy, deps.directory, `roll back ${service.name} in ${env.name}`);
@@ -197,6 +197,7 @@ export async function requestRollback(
     title,
     policy: env.policy,
     slack: placeFor(deps.config, env, inv),
+    ...(opts.child ? { child: opts.child } : {}),
   });
   return { message: ephemeral(filedText(request)), request };
 }

@@ -146,8 +146,11 @@ const waitRollout: Step<RollbackPlan, JobDeps> = {
       d = await ctx.deps.deployments.get(ctx.plan.target);
     } catch (err) {
       // A blip of the API server while watching is not a failed rollout: keep waiting, within the timeout.
-      if (!(err instanceof IntegrationError) || !err.retryable || Date.now() - startedAt > ctx.plan.timeoutMs) throw err;
-      await ctx.progress(`The Kubernetes API did not answer (${err.message}); still waiting for the rollout.`);
+      if (!(err instanceof IntegrationError) || !err.retryable || Date.now() - startedAt > ctx.plan.timeoutMs)
+        throw err;
+      await ctx.progress(
+        `The Kubernetes API did not answer (${err.message}); still waiting for the rollout.`,
+      );
       return { again: 2_000 };
     }
     if (d.paused) {

@@ -5,15 +5,20 @@ import { WebClient } from '@slack/web-api';
 import type { Env } from './config/env.js';
 import type { Config } from './config/model.js';
 import { RedisAuditLog } from './audit/log.js';
+import { scheduleAuditArchive } from './audit/retention.js';
 import { createHttpServer, type Readiness } from './http/server.js';
 import { HttpHealthChecker } from './integrations/health.js';
 import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
+import { createTrafficProviders } from './integrations/traffic/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { noTracing } from './observability/tracing.js';
+import { createOtelTracing } from './observability/otel.js';
+import { packageVersion } from './cli/package.js';
+import { urlPassword } from './cli/context.js';
 import { JOBS_QUEUE, TIMERS_QUEUE, type JobData } from './queue/job-definition.js';
-import { createRedis } from './queue/redis.js';
+import { createRedis, waitForRedis } from './queue/redis.js';
 import { createStepRunner } from './queue/step-runner.js';
 import { createTimerProcessor, SWEEP_EVERY_MS } from './queue/timers.js';
 import { WorkerPool } from './queue/workers.js';
@@ -30,7 +35,16 @@ import { ResponseUrlResponder } from './slack/respond.js';
 import { registerRollbackModal, RollbackModal } from '../commands/rollback-modal.js';
 import { registerCommands } from '../commands/index.js';
 import { rollForward } from '../commands/rollback.js';
+import { RetractionRollbacks } from '../commands/retract-children.js';
+import { registerRetractModal, RetractModal } from '../commands/retract-modal.js';
+import { undoFromCard } from '../commands/retract-undo.js';
+import { createGitHubClient, GitHubReleases } from './integrations/github/client.js';
+import { RedisRetractions } from './integrations/github/retractions.js';
+import { undoRetirement } from '../commands/retract-api.js';
+import { DeprecationRegistry } from './api-retirement/index.js';
 import { definitionsByKind } from '../jobs/index.js';
+import { RedisCanaryBoard } from '../jobs/canary-control.js';
+import { canaryFollowUps } from '../commands/canary-actions.js';
 import type { DestinationStream } from 'pino';
 
 export interface Backout {
@@ -55,6 +69,7 @@ export async function startBackout(
     env.SLACK_SIGNING_SECRET,
     env.SLACK_APP_TOKEN,
     env.GITHUB_TOKEN,
+    urlPassword(env.REDIS_URL),
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
     level: env.LOG_LEVEL,
@@ -62,7 +77,10 @@ export async function startBackout(
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const metrics = createMetrics();
-  const tracing = noTracing;
+  // Spans are exported only when an OTLP endpoint is configured.
+  const tracing = env.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? createOtelTracing({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, version: packageVersion(), log })
+    : noTracing;
   const prefix = env.BACKOUT_PREFIX;
   const redis = createRedis(env.REDIS_URL, 'command', log);
   const queueOpts = { connection: redis, prefix };
@@ -72,6 +90,7 @@ export async function startBackout(
   for (const q of [jobsQueue, notifyQueue, timersQueue]) {
     q.on('error', (err: Error) => log.warn({ queue: q.name, err: err.message }, 'queue error'));
   }
+  metrics.watchQueues([jobsQueue, notifyQueue, timersQueue]);
 
   // Slack: the Bolt app for the surface; its own client for look-ups and views; a separate
   // client for the notifier that never retries by itself (the notify queue does).
@@ -88,6 +107,12 @@ export async function startBackout(
   const kube = new KubeClients(env.KUBECONFIG);
   const deployments = new KubeDeployments(kube);
   const health = new HttpHealthChecker();
+  // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
+  const traffic = createTrafficProviders(kube, deployments);
+  // GitHub: one Octokit (retry + throttling plugins) for every release operation.
+  const releases = new GitHubReleases(
+    createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log }),
+  );
 
   const requests = new RequestStore(redis, prefix);
   const locks = new TargetLocks(redis, prefix);
@@ -111,6 +136,11 @@ export async function startBackout(
   });
 
   const queueAvailable = () => redis.status === 'ready';
+  // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
+  const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
+  const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log };
+  // The deprecation registry services read through `backout/middleware` (same Redis, same prefix).
+  const apiRegistry = new DeprecationRegistry(redis, prefix);
   const rollbackModal = new RollbackModal({
     config,
     deployments,
@@ -120,7 +150,13 @@ export async function startBackout(
     views: slackApi.views,
     log,
   });
+  const retractions = new RedisRetractions(redis, prefix, Math.ceil(config.auditRetentionMs / 1000));
+  const retractDeps = { config, releases, retractions, deployments, directory, flow };
+  const retractModal = new RetractModal({ ...retractDeps, responder, views: slackApi.views, log });
   registerCommands(surface.app, {
+    releases,
+    retractions,
+    retractViews: retractModal,
     config,
     deployments,
     directory,
@@ -130,8 +166,14 @@ export async function startBackout(
     metrics,
     queueAvailable,
     tracing,
+    apiRegistry,
+    traffic,
+    canary,
+    audit,
+    notifier,
   });
   registerRollbackModal(surface.app, rollbackModal);
+  registerRetractModal(surface.app, retractModal);
   registerInteractions(surface.app, {
     flow,
     requests,
@@ -142,6 +184,14 @@ export async function startBackout(
         undo: (request, user, place) =>
           rollForward(request, user, place, { config, deployments, directory, flow }),
       },
+      retract: {
+        undo: (request, user, place) => undoFromCard(request, user, place, retractDeps),
+      },
+      'api-retire': {
+        undo: (request, user, place) =>
+          undoRetirement(request, user, place, { config, directory, flow, apiRegistry, queueAvailable }),
+      },
+      canary: canaryFollowUps(canaryDeps),
     },
   });
 
@@ -149,7 +199,18 @@ export async function startBackout(
   const shutdown = new AbortController();
   const pool = new WorkerPool({ redisUrl: env.REDIS_URL, prefix, log, metrics, probe: redis });
   if (env.BACKOUT_ROLE !== 'web') {
+    // The command connection has no offline queue: give it a moment to connect before init reads Redis.
+    await waitForRedis(redis, 10_000).catch(() => undefined);
     await audit.init();
+    scheduleAuditArchive({
+      audit,
+      redis,
+      prefix,
+      dir: env.AUDIT_LOG_DIR,
+      retentionMs: config.auditRetentionMs,
+      log,
+      signal: shutdown.signal,
+    });
     const runner = createStepRunner(definitions, {
       requests,
       locks,
@@ -159,7 +220,31 @@ export async function startBackout(
       metrics,
       log,
       dryRun: env.DRY_RUN,
-      jobDeps: { config, deployments, health, locks, audit, notifier },
+      jobDeps: {
+        config,
+        deployments,
+        health,
+        locks,
+        audit,
+        notifier,
+        apiRegistry,
+        releases,
+        retractions,
+        traffic,
+        canary,
+        statusLine: async (requestId, line) => {
+          await requests.annotate(requestId, { statusLine: line });
+          await cards.refresh(requestId);
+        },
+        childRollbacks: new RetractionRollbacks({
+          config,
+          deployments,
+          directory,
+          flow,
+          requests,
+          jobsQueue: jobsQueue.qualifiedName,
+        }),
+      },
       shutdown: shutdown.signal,
       tracing,
     });
@@ -250,6 +335,7 @@ export async function startBackout(
       await pool.close(Math.max(1_000, deadline - 2_000));
       await Promise.allSettled([jobsQueue.close(), notifyQueue.close(), timersQueue.close()]);
       await audit.flush().catch(() => undefined);
+      await tracing.shutdown();
       redis.disconnect();
       server.closeAllConnections();
       log.info('stopped');

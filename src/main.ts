@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 import { parseEnv } from './config/env.js';
 import { loadConfigFile } from './config/load.js';
-import { startBackout } from './app.js';
 import { configCheck } from './cli/config-check.js';
 import { formatStartupProblems } from './cli/startup-problems.js';
-
-const USAGE = `usage: backout [start]
-       backout config check [file]
-       backout audit verify [--file <audit.jsonl>]
-       backout report --since <duration> [--until <duration|date>] [--format csv|json] [--service <name>]
-       backout doctor [--json]`;
+import { CLI_USAGE as USAGE, processIo, runCliCommand } from './cli/run.js';
 
 async function start(): Promise<number> {
   const env = parseEnv(process.env);
@@ -30,6 +24,8 @@ async function start(): Promise<number> {
     );
     return 1;
   }
+  // Loaded here so that the one-shot commands (audit, report, doctor) start without the server.
+  const { startBackout } = await import('./app.js');
   const app = await startBackout(env.env, config.config);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -55,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${l}\n`),
     );
   }
+  const cli = await runCliCommand(argv, processIo());
+  if (cli !== undefined) return cli;
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return 0;

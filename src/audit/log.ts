@@ -1,9 +1,28 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import { GENESIS_HASH, hashRecord, type AuditEvent, type AuditRecord } from './record.js';
+import {
+  appendAuditRecords,
+  fileIdentity,
+  lastAuditRecord,
+  readAuditFile,
+  serialise,
+  writeFileAtomically,
+} from './file.js';
+import {
+  GENESIS_HASH,
+  checkpointOf,
+  hashRecord,
+  type AuditEvent,
+  type AuditRecord,
+  type CheckpointDetails,
+} from './record.js';
+
+export { readAuditFile } from './file.js';
 
 /** Appends only if the chain head is still what the caller hashed against. */
 const APPEND = `
@@ -20,21 +39,39 @@ redis.call('SET', KEYS[1], ARGV[2] .. ' ' .. ARGV[5])
 return 1
 `;
 
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 export interface AuditLog {
   append(event: AuditEvent): Promise<AuditRecord>;
 }
 
 export const AUDIT_FILE = 'audit.jsonl';
+export const ARCHIVE_DIR = 'archive';
+
+export const auditKeys = (prefix: string) => ({
+  head: `${prefix}:audit:head`,
+  stream: `${prefix}:audit:stream`,
+  archiveLock: `${prefix}:audit:archive-lock`,
+});
 
 /**
  * The tamper-evident log (SPEC §6): each record carries the SHA-256 of the one before.
  * Records go to a Redis stream (stream id = `<seq>-0`, so order is the chain's order) and
  * are mirrored, in order, into `AUDIT_LOG_DIR/audit.jsonl`, which survives Redis.
+ *
+ * Every process that writes the file (backout itself, `backout audit archive`) does so
+ * under a short Redis lock and re-reads the file's end when the file changed under it,
+ * so two writers never duplicate or lose a line. When it writes a checkpoint that
+ * archived records, it drops those records from the file (they are in the archive).
  */
 export class RedisAuditLog implements AuditLog {
   private readonly headKey: string;
   private readonly streamKey: string;
-  private fileSeq: number | undefined;
+  private readonly lockKey: string;
+  private fileState: { ino: number; size: number; lastSeq: number } | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -43,8 +80,17 @@ export class RedisAuditLog implements AuditLog {
     private readonly dir: string | undefined,
     private readonly log: Logger,
   ) {
-    this.headKey = `${prefix}:audit:head`;
-    this.streamKey = `${prefix}:audit:stream`;
+    const keys = auditKeys(prefix);
+    this.headKey = keys.head;
+    this.streamKey = keys.stream;
+    this.lockKey = `${prefix}:audit:file-lock:${
+      dir
+        ? createHash('sha256')
+            .update(`${hostname()}:${resolve(dir)}`)
+            .digest('hex')
+            .slice(0, 16)
+        : 'none'
+    }`;
   }
 
   get filePath(): string | undefined {
@@ -53,14 +99,27 @@ export class RedisAuditLog implements AuditLog {
 
   /**
    * Prepares the file and, when Redis has lost the chain (a restart without persistence),
-   * continues it from the file's last record rather than starting a second chain.
+   * continues it from the file's last record rather than starting a second chain: a
+   * checkpoint record anchors the new stream to the records kept in the file.
    */
   async init(): Promise<void> {
     if (!this.dir) return;
     await mkdir(this.dir, { recursive: true });
-    const last = await this.lastFileRecord();
-    this.fileSeq = last?.seq ?? 0;
-    if (last) await this.redis.set(this.headKey, `${last.seq} ${last.hash}`, 'NX');
+    const last = await lastAuditRecord(this.filePath!);
+    if (!last) return;
+    const adopted = await this.redis.set(this.headKey, `${last.seq} ${last.hash}`, 'NX');
+    if (adopted === 'OK') {
+      this.log.warn(
+        { seq: last.seq },
+        'audit log: Redis had no chain head; continuing the chain from the JSON-lines file',
+      );
+      const details: CheckpointDetails = {
+        throughSeq: last.seq,
+        throughHash: last.hash,
+        reason: `Redis had lost the audit stream; records up to seq ${last.seq} are in ${AUDIT_FILE}`,
+      };
+      await this.append({ type: 'audit.checkpoint', details: { ...details } });
+    }
   }
 
   async append(event: AuditEvent): Promise<AuditRecord> {
@@ -88,7 +147,9 @@ export class RedisAuditLog implements AuditLog {
         record.hash,
       );
       if (ok === 1) {
-        await this.flush();
+        this.logStateChange(record);
+        // A file failure is logged by flush() and caught up on the next record; the record is in Redis.
+        await this.flush().catch(() => undefined);
         return record;
       }
     }
@@ -101,10 +162,23 @@ export class RedisAuditLog implements AuditLog {
     return entries.map(([, fields]) => JSON.parse(fields[1]!) as AuditRecord);
   }
 
+  /** The chain head as Redis records it: the last seq and its hash. */
+  async head(): Promise<{ seq: number; hash: string } | undefined> {
+    const head = await this.redis.get(this.headKey);
+    if (!head) return undefined;
+    const [seq, hash] = head.split(' ');
+    return { seq: Number(seq), hash: hash ?? '' };
+  }
+
+  /** Removes stream entries up to and including `throughSeq` (they are archived). */
+  async trimStream(throughSeq: number): Promise<number> {
+    return this.redis.xtrim(this.streamKey, 'MINID', `${throughSeq + 1}-0`);
+  }
+
   /** Copies records the file does not have yet, in order. Serialised within the process. */
   flush(): Promise<void> {
     if (!this.dir) return Promise.resolve();
-    const run = this.flushing.then(() => this.flushOnce());
+    const run = this.flushing.then(() => this.withFileLock(() => this.flushOnce()));
     this.flushing = run.catch((err: unknown) => {
       this.log.error(
         { err },
@@ -114,46 +188,116 @@ export class RedisAuditLog implements AuditLog {
     return run;
   }
 
+  /** One line per state change, with the request and job ids (the job id is the request id). */
+  private logStateChange(r: AuditRecord): void {
+    const step = typeof r.details?.step === 'string' ? r.details.step : undefined;
+    const isJob = r.type.startsWith('job.') || r.type.startsWith('step.');
+    this.log.info(
+      {
+        event: r.type,
+        seq: r.seq,
+        ...(r.requestId ? { requestId: r.requestId } : {}),
+        ...(r.requestId && isJob ? { jobId: r.requestId } : {}),
+        ...(r.service ? { service: r.service } : {}),
+        ...(r.environment ? { environment: r.environment } : {}),
+        ...(step ? { step } : {}),
+        ...(r.outcome ? { outcome: r.outcome } : {}),
+        ...(r.actor ? { actor: r.actor } : {}),
+        ...(r.approver ? { approver: r.approver } : {}),
+      },
+      `audit: ${r.type}`,
+    );
+  }
+
   private async flushOnce(): Promise<void> {
-    if (this.fileSeq === undefined) await this.init();
-    const missing = await this.readStream((this.fileSeq ?? 0) + 1);
-    if (missing.length === 0) return;
-    const handle = await open(this.filePath!, 'a');
-    try {
-      await handle.write(missing.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    this.fileSeq = missing[missing.length - 1]!.seq;
-  }
-
-  private async lastFileRecord(): Promise<AuditRecord | undefined> {
     const path = this.filePath!;
-    try {
-      if ((await stat(path)).size === 0) return undefined;
-    } catch {
-      return undefined;
-    }
-    const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
-    const last = lines[lines.length - 1];
-    return last ? (JSON.parse(last) as AuditRecord) : undefined;
-  }
-}
-
-/** Reads a JSON-lines audit file; a line that is not JSON is reported by the verifier as edited. */
-export async function readAuditFile(path: string): Promise<AuditRecord[]> {
-  const text = await readFile(path, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as AuditRecord;
-      } catch {
-        return { seq: Number.NaN, id: `line ${i + 1}`, hash: '', prevHash: '' } as unknown as AuditRecord;
+    await mkdir(this.dir!, { recursive: true });
+    const lastSeq = await this.fileLastSeq(path);
+    const missing = await this.readStream(lastSeq + 1);
+    const first = missing[0];
+    if (!first) return;
+    if (lastSeq > 0 && first.seq > lastSeq + 1) {
+      // The stream was cut past the file's end (archived while this file was behind).
+      const anchor = missing.find((r) => checkpointOf(r)?.throughSeq === first.seq - 1);
+      if (anchor && checkpointOf(anchor)?.archive) {
+        this.log.warn(
+          { fileLastSeq: lastSeq, streamFirstSeq: first.seq },
+          'audit log: the file was behind an archive cut; starting it again from the checkpoint',
+        );
+        await writeFileAtomically(path, serialise(missing));
+        await this.rememberFile(path, missing[missing.length - 1]!.seq);
+        return;
       }
-    });
+      this.log.error(
+        { fileLastSeq: lastSeq, streamFirstSeq: first.seq },
+        'audit log: the stream no longer has the records the file lacks; the file will show a gap',
+      );
+    }
+    const identity = await appendAuditRecords(path, missing);
+    this.fileState = { ...identity, lastSeq: missing[missing.length - 1]!.seq };
+    for (const record of missing) {
+      const cp = checkpointOf(record);
+      if (cp?.archive) await this.compact(path, cp);
+    }
+  }
+
+  /** Drops the archived records from the file, after checking the file agrees with the checkpoint. */
+  private async compact(path: string, cp: CheckpointDetails): Promise<void> {
+    const records = await readAuditFile(path);
+    if (!records.some((r) => r.seq <= cp.throughSeq)) return;
+    const boundary = records.find((r) => r.seq === cp.throughSeq);
+    if (!boundary || boundary.hash !== cp.throughHash) {
+      this.log.error(
+        { throughSeq: cp.throughSeq, archive: cp.archive },
+        'audit log: the file does not agree with the archive checkpoint; keeping the archived records in it (run `backout audit verify`)',
+      );
+      return;
+    }
+    const kept = records.filter((r) => !(r.seq <= cp.throughSeq));
+    await writeFileAtomically(path, serialise(kept));
+    await this.rememberFile(path, kept[kept.length - 1]?.seq ?? cp.throughSeq);
+    this.log.info(
+      { throughSeq: cp.throughSeq, archive: cp.archive, kept: kept.length },
+      'audit log: archived records removed from the live file',
+    );
+  }
+
+  private async rememberFile(path: string, lastSeq: number): Promise<void> {
+    const identity = await fileIdentity(path);
+    this.fileState = identity ? { ...identity, lastSeq } : undefined;
+  }
+
+  /** The last seq in the file: from memory when the file is as this process left it, else read. */
+  private async fileLastSeq(path: string): Promise<number> {
+    const identity = await fileIdentity(path);
+    if (!identity) {
+      this.fileState = undefined;
+      return 0;
+    }
+    const known = this.fileState;
+    if (known && known.ino === identity.ino && known.size === identity.size) return known.lastSeq;
+    const last = await lastAuditRecord(path);
+    const lastSeq = typeof last?.seq === 'number' ? last.seq : 0;
+    this.fileState = { ...identity, lastSeq };
+    return lastSeq;
+  }
+
+  /** Serialises file writers across processes on this host (backout and the CLI). */
+  private async withFileLock<T>(fn: () => Promise<T>): Promise<T> {
+    const token = randomUUID();
+    const deadline = Date.now() + 10_000;
+    while ((await this.redis.set(this.lockKey, token, 'PX', 15_000, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) {
+        throw new Error('audit log: another process has held the audit file lock for more than 10 s');
+      }
+      await delay(20);
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.redis.eval(RELEASE, 1, this.lockKey, token).catch(() => 0);
+    }
+  }
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -15,6 +15,9 @@ export type AuditEventType =
   | 'job.undone'
   | 'release.snapshot'
   | 'registry.changed'
+  | 'canary.weight'
+  | 'canary.promotion-approved'
+  | 'canary.aborted'
   | 'audit.checkpoint';
 
 /** What callers provide; the log adds seq, id, timestamp and the chain. */
@@ -57,4 +60,46 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
   const { ...body } = record as Omit<AuditRecord, 'hash'> & { hash?: string };
   delete body.hash;
   return createHash('sha256').update(record.prevHash).update('\n').update(canonicalJson(body)).digest('hex');
+}
+
+/**
+ * What an `audit.checkpoint` record says: the records up to `throughSeq` (whose last hash
+ * is `throughHash`) left the live chain — archived to `archive`, or kept only in the
+ * JSON-lines file when Redis lost its stream — and the live chain continues from there.
+ */
+export interface CheckpointDetails {
+  throughSeq: number;
+  throughHash: string;
+  /** The archive file's name (in `AUDIT_LOG_DIR/archive/`), when records were archived. */
+  archive?: string;
+  /** SHA-256 of the archive file's bytes. */
+  archiveSha256?: string;
+  fromSeq?: number;
+  count?: number;
+  reason?: string;
+}
+
+/** The checkpoint details of a record, or undefined when it is not a well-formed checkpoint. */
+export function checkpointOf(record: AuditRecord): CheckpointDetails | undefined {
+  if (record.type !== 'audit.checkpoint') return undefined;
+  const d = record.details;
+  if (!d || typeof d.throughSeq !== 'number' || typeof d.throughHash !== 'string') return undefined;
+  return d as unknown as CheckpointDetails;
+}
+
+/**
+ * The release tag and revision a request's plan is about, for its audit records (and so
+ * the compliance report): a rollback plan's target revision (`to.revision`), a
+ * retraction's release (`release.tag`, or `tag`). Plans of other shapes give nothing.
+ */
+export function planAuditFields(plan: unknown): { releaseTag?: string; revision?: number } {
+  if (!plan || typeof plan !== 'object') return {};
+  const p = plan as { to?: { revision?: unknown }; release?: { tag?: unknown }; tag?: unknown };
+  const revision = p.to && typeof p.to.revision === 'number' ? p.to.revision : undefined;
+  const tag =
+    typeof p.release?.tag === 'string' ? p.release.tag : typeof p.tag === 'string' ? p.tag : undefined;
+  return {
+    ...(tag !== undefined ? { releaseTag: tag } : {}),
+    ...(revision !== undefined ? { revision } : {}),
+  };
 }

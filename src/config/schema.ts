@@ -89,7 +89,7 @@ export const canarySchema = z
     /** gateway-api: backend names (default: the deployment and `<deployment>-canary`). */
     stableBackend: z.string().min(1).optional(),
     canaryBackend: z.string().min(1).optional(),
-    /** nginx-ingress: the canary Deployment (default `<deployment>-canary`). */
+    /** nginx-ingress and gateway-api: the canary Deployment (default `<deployment>-canary`). */
     canaryDeployment: z.string().min(1).optional(),
     steps: z
       .array(z.number().int().min(1).max(100))
@@ -98,6 +98,9 @@ export const canarySchema = z
       .refine((s) => s.every((w, i) => i === 0 || w > s[i - 1]!), 'steps must increase')
       .refine((s) => s[s.length - 1] === 100, 'the last step must be 100'),
     dwell: durationSchema.default(600_000),
+    /** Time between two analysis rounds (the environment's health checks) during a dwell (Flagger's analysis.interval). */
+    interval: durationSchema.default(60_000),
+    /** Failed analysis rounds that abort the canary (Flagger's threshold: abort when reached). */
     maxFailedChecks: z.number().int().min(1).default(2),
   })
   .superRefine((c, ctx) => {

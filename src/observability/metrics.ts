@@ -1,9 +1,21 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What the queue-depth gauge reads on each scrape: BullMQ queues (`getJobCounts`). */
+export interface CountedQueue {
+  name: string;
+  getJobCounts(...types: string[]): Promise<Record<string, number>>;
+}
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'];
+const QUEUE_DEPTH_TIMEOUT_MS = 1_000;
+
 /** Every metric backout exposes on /metrics, in one registry built once by the composition root. */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'backout_process_' });
+  // Filled in by watchQueues(); read on each scrape, bounded, and never failing the scrape.
+  let watched: readonly CountedQueue[] = [];
+  // Default process metrics: backout_process_cpu_user_seconds_total, backout_nodejs_heap_size_used_bytes, …
+  collectDefaultMetrics({ register: registry, prefix: 'backout_' });
   const m = {
     registry,
     commands: new Counter({
@@ -52,9 +64,27 @@ export function createMetrics() {
     }),
     queueDepth: new Gauge({
       name: 'backout_queue_depth',
-      help: 'Jobs per queue and state',
+      help: 'Jobs per queue and state (read from Redis at scrape time)',
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
+      async collect() {
+        await Promise.all(
+          watched.map(async (q) => {
+            let timer: NodeJS.Timeout | undefined;
+            const counts = await Promise.race([
+              q.getJobCounts(...QUEUE_STATES),
+              new Promise<undefined>((resolve) => {
+                timer = setTimeout(() => resolve(undefined), QUEUE_DEPTH_TIMEOUT_MS);
+              }),
+            ])
+              .catch(() => undefined)
+              .finally(() => clearTimeout(timer));
+            // Redis away or slow: keep the last values rather than fail the whole scrape.
+            if (!counts) return;
+            for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
+          }),
+        );
+      },
     }),
     workerRecreated: new Counter({
       name: 'backout_worker_recreated_total',
@@ -62,6 +92,10 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
     }),
+    /** Reports these queues' depths in backout_queue_depth on each scrape. */
+    watchQueues(queues: readonly CountedQueue[]): void {
+      watched = queues;
+    },
   };
   return m;
 }

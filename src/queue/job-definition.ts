@@ -10,12 +10,16 @@ import type { CardButton } from '../slack/cards.js';
  *   BullMQ as a delayed job so no worker is held.
  * - `{ finish: outcome }`: the job is complete early (a no-op, a stale plan refused).
  *   `failed: true` ends it as failed.
+ * - `{ waitChildren: true }`: the step started child jobs (BullMQ flow children, added with
+ *   `parent` set to this job) and waits for them: the job is parked in BullMQ's
+ *   waiting-children state, holding no worker, and the step runs again once every child ended.
  */
 export type StepResult =
   | void
   | { detail?: string }
   | { again: number; detail?: string }
-  | { finish: string; detail?: string; failed?: boolean };
+  | { finish: string; detail?: string; failed?: boolean }
+  | { waitChildren: true; detail?: string };
 
 export interface StepContext<P, D> {
   request: BackoutRequest<P>;

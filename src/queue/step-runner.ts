@@ -1,6 +1,7 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
 import { asBackoutError, isBackoutError, IntegrationError, type BackoutError } from '../errors.js';
 import type { AuditLog } from '../audit/log.js';
+import { planAuditFields } from '../audit/record.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SpanAttributes, Tracing } from '../observability/tracing.js';
@@ -81,10 +82,45 @@ export function createStepRunner<D>(
         { ...spanAttributes(request), 'backout.job_id': job.id, 'backout.run': job.data.run },
         () => runSteps(job, token, request, def, log),
       );
+    } catch (err) {
+      await giveUpIfLastAttempt(job, request, err, log);
+      throw err;
     } finally {
       if (heartbeat) clearInterval(heartbeat);
     }
   };
+
+  /**
+   * An error outside any step's own handling (Redis gone mid-checkpoint, say) is retried by
+   * BullMQ; on the last attempt the request must not stay "running" with its target locked.
+   */
+  async function giveUpIfLastAttempt(job: Job<JobData>, request: BackoutRequest, err: unknown, log: Logger) {
+    if (
+      err instanceof DelayedError ||
+      err instanceof UnrecoverableError ||
+      err instanceof WaitingChildrenError
+    )
+      return;
+    if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) return;
+    const reason = `stopped after ${job.opts.attempts ?? 1} attempts: ${asBackoutError(err).message}`;
+    try {
+      const moved = await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
+        outcome: oneLine(reason),
+      });
+      if (!moved.ok) return;
+      await deps.audit.append({
+        type: 'job.failed',
+        ...auditContext(request),
+        outcome: oneLine(reason),
+        details: { run: job.data.run },
+      });
+      if (request.mutating) await deps.locks.release(request.target, request.id);
+      await deps.cards.refresh(request.id);
+      deps.metrics.jobs.inc({ type: request.kind, outcome: 'failed' });
+    } catch (cleanup) {
+      log.error({ err: cleanup }, 'could not record the job as failed');
+    }
+  }
 
   async function runSteps(
     job: Job<JobData>,
@@ -126,7 +162,7 @@ export function createStepRunner<D>(
             () => runWithInlineWaits(step, contextFor(job, request, step, replyKey, i, total, log)),
           );
         } catch (err) {
-          if (err instanceof DelayedError) throw err;
+          if (err instanceof DelayedError || err instanceof WaitingChildrenError) throw err;
           return fail(job, request, step, i, total, replyKey, asBackoutError(err), log);
         }
       }
@@ -136,6 +172,21 @@ export function createStepRunner<D>(
         await saveData(job, {});
         await job.moveToDelayed(Date.now() + result.again, token);
         throw new DelayedError();
+      }
+      if (result && 'waitChildren' in result) {
+        // Child jobs still running: park in waiting-children; BullMQ brings the job back when the last ends.
+        await saveData(job, {});
+        if (token && !deps.shutdown.aborted && (await job.moveToWaitingChildren(token))) {
+          throw new WaitingChildrenError();
+        }
+        if (deps.shutdown.aborted) {
+          await job.moveToDelayed(Date.now() + 1_000, token);
+          throw new DelayedError();
+        }
+        // No child pending in BullMQ (all ended already): run the step again shortly.
+        await abortableDelay(500, deps.shutdown);
+        i--;
+        continue;
       }
       const durationMs = Date.now() - started;
       deps.metrics.stepDuration.observe({ type: request.kind, step: step.name }, durationMs / 1000);
@@ -343,6 +394,7 @@ export function auditContext(request: BackoutRequest) {
     actor: request.requester,
     ...(request.approver ? { approver: request.approver } : {}),
     planHash: request.planHash,
+    ...planAuditFields(request.plan),
   };
 }
 

@@ -14,7 +14,7 @@ import { newRequestId } from './ids.js';
 import { planHash } from './plan-hash.js';
 import { isTerminal, type RequestStore } from './store.js';
 import type { TargetLocks } from './target-lock.js';
-import type { BackoutRequest, RequestKind, SlackPlace } from './types.js';
+import type { ApprovalRule, BackoutRequest, RequestKind, SlackPlace } from './types.js';
 
 export interface FileInput<P> {
   kind: RequestKind;
@@ -31,6 +31,26 @@ export interface FileInput<P> {
   irreversible?: string[];
   slack: SlackPlace;
   parentId?: string;
+  /** Filed by a running job as its child: approved by the parent's approval, its job a BullMQ child. */
+  child?: ChildOf;
+  /**
+   * A change in the safe direction (returning traffic to stable): a freeze does not hold it
+   * back, since freezing it would keep a bad canary in front of users.
+   */
+  safeDirection?: boolean;
+}
+
+/** How a child request (e.g. a rollback started by a retraction) relates to the request that filed it. */
+export interface ChildOf {
+  /** Chosen by the parent and checkpointed before filing, so a parent re-run after a crash finds it. */
+  id: string;
+  parentId: string;
+  /** Who approved the parent: that approval covers the child. */
+  approver?: string;
+  /** Whether the parent's approval broke a freeze (a child in a frozen environment needs that). */
+  breakGlass?: boolean;
+  /** The parent's BullMQ job (`queue` is the queue's qualified name, prefix included). */
+  job: { id: string; queue: string };
 }
 
 export interface FlowDeps {
@@ -63,16 +83,29 @@ export class RequestFlow {
 
   async file<P>(input: FileInput<P>, now = new Date()): Promise<BackoutRequest<P>> {
     const { deps } = this;
-    const id = newRequestId(input.kind);
-    const freeze = input.mutating
-      ? activeFreeze(deps.config, input.service, input.environment, now)
-      : undefined;
+    const id = input.child?.id ?? newRequestId(input.kind);
+    const freeze =
+      input.mutating && !input.safeDirection
+        ? activeFreeze(deps.config, input.service, input.environment, now)
+        : undefined;
+    if (input.child && freeze && !input.child.breakGlass) {
+      throw new PolicyError(
+        `The ${freeze.name} freeze is in force until ${freeze.to.toISOString()} and ${input.child.parentId} was not approved as a break-glass change, so this was not started. Nothing was changed.`,
+      );
+    }
     if (input.mutating) await this.takeTarget(input.target, id);
     try {
-      const approval = approvalRule(input.policy, {
-        irreversible: input.irreversible ?? [],
-        ...(freeze ? { freeze } : {}),
-      });
+      const approval: ApprovalRule = input.child
+        ? {
+            required: false,
+            reasons: [`covered by the approval of ${input.child.parentId}`],
+            approvers: input.policy.approvers,
+            twoPerson: input.policy.twoPerson,
+          }
+        : approvalRule(input.policy, {
+            irreversible: input.irreversible ?? [],
+            ...(freeze ? { freeze } : {}),
+          });
       const request = (await deps.requests.create({
         id,
         kind: input.kind,
@@ -90,14 +123,21 @@ export class RequestFlow {
         approval,
         slack: input.slack,
         dryRun: deps.dryRun,
-        ...(input.parentId ? { parentId: input.parentId } : {}),
+        ...(input.parentId || input.child ? { parentId: input.child?.parentId ?? input.parentId } : {}),
       })) as BackoutRequest<P>;
       await deps.audit.append({
         type: 'request.created',
         ...auditContext(request),
         ...(request.reason
-          ? { details: { reason: request.reason, title: request.title, freeze: freeze?.name } }
-          : { details: { title: request.title, freeze: freeze?.name } }),
+          ? {
+              details: {
+                reason: request.reason,
+                title: request.title,
+                freeze: freeze?.name,
+                parentId: request.parentId,
+              },
+            }
+          : { details: { title: request.title, freeze: freeze?.name, parentId: request.parentId } }),
       });
       await deps.notifier.post(cardKey(id), input.slack.channel, deps.cards.render(request), {
         ...(input.slack.threadTs ? { threadTs: input.slack.threadTs } : {}),
@@ -115,10 +155,14 @@ export class RequestFlow {
         );
         return request;
       }
-      await deps.requests.transition(id, ['pending'], 'approved', { approvedAt: now.getTime() });
-      await this.enqueue(id, 1);
+      const approver = input.child?.approver;
+      await deps.requests.transition(id, ['pending'], 'approved', {
+        approvedAt: now.getTime(),
+        ...(approver ? { approver } : {}),
+      });
+      await this.enqueue(id, 1, input.child ? { parent: input.child.job } : {});
       await deps.cards.refresh(id);
-      return { ...request, state: 'approved' };
+      return { ...request, state: 'approved', ...(approver ? { approver } : {}) };
     } catch (err) {
       if (input.mutating) await deps.locks.release(input.target, id).catch(() => false);
       throw err;
@@ -144,7 +188,16 @@ export class RequestFlow {
     });
   }
 
-  async enqueue(requestId: string, run: number): Promise<void> {
+  /**
+   * Adds the request's job (a no-op when it exists). With `parent`, the job is a BullMQ flow
+   * child of that job: the parent waits for it, and a child that fails for good does not
+   * block the parent (it is recorded among the parent's failed children instead).
+   */
+  async enqueue(
+    requestId: string,
+    run: number,
+    opts: { parent?: { id: string; queue: string } } = {},
+  ): Promise<void> {
     const request = await this.deps.requests.get(requestId);
     if (!request) return;
     const data: JobData = { requestId, run, completed: [], state: {} };
@@ -155,6 +208,7 @@ export class RequestFlow {
       backoff: { type: 'exponential', delay: 2_000 },
       removeOnComplete: { age: 30 * 86_400 },
       removeOnFail: { age: 30 * 86_400 },
+      ...(opts.parent ? { parent: opts.parent, ignoreDependencyOnFailure: true } : {}),
     });
   }
 
@@ -284,7 +338,7 @@ export class RequestFlow {
     const job = await deps.jobs.getJob(requestId);
     if (job && (await job.isFailed())) {
       await job.updateData({ ...job.data, run, stepStartedAt: undefined });
-      await job.retry('failed');
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     } else {
       await job?.remove().catch(() => undefined);
       await this.enqueue(requestId, run);

@@ -204,7 +204,7 @@ function plainState(r: BackoutRequest): string {
 }
 
 function statusEmoji(outcome: string): string {
-  if (/degraded|partial|kept|could not/i.test(outcome)) return ':warning:';
+  if (/degraded|partial|kept|could not|aborted/i.test(outcome)) return ':warning:';
   if (/no-op|nothing to do|already/i.test(outcome)) return ':information_source:';
   return ':white_check_mark:';
 }
@@ -255,6 +255,19 @@ export function stepReply(opts: {
 /** A plain threaded note (job outcome, child job reports, warnings). */
 export function noteReply(text: string): SlackMessage {
   return { text: truncate(text, LIMITS.text), blocks: [section(text)] };
+}
+
+/** A threaded note that asks for a decision (the canary's promotion gate): text, then the request's buttons. */
+export function actionReply(request: BackoutRequest, text: string, buttons: CardButton[]): SlackMessage {
+  const blocks: KnownBlock[] = [section(text)];
+  if (buttons.length > 0) {
+    blocks.push({
+      type: 'actions',
+      block_id: `reply-actions-${request.id}`,
+      elements: buttons.slice(0, 5).map((b) => button(b, request)),
+    });
+  }
+  return { text: truncate(text, LIMITS.text), blocks };
 }
 
 /** Ephemeral text for the user who ran a command or clicked a button. */

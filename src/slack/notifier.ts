@@ -157,7 +157,6 @@ export class QueueNotifier implements Notifier {
     // Queue a drain even when nothing new was added: a crash between an earlier enqueue
     // and its drain job must not strand that entry.
     const target = channel || (await this.redis.hget(this.keys.msg(key), 'channel'));
-    if (target)
-      await this.queue.add('drain', { channel: target }, DRAIN_JOB_OPTIONS);
+    if (target) await this.queue.add('drain', { channel: target }, DRAIN_JOB_OPTIONS);
   }
 }

@@ -4,8 +4,11 @@
  * thread as a transcript. Nothing outside this machine is contacted.
  */
 import { Redis } from 'ioredis';
+import { playCanaryScene } from './scene-canary.js';
+import { playRetractScene } from './scene-retract.js';
 import { playRollbackScene } from './scene-rollback.js';
-import { createWorld, PEOPLE } from '../kit/world.js';
+import { canaryConfigYaml } from '../e2e/canary-kit.js';
+import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -36,6 +39,7 @@ export const NAMES: Record<string, string> = {
   [PEOPLE.oncallGroup]: 'oncall',
   [PEOPLE.incident]: 'incidents',
   [PEOPLE.checkout]: 'checkout',
+  C0WEB: 'web',
 };
 
 async function main(): Promise<number> {
@@ -53,20 +57,35 @@ async function main(): Promise<number> {
     );
     return 1;
   }
-  const world = await createWorld();
-  world.rawEnv.REDIS_URL = REDIS_URL;
+  process.stdout.write(
+    'backout demo — the real bot, local stand-ins for Slack, Kubernetes, GitHub and Prometheus.\n\n',
+  );
+  await scene(() => createWorld(), playRollbackScene);
+  await scene(() => createWorld(), playRetractScene);
+  await scene(
+    () => createWorld({ config: canaryConfigYaml({ dwell: '1s', interval: '300ms' }) }),
+    playCanaryScene,
+  );
+  process.stdout.write(
+    'That was the real backout: its Slack surface, queues, jobs and audit log, on your Redis.\n',
+  );
+  return 0;
+}
+
+/** Each scene gets its own world (doubles, config, Redis prefix) and its own bot. */
+async function scene(
+  make: () => Promise<World>,
+  play: (world: World, bot: RunningApp, names: Record<string, string>) => Promise<void>,
+): Promise<void> {
+  const world = await make();
   try {
-    const bot = await world.start({ REDIS_URL, LOG_LEVEL: 'info' });
-    process.stdout.write(
-      'backout demo — the real bot, local stand-ins for Slack, Kubernetes, GitHub and Prometheus.\n\n',
-    );
+    const bot = await world.start({ REDIS_URL, LOG_LEVEL: 'warn' });
     try {
-      await playRollbackScene(world, bot, NAMES);
+      await play(world, bot, NAMES);
     } catch (err) {
       process.stderr.write(`\nbackout's log:\n${bot.logs.join('')}\n`);
       throw err;
     }
-    return 0;
   } finally {
     await world.close();
   }

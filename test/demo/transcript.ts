@@ -16,6 +16,8 @@ const EMOJI: Record<string, string> = {
   test_tube: '🧪',
   heavy_multiplication_x: '✖️',
   rotating_light: '🚨',
+  arrow_right: '➡️',
+  raised_hand: '✋',
 };
 
 export function readable(text: string, names: Record<string, string>): string {

@@ -96,7 +96,11 @@ describe('Dockerfile', () => {
   it('lints clean and follows the rules: multi-stage, npm ci, production dependencies only, non-root, HEALTHCHECK', async () => {
     const text = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
     const problems = validateDockerfile(text);
-    expect(problems.map((p) => `${p.range.start.line + 1}: ${p.message}`)).toEqual([]);
+    expect(
+      problems.map(
+        (p) => `${p.range.start.line + 1}: ${typeof p.message === 'string' ? p.message : p.message.value}`,
+      ),
+    ).toEqual([]);
     const instructions = text.split('\n').filter((l) => /^[A-Z]+\s/.test(l));
     expect(instructions.filter((l) => l.startsWith('FROM ')).length).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/RUN npm ci/);

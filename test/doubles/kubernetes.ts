@@ -19,12 +19,13 @@ import {
   type DeploymentSeed,
 } from './kubernetes/seed.js';
 import { ApiError, conflict } from './kubernetes/status.js';
-import { ObjectStore } from './kubernetes/store.js';
+import { ObjectStore, type StoreEvent } from './kubernetes/store.js';
 import { serveWatch } from './kubernetes/watch.js';
 
 export type { DenyRule, DeploymentSeed, Kind, KindMap, RolloutBehaviour };
 export type { ContainerSeed } from './kubernetes/seed.js';
 export type { Status } from './kubernetes/status.js';
+export type { StoreEvent } from './kubernetes/store.js';
 
 export interface RequestRecord {
   method: string;
@@ -250,6 +251,11 @@ export class KubernetesDouble {
   /** How the Deployment's rollouts proceed from now on: converge (default) or stall. Sticky until changed. */
   setRollout(namespace: string, name: string, behaviour: RolloutBehaviour): void {
     this.deployments.setBehaviour(namespace, name, behaviour);
+  }
+
+  /** Calls `listener` synchronously on every stored change, as watches see it; returns the unsubscribe. */
+  onChange(listener: (event: StoreEvent) => void): () => void {
+    return this.store.subscribe(listener);
   }
 
   // -- internals ---------------------------------------------------------------------------------

@@ -34,10 +34,18 @@ export async function freePort(): Promise<number> {
 }
 
 /** Runs backout as its own process (`src/main.ts` through tsx), as an operator would, against the world's doubles. */
-export async function spawnBackout(world: World, overrides: Record<string, string> = {}, opts: { waitReady?: boolean } = {}): Promise<BotProcess> {
+export async function spawnBackout(
+  world: World,
+  overrides: Record<string, string> = {},
+  opts: {
+    waitReady?: boolean;
+    /** Node arguments that start backout instead of `src/main.ts` through tsx, e.g. `['dist/src/main.js']`. */
+    entry?: string[];
+  } = {},
+): Promise<BotProcess> {
   const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
   const env = { ...process.env, ...world.rawEnv, ...overrides, PORT: String(port) };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, opts.entry ?? ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,7 +59,11 @@ export async function spawnBackout(world: World, overrides: Record<string, strin
     child,
     port,
     url,
-    client: new SlackClient({ url, signingSecret: SIGNING_SECRET, newResponseUrl: () => world.slack.newResponseUrl() }),
+    client: new SlackClient({
+      url,
+      signingSecret: SIGNING_SECRET,
+      newResponseUrl: () => world.slack.newResponseUrl(),
+    }),
     output,
     exited,
     async crash() {

@@ -11,8 +11,9 @@ export class TcpProxy {
   ) {}
 
   static async start(target: { host: string; port: number }): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined;
+    const holder: { proxy?: TcpProxy } = {};
     const server = createServer((client) => {
+      const proxy = holder.proxy;
       if (!proxy || proxy.blocked) {
         client.destroy();
         return;
@@ -22,8 +23,8 @@ export class TcpProxy {
       const close = () => {
         client.destroy();
         upstream.destroy();
-        proxy?.sockets.delete(client);
-        proxy?.sockets.delete(upstream);
+        proxy.sockets.delete(client);
+        proxy.sockets.delete(upstream);
       };
       client.on('error', close).on('close', close);
       upstream.on('error', close).on('close', close);
@@ -31,8 +32,8 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
-    proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
-    return proxy;
+    holder.proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
+    return holder.proxy;
   }
 
   get url(): string {

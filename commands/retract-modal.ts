@@ -1,0 +1,188 @@
+import type { App } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import { z } from 'zod';
+import { formatDuration } from '../src/config/duration.js';
+import { asBackoutError } from '../src/errors.js';
+import { isRetracted } from '../src/integrations/github/banner.js';
+import { whyNotReplacement } from '../src/integrations/github/selection.js';
+import type { Logger } from '../src/observability/logger.js';
+import { renderError } from '../src/slack/cards.js';
+import { MODAL, retractModal, type Choice } from '../src/slack/modals.js';
+import type { Responder } from '../src/slack/respond.js';
+import { planRetraction, resolveReleaseService, type RetractDeps } from './retract-plan.js';
+import type { Invocation } from './shared.js';
+
+const metadataSchema = z.object({
+  channel: z.string(),
+  responseUrl: z.string().optional(),
+  threadTs: z.string().optional(),
+});
+
+const selected = z.object({ selected_option: z.object({ value: z.string() }).nullish() });
+
+const submissionSchema = z.object({
+  service: z.object({ [MODAL.retract.serviceAction]: selected }),
+  release: z.object({ release: selected }).optional(),
+  replacement: z.object({ replacement: selected }).optional(),
+  options: z
+    .object({ options: z.object({ selected_options: z.array(z.object({ value: z.string() })).nullish() }) })
+    .optional(),
+  reason: z.object({ reason: z.object({ value: z.string().nullish() }) }).optional(),
+});
+
+/** The dialog behind a bare `/retract`: pick a service, then one of its recent releases. */
+export class RetractModal {
+  constructor(
+    private readonly deps: RetractDeps & {
+      responder: Responder;
+      views: WebClient['views'];
+      log: Logger;
+    },
+  ) {}
+
+  private services(): Choice[] {
+    return [...this.deps.config.services.values()]
+      .filter((s) => s.github)
+      .map((s) => ({ value: s.name, label: `${s.name} · ${s.github?.fullName ?? ''}` }));
+  }
+
+  async openRetractModal(triggerId: string, inv: Invocation): Promise<void> {
+    const metadata = JSON.stringify({
+      channel: inv.channel,
+      ...(inv.responseUrl ? { responseUrl: inv.responseUrl } : {}),
+      ...(inv.threadTs ? { threadTs: inv.threadTs } : {}),
+    });
+    const services = this.services();
+    await this.deps.views.open({
+      trigger_id: triggerId,
+      view: retractModal({
+        services,
+        metadata,
+        ...(services.length === 0
+          ? { note: 'No service in the config names a GitHub repo (`github: { repo: owner/name }`).' }
+          : {}),
+      }),
+    });
+  }
+
+  /** A service was picked: list its recent releases from GitHub. */
+  async servicePicked(
+    viewId: string,
+    hash: string | undefined,
+    metadata: string,
+    value: string,
+  ): Promise<void> {
+    let releases: Choice[] = [];
+    let replacements: Choice[] = [];
+    let note: string;
+    try {
+      const { repo } = resolveReleaseService(this.deps.config, value);
+      const [recent, latest] = await Promise.all([
+        this.deps.releases.recent(repo, 25),
+        this.deps.releases.latest(repo),
+      ]);
+      const now = Date.now();
+      const published = recent.filter((r) => !r.draft);
+      releases = published.map((r) => {
+        const flags = [
+          r.id === latest?.id ? 'latest' : undefined,
+          r.prerelease ? 'pre-release' : undefined,
+          isRetracted(r.body) ? 'retracted' : undefined,
+        ].filter((f) => f !== undefined);
+        return {
+          value: r.tag,
+          label: `${r.tag}${flags.length ? ` · ${flags.join(', ')}` : ''} · ${formatDuration(now - Date.parse(r.createdAt))} old`,
+        };
+      });
+      replacements = published
+        .filter((r) => whyNotReplacement(r) === undefined)
+        .map((r) => ({ value: r.tag, label: r.tag }));
+      note = published.length
+        ? `The ${published.length} most recent published releases of \`${repo.fullName}\`${latest ? `; latest is ${latest.tag}` : ''}.`
+        : `\`${repo.fullName}\` has no published releases.`;
+    } catch (err) {
+      note = `:warning: ${renderError(asBackoutError(err)).text}`;
+    }
+    await this.deps.views.update({
+      view_id: viewId,
+      ...(hash ? { hash } : {}),
+      view: retractModal({
+        services: this.services(),
+        selected: value,
+        releases,
+        replacements,
+        note,
+        metadata,
+      }),
+    });
+  }
+
+  async submitted(user: string, metadata: string, values: unknown): Promise<void> {
+    const meta = metadataSchema.parse(JSON.parse(metadata));
+    const parsed = submissionSchema.parse(values);
+    const service = parsed.service[MODAL.retract.serviceAction].selected_option?.value ?? '';
+    const tag = parsed.release?.release.selected_option?.value ?? '';
+    const replacement = parsed.replacement?.replacement.selected_option?.value;
+    const options = new Set((parsed.options?.options.selected_options ?? []).map((o) => o.value));
+    const reason = parsed.reason?.reason.value?.trim();
+    const inv: Invocation = {
+      user,
+      channel: meta.channel,
+      ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}),
+      ...(meta.threadTs ? { threadTs: meta.threadTs } : {}),
+    };
+    let text: string;
+    try {
+      const { message } = await planRetraction(
+        {
+          service,
+          tag,
+          ...(reason ? { reason } : {}),
+          ...(replacement && replacement !== tag ? { replacement } : {}),
+          deleteAssets: options.has('delete-assets'),
+          rollback: options.has('rollback'),
+        },
+        inv,
+        this.deps,
+      );
+      text = message.text;
+    } catch (err) {
+      text = renderError(asBackoutError(err)).text;
+    }
+    if (meta.responseUrl) await this.deps.responder.respond(meta.responseUrl, { text });
+  }
+}
+
+export function registerRetractModal(app: App, modal: RetractModal): void {
+  app.action(MODAL.retract.serviceAction, async ({ ack, body, action, logger }) => {
+    await ack();
+    if (body.type !== 'block_actions' || !body.view || action.type !== 'static_select') return;
+    const value = action.selected_option?.value;
+    if (!value) return;
+    await modal
+      .servicePicked(body.view.id, body.view.hash, body.view.private_metadata, value)
+      .catch((err: unknown) => {
+        logger.warn(`could not update the retract dialog: ${(err as Error).message}`);
+      });
+  });
+  app.view(MODAL.retract.callbackId, async ({ ack, body, view, logger }) => {
+    const values = view.state.values;
+    const service = values.service?.[MODAL.retract.serviceAction]?.selected_option?.value;
+    const release = values.release?.release?.selected_option?.value;
+    if (!service || !release) {
+      await ack({
+        response_action: 'errors',
+        errors: !service
+          ? { service: 'Pick a service.' }
+          : values.release
+            ? { release: 'Pick a release.' }
+            : { service: 'Wait for its releases to load, then pick one.' },
+      });
+      return;
+    }
+    await ack();
+    await modal.submitted(body.user.id, view.private_metadata, values).catch((err: unknown) => {
+      logger.warn(`retract dialog submission failed: ${(err as Error).message}`);
+    });
+  });
+}

@@ -1,0 +1,79 @@
+import { formatDuration } from '../src/config/duration.js';
+import { IntegrationError } from '../src/errors.js';
+import type { TrafficTarget } from '../src/integrations/traffic/types.js';
+import type { JobDefinition, Step } from '../src/queue/job-definition.js';
+import { auditContext } from '../src/queue/step-runner.js';
+import type { JobDeps } from './deps.js';
+
+/** Returning a canary's traffic to stable when no canary job is running (it failed, or was started by hand). */
+export interface CanaryAbortPlan {
+  service: string;
+  environment: string;
+  target: TrafficTarget;
+  /** The canary's weight when the abort was asked for. */
+  weight: number;
+  /** The canary request this abort follows, when there is one. */
+  of?: string;
+  timeoutMs: number;
+}
+
+const abort: Step<CanaryAbortPlan, JobDeps> = {
+  name: 'abort',
+  label: 'Return all traffic to stable',
+  dryRun: 'skip',
+  async run(ctx) {
+    const { plan } = ctx;
+    const p = ctx.deps.traffic.for(plan.target.provider);
+    const startedAt = (ctx.state.startedAt as number | undefined) ?? Date.now();
+    if (ctx.state.startedAt === undefined) await ctx.save({ startedAt });
+    const result = await p.abort(plan.target);
+    if (result === 'patched') await ctx.save({ patched: true });
+    const seen = await p.aborted(plan.target);
+    if (!seen.done) {
+      if (Date.now() - startedAt > plan.timeoutMs) {
+        throw new IntegrationError(
+          'kubernetes',
+          `Could not confirm that all traffic is back on stable after ${formatDuration(plan.timeoutMs)}: ${seen.message}.`,
+          { retryable: false, hint: `Check ${p.describe(plan.target)} by hand; Retry repeats the abort.` },
+        );
+      }
+      await ctx.progress(seen.message);
+      return { again: 1_000 };
+    }
+    const outcome = ctx.state.patched
+      ? `aborted by <@${ctx.request.requester}> at ${plan.weight} %: all traffic on stable`
+      : 'no-op: all traffic was already on stable';
+    if (!ctx.state.audited) {
+      await ctx.deps.audit.append({
+        type: 'canary.aborted',
+        ...auditContext(ctx.request),
+        outcome,
+        details: {
+          auto: false,
+          by: ctx.request.requester,
+          reason: ctx.request.reason ?? 'abort requested',
+          weight: plan.weight,
+          provider: plan.target.provider,
+          ...(plan.of ? { canaryRequest: plan.of } : {}),
+        },
+      });
+      await ctx.save({ audited: true });
+    }
+    await ctx.save({ outcome });
+    return { finish: outcome, detail: `${p.describe(plan.target)}: ${seen.message}.` };
+  },
+};
+
+export const canaryAbortJob: JobDefinition<CanaryAbortPlan, JobDeps> = {
+  kind: 'canary-abort',
+  steps: [abort],
+  describe(plan) {
+    const t = plan.target;
+    return [
+      `*Traffic* ${t.provider === 'argo-rollouts' ? `Rollout \`${t.namespace}/${t.object}\`: \`kubectl argo rollouts abort\`` : `${t.provider === 'nginx-ingress' ? 'canary Ingress' : 'HTTPRoute'} \`${t.namespace}/${t.object}\`: canary weight ${plan.weight} % → 0 %`} (context \`${t.context}\`)`,
+      plan.of
+        ? `Follows canary request \`${plan.of}\`, which is no longer running.`
+        : 'No canary request is running.',
+    ];
+  },
+};

@@ -1,0 +1,269 @@
+import { formatDuration } from '../src/config/duration.js';
+import { BusyError, IntegrationError, StalePlanError } from '../src/errors.js';
+import type { JobDefinition, Step } from '../src/queue/job-definition.js';
+import { auditContext } from '../src/queue/step-runner.js';
+import type { CardButton } from '../src/slack/cards.js';
+import { hasChecks, readingsLine } from './canary-analysis.js';
+import {
+  provider,
+  returnToStable,
+  show,
+  signals,
+  startAbort,
+  totalSteps,
+  walkOf,
+  type CanaryPlan,
+} from './canary-shared.js';
+import { walk } from './canary-walk.js';
+import type { JobDeps } from './deps.js';
+
+export type { CanaryPlan } from './canary-shared.js';
+
+const PROVIDER_NAMES = {
+  'argo-rollouts': 'Argo Rollouts',
+  'nginx-ingress': 'NGINX Ingress',
+  'gateway-api': 'Gateway API',
+} as const;
+
+const preflight: Step<CanaryPlan, JobDeps> = {
+  name: 'preflight',
+  label: 'Check live traffic against the plan',
+  async run(ctx) {
+    const { plan } = ctx;
+    const p = provider(ctx);
+    const live = await p.read(plan.target);
+    const moved: string[] = [];
+    if (!live.idle || live.weight !== plan.from.weight)
+      moved.push(`a canary is in progress (${live.weight} % to the canary)`);
+    if (live.generation !== plan.from.generation)
+      moved.push(
+        `${p.describe(plan.target)} changed (generation ${plan.from.generation} → ${live.generation})`,
+      );
+    if (plan.stableImage && live.stableImage && live.stableImage !== plan.stableImage)
+      moved.push(`stable now runs ${live.stableImage}, not ${plan.stableImage}`);
+    if (moved.length > 0) {
+      throw new StalePlanError(`The plan is stale: ${moved.join('; ')}. Nothing was changed.`, {
+        hint: `Run /canary ${plan.service} --env ${plan.environment} status, then start again.`,
+      });
+    }
+    return { detail: `${live.summary}; stable \`${live.stableImage ?? 'unknown'}\` as planned.` };
+  },
+};
+
+const lock: Step<CanaryPlan, JobDeps> = {
+  name: 'lock',
+  label: `Hold the service's lock`,
+  async run(ctx) {
+    const target = ctx.request.target;
+    const got = await ctx.deps.locks.acquire(target, ctx.request.id);
+    if (!got.ok) {
+      throw new BusyError(
+        `${target} is held by request ${got.holder}; the canary did not start and nothing was changed.`,
+        {
+          hint: 'Wait for that request to finish, then Retry.',
+        },
+      );
+    }
+    return {
+      detail: `Holding ${target} for the canary's whole life: no other mutating job can act on it meanwhile.`,
+    };
+  },
+};
+
+const deploy: Step<CanaryPlan, JobDeps> = {
+  name: 'deploy',
+  label: 'Put the canary workload on the new image',
+  dryRun: 'skip',
+  async run(ctx) {
+    const { plan } = ctx;
+    if (ctx.state.aborting) return returnToStable(ctx);
+    const sig = await signals(ctx);
+    if (sig.abort)
+      return startAbort(ctx, walkOf(ctx), {
+        auto: false,
+        by: sig.abort.by,
+        reason: sig.abort.reason ?? 'abort requested',
+      });
+    const p = provider(ctx);
+    if (!ctx.state.deployed) {
+      const result = await p.deployCanary(plan.target, plan.container, plan.image);
+      await ctx.save({ deployed: true, deployResult: result, deployStartedAt: Date.now() });
+    }
+    const ready = await p.canaryReady(plan.target);
+    if (ready.failed) {
+      return startAbort(ctx, walkOf(ctx), {
+        auto: true,
+        reason: `the canary workload did not become ready: ${ready.failed}`,
+      });
+    }
+    if (!ready.done) {
+      if (Date.now() - (ctx.state.deployStartedAt as number) > plan.timeoutMs) {
+        return startAbort(ctx, walkOf(ctx), {
+          auto: true,
+          reason: `the canary workload was not ready after ${formatDuration(plan.timeoutMs)}: ${ready.message}`,
+        });
+      }
+      await ctx.progress(ready.message);
+      return { again: 1_000 };
+    }
+    const what =
+      plan.target.provider === 'argo-rollouts'
+        ? `${p.describe(plan.target)} pod template`
+        : `deployment.apps/${plan.target.canaryDeployment}`;
+    return {
+      detail: `${what} ${ctx.state.deployResult === 'unchanged' ? 'already ran' : 'set to'} \`${plan.image}\` (container ${plan.container}). ${ready.message}.`,
+    };
+  },
+};
+
+const promote: Step<CanaryPlan, JobDeps> = {
+  name: 'promote',
+  label: 'Promote to 100 % and hand traffic to stable',
+  dryRun: 'skip',
+  async run(ctx) {
+    const { plan } = ctx;
+    if (ctx.state.aborting) return returnToStable(ctx);
+    await ctx.deps.locks.extend(ctx.request.target, ctx.request.id);
+    const actions = provider(ctx).promotion(plan.target, plan.container, plan.image);
+    let index = (ctx.state.promotionIndex as number | undefined) ?? 0;
+    const stableChanged = actions.slice(0, index).some((a) => a.changesStable);
+    const sig = await signals(ctx);
+    const w = walkOf(ctx);
+    if (sig.abort)
+      return startAbort(ctx, w, {
+        auto: false,
+        by: sig.abort.by,
+        reason: sig.abort.reason ?? 'abort requested during promotion',
+        stableChanged,
+      });
+    for (; index < actions.length; index++) {
+      const action = actions[index]!;
+      const startedAt = (ctx.state.actionStartedAt as number | undefined) ?? Date.now();
+      if (ctx.state.actionStartedAt === undefined) {
+        await ctx.save({ actionStartedAt: startedAt });
+        await show(ctx, w, 'promoting', `:rocket: Promoting \`${plan.image}\`: ${action.label}.`);
+      }
+      const seen = await action.run();
+      const where =
+        action.changesStable || stableChanged
+          ? 'The stable workload is being moved to the canary image.'
+          : 'Stable is unchanged.';
+      if (seen.failed || (!seen.done && Date.now() - startedAt > plan.timeoutMs)) {
+        throw new IntegrationError(
+          'kubernetes',
+          `${action.label}: ${seen.failed ?? `not done after ${formatDuration(plan.timeoutMs)} (${seen.message})`}. ${where}`,
+          {
+            retryable: false,
+            hint: 'Fix the cause and Retry: the promotion continues from this action. Abort returns all traffic to stable.',
+          },
+        );
+      }
+      if (!seen.done) {
+        await ctx.progress(`${action.label}: ${seen.message}`);
+        return { again: 1_000 };
+      }
+      if (action.weight !== undefined && ctx.state.auditedAction !== action.name) {
+        await ctx.deps.audit.append({
+          type: 'canary.weight',
+          ...auditContext(ctx.request),
+          details: {
+            weight: action.weight,
+            step: totalSteps(plan),
+            of: totalSteps(plan),
+            provider: plan.target.provider,
+            image: plan.image,
+            promotion: action.name,
+          },
+        });
+        await ctx.save({ auditedAction: action.name });
+      }
+      await ctx.note(`promote-${action.name}`, `:white_check_mark: ${action.label}: ${seen.message}.`);
+      await ctx.save({ promotionIndex: index + 1, actionStartedAt: undefined });
+    }
+    return {
+      detail: `\`${plan.image}\` is now stable and serves all of ${plan.service}'s traffic in ${plan.environment}.`,
+    };
+  },
+};
+
+const report: Step<CanaryPlan, JobDeps> = {
+  name: 'report',
+  label: 'Report the outcome',
+  async run(ctx) {
+    const { plan } = ctx;
+    if (ctx.dryRun) {
+      await ctx.save({ outcome: 'dry run: nothing was changed' });
+      return {
+        detail: `DRY_RUN: would have walked \`${plan.image}\` through ${plan.stops.map((s) => `${s.weight} %`).join(' → ')} → 100 %. Nothing was changed.`,
+      };
+    }
+    const w = walkOf(ctx);
+    const outcome = `promoted: ${plan.image} is stable`;
+    const text = `:white_check_mark: *${plan.service} in ${plan.environment} runs \`${plan.image}\` as stable*, with all traffic.\nAnalysis: ${w.rounds} round(s), failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last: ${readingsLine(w.last)}.`;
+    await ctx.save({ outcome });
+    await ctx.note('outcome', text);
+    await show(ctx, w, 'finished', `:white_check_mark: \`${plan.image}\` promoted: stable, all traffic.`);
+    return { detail: `Outcome: ${outcome}.` };
+  },
+};
+
+export function describeCanary(plan: CanaryPlan): string[] {
+  const t = plan.target;
+  const lines = [
+    `*Provider* ${PROVIDER_NAMES[t.provider]} — ${t.provider === 'argo-rollouts' ? 'Rollout' : t.provider === 'nginx-ingress' ? 'canary Ingress' : 'HTTPRoute'} \`${t.namespace}/${t.object}\` (context \`${t.context}\`)`,
+    t.provider === 'argo-rollouts'
+      ? `*Canary* Rollout pod template \`${plan.from.canaryImage ?? plan.stableImage ?? '?'}\` → \`${plan.image}\` (container \`${plan.container}\`)`
+      : `*Canary* Deployment \`${t.canaryDeployment}\` → \`${plan.image}\` (container \`${plan.container}\`); stable \`${t.stableDeployment}\` runs \`${plan.stableImage ?? '?'}\``,
+    `*Steps* ${plan.stops.map((s) => `${s.weight} %`).join(' → ')} → 100 % (needs an Approve) · dwell ${formatDuration(plan.dwellMs)} each`,
+    hasChecks(plan.health)
+      ? `*Analysis* every ${formatDuration(Math.min(plan.intervalMs, plan.dwellMs))}: ${[
+          ...(plan.health?.prometheus?.checks ?? []).map(
+            (c) =>
+              `${c.name}${c.max !== undefined ? ` ≤ ${c.max}` : ''}${c.min !== undefined ? ` ≥ ${c.min}` : ''}`,
+          ),
+          ...(plan.health?.probes.length ? [`${plan.health.probes.length} probe(s)`] : []),
+        ].join(', ')}; abort at ${plan.maxFailedChecks} failed check(s)`
+      : '*Analysis* none: this environment has no health checks, so steps advance on time alone',
+  ];
+  if (plan.stopsNote) lines.push(`_${plan.stopsNote}_`);
+  lines.push(
+    t.provider === 'argo-rollouts'
+      ? '*Promotion* `promote` between steps, `promote --full` after the Approve; `abort` returns traffic to stable.'
+      : `*Promotion* after the Approve: 100 % to the canary, stable \`${t.stableDeployment}\` set to the image, then all traffic back to stable. Abort: weight 0.`,
+  );
+  return lines;
+}
+
+export const canaryJob: JobDefinition<CanaryPlan, JobDeps> = {
+  kind: 'canary',
+  steps: [preflight, lock, deploy, walk, promote, report],
+  describe: describeCanary,
+  buttons(request): CardButton[] {
+    const abort: CardButton = {
+      action: 'abort',
+      text: 'Abort',
+      style: 'danger',
+      confirm: {
+        title: 'Abort the canary?',
+        text: 'All traffic returns to stable now. No approval is needed.',
+        confirm: 'Abort',
+      },
+    };
+    if (request.state === 'running' || request.state === 'approved') {
+      return [
+        {
+          action: 'promote',
+          text: 'Promote',
+          style: 'primary',
+          confirm: {
+            title: 'Promote the canary?',
+            text: 'Before the last step: analyse now and go to the next step if healthy. At the approval gate: approve the move to 100 % (approvers only).',
+            confirm: 'Promote',
+          },
+        },
+        abort,
+      ];
+    }
+    return request.state === 'failed' ? [abort] : [];
+  },
+};

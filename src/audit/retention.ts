@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import { archiveAudit } from './archive.js';
+import type { RedisAuditLog } from './log.js';
+
+export const ARCHIVE_EVERY_MS = 6 * 3_600_000;
+const FIRST_RUN_AFTER_MS = 60_000;
+
+/**
+ * Archives records older than the retention periodically (a minute after start, then every
+ * six hours) from a worker process. Replicas race harmlessly: one holds the archive lock,
+ * the others find nothing to do. `backout audit archive` does the same on demand.
+ * Stops when `signal` aborts (backout's shutdown).
+ */
+export function scheduleAuditArchive(opts: {
+  audit: RedisAuditLog;
+  redis: Redis;
+  prefix: string;
+  dir: string;
+  retentionMs: number;
+  log: Logger;
+  signal: AbortSignal;
+  everyMs?: number;
+}): void {
+  const run = () => {
+    if (opts.signal.aborted) return;
+    archiveAudit(opts).then(
+      (result) => {
+        if (result.archived > 0) {
+          opts.log.info(
+            { archived: result.archived, throughSeq: result.throughSeq, file: result.file },
+            'audit records older than the retention archived',
+          );
+        }
+      },
+      (err: unknown) => opts.log.warn({ err }, 'audit archive did not run; it will be tried again'),
+    );
+  };
+  const first = setTimeout(run, Math.min(FIRST_RUN_AFTER_MS, opts.everyMs ?? FIRST_RUN_AFTER_MS));
+  const every = setInterval(run, opts.everyMs ?? ARCHIVE_EVERY_MS);
+  first.unref();
+  every.unref();
+  opts.signal.addEventListener(
+    'abort',
+    () => {
+      clearTimeout(first);
+      clearInterval(every);
+    },
+    { once: true },
+  );
+}

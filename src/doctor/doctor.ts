@@ -1,0 +1,101 @@
+import { LogLevel, WebClient } from '@slack/web-api';
+import { envSchema, parseEnv } from '../config/env.js';
+import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/model.js';
+import { KubeClients } from '../integrations/kubernetes/clients.js';
+import { connectRedis, redactUrl } from '../cli/context.js';
+import { fail, ok, type CheckResult } from './check.js';
+import { githubChecks } from './github.js';
+import { kubernetesChecks } from './kubernetes.js';
+import { manifestBotScopes } from './manifest.js';
+import { redisChecks } from './redis.js';
+import { slackChecks } from './slack.js';
+
+const AREAS: CheckResult['area'][] = ['environment', 'config', 'slack', 'kubernetes', 'github', 'redis'];
+
+/**
+ * `backout doctor`'s composition root: builds its own clients from the environment and the
+ * config (the same integration classes backout uses) and checks every connection and
+ * permission backout needs. Every check runs even when others fail, so one run lists
+ * every problem.
+ */
+export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> {
+  const checks: CheckResult[] = [];
+  const parsed = parseEnv(raw);
+  if (parsed.ok) checks.push(ok('environment', 'variables', 'all set and valid'));
+  else {
+    for (const p of parsed.problems) {
+      const [key = 'variables', ...rest] = p.split(' ');
+      checks.push(
+        fail('environment', key, rest.join(' '), 'set it as README.md, "Configuration", describes'),
+      );
+    }
+  }
+  const field = <K extends keyof typeof envSchema.shape>(key: K) => {
+    const r = envSchema.shape[key].safeParse(raw[key] === '' ? undefined : raw[key]);
+    return r.success ? (r.data as unknown) : undefined;
+  };
+  const str = (key: keyof typeof envSchema.shape) => {
+    const v = field(key);
+    return typeof v === 'string' ? v : undefined;
+  };
+
+  const configPath = str('BACKOUT_CONFIG') ?? './backout.yml';
+  let config: Config | undefined;
+  const loaded = await loadConfigFile(configPath);
+  if (loaded.ok) {
+    config = loaded.config;
+    checks.push(ok('config', configPath, `valid: ${config.services.size} service(s)`));
+  } else {
+    checks.push(
+      fail(
+        'config',
+        configPath,
+        `${loaded.problems.length} problem(s): ${loaded.problems.join('; ')}`,
+        '`backout config check` lists them one per line; Kubernetes, GitHub and channel checks need a valid file',
+      ),
+    );
+  }
+
+  const token = str('SLACK_BOT_TOKEN');
+  const slackApiUrl = str('SLACK_API_URL');
+  const redisUrl = str('REDIS_URL') ?? 'redis://127.0.0.1:6379';
+  const kubeconfig = str('KUBECONFIG');
+  const github = { GITHUB_TOKEN: str('GITHUB_TOKEN'), GITHUB_API_URL: str('GITHUB_API_URL') };
+
+  const [slack, kube, gh, redis] = await Promise.all([
+    token
+      ? manifestBotScopes().then(
+          (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes),
+          (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err)),
+        )
+      : Promise.resolve([]),
+    config ? kubernetesChecks(kubeClients(kubeconfig), config, kubeconfig) : Promise.resolve([]),
+    config ? githubChecks(github, config) : Promise.resolve([]),
+    redisChecks(() => connectRedis(redisUrl), redactUrl(redisUrl)),
+  ]);
+  checks.push(...slack, ...kube, ...gh, ...redis);
+  return checks.sort((a, b) => AREAS.indexOf(a.area) - AREAS.indexOf(b.area));
+}
+
+function slackClient(token: string, slackApiUrl: string | undefined): WebClient {
+  return new WebClient(token, {
+    ...(slackApiUrl ? { slackApiUrl } : {}),
+    timeout: 8_000,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    logLevel: LogLevel.ERROR,
+  });
+}
+
+function kubeClients(kubeconfig: string | undefined): KubeClients | Error {
+  try {
+    return new KubeClients(kubeconfig);
+  } catch (err) {
+    return asError(err);
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditFile } from '../../src/audit/file.js';
+import { RedisAuditLog } from '../../src/audit/log.js';
+import { verifyLive } from '../../src/audit/verify.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { auditKit, rollbackHistory, type AuditKit } from './kit.js';
+
+describe('the audit log', () => {
+  let kit: AuditKit;
+  beforeAll(async () => {
+    kit = await auditKit();
+  });
+  afterAll(async () => {
+    await kit.close();
+  });
+
+  it('two processes writing the same file (backout and the CLI) neither lose nor duplicate a line', async () => {
+    const other = new RedisAuditLog(
+      kit.redis,
+      kit.prefix,
+      kit.env.AUDIT_LOG_DIR,
+      createLogger({ level: 'silent', secrets: [] }),
+    );
+    await Promise.all(
+      [kit.audit, other].map(async (log, n) => {
+        for (const e of rollbackHistory(`rb-${n}`, 'x').concat(rollbackHistory(`rb-${n}b`, 'y')))
+          await log.append(e);
+      }),
+    );
+    const file = await readAuditFile(join(kit.env.AUDIT_LOG_DIR!, 'audit.jsonl'));
+    expect(file.map((r) => r.seq)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect(verifyLive(file).ok).toBe(true);
+  });
+
+  it('logs one line per state change with the request id, and the job id for job and step events', async () => {
+    const lines: string[] = [];
+    const log = createLogger({
+      level: 'info',
+      secrets: [],
+      destination: new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    });
+    const audit = new RedisAuditLog(kit.redis, kit.prefix, undefined, log);
+    for (const e of rollbackHistory('rb-logged', 'x')) await audit.append(e);
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.map((e) => e.event)).toEqual([
+      'request.created',
+      'request.approved',
+      'job.started',
+      'step.started',
+      'step.finished',
+      'job.succeeded',
+    ]);
+    for (const e of entries) expect(e.requestId).toBe('rb-logged');
+    expect(entries.filter((e) => e.jobId === 'rb-logged').map((e) => e.event)).toEqual([
+      'job.started',
+      'step.started',
+      'step.finished',
+      'job.succeeded',
+    ]);
+    expect(entries[3]).toMatchObject({ step: 'apply', msg: 'audit: step.started', service: 'checkout-api' });
+  });
+});
