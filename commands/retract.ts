@@ -1,7 +1,14 @@
 import { UsageError } from '../src/errors.js';
 import type { SlashCommand } from './command.js';
 import { help, parse, USAGE, type RetractCommand } from './retract-grammar.js';
-import { runRetractApi, type RetractApiCommand, type RetractApiDeps } from './retract-api.js';
+import {
+  parseDelay,
+  parseSchedule,
+  parseSunset,
+  runRetractApi,
+  type RetractApiCommand,
+  type RetractApiDeps,
+} from './retract-api.js';
 import { planRetraction, resolveReleaseService, type RetractDeps } from './retract-plan.js';
 import { planRetractUndo } from './retract-undo.js';
 import { resolveService, type Invocation } from './shared.js';
@@ -24,6 +31,13 @@ export const retractCommand: SlashCommand<RetractCommand, RetractCommandDeps> = 
     if (cmd.kind === 'help' || cmd.kind === 'modal') return {};
     if (isApi(cmd)) {
       const service = resolveService(config, cmd.service);
+      if (cmd.kind === 'api-retire') {
+        // The dates, schedule and delay depend only on the clock: refuse them in the acknowledgement.
+        const now = new Date();
+        const sunset = parseSunset(cmd.sunset, now);
+        if (cmd.brownout !== undefined) parseSchedule(cmd.brownout, now, sunset);
+        parseDelay(cmd.delay);
+      }
       return { ack: `:hourglass_flowing_sand: Working on the API retirement for ${service.name}…` };
     }
     const { service, repo } = resolveReleaseService(config, cmd.service);
