@@ -47,6 +47,24 @@ import { RedisCanaryBoard } from '../jobs/canary-control.js';
 import { canaryFollowUps } from '../commands/canary-actions.js';
 import type { DestinationStream } from 'pino';
 
+/** Registers the periodic sweep, retrying until Redis takes it (or the process stops). */
+async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): Promise<void> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      await timers.upsertJobScheduler(
+        'sweep',
+        { every: SWEEP_EVERY_MS },
+        { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } },
+      );
+      return;
+    } catch (err) {
+      if (attempt === 0)
+        log.warn({ err: (err as Error).message }, 'could not schedule the sweep yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
+    }
+  }
+}
+
 export interface Backout {
   /** The port actually listened on (PORT=0 picks a free one). */
   port: number;
@@ -198,10 +216,16 @@ export async function startBackout(
   // Workers (role all or worker).
   const shutdown = new AbortController();
   const pool = new WorkerPool({ redisUrl: env.REDIS_URL, prefix, log, metrics, probe: redis });
+  // The command connection has no offline queue: give it a moment to connect before init reads Redis.
+  // Every role appends to the audit chain, so every role continues it from the file if Redis lost it.
+  await waitForRedis(redis, 10_000).catch(() => undefined);
+  await audit.init().catch((err: unknown) => {
+    log.warn(
+      { err: (err as Error).message },
+      'audit log not ready yet (Redis unreachable?); it catches up on the next record',
+    );
+  });
   if (env.BACKOUT_ROLE !== 'web') {
-    // The command connection has no offline queue: give it a moment to connect before init reads Redis.
-    await waitForRedis(redis, 10_000).catch(() => undefined);
-    await audit.init();
     scheduleAuditArchive({
       audit,
       redis,
@@ -287,15 +311,8 @@ export async function startBackout(
       { queue: NOTIFY_QUEUE, processor: drain, concurrency: 8 },
       { queue: TIMERS_QUEUE, processor: timers, concurrency: 4 },
     ]);
-    await timersQueue
-      .upsertJobScheduler(
-        'sweep',
-        { every: SWEEP_EVERY_MS },
-        { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } },
-      )
-      .catch((err: unknown) =>
-        log.warn({ err }, 'could not schedule the sweep; it will be scheduled on the next start'),
-      );
+    // In the background: with Redis down at start-up this waits for it rather than holding start-up.
+    void scheduleSweep(timersQueue, shutdown.signal, log);
   }
 
   const readiness = (): Readiness => {

@@ -80,3 +80,36 @@ describe('Redis dropped for several seconds', () => {
     await waitFor(async () => (await ready()) === 200, { what: 'recovery', timeoutMs: 30_000 });
   });
 });
+
+describe('starting while Redis is down', () => {
+  it('the process starts and says it is not ready, then becomes ready and works once Redis answers', async () => {
+    const world = await createWorld();
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 6379 });
+    try {
+      proxy.cut();
+      const bot = await world.start({ REDIS_URL: proxy.url });
+      const ready = async () => (await fetch(`http://127.0.0.1:${bot.app.port}/healthz/ready`)).status;
+      expect(await ready()).toBe(503);
+      expect((await fetch(`http://127.0.0.1:${bot.app.port}/healthz/live`)).status).toBe(200);
+      const during = await bot.client.command({
+        command: '/rollback',
+        text: 'checkout-api',
+        user_id: PEOPLE.requester,
+        channel_id: PEOPLE.checkout,
+      });
+      expect((during.json as { text: string }).text).toMatch(/queue is unavailable/i);
+      proxy.restore();
+      await waitFor(async () => (await ready()) === 200, {
+        what: 'ready once Redis answers',
+        timeoutMs: 30_000,
+      });
+      await run(world, bot, '/rollback', 'checkout-api --reason "after a cold start"');
+      const card = await cardIn(world);
+      await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+      await waitCard(world, card, /Done — healthy/);
+    } finally {
+      await world.close();
+      await proxy.stop();
+    }
+  });
+});
