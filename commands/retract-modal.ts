@@ -10,13 +10,7 @@ import { renderError } from '../src/slack/cards.js';
 import { MODAL, retractModal, type Choice } from '../src/slack/modals.js';
 import type { Responder } from '../src/slack/respond.js';
 import { planRetraction, resolveReleaseService, type RetractDeps } from './retract-plan.js';
-import type { Invocation } from './shared.js';
-
-const metadataSchema = z.object({
-  channel: z.string(),
-  responseUrl: z.string().optional(),
-  threadTs: z.string().optional(),
-});
+import { encodeModalPlace, modalInvocation, type Invocation } from './shared.js';
 
 const selected = z.object({ selected_option: z.object({ value: z.string() }).nullish() });
 
@@ -47,11 +41,7 @@ export class RetractModal {
   }
 
   async openRetractModal(triggerId: string, inv: Invocation): Promise<void> {
-    const metadata = JSON.stringify({
-      channel: inv.channel,
-      ...(inv.responseUrl ? { responseUrl: inv.responseUrl } : {}),
-      ...(inv.threadTs ? { threadTs: inv.threadTs } : {}),
-    });
+    const metadata = encodeModalPlace(inv);
     const services = this.services();
     await this.deps.views.open({
       trigger_id: triggerId,
@@ -118,19 +108,13 @@ export class RetractModal {
   }
 
   async submitted(user: string, metadata: string, values: unknown): Promise<void> {
-    const meta = metadataSchema.parse(JSON.parse(metadata));
     const parsed = submissionSchema.parse(values);
     const service = parsed.service[MODAL.retract.serviceAction].selected_option?.value ?? '';
     const tag = parsed.release?.release.selected_option?.value ?? '';
     const replacement = parsed.replacement?.replacement.selected_option?.value;
     const options = new Set((parsed.options?.options.selected_options ?? []).map((o) => o.value));
     const reason = parsed.reason?.reason.value?.trim();
-    const inv: Invocation = {
-      user,
-      channel: meta.channel,
-      ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}),
-      ...(meta.threadTs ? { threadTs: meta.threadTs } : {}),
-    };
+    const inv = modalInvocation(user, metadata);
     let text: string;
     try {
       const { message } = await planRetraction(
@@ -149,7 +133,7 @@ export class RetractModal {
     } catch (err) {
       text = renderError(asBackoutError(err)).text;
     }
-    if (meta.responseUrl) await this.deps.responder.respond(meta.responseUrl, { text });
+    if (inv.responseUrl) await this.deps.responder.respond(inv.responseUrl, { text });
   }
 }
 

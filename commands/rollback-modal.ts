@@ -12,13 +12,7 @@ import type { Directory } from '../src/slack/directory.js';
 import { MODAL, rollbackModal, type Choice } from '../src/slack/modals.js';
 import type { Responder } from '../src/slack/respond.js';
 import { requestRollback, resolve } from './rollback.js';
-import type { Invocation } from './shared.js';
-
-const metadataSchema = z.object({
-  channel: z.string(),
-  responseUrl: z.string().optional(),
-  threadTs: z.string().optional(),
-});
+import { encodeModalPlace, modalInvocation, type Invocation } from './shared.js';
 
 const submissionSchema = z.object({
   target: z.object({
@@ -54,11 +48,7 @@ export class RollbackModal {
   }
 
   async openRollbackModal(triggerId: string, inv: Invocation): Promise<void> {
-    const metadata = JSON.stringify({
-      channel: inv.channel,
-      ...(inv.responseUrl ? { responseUrl: inv.responseUrl } : {}),
-      ...(inv.threadTs ? { threadTs: inv.threadTs } : {}),
-    });
+    const metadata = encodeModalPlace(inv);
     await this.deps.views.open({
       trigger_id: triggerId,
       view: rollbackModal({ targets: this.targets(), metadata }),
@@ -100,19 +90,13 @@ export class RollbackModal {
   }
 
   async submitted(user: string, metadata: string, values: unknown): Promise<void> {
-    const meta = metadataSchema.parse(JSON.parse(metadata));
     const parsed = submissionSchema.parse(values);
     const [service = '', env = ''] = (
       parsed.target[MODAL.rollback.targetAction].selected_option?.value ?? ''
     ).split('/');
     const revision = parsed.revision?.revision.selected_option?.value;
     const reason = parsed.reason?.reason.value?.trim();
-    const inv: Invocation = {
-      user,
-      channel: meta.channel,
-      ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}),
-      ...(meta.threadTs ? { threadTs: meta.threadTs } : {}),
-    };
+    const inv = modalInvocation(user, metadata);
     let text: string;
     try {
       const { message } = await requestRollback(
@@ -124,7 +108,7 @@ export class RollbackModal {
     } catch (err) {
       text = renderError(asBackoutError(err)).text;
     }
-    if (meta.responseUrl) await this.deps.responder.respond(meta.responseUrl, { text });
+    if (inv.responseUrl) await this.deps.responder.respond(inv.responseUrl, { text });
   }
 }
 

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Config, EnvironmentConfig, ServiceConfig } from '../src/config/model.js';
 import { pickEnvironment } from '../src/config/model.js';
 import { UsageError } from '../src/errors.js';
@@ -104,4 +105,30 @@ export function serviceToken(token: Token | undefined, usage: string): string {
     });
   }
   return value.toLowerCase();
+}
+
+const modalPlace = z.object({
+  channel: z.string(),
+  responseUrl: z.string().optional(),
+  threadTs: z.string().optional(),
+});
+
+/** What a dialog carries in its private_metadata: where the command was run, to answer there. */
+export function encodeModalPlace(inv: Invocation): string {
+  return JSON.stringify({
+    channel: inv.channel,
+    ...(inv.responseUrl ? { responseUrl: inv.responseUrl } : {}),
+    ...(inv.threadTs ? { threadTs: inv.threadTs } : {}),
+  });
+}
+
+/** The invocation behind a dialog submission, from its private_metadata (validated). */
+export function modalInvocation(user: string, metadata: string): Invocation {
+  const meta = modalPlace.parse(JSON.parse(metadata));
+  return {
+    user,
+    channel: meta.channel,
+    ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}),
+    ...(meta.threadTs ? { threadTs: meta.threadTs } : {}),
+  };
 }

@@ -1,5 +1,5 @@
 import { formatDuration } from '../src/config/duration.js';
-import { BusyError, IntegrationError, StalePlanError } from '../src/errors.js';
+import { IntegrationError, StalePlanError } from '../src/errors.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
 import type { CardButton } from '../src/slack/cards.js';
@@ -16,6 +16,7 @@ import {
 } from './canary-shared.js';
 import { walk } from './canary-walk.js';
 import type { JobDeps } from './deps.js';
+import { holdTarget } from './hold-target.js';
 
 export type { CanaryPlan } from './canary-shared.js';
 
@@ -50,25 +51,10 @@ const preflight: Step<CanaryPlan, JobDeps> = {
   },
 };
 
-const lock: Step<CanaryPlan, JobDeps> = {
-  name: 'lock',
-  label: `Hold the service's lock`,
-  async run(ctx) {
-    const target = ctx.request.target;
-    const got = await ctx.deps.locks.acquire(target, ctx.request.id);
-    if (!got.ok) {
-      throw new BusyError(
-        `${target} is held by request ${got.holder}; the canary did not start and nothing was changed.`,
-        {
-          hint: 'Wait for that request to finish, then Retry.',
-        },
-      );
-    }
-    return {
-      detail: `Holding ${target} for the canary's whole life: no other mutating job can act on it meanwhile.`,
-    };
-  },
-};
+const lock = holdTarget<CanaryPlan>({
+  refused: 'the canary did not start and nothing was changed.',
+  holding: " for the canary's whole life: no other mutating job can act on it meanwhile.",
+});
 
 const deploy: Step<CanaryPlan, JobDeps> = {
   name: 'deploy',

@@ -1,6 +1,6 @@
 import type { HealthConfig } from '../src/config/schema.js';
 import { formatDuration } from '../src/config/duration.js';
-import { BusyError, IntegrationError, StalePlanError } from '../src/errors.js';
+import { IntegrationError, StalePlanError } from '../src/errors.js';
 import type { HealthReading } from '../src/integrations/health.js';
 import { rolloutStatus } from '../src/integrations/kubernetes/rollout-status.js';
 import type { ContainerImage, KubeTarget } from '../src/integrations/kubernetes/types.js';
@@ -8,6 +8,7 @@ import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/un
 import type { JobDefinition, Step, StepContext } from '../src/queue/job-definition.js';
 import type { CardButton } from '../src/slack/cards.js';
 import type { JobDeps } from './deps.js';
+import { holdTarget } from './hold-target.js';
 
 export interface RollbackPlan {
   service: string;
@@ -83,23 +84,10 @@ const preflight: Step<RollbackPlan, JobDeps> = {
   },
 };
 
-const lock: Step<RollbackPlan, JobDeps> = {
-  name: 'lock',
-  label: `Hold the service's lock`,
-  async run(ctx) {
-    const target = ctx.request.target;
-    const got = await ctx.deps.locks.acquire(target, ctx.request.id);
-    if (!got.ok) {
-      throw new BusyError(
-        `${target} is held by request ${got.holder}; this rollback did not run and nothing was patched.`,
-        {
-          hint: 'Wait for that request to finish, then Retry.',
-        },
-      );
-    }
-    return { detail: `Holding ${target}: no other mutating job can act on it until this one ends.` };
-  },
-};
+const lock = holdTarget<RollbackPlan>({
+  refused: 'this rollback did not run and nothing was patched.',
+  holding: ': no other mutating job can act on it until this one ends.',
+});
 
 const apply: Step<RollbackPlan, JobDeps> = {
   name: 'apply',
