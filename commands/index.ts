@@ -6,7 +6,8 @@ import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { commandSpanTarget } from '../src/observability/span-target.js';
 import type { Tracing } from '../src/observability/tracing.js';
-import { checkRequester } from '../src/policy/policy.js';
+import type { Principals } from '../src/config/schema.js';
+import { isEmpty, isIn } from '../src/policy/policy.js';
 import { helpMessage, renderError } from '../src/slack/cards.js';
 import type { Directory } from '../src/slack/directory.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
@@ -37,33 +38,33 @@ const threadField = z.object({
 const HELP_LOOKUP_BUDGET_MS = 1_500;
 
 /**
- * The services and environments this user may file requests for. User group look-ups
- * are bounded so that help is always answered inside Slack's 3 seconds.
+ * The services and environments this user may file requests for. Most policies need no
+ * look-up (anyone, or the user named); user groups are looked up together, bounded so that
+ * help is always answered well inside Slack's 3 seconds (a group not answered in time
+ * counts as "not shown").
  */
 async function allowedServices(
   user: string,
   deps: CommandDeps,
 ): Promise<{ name: string; environments: string[] }[]> {
-  const out: { name: string; environments: string[] }[] = [];
-  const deadline = Date.now() + HELP_LOOKUP_BUDGET_MS;
-  for (const service of deps.config.services.values()) {
-    const envs: string[] = [];
-    for (const env of service.environments.values()) {
-      const remaining = deadline - Date.now();
-      const allowed =
-        remaining > 0 &&
-        (await Promise.race([
-          checkRequester(user, env.policy, deps.directory, 'act').then(
-            () => true,
-            () => false,
-          ),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), remaining)),
-        ]));
-      if (allowed) envs.push(env.name);
-    }
-    if (envs.length) out.push({ name: service.name, environments: envs });
-  }
-  return out;
+  const envs = [...deps.config.services.values()].flatMap((s) => [...s.environments.values()]);
+  const decide = (p: Principals): boolean | Promise<boolean> =>
+    isEmpty(p) ||
+    p.users.includes(user) ||
+    (p.usergroups.length > 0 && isIn(user, p, deps.directory).catch(() => false));
+  const pending = envs.map((e) => decide(e.policy.requesters));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), HELP_LOOKUP_BUDGET_MS);
+  });
+  const settled = await Promise.race([Promise.all(pending.map((p) => Promise.resolve(p))), timedOut]);
+  clearTimeout(timer);
+  const allowed = settled === 'timeout' ? pending.map((p) => p === true) : settled;
+  const out = new Map<string, string[]>();
+  envs.forEach((e, i) => {
+    if (allowed[i]) out.set(e.service, [...(out.get(e.service) ?? []), e.name]);
+  });
+  return [...out].map(([name, environments]) => ({ name, environments }));
 }
 
 function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandDeps): void {

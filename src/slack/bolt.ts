@@ -37,16 +37,21 @@ export interface SlackSurface {
 /**
  * Bolt in HTTP mode (signed requests on POST /slack/events, verified by Bolt; replays
  * older than 5 minutes refused) or in Socket Mode when SLACK_APP_TOKEN is set.
- * `auth.test` is not called at start-up, so readiness depends on Redis only;
- * `backout doctor` checks the token.
+ * `auth.test` is never called (not at start-up, not per request), so readiness depends on
+ * Redis only; `backout doctor` checks the token.
  */
 export function createSlackSurface(env: Env, log: Logger): SlackSurface {
   const logger = boltLogger(log);
+  const botToken = env.SLACK_BOT_TOKEN;
   const common = {
-    token: env.SLACK_BOT_TOKEN,
+    // One workspace, one bot token. Given as `authorize` rather than `token` so Bolt does not
+    // call auth.test for every request (it would, with token verification off): the
+    // acknowledgement path makes no Web API call at all.
+    authorize: () => Promise.resolve({ botToken }),
     clientOptions: slackClientOptions(env),
     logger,
-    tokenVerificationEnabled: false,
+    // backout listens to no message events, so there is nothing of its own to ignore.
+    ignoreSelf: false,
   };
   if (env.SLACK_APP_TOKEN) {
     return { app: new App({ ...common, appToken: env.SLACK_APP_TOKEN, socketMode: true }), socketMode: true };

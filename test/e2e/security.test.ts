@@ -40,6 +40,8 @@ describe('Slack request authenticity', () => {
     expect(res.elapsedMs).toBeLessThan(3000);
     expect(res.body).toContain('/rollback <service>');
     expect(res.body).toContain('checkout-api');
+    // The acknowledgement path makes no Web API call (no auth.test per request).
+    expect(world.slack.allCallsTo('auth.test')).toHaveLength(0);
   });
 
   it('a forged signature is refused with 401; nothing is filed and Slack is not called', async () => {

@@ -6,7 +6,8 @@ import { githubError, statusOf } from './errors.js';
 import type { Release, ReleaseAsset, ReleasePatch, Releases, RepoRef } from './types.js';
 
 const GitHubOctokit = Octokit.plugin(retry, throttling);
-export type GitHubClient = InstanceType<typeof GitHubOctokit>;
+/** The plugins only add behaviour (retries, throttling); callers need Octokit's own surface. */
+export type GitHubClient = Octokit;
 
 /**
  * How long backout waits for GitHub inside one job attempt. 5xx answers are retried by
