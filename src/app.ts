@@ -14,7 +14,6 @@ import { createTrafficProviders } from './integrations/traffic/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { noTracing } from './observability/tracing.js';
-import { createOtelTracing } from './observability/otel.js';
 import { packageVersion } from './cli/package.js';
 import { urlPassword } from './cli/context.js';
 import { JOBS_QUEUE, TIMERS_QUEUE, type JobData } from './queue/job-definition.js';
@@ -97,7 +96,12 @@ export async function startBackout(
   const metrics = createMetrics();
   // Spans are exported only when an OTLP endpoint is configured.
   const tracing = env.OTEL_EXPORTER_OTLP_ENDPOINT
-    ? createOtelTracing({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, version: packageVersion(), log })
+    ? // Loaded only when asked for: the OpenTelemetry SDK is not small.
+      (await import('./observability/otel.js')).createOtelTracing({
+        endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+        version: packageVersion(),
+        log,
+      })
     : noTracing;
   const prefix = env.BACKOUT_PREFIX;
   const redis = createRedis(env.REDIS_URL, 'command', log);
