@@ -84,6 +84,8 @@ export async function archiveAudit(opts: {
       reason: `records older than the retention (${formatDuration(opts.retentionMs)}, before ${cutoff.toISOString()}) were archived`,
     };
     const checkpoint = await opts.audit.append({ type: 'audit.checkpoint', details: { ...details } });
+    // The file must hold the checkpoint before the stream is trimmed (and before a CLI run exits).
+    await opts.audit.flush();
     await opts.audit.trimStream(last.seq);
     return {
       archived: old.length,

@@ -73,6 +73,7 @@ export class RedisAuditLog implements AuditLog {
   private readonly lockKey: string;
   private fileState: { ino: number; size: number; lastSeq: number } | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private appending: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly redis: Redis,
@@ -119,11 +120,25 @@ export class RedisAuditLog implements AuditLog {
         reason: `Redis had lost the audit stream; records up to seq ${last.seq} are in ${AUDIT_FILE}`,
       };
       await this.append({ type: 'audit.checkpoint', details: { ...details } });
+      await this.flush();
     }
   }
 
-  async append(event: AuditEvent): Promise<AuditRecord> {
-    for (let attempt = 0; attempt < 50; attempt++) {
+  /**
+   * Appends one record. Appends from this process take turns (so they never race each
+   * other for the chain head); a race with another process is retried after a short random
+   * pause. The record is durable in Redis when this resolves; the JSON-lines copy follows in
+   * the background (`flush()` waits for it).
+   */
+  append(event: AuditEvent): Promise<AuditRecord> {
+    const turn = this.appending.then(() => this.appendNow(event));
+    this.appending = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async appendNow(event: AuditEvent): Promise<AuditRecord> {
+    const deadline = Date.now() + 10_000;
+    for (let attempt = 0; ; attempt++) {
       const head = await this.redis.get(this.headKey);
       const [seqText, prevHash] = head ? head.split(' ') : ['0', GENESIS_HASH];
       const seq = Number(seqText) + 1;
@@ -149,11 +164,19 @@ export class RedisAuditLog implements AuditLog {
       if (ok === 1) {
         this.logStateChange(record);
         // A file failure is logged by flush() and caught up on the next record; the record is in Redis.
-        await this.flush().catch(() => undefined);
+        void this.flush().catch(() => undefined);
         return record;
       }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `audit log: could not append after ${attempt + 1} attempts in 10 s (another writer kept moving the chain head)`,
+        );
+      }
+      // Another process appended first: step back for a moment so we do not collide again.
+      await new Promise((resolve) =>
+        setTimeout(resolve, 1 + Math.random() * Math.min(50, 2 * (attempt + 1))),
+      );
     }
-    throw new Error('audit log: could not append after 50 attempts (too much contention on the chain head)');
   }
 
   /** Reads records from the stream, in chain order. */

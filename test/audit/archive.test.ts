@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveAudit } from '../../src/audit/archive.js';
 import { scheduleAuditArchive } from '../../src/audit/retention.js';
 import { readAuditFile } from '../../src/audit/file.js';
-import { RedisAuditLog, auditKeys } from '../../src/audit/log.js';
+import { auditKeys } from '../../src/audit/log.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { auditVerify } from '../../src/cli/audit-verify.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { captureIo, runCli } from '../cli/kit.js';
 import { waitFor } from '../kit/wait.js';
-import { auditKit, rollbackHistory, type AuditKit } from './kit.js';
+import { FlushedAuditLog, auditKit, rollbackHistory, type AuditKit } from './kit.js';
 
 const DAY = 86_400_000;
 
@@ -141,7 +141,7 @@ describe('audit retention: archive with a checkpoint', () => {
   it('when Redis lost the stream, the chain continues from the file behind a checkpoint and verifies', async () => {
     const keys = auditKeys(kit.prefix);
     await kit.redis.del(keys.head, keys.stream);
-    const restarted = new RedisAuditLog(
+    const restarted = new FlushedAuditLog(
       kit.redis,
       kit.prefix,
       kit.env.AUDIT_LOG_DIR,

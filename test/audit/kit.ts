@@ -4,8 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisAuditLog } from '../../src/audit/log.js';
-import type { AuditEvent } from '../../src/audit/record.js';
+import type { AuditEvent, AuditRecord } from '../../src/audit/record.js';
 import { createLogger } from '../../src/observability/logger.js';
+
+/**
+ * The audit log as these tests use it: each append also waits for the JSON-lines copy, so a
+ * test can read the file right after appending (backout itself writes the file in the background).
+ */
+export class FlushedAuditLog extends RedisAuditLog {
+  override async append(event: AuditEvent): Promise<AuditRecord> {
+    const record = await super.append(event);
+    await this.flush();
+    return record;
+  }
+}
 
 export interface AuditKit {
   redis: Redis;
@@ -23,7 +35,7 @@ export async function auditKit(): Promise<AuditKit> {
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
   const prefix = `test-audit-${randomUUID().slice(0, 8)}`;
   const dir = await mkdtemp(join(tmpdir(), 'backout-audit-'));
-  const audit = new RedisAuditLog(
+  const audit = new FlushedAuditLog(
     redis,
     prefix,
     join(dir, 'audit'),

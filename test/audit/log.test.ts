@@ -5,7 +5,7 @@ import { readAuditFile } from '../../src/audit/file.js';
 import { RedisAuditLog } from '../../src/audit/log.js';
 import { verifyLive } from '../../src/audit/verify.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { auditKit, rollbackHistory, type AuditKit } from './kit.js';
+import { FlushedAuditLog, auditKit, rollbackHistory, type AuditKit } from './kit.js';
 
 describe('the audit log', () => {
   let kit: AuditKit;
@@ -17,7 +17,7 @@ describe('the audit log', () => {
   });
 
   it('two processes writing the same file (backout and the CLI) neither lose nor duplicate a line', async () => {
-    const other = new RedisAuditLog(
+    const other = new FlushedAuditLog(
       kit.redis,
       kit.prefix,
       kit.env.AUDIT_LOG_DIR,
@@ -29,9 +29,29 @@ describe('the audit log', () => {
           await log.append(e);
       }),
     );
+    await Promise.all([kit.audit.flush(), other.flush()]);
     const file = await readAuditFile(join(kit.env.AUDIT_LOG_DIR!, 'audit.jsonl'));
     expect(file.map((r) => r.seq)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
     expect(verifyLive(file).ok).toBe(true);
+  });
+
+  it('a burst of 200 concurrent appends from two writers all land, in one unbroken chain', async () => {
+    const other = new FlushedAuditLog(
+      kit.redis,
+      kit.prefix,
+      kit.env.AUDIT_LOG_DIR,
+      createLogger({ level: 'silent', secrets: [] }),
+    );
+    const before = (await kit.audit.readStream()).length;
+    const events = Array.from({ length: 200 }, (_, i) => ({
+      type: 'step.started' as const,
+      requestId: `rb-burst${String(i).padStart(3, '0')}`,
+    }));
+    const records = await Promise.all(events.map((e, i) => (i % 2 ? other : kit.audit).append(e)));
+    expect(new Set(records.map((r) => r.seq)).size).toBe(200);
+    const stream = await kit.audit.readStream();
+    expect(stream).toHaveLength(before + 200);
+    expect(verifyLive(stream).ok).toBe(true);
   });
 
   it('logs one line per state change with the request id, and the job id for job and step events', async () => {
