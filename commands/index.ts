@@ -105,6 +105,8 @@ function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandD
       log.info({ code: error.code, text: command.text }, 'command refused at acknowledgement');
       return;
     }
+    // Let acknowledgements of requests already waiting go out before this one's slower work.
+    await new Promise((resolve) => setImmediate(resolve));
     let reply: SlackMessage | undefined;
     try {
       reply = await deps.tracing.span(

@@ -312,7 +312,9 @@ export async function startBackout(
     });
     pool.start([
       { queue: JOBS_QUEUE, processor: runner, concurrency: 16 },
-      { queue: NOTIFY_QUEUE, processor: drain, concurrency: 8 },
+      // Drains mostly wait (on Slack, and on each channel's pacing), one channel each: many at once
+      // keep one busy channel from holding up the others.
+      { queue: NOTIFY_QUEUE, processor: drain, concurrency: 64 },
       { queue: TIMERS_QUEUE, processor: timers, concurrency: 4 },
     ]);
     // In the background: with Redis down at start-up this waits for it rather than holding start-up.
