@@ -196,13 +196,13 @@ export class RequestFlow {
   async enqueue(
     requestId: string,
     run: number,
-    opts: { parent?: { id: string; queue: string } } = {},
+    opts: { parent?: { id: string; queue: string }; kind?: RequestKind } = {},
   ): Promise<void> {
-    const request = await this.deps.requests.get(requestId);
-    if (!request) return;
+    const kind = opts.kind ?? (await this.deps.requests.get(requestId))?.kind;
+    if (!kind) return;
     const data: JobData = { requestId, run, completed: [], state: {} };
     await this.deps.requests.annotate(requestId, { run });
-    await this.deps.jobs.add(request.kind, data, {
+    await this.deps.jobs.add(kind, data, {
       jobId: requestId,
       attempts: JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 2_000 },
@@ -261,7 +261,7 @@ export class RequestFlow {
       ...auditContext({ ...request, approver: user }),
       ...(freeze ? { details: { breakGlass: true, freeze: freeze.name } } : {}),
     });
-    await this.enqueue(requestId, 1);
+    await this.enqueue(requestId, 1, { kind: request.kind });
     await deps.timers.remove(`expire-${requestId}`).catch(() => 0);
     await deps.cards.refresh(requestId);
     return { ok: true, message: `Approved. ${request.title} is starting; follow it in the thread.` };
