@@ -1,6 +1,7 @@
 import type { App } from '@slack/bolt';
 import { z } from 'zod';
 import type { Config } from '../src/config/model.js';
+import { Limiter } from '../src/queue/limiter.js';
 import { asBackoutError, QueueUnavailableError } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -67,7 +68,12 @@ async function allowedServices(
   return [...out].map(([name, environments]) => ({ name, environments }));
 }
 
-function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandDeps): void {
+function register<C>(
+  app: App,
+  cmd: SlashCommand<C, CommandDeps>,
+  deps: CommandDeps,
+  slowWork: Limiter,
+): void {
   app.command(cmd.name, async ({ command, ack, respond }) => {
     const started = performance.now();
     const observeAck = () =>
@@ -105,18 +111,18 @@ function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandD
       log.info({ code: error.code, text: command.text }, 'command refused at acknowledgement');
       return;
     }
-    // Let acknowledgements of requests already waiting go out before this one's slower work.
-    await new Promise((resolve) => setImmediate(resolve));
     let reply: SlackMessage | undefined;
     try {
-      reply = await deps.tracing.span(
-        `command ${cmd.name}`,
-        {
-          'backout.command': cmd.name,
-          'backout.user': inv.user,
-          ...commandSpanTarget(parsed, deps.config),
-        },
-        () => cmd.run(parsed, inv, deps),
+      reply = await slowWork.run(() =>
+        deps.tracing.span(
+          `command ${cmd.name}`,
+          {
+            'backout.command': cmd.name,
+            'backout.user': inv.user,
+            ...commandSpanTarget(parsed, deps.config),
+          },
+          () => cmd.run(parsed, inv, deps),
+        ),
       );
       deps.metrics.commands.inc({ command: cmd.name, result: 'ok' });
     } catch (err) {
@@ -139,7 +145,10 @@ function register<C>(app: App, cmd: SlashCommand<C, CommandDeps>, deps: CommandD
 
 /** Registers every slash command on the Bolt app. Listeners acknowledge, then decide. */
 export function registerCommands(app: App, deps: CommandDeps): void {
-  register(app, rollbackCommand, deps);
-  register(app, retractCommand, deps);
-  register(app, canaryCommand, deps);
+  // A command's slow part (live reads, filing) runs after its acknowledgement; at most this many
+  // at once per process, so a burst of commands cannot slow the acknowledgements of the rest.
+  const slowWork = new Limiter(8);
+  register(app, rollbackCommand, deps, slowWork);
+  register(app, retractCommand, deps, slowWork);
+  register(app, canaryCommand, deps, slowWork);
 }

@@ -1,0 +1,160 @@
+/**
+ * Figure 2: Approve click → worker start. Requests that need approval are filed for distinct
+ * services (so the per-target lock does not serialise them); then each card's Approve button is
+ * clicked, one at a time, and the latency runs from just before the signed click is sent to the
+ * BullMQ job's `processedOn` (the job id is the request id). The baseline is a bare BullMQ
+ * `queue.add` → `Worker` (backout's connection and timing options) in the same run: `processedOn -
+ * timestamp`. Each job is left to finish before the next click, so one measurement does not run
+ * into the previous one's work.
+ */
+import { Queue, type Job } from 'bullmq';
+import type { BotProcess } from '../kit/process.js';
+import { findButton } from '../kit/slack-signing.js';
+import { waitFor } from '../kit/wait.js';
+import { PEOPLE, type World } from '../kit/world.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createRedis } from '../../src/queue/redis.js';
+import { forkChild } from './procs.js';
+import type { BenchService } from './setup.js';
+import { summarize, type Summary } from './stats.js';
+
+export interface ApprovalFigures {
+  backout: Summary;
+  /** How long the click's own HTTP acknowledgement took. */
+  clickAck: Summary;
+  bare: Summary;
+  warmup: number;
+  services: number;
+}
+
+async function processed(queue: Queue, id: string): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = await queue.getJob(id);
+      return job?.processedOn ? job : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 2, what: `job ${id} to start` },
+  );
+}
+
+async function finished(queue: Queue, id: string): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = await queue.getJob(id);
+      if (job?.failedReason) throw new Error(`job ${id} failed: ${job.failedReason}`);
+      return job?.finishedOn ? job : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 10, what: `job ${id} to finish` },
+  );
+}
+
+const FILED = /Filed `([a-z]{2}-[a-z0-9]{8})`/;
+
+/** Files one rollback that needs approval and returns its request id, from backout's answer. */
+async function file(opts: { world: World; bot: BotProcess }, service: BenchService): Promise<string> {
+  const answers: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const responseUrl = opts.world.slack.newResponseUrl();
+    const ack = await opts.bot.client.command({
+      command: '/rollback',
+      text: `${service.name} --reason "approval bench"`,
+      user_id: PEOPLE.requester,
+      channel_id: service.channel,
+      response_url: responseUrl,
+    });
+    if (ack.status !== 200) throw new Error(`/rollback ${service.name} was answered ${ack.status}`);
+    const answer = await waitFor(() => opts.world.slack.responses(responseUrl)[0], {
+      timeoutMs: 15_000,
+      intervalMs: 10,
+      what: `the answer to /rollback ${service.name}`,
+    });
+    const text = typeof answer.body.text === 'string' ? answer.body.text : JSON.stringify(answer.body);
+    const id = FILED.exec(text)?.[1];
+    if (id) return id;
+    answers.push(text.slice(0, 200));
+  }
+  throw new Error(`/rollback ${service.name} filed nothing: ${answers.join(' | ')}`);
+}
+
+export async function benchApproval(opts: {
+  world: World;
+  bot: BotProcess;
+  jobs: Queue;
+  services: BenchService[];
+  barePrefix: string;
+  warmup?: number;
+  log: (line: string) => void;
+}): Promise<ApprovalFigures> {
+  const { world, bot, jobs, services, warmup = 3 } = opts;
+  const latencies: number[] = [];
+  const clickAcks: number[] = [];
+  let clicks = 0;
+
+  // File a request for every service, one after the other (each answered before the next is
+  // sent), then find each request's card and its Approve button.
+  const filed: { id: string; service: BenchService }[] = [];
+  for (const service of services) filed.push({ id: await file(opts, service), service });
+  const cards = await Promise.all(
+    filed.map(({ id, service }) =>
+      waitFor(
+        () => {
+          for (const m of world.slack.messages(service.channel)) {
+            if (m.thread_ts || !JSON.stringify(m.blocks ?? []).includes('backout_approve')) continue;
+            const button = findButton(m.blocks, 'backout_approve');
+            if ((JSON.parse(button.value ?? '{}') as { r?: string }).r === id) return { card: m, button, id };
+          }
+          return undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 50, what: `the card of ${id} (${service.name})` },
+      ),
+    ),
+  );
+  for (const { card, button, id } of cards) {
+    const sentAt = Date.now();
+    const click = await bot.client.blockAction({
+      user: PEOPLE.sre1,
+      channel: card.channel,
+      messageTs: card.ts,
+      actionId: button.actionId,
+      blockId: button.blockId,
+      value: button.value,
+      responseUrl: world.slack.newResponseUrl(),
+    });
+    if (click.status !== 200) throw new Error(`the click on ${id} was answered ${click.status}`);
+    const job = await processed(jobs, id);
+    if (clicks++ >= warmup) {
+      latencies.push(job.processedOn! - sentAt);
+      clickAcks.push(click.elapsedMs);
+    }
+    await finished(jobs, id);
+  }
+  const backout = summarize(latencies);
+  const clickAck = summarize(clickAcks);
+  opts.log(`  backout: click → start p50 ${backout.p50} p99 ${backout.p99} ms`);
+
+  const bare = await bareBullmq(opts.barePrefix, clicks, warmup);
+  opts.log(`  bare BullMQ: add → process p50 ${bare.p50} p99 ${bare.p99} ms`);
+  return { backout, clickAck, bare, warmup, services: services.length };
+}
+
+/** The same number of jobs through a bare queue and worker process, one at a time. */
+async function bareBullmq(prefix: string, count: number, warmup: number): Promise<Summary> {
+  const redisUrl = 'redis://127.0.0.1:6379';
+  const worker = await forkChild('bare-worker.ts', { BENCH_REDIS_URL: redisUrl, BENCH_PREFIX: prefix });
+  const connection = createRedis(redisUrl, 'command', createLogger({ level: 'warn', secrets: [] }));
+  const queue = new Queue('jobs', { connection, prefix });
+  try {
+    const latencies: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const added = await queue.add('bare', { i }, { removeOnComplete: false });
+      const job = await processed(queue, added.id!);
+      if (i >= warmup) latencies.push(job.processedOn! - job.timestamp);
+      await finished(queue, added.id!);
+    }
+    return summarize(latencies);
+  } finally {
+    await queue.close();
+    connection.disconnect();
+    await worker.stop();
+  }
+}

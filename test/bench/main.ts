@@ -1,0 +1,258 @@
+/**
+ * `npm run bench`: measures backout against baselines in one run and writes BENCHMARKS.md.
+ *
+ * 1. Slash-command ack latency under 200 concurrent requests vs a bare Bolt app.
+ * 2. Approve click → worker start vs a bare BullMQ add → process.
+ * 3. backout's own overhead per rollback (job time minus the Kubernetes double's convergence).
+ * 4. Resident memory at idle and after 1,000 rollback jobs.
+ *
+ * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
+ * test doubles on a unique Redis prefix. Every child process and Redis key is cleaned up, also on failure.
+ */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { freePort, spawnBackout, type BotProcess } from '../kit/process.js';
+import { createWorld, deleteKeys, SIGNING_SECRET } from '../kit/world.js';
+import { benchAck } from './ack.js';
+import { benchApproval } from './approval.js';
+import { stepMeans, stepTotals } from './metrics.js';
+import { forkChild, killAllChildren, LoadGenerator, ROOT, run, stopProcess, track } from './procs.js';
+import { renderReport, TARGETS, type BenchReport, type Machine } from './report.js';
+import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
+import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
+
+/** The Node flags `npm start` (and the container image) run backout with, read from package.json. */
+const START_FLAGS: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
+})();
+
+const OVERHEAD_ROLLBACKS = 30;
+const MEMORY_JOBS = 1_000;
+
+const t0 = performance.now();
+const log = (line: string) =>
+  process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
+
+const cleanups: (() => Promise<unknown>)[] = [];
+async function cleanUp(): Promise<void> {
+  for (let fn = cleanups.pop(); fn; fn = cleanups.pop()) {
+    await fn().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
+  }
+}
+process.on('exit', killAllChildren);
+// A signal may arrive more than once (a terminal signals the whole group, and tsx relays it too):
+// clean up once, and stay until that is done.
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: cleaning up`);
+    void cleanUp().finally(() => {
+      log('cleaned up');
+      process.exit(130);
+    });
+  });
+}
+
+function machine(redisInfo: string, loadAtStart: number[]): Machine {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU',
+    cores: availableParallelism(),
+    memoryGb: totalmem() / 1e9,
+    os: `${type()} ${release()}`,
+    node: process.version,
+    redis: /^redis_version:(\S+)/m.exec(redisInfo)?.[1] ?? 'unknown',
+    loadAtStart,
+    loadAtEnd: loadavg(),
+  };
+}
+
+async function build(
+  startedAt: number,
+): Promise<{ entry: string[] | undefined; label: string; note: string }> {
+  log('▶ npm run build');
+  const result = await run('npm', ['run', 'build']);
+  const entryFile = join(ROOT, 'dist/src/main.js');
+  let fresh: boolean;
+  try {
+    fresh = statSync(entryFile).mtimeMs >= startedAt - 1_000;
+  } catch {
+    fresh = false;
+  }
+  const firstError = /^.*error TS\d+.*$/m.exec(result.output)?.[0].slice(0, 240);
+  const took = `${(result.ms / 1000).toFixed(1)} s`;
+  log(`  build exited ${result.code} in ${took}${firstError ? `: ${firstError}` : ''}`);
+  const note =
+    result.code === 0
+      ? `\`npm run build\` succeeded in ${took}`
+      : `\`npm run build\` exited ${result.code} in ${took} (${firstError ?? 'see its output'})` +
+        (fresh ? ', but tsc emitted `dist/`, which is what was measured' : ' and emitted nothing');
+  return fresh
+    ? {
+        entry: [...START_FLAGS, entryFile],
+        label: `built output, \`node ${[...START_FLAGS, 'dist/src/main.js'].join(' ')}\` (as \`npm start\`)`,
+        note,
+      }
+    : {
+        entry: undefined,
+        label: '`src/main.ts` through tsx (no fresh build; RSS includes the TS loader)',
+        note,
+      };
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const loadAtStart = loadavg();
+  const failures: string[] = [];
+  async function phase<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    log(`▶ ${name}`);
+    try {
+      return await fn();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      failures.push(`${name}: ${message}`);
+      log(`✗ ${name}: ${message}`);
+      return undefined;
+    }
+  }
+
+  const built = await build(startedAt.getTime());
+  const world = await createWorld({ config: () => benchConfigYaml() });
+  cleanups.push(() => world.close());
+  seedBench(world);
+  const convergence = new ConvergenceLog(world.prod);
+  cleanups.push(() => Promise.resolve(convergence.close()));
+  const rssPrefix = `${world.prefix}-rss`;
+  const barePrefix = `${world.prefix}-bare`;
+  cleanups.push(() => deleteKeys(world.redis, rssPrefix));
+  cleanups.push(() => deleteKeys(world.redis, barePrefix));
+
+  const report: BenchReport = {
+    machine: machine(await world.redis.info('server'), loadAtStart),
+    command: process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'tsx test/bench/main.ts',
+    startedAt,
+    durationMs: 0,
+    backout: { entry: built.label, build: built.note },
+    config: {
+      services: 1 + plainServices.length + approvalServices.length,
+      memoryServices: 1 + plainServices.length,
+      tickMs: TICK_MS,
+    },
+    failures,
+  };
+
+  const spawn = async (env: Record<string, string>): Promise<BotProcess> => {
+    const bot = await spawnBackout(world, env, built.entry ? { entry: built.entry } : {});
+    track(bot.child);
+    cleanups.push(() => stopProcess(bot.child));
+    return bot;
+  };
+
+  // Figures 1–3 on one backout process.
+  const a = await phase('start backout', () => spawn({}));
+  if (a) {
+    const jobs = new Queue('jobs', { connection: world.redis, prefix: world.prefix });
+    cleanups.push(() => jobs.close());
+    report.ack = await phase('ack', async () => {
+      const bare = async (env: Record<string, string>) => {
+        const port = await freePort();
+        const child = await forkChild('bare-bolt.ts', {
+          BENCH_PORT: String(port),
+          BENCH_SIGNING_SECRET: SIGNING_SECRET,
+          BENCH_SLACK_API_URL: world.slack.apiUrl,
+          ...env,
+        });
+        return { child, url: `http://127.0.0.1:${port}/slack/events` };
+      };
+      const [plain, loadgen] = await Promise.all([bare({}), LoadGenerator.start()]);
+      try {
+        return await benchAck({
+          world,
+          loadgen,
+          targets: [
+            { key: 'backout', label: 'backout', url: a.url, answersLater: true },
+            { key: 'bare', label: 'bare Bolt app', url: plain.url },
+          ],
+          log,
+        });
+      } finally {
+        await Promise.all([plain.child.stop(), loadgen.child.stop()]);
+      }
+    });
+    const metricsUrl = `http://127.0.0.1:${a.port}/metrics`;
+    const stepsBefore = await stepTotals(metricsUrl).catch(() => undefined);
+    report.approval = await phase('approval', () =>
+      benchApproval({ world, bot: a, jobs, services: approvalServices, barePrefix, log }),
+    );
+    report.overhead = await phase('overhead', () =>
+      benchOverhead({
+        bot: a,
+        jobs,
+        redis: world.redis,
+        prefix: world.prefix,
+        namespace: NAMESPACE,
+        convergence,
+        services: plainServices.slice(0, OVERHEAD_ROLLBACKS),
+        log,
+      }),
+    );
+    const stepsAfter = await stepTotals(metricsUrl).catch(() => undefined);
+    if (stepsBefore && stepsAfter) report.steps = stepMeans(stepsBefore, stepsAfter);
+    await stopProcess(a.child);
+  }
+
+  // Figure 4 on a fresh process with its own prefix, so nothing from 1–3 is in its memory or queues.
+  report.memory = await phase('memory', async () => {
+    const config = join(world.dir, 'backout-rss.yml');
+    writeFileSync(config, benchConfigYaml({ plainOnly: true }));
+    const b = await spawn({
+      BACKOUT_PREFIX: rssPrefix,
+      AUDIT_LOG_DIR: join(world.dir, 'audit-rss'),
+      BACKOUT_CONFIG: config,
+    });
+    const jobs = new Queue('jobs', { connection: world.redis, prefix: rssPrefix });
+    try {
+      return await benchMemory({
+        bot: b,
+        slack: world.slack,
+        jobs,
+        redis: world.redis,
+        prefix: rssPrefix,
+        namespace: NAMESPACE,
+        convergence,
+        services: plainServices,
+        target: MEMORY_JOBS,
+        log,
+      });
+    } finally {
+      await jobs.close();
+      await stopProcess(b.child);
+    }
+  });
+
+  report.durationMs = performance.now() - t0;
+  report.machine.loadAtEnd = loadavg();
+  const markdown = renderReport(report);
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
+  log(
+    `wrote BENCHMARKS.md (run took ${(report.durationMs / 1000).toFixed(1)} s, target < ${TARGETS.durationMs / 1000} s)`,
+  );
+  const summary = markdown.split('\n## ')[2];
+  if (summary) process.stdout.write(`\n## ${summary}\n`);
+  return failures.length ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+} finally {
+  await cleanUp();
+}
+process.exit(code);
