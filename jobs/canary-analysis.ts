@@ -1,6 +1,7 @@
 import { formatDuration } from '../src/config/duration.js';
 import type { HealthConfig } from '../src/config/schema.js';
 import type { HealthChecker } from '../src/integrations/health.js';
+import { slackDate } from '../src/slack/cards.js';
 
 /** One analysis round: the environment's health checks, read once at a given weight. */
 export interface Round {
@@ -45,9 +46,9 @@ export function failedLine(round: Round): string {
     .join('; ');
 }
 
-/** Slack renders this in the reader's time zone; the fallback is ISO. */
+/** A time of day Slack renders in the reader's time zone. */
 export function slackTime(ms: number): string {
-  return `<!date^${Math.floor(ms / 1000)}^{time_secs}|${new Date(ms).toISOString()}>`;
+  return slackDate(ms, '{time_secs}');
 }
 
 export function inWords(ms: number): string {

@@ -124,10 +124,12 @@ function button(b: CardButton, request: BackoutRequest): Button {
   };
 }
 
-function when(ms: number): string {
-  const unix = Math.floor(ms / 1000);
-  return `<!date^${unix}^{date_short_pretty} {time}|${new Date(ms).toISOString()}>`;
+/** A time Slack renders in each reader's own time zone; the fallback (ISO, UTC) shows elsewhere. */
+export function slackDate(ms: number, format = '{date_short_pretty} {time}'): string {
+  return `<!date^${Math.floor(ms / 1000)}^${format}|${new Date(ms).toISOString()}>`;
 }
+
+const when = (ms: number) => slackDate(ms);
 
 /** The request's parent card: plan, approval, then live status and progress, edited in place. */
 export function requestCard(view: RequestCardView): SlackMessage {

@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { BackoutRequest } from '../../src/requests/types.js';
+import { buttonsFor } from '../../src/requests/card-view.js';
+import { esc, helpMessage, progressBar, requestCard, stepReply } from '../../src/slack/cards.js';
+import { validateBlocks } from '../doubles/slack.js';
+
+function request(overrides: Partial<BackoutRequest> = {}): BackoutRequest {
+  return {
+    id: 'rb-abcdefgh',
+    kind: 'rollback',
+    service: 'checkout-api',
+    environment: 'production',
+    target: 'checkout-api/production',
+    mutating: true,
+    requester: 'U0REQUEST',
+    reason: 'bad deploy',
+    createdAt: Date.parse('2026-11-23T10:00:00Z'),
+    expiresAt: Date.parse('2026-11-23T10:15:00Z'),
+    plan: {},
+    planHash: 'a'.repeat(64),
+    title: 'Roll back checkout-api in production from revision 3 to revision 2',
+    approval: {
+      required: true,
+      reasons: ['policy requires approval'],
+      approvers: { users: ['U0SRE1'], usergroups: ['S0ONCALL'] },
+      twoPerson: true,
+    },
+    slack: { channel: 'C0CHECKOUT' },
+    dryRun: false,
+    state: 'pending',
+    version: 1,
+    updatedAt: Date.parse('2026-11-23T10:00:00Z'),
+    run: 0,
+    ...overrides,
+  };
+}
+
+describe('cards stay within what Slack accepts', () => {
+  it('a plan of thousands of long lines is truncated with a note, never rejected', () => {
+    const lines = Array.from(
+      { length: 2000 },
+      (_, i) => `• container \`c${i}\`: \`${'x'.repeat(200)}:1\` → \`${'y'.repeat(200)}:2\``,
+    );
+    const r = request();
+    const card = requestCard({ request: r, planLines: lines, buttons: buttonsFor(r, undefined) });
+    expect(validateBlocks(card.blocks ?? [])).toBeUndefined();
+    expect(card.blocks!.length).toBeLessThanOrEqual(50);
+    expect(JSON.stringify(card.blocks)).toContain('not shown (Slack');
+    expect(card.text.length).toBeLessThanOrEqual(4000);
+  });
+
+  it('whatever a user puts in a reason or title, the card is valid and the text cannot ping anyone', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 3000 }), fc.string({ maxLength: 500 }), (reason, title) => {
+        const r = request({ reason, title, state: 'failed', outcome: reason });
+        const card = requestCard({
+          request: r,
+          planLines: [esc(reason)],
+          detail: esc(reason),
+          progress: { done: 3, total: 6, current: reason },
+          buttons: buttonsFor(r, undefined),
+        });
+        expect(validateBlocks(card.blocks ?? [])).toBeUndefined();
+        expect(JSON.stringify(card.blocks)).not.toMatch(/<!(channel|here|everyone)>/);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('every state renders, with the buttons that state allows', () => {
+    for (const state of [
+      'pending',
+      'approved',
+      'rejected',
+      'expired',
+      'cancelled',
+      'running',
+      'succeeded',
+      'failed',
+    ] as const) {
+      const r = request({ state, approver: 'U0SRE1' });
+      const card = requestCard({ request: r, planLines: ['line'], buttons: buttonsFor(r, undefined) });
+      expect(validateBlocks(card.blocks ?? [])).toBeUndefined();
+      const ids = JSON.stringify(card.blocks).match(/backout_[a-z_]+/g) ?? [];
+      if (state === 'pending') expect(ids).toEqual(['backout_approve', 'backout_reject']);
+      else if (state === 'failed') expect(ids).toEqual(['backout_retry']);
+      else expect(ids).toEqual([]);
+    }
+  });
+
+  it('a freeze turns Approve into a break-glass button with a confirm dialog', () => {
+    const r = request({ approval: { ...request().approval, freeze: 'year-end' } });
+    const card = requestCard({ request: r, planLines: [], buttons: buttonsFor(r, undefined) });
+    expect(JSON.stringify(card.blocks)).toContain('backout_break_glass');
+    expect(JSON.stringify(card.blocks)).not.toContain('backout_approve');
+    expect(validateBlocks(card.blocks ?? [])).toBeUndefined();
+  });
+
+  it('step replies, help and the progress bar are valid at any size', () => {
+    expect(progressBar(3, 6)).toBe('▰▰▰▰▰▱▱▱▱▱ 3/6');
+    expect(progressBar(9, 6)).toBe('▰▰▰▰▰▰▰▰▰▰ 6/6');
+    const reply = stepReply({
+      index: 1,
+      total: 6,
+      label: 'x'.repeat(500),
+      event: 'failed',
+      detail: 'y'.repeat(10_000),
+    });
+    expect(validateBlocks(reply.blocks ?? [])).toBeUndefined();
+    const services = Array.from({ length: 300 }, (_, i) => ({
+      name: `svc-${i}`,
+      environments: ['production', 'staging'],
+    }));
+    const help = helpMessage({ command: '/rollback', usage: ['a'], examples: ['b'] }, services);
+    expect(validateBlocks(help.blocks ?? [])).toBeUndefined();
+  });
+});
