@@ -91,7 +91,6 @@ describe('a healthy canary walks 5 → 20 → 50 %, stops for approval, then rea
     const closed = world.slack.message(SERVICES[provider].channel, gate.ts)!;
     expect(closed.text).toContain(`approved by <@${PEOPLE.sre2}>`);
     expect(JSON.stringify(closed.blocks)).not.toContain('backout_promote');
-    if (provider === 'nginx') console.log(world.slack.transcript(SERVICES[provider].channel, plan.ts));
   }
 
   it.concurrent('NGINX Ingress: canary-weight 5, 20, 50, then 100, stable set to the image, then 0', () =>

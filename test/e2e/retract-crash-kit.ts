@@ -111,7 +111,6 @@ export async function crashDrill(crashes: CrashPoint[]): Promise<void> {
     const snapshots = audit.filter((r) => r.type === 'release.snapshot');
     expect(snapshots.length).toBeGreaterThanOrEqual(1);
     for (const s of snapshots) expect(s.details?.assets).toHaveLength(3);
-    console.log(transcript);
   } finally {
     await bot?.crash();
     await world.close();

@@ -79,7 +79,6 @@ describe('retracting a release travels the whole path, and undo puts it back exa
     expect(thread).toContain('v1.4.1 is now the latest release.');
     expect(thread).toContain('Kept all 2 asset(s): --delete-assets was not given.');
     expect(thread).toContain('Assets untouched.');
-    console.log(thread);
 
     const audit = (await readFile(join(world.dir, 'audit', 'audit.jsonl'), 'utf8'))
       .trim()
@@ -147,7 +146,6 @@ describe('retracting a release travels the whole path, and undo puts it back exa
             .join(',')}`,
       ),
     ).toEqual(['PATCH 200 body,prerelease', 'PATCH 200 make_latest']);
-    console.log(world.slack.transcript(PEOPLE.checkout, card.ts));
 
     const again = await command(world, bot.client, '/retract', 'undo checkout-api@v1.4.2');
     expect(await again.reply()).toContain('is not retracted');

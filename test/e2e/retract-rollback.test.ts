@@ -65,7 +65,6 @@ describe('--rollback rolls back every environment running the tag, as children r
     expect(transcript).toMatch(
       /:white_check_mark: staging: rolled back \(`rb-[a-z0-9]{8}`\) — \*rolled out \(no health checks configured\)\*/,
     );
-    console.log(transcript);
   });
 });
 
