@@ -78,6 +78,11 @@ export class WorkerPool {
     return { spec, worker, connection };
   }
 
+  /** The current workers (a recreated worker replaces its predecessor here). */
+  workers(): Worker[] {
+    return this.managed.map((m) => m.worker);
+  }
+
   /** Ready = every worker running and none wedged. */
   healthy(): boolean {
     return (
