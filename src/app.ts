@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { WebClient } from '@slack/web-api';
+import type { App } from '@slack/bolt';
 import type { Env } from './config/env.js';
 import type { Config } from './config/model.js';
 import { RedisAuditLog } from './audit/log.js';
@@ -45,6 +46,27 @@ import { definitionsByKind } from '../jobs/index.js';
 import { RedisCanaryBoard } from '../jobs/canary-control.js';
 import { canaryFollowUps } from '../commands/canary-actions.js';
 import type { DestinationStream } from 'pino';
+
+/**
+ * Opens the Socket Mode connection in the background: Bolt's client keeps retrying while
+ * Slack cannot be reached (and reconnects by itself later), so start-up and readiness never
+ * wait on Slack. A start that fails outright is tried again.
+ */
+async function connectSocketMode(app: App, signal: AbortSignal, log: Logger): Promise<void> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      await app.start();
+      log.info('Socket Mode connected');
+      return;
+    } catch (err) {
+      log.warn(
+        { err: (err as Error).message, attempt },
+        'could not open the Socket Mode connection; retrying',
+      );
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1_000 * 2 ** attempt)).unref());
+    }
+  }
+}
 
 /** Registers the periodic sweep, retrying until Redis takes it (or the process stops). */
 async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): Promise<void> {
@@ -340,7 +362,8 @@ export async function startBackout(
   server.listen(env.PORT);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  if (surface.socketMode && env.BACKOUT_ROLE !== 'worker') await surface.app.start();
+  if (surface.socketMode && env.BACKOUT_ROLE !== 'worker')
+    void connectSocketMode(surface.app, shutdown.signal, log);
   log.info(
     { port, role: env.BACKOUT_ROLE, mode: surface.socketMode ? 'socket' : 'http', dryRun: env.DRY_RUN },
     'backout is up',

@@ -57,4 +57,17 @@ describe('start-up and shutdown', () => {
     }
     expect(deploymentPatches(world.prod)).toHaveLength(1);
   });
+
+  it('Socket Mode: with SLACK_APP_TOKEN set and Slack out of reach, backout still starts, is ready, and keeps trying', async () => {
+    world = await createWorld();
+    const bot = await world.start({ SLACK_APP_TOKEN: 'xapp-1-A0TEST-0000-0000', SLACK_SIGNING_SECRET: '' });
+    expect((await fetch(`http://127.0.0.1:${bot.app.port}/healthz/ready`)).status).toBe(200);
+    // No HTTP endpoint for Slack in Socket Mode.
+    expect((await fetch(bot.url, { method: 'POST', body: '' })).status).toBe(404);
+    // Bolt's Socket Mode client keeps asking Slack for a connection URL, with backoff.
+    await waitFor(() => world.slack.allCallsTo('apps.connections.open').length >= 2, {
+      what: 'a second attempt to open the Socket Mode connection',
+      timeoutMs: 20_000,
+    });
+  });
 });

@@ -45,7 +45,7 @@ describe('the worker watchdog', () => {
 
     // Park the worker's blocking connection in "reconnecting" for good (BullMQ #4585), while
     // Redis itself keeps answering: point it at a port where nothing listens, and drop it.
-    const blocking = (await pool.workers()[0]!.getBackend().blockingClient) as Redis;
+    const blocking = (await pool.workers()[0]!.getBackend().blockingClient) as unknown as Redis;
     blocking.options.port = await freePort();
     blocking.disconnect(true);
     await waitFor(() => !pool.healthy(), { what: 'readiness to report the wedged worker' });
