@@ -149,6 +149,17 @@ export async function startBackout(
   const responder = new ResponseUrlResponder(log);
 
   const kube = new KubeClients(env.KUBECONFIG);
+  const contexts = new Set(kube.contexts());
+  for (const svc of config.services.values()) {
+    for (const e of svc.environments.values()) {
+      if (!contexts.has(e.kubernetes.context)) {
+        log.warn(
+          { service: svc.name, environment: e.name, context: e.kubernetes.context },
+          'the kubeconfig has no such context: commands for this environment will fail until it is added',
+        );
+      }
+    }
+  }
   const deployments = new KubeDeployments(kube);
   const health = new HttpHealthChecker();
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.

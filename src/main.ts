@@ -1,9 +1,27 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { parseEnv } from './config/env.js';
+import type { Config } from './config/model.js';
 import { loadConfigFile } from './config/load.js';
 import { configCheck } from './cli/config-check.js';
 import { formatStartupProblems } from './cli/startup-problems.js';
 import { CLI_USAGE as USAGE, processIo, runCliCommand } from './cli/run.js';
+
+/** Settings that are each valid alone but not together, and files the environment names. */
+function crossCheckProblems(config: Config, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  const githubServices = [...config.services.values()].filter((s) => s.github);
+  if (githubServices.length > 0 && !env.GITHUB_TOKEN) {
+    problems.push(
+      `GITHUB_TOKEN is missing: services ${githubServices.map((s) => s.name).join(', ')} name a GitHub repo`,
+    );
+  }
+  for (const path of (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)) {
+    if (!existsSync(path)) problems.push(`KUBECONFIG names ${path}, which does not exist`);
+  }
+  return problems;
+}
 
 async function start(): Promise<number> {
   const env = parseEnv(process.env);
@@ -12,16 +30,10 @@ async function start(): Promise<number> {
   const problems = [
     ...(env.ok ? [] : env.problems),
     ...(config.ok ? [] : config.problems.map((p) => `${configPath}: ${p}`)),
+    ...(config.ok ? crossCheckProblems(config.config, process.env) : []),
   ];
-  if (!env.ok || !config.ok) {
+  if (!env.ok || !config.ok || problems.length > 0) {
     process.stderr.write(`${formatStartupProblems(problems)}\n`);
-    return 1;
-  }
-  const githubServices = [...config.config.services.values()].filter((s) => s.github);
-  if (githubServices.length > 0 && !env.env.GITHUB_TOKEN) {
-    process.stderr.write(
-      `${formatStartupProblems([`GITHUB_TOKEN is missing: services ${githubServices.map((s) => s.name).join(', ')} name a GitHub repo`])}\n`,
-    );
     return 1;
   }
   // Loaded here so that the one-shot commands (audit, report, doctor) start without the server.

@@ -34,6 +34,20 @@ describe('start-up and shutdown', () => {
     expect(text).toContain('README.md');
   });
 
+  it('settings valid alone but not together are listed too: a GitHub repo without GITHUB_TOKEN, a KUBECONFIG that does not exist', async () => {
+    world = await createWorld();
+    const bot = await spawnBackout(
+      world,
+      { GITHUB_TOKEN: '', KUBECONFIG: '/nonexistent/kubeconfig' },
+      { waitReady: false },
+    );
+    expect(await bot.exited).toBe(1);
+    const text = bot.output.join('');
+    expect(text).toMatch(/backout cannot start: 2 problems/);
+    expect(text).toContain('GITHUB_TOKEN is missing: services checkout-api name a GitHub repo');
+    expect(text).toContain('KUBECONFIG names /nonexistent/kubeconfig, which does not exist');
+  });
+
   it('SIGTERM during a rollout: the process exits within its shutdown bound and another worker finishes the job', async () => {
     world = await createWorld();
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge', tickMs: 1_500 });
