@@ -21,6 +21,7 @@ import { stepMeans, stepTotals } from './metrics.js';
 import { forkChild, killAllChildren, LoadGenerator, ROOT, run, stopProcess, track } from './procs.js';
 import { renderReport, TARGETS, type BenchReport, type Machine } from './report.js';
 import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
+import { measureModuleCosts } from './module-costs.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
 
 /** The Node flags `npm start` (and the container image) run backout with, read from package.json. */
@@ -234,6 +235,8 @@ async function main(): Promise<number> {
       await stopProcess(b.child);
     }
   });
+
+  report.moduleCosts = await phase('module costs', () => Promise.resolve(measureModuleCosts(START_FLAGS)));
 
   report.durationMs = performance.now() - t0;
   report.machine.loadAtEnd = loadavg();

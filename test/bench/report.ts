@@ -39,6 +39,8 @@ export interface BenchReport {
   overhead?: OverheadFigures;
   steps?: { step: string; meanMs: number; n: number }[];
   memory?: MemoryFigures;
+  /** RSS after importing each library in turn (a fresh process, same flags). */
+  moduleCosts?: { baseMb: number; modules: { module: string; rssMb: number; addedMb: number }[] };
   failures: string[];
 }
 
@@ -333,6 +335,27 @@ export function renderReport(r: BenchReport): string {
     p(`| Peak during the run (VmHWM) | ${mb(m.afterJobs.peakMb)} |`);
     p();
     p(`Verdict (idle RSS < ${TARGETS.idleRssMb} MB): ${memoryVerdict(m)}.`);
+    p();
+  }
+  if (r.moduleCosts) {
+    const c = r.moduleCosts;
+    p('### Where idle memory goes');
+    p();
+    p(
+      'A fresh Node process with the same flags imports the libraries backout loads at start-up, one after the other; RSS after each, settled (this run):',
+    );
+    p();
+    p('| Loaded | RSS | Added |');
+    p('|---|---|---|');
+    p(`| Node itself | ${mb(c.baseMb)} | |`);
+    for (const m of c.modules) p(`| \`${m.module}\` | ${mb(m.rssMb)} | +${mb(m.addedMb)} |`);
+    const last = c.modules.at(-1);
+    if (last && r.memory) {
+      p();
+      p(
+        `The libraries alone account for ${mb(last.rssMb)} of backout's ${mb(r.memory.idle.rssMb)} at idle; backout's own code, connections, queues and workers the remaining ${mb(Math.max(0, r.memory.idle.rssMb - last.rssMb))}.`,
+      );
+    }
     p();
   }
   return `${out.join('\n')}\n`;
