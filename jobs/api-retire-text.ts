@@ -5,7 +5,7 @@ import {
   type DeprecationEntry,
 } from '../src/api-retirement/index.js';
 import { formatDuration } from '../src/config/duration.js';
-import { esc, truncate, LIMITS, type CardButton } from '../src/slack/cards.js';
+import { esc, noteReply, type CardButton } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { ApiRetirePlan, ApiUnretirePlan } from './api-retire-plan.js';
 
@@ -186,11 +186,7 @@ export function unretireAnnouncement(
 }
 
 function message(lines: string[]): SlackMessage {
-  const text = truncate(lines.join('\n'), LIMITS.text);
-  return {
-    text,
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, LIMITS.sectionText) } }],
-  };
+  return noteReply(lines.join('\n'));
 }
 
 export const UNDO_BUTTON: CardButton = {
