@@ -1,4 +1,4 @@
-import type { App } from '@slack/bolt';
+import type { Dialog, DialogValues } from '../src/slack/dialogs.js';
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { formatDuration } from '../src/config/duration.js';
@@ -10,7 +10,7 @@ import { renderError } from '../src/slack/cards.js';
 import { MODAL, retractModal, type Choice } from '../src/slack/modals.js';
 import type { Responder } from '../src/slack/respond.js';
 import { planRetraction, resolveReleaseService, type RetractDeps } from './retract-plan.js';
-import { encodeModalPlace, modalInvocation, type Invocation } from './shared.js';
+import { answerDialog, encodeModalPlace, modalInvocation, type Invocation } from './shared.js';
 
 const selected = z.object({ selected_option: z.object({ value: z.string() }).nullish() });
 
@@ -25,7 +25,11 @@ const submissionSchema = z.object({
 });
 
 /** The dialog behind a bare `/retract`: pick a service, then one of its recent releases. */
-export class RetractModal {
+export class RetractModal implements Dialog {
+  readonly name = 'retract';
+  readonly callbackId = MODAL.retract.callbackId;
+  readonly pickAction = MODAL.retract.serviceAction;
+
   constructor(
     private readonly deps: RetractDeps & {
       responder: Responder;
@@ -56,12 +60,7 @@ export class RetractModal {
   }
 
   /** A service was picked: list its recent releases from GitHub. */
-  async servicePicked(
-    viewId: string,
-    hash: string | undefined,
-    metadata: string,
-    value: string,
-  ): Promise<void> {
+  async picked(viewId: string, hash: string | undefined, metadata: string, value: string): Promise<void> {
     let releases: Choice[] = [];
     let replacements: Choice[] = [];
     let note: string;
@@ -107,6 +106,17 @@ export class RetractModal {
     });
   }
 
+  missing(values: DialogValues): Record<string, string> | undefined {
+    const service = values.service?.[MODAL.retract.serviceAction]?.selected_option?.value;
+    const release = values.release?.release?.selected_option?.value;
+    if (service && release) return undefined;
+    return !service
+      ? { service: 'Pick a service.' }
+      : values.release
+        ? { release: 'Pick a release.' }
+        : { service: 'Wait for its releases to load, then pick one.' };
+  }
+
   async submitted(user: string, metadata: string, values: unknown): Promise<void> {
     const parsed = submissionSchema.parse(values);
     const service = parsed.service[MODAL.retract.serviceAction].selected_option?.value ?? '';
@@ -115,9 +125,8 @@ export class RetractModal {
     const options = new Set((parsed.options?.options.selected_options ?? []).map((o) => o.value));
     const reason = parsed.reason?.reason.value?.trim();
     const inv = modalInvocation(user, metadata);
-    let text: string;
-    try {
-      const { message } = await planRetraction(
+    await answerDialog(inv, this.deps.responder, () =>
+      planRetraction(
         {
           service,
           tag,
@@ -128,45 +137,7 @@ export class RetractModal {
         },
         inv,
         this.deps,
-      );
-      text = message.text;
-    } catch (err) {
-      text = renderError(asBackoutError(err)).text;
-    }
-    if (inv.responseUrl) await this.deps.responder.respond(inv.responseUrl, { text });
+      ),
+    );
   }
-}
-
-export function registerRetractModal(app: App, modal: RetractModal): void {
-  app.action(MODAL.retract.serviceAction, async ({ ack, body, action, logger }) => {
-    await ack();
-    if (body.type !== 'block_actions' || !body.view || action.type !== 'static_select') return;
-    const value = action.selected_option?.value;
-    if (!value) return;
-    await modal
-      .servicePicked(body.view.id, body.view.hash, body.view.private_metadata, value)
-      .catch((err: unknown) => {
-        logger.warn(`could not update the retract dialog: ${(err as Error).message}`);
-      });
-  });
-  app.view(MODAL.retract.callbackId, async ({ ack, body, view, logger }) => {
-    const values = view.state.values;
-    const service = values.service?.[MODAL.retract.serviceAction]?.selected_option?.value;
-    const release = values.release?.release?.selected_option?.value;
-    if (!service || !release) {
-      await ack({
-        response_action: 'errors',
-        errors: !service
-          ? { service: 'Pick a service.' }
-          : values.release
-            ? { release: 'Pick a release.' }
-            : { service: 'Wait for its releases to load, then pick one.' },
-      });
-      return;
-    }
-    await ack();
-    await modal.submitted(body.user.id, view.private_metadata, values).catch((err: unknown) => {
-      logger.warn(`retract dialog submission failed: ${(err as Error).message}`);
-    });
-  });
 }

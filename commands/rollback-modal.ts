@@ -1,4 +1,4 @@
-import type { App } from '@slack/bolt';
+import type { Dialog, DialogValues } from '../src/slack/dialogs.js';
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import type { Config } from '../src/config/model.js';
@@ -12,7 +12,7 @@ import type { Directory } from '../src/slack/directory.js';
 import { MODAL, rollbackModal, type Choice } from '../src/slack/modals.js';
 import type { Responder } from '../src/slack/respond.js';
 import { requestRollback, resolve } from './rollback.js';
-import { encodeModalPlace, modalInvocation, type Invocation } from './shared.js';
+import { answerDialog, encodeModalPlace, modalInvocation, type Invocation } from './shared.js';
 
 const submissionSchema = z.object({
   target: z.object({
@@ -25,7 +25,11 @@ const submissionSchema = z.object({
 });
 
 /** The dialog behind a bare `/rollback`: pick service and environment, then a revision from live history. */
-export class RollbackModal {
+export class RollbackModal implements Dialog {
+  readonly name = 'rollback';
+  readonly callbackId = MODAL.rollback.callbackId;
+  readonly pickAction = MODAL.rollback.targetAction;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -56,12 +60,7 @@ export class RollbackModal {
   }
 
   /** A service was picked: show its revisions from live history. */
-  async targetPicked(
-    viewId: string,
-    hash: string | undefined,
-    metadata: string,
-    value: string,
-  ): Promise<void> {
+  async picked(viewId: string, hash: string | undefined, metadata: string, value: string): Promise<void> {
     const [service = '', env = ''] = value.split('/');
     let revisions: Choice[] = [];
     let note: string;
@@ -89,6 +88,11 @@ export class RollbackModal {
     });
   }
 
+  missing(values: DialogValues): Record<string, string> | undefined {
+    const picked = values.target?.[MODAL.rollback.targetAction]?.selected_option?.value;
+    return picked ? undefined : { target: 'Pick a service and environment.' };
+  }
+
   async submitted(user: string, metadata: string, values: unknown): Promise<void> {
     const parsed = submissionSchema.parse(values);
     const [service = '', env = ''] = (
@@ -97,42 +101,12 @@ export class RollbackModal {
     const revision = parsed.revision?.revision.selected_option?.value;
     const reason = parsed.reason?.reason.value?.trim();
     const inv = modalInvocation(user, metadata);
-    let text: string;
-    try {
-      const { message } = await requestRollback(
+    await answerDialog(inv, this.deps.responder, () =>
+      requestRollback(
         { service, env, ...(revision ? { to: Number(revision) } : {}), ...(reason ? { reason } : {}) },
         inv,
         this.deps,
-      );
-      text = message.text;
-    } catch (err) {
-      text = renderError(asBackoutError(err)).text;
-    }
-    if (inv.responseUrl) await this.deps.responder.respond(inv.responseUrl, { text });
+      ),
+    );
   }
-}
-
-export function registerRollbackModal(app: App, modal: RollbackModal): void {
-  app.action(MODAL.rollback.targetAction, async ({ ack, body, action, logger }) => {
-    await ack();
-    if (body.type !== 'block_actions' || !body.view || action.type !== 'static_select') return;
-    const value = action.selected_option?.value;
-    if (!value) return;
-    await modal
-      .targetPicked(body.view.id, body.view.hash, body.view.private_metadata, value)
-      .catch((err: unknown) => {
-        logger.warn(`could not update the rollback dialog: ${(err as Error).message}`);
-      });
-  });
-  app.view(MODAL.rollback.callbackId, async ({ ack, body, view, logger }) => {
-    const picked = view.state.values.target?.[MODAL.rollback.targetAction]?.selected_option?.value;
-    if (!picked) {
-      await ack({ response_action: 'errors', errors: { target: 'Pick a service and environment.' } });
-      return;
-    }
-    await ack();
-    await modal.submitted(body.user.id, view.private_metadata, view.state.values).catch((err: unknown) => {
-      logger.warn(`rollback dialog submission failed: ${(err as Error).message}`);
-    });
-  });
 }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import type { Config, EnvironmentConfig, ServiceConfig } from '../src/config/model.js';
 import { pickEnvironment } from '../src/config/model.js';
-import { UsageError } from '../src/errors.js';
+import { asBackoutError, UsageError } from '../src/errors.js';
+import { renderError } from '../src/slack/cards.js';
+import type { SlackMessage } from '../src/slack/notifier.js';
+import type { Responder } from '../src/slack/respond.js';
 import type { SlackPlace } from '../src/requests/types.js';
 import { closest } from '../src/text/suggest.js';
 import type { Token } from '../src/text/tokenize.js';
@@ -131,4 +134,22 @@ export function modalInvocation(user: string, metadata: string): Invocation {
     ...(meta.responseUrl ? { responseUrl: meta.responseUrl } : {}),
     ...(meta.threadTs ? { threadTs: meta.threadTs } : {}),
   };
+}
+
+/**
+ * Runs what a dialog asked for and answers the person through the command's response_url:
+ * the outcome, or what went wrong.
+ */
+export async function answerDialog(
+  inv: Invocation,
+  responder: Responder,
+  work: () => Promise<{ message: SlackMessage }>,
+): Promise<void> {
+  let text: string;
+  try {
+    text = (await work()).message.text;
+  } catch (err) {
+    text = renderError(asBackoutError(err)).text;
+  }
+  if (inv.responseUrl) await responder.respond(inv.responseUrl, { text });
 }

@@ -1,7 +1,7 @@
 import { StalePlanError } from '../src/errors.js';
-import { gitHubMessage } from '../src/integrations/github/errors.js';
+import { githubStatus, gitHubMessage } from '../src/integrations/github/errors.js';
 import type { ReleaseSnapshot } from '../src/integrations/github/retractions.js';
-import type { Release } from '../src/integrations/github/types.js';
+import type { Release, RepoRef } from '../src/integrations/github/types.js';
 import type { StepContext } from '../src/queue/job-definition.js';
 import type { JobDeps } from './deps.js';
 import type { RetractPlan } from './retract-plan.js';
@@ -48,4 +48,37 @@ export function snapshotOf(ctx: Ctx): ReleaseSnapshot {
   const snap = retractState(ctx).snapshot;
   if (!snap) throw new Error('the snapshot step has not run');
   return snap;
+}
+
+/**
+ * Records why "latest" could not be set (kept for the card and the report) and returns the
+ * step's warning. Shared by the retraction and its undo.
+ */
+export async function latestWarning(
+  ctx: StepContext<unknown, JobDeps>,
+  note: string,
+): Promise<{ detail: string }> {
+  await ctx.save({ latestNote: note });
+  return { detail: `:warning: ${note}.` };
+}
+
+/**
+ * Marks a release latest, noting first that this job is sending it (so a re-run after a
+ * crash recognises its own write). A 422 from GitHub is a warning, not a failure: the
+ * returned detail says what GitHub refused; undefined means the release is latest now.
+ */
+export async function makeLatest(
+  ctx: StepContext<unknown, JobDeps>,
+  repo: RepoRef,
+  release: { id: number; tag: string },
+  refusedAs: (said: string) => string,
+): Promise<{ detail: string } | undefined> {
+  await ctx.save({ latestSending: true });
+  try {
+    await ctx.deps.releases.update(repo, release.id, { makeLatest: 'true' });
+    return undefined;
+  } catch (err) {
+    if (githubStatus(err) !== 422) throw err;
+    return latestWarning(ctx, refusedAs(said(err)));
+  }
 }

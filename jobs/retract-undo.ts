@@ -6,7 +6,7 @@ import type { JobDefinition, Step, StepContext } from '../src/queue/job-definiti
 import { auditContext } from '../src/queue/step-runner.js';
 import type { JobDeps } from './deps.js';
 import { assetLine, describeUndo, yesNo, type RetractUndoPlan } from './retract-plan.js';
-import { said } from './retract-state.js';
+import { latestWarning, makeLatest, said } from './retract-state.js';
 
 export type { RetractUndoPlan } from './retract-plan.js';
 
@@ -118,20 +118,14 @@ const latest: Step<RetractUndoPlan, JobDeps> = {
         : rel.prerelease
           ? 'it is a pre-release'
           : undefined;
-    if (why) {
-      const note = `${want.tag} could not be made latest again: ${why}`;
-      await ctx.save({ latestNote: note });
-      return { detail: `:warning: ${note}.` };
-    }
-    await ctx.save({ latestSending: true });
-    try {
-      await deps.releases.update(plan.repo, want.id, { makeLatest: 'true' });
-    } catch (err) {
-      if (githubStatus(err) !== 422) throw err;
-      const note = `GitHub refused to make ${want.tag} latest again (422: ${said(err)})`;
-      await ctx.save({ latestNote: note });
-      return { detail: `:warning: ${note}.` };
-    }
+    if (why) return latestWarning(ctx, `${want.tag} could not be made latest again: ${why}`);
+    const refused = await makeLatest(
+      ctx,
+      plan.repo,
+      want,
+      (said) => `GitHub refused to make ${want.tag} latest again (422: ${said})`,
+    );
+    if (refused) return refused;
     return { detail: `${want.tag} is the latest release again${now ? ` (was ${now.tag})` : ''}.` };
   },
 };

@@ -10,7 +10,7 @@ import type { JobDeps } from './deps.js';
 import { rollbackChildren } from './retract-children.js';
 import { describeRetraction, yesNo, type RetractPlan } from './retract-plan.js';
 import { report } from './retract-report.js';
-import { liveRelease, retractState, said, snapshotOf } from './retract-state.js';
+import { latestWarning, liveRelease, makeLatest, retractState, said, snapshotOf } from './retract-state.js';
 
 export type { RetractPlan } from './retract-plan.js';
 export type { RetractState } from './retract-state.js';
@@ -184,19 +184,18 @@ const latest: Step<RetractPlan, JobDeps> = {
     const replacement = await deps.releases.byId(plan.repo, target.id);
     const why = replacement ? whyNotReplacement(replacement) : 'it was deleted';
     if (why) {
-      const note = `${target.tag} could not be made latest: ${why} now${now ? `; GitHub shows ${now.tag} as latest` : ''}`;
-      await ctx.save({ latestNote: note });
-      return { detail: `:warning: ${note}.` };
+      return latestWarning(
+        ctx,
+        `${target.tag} could not be made latest: ${why} now${now ? `; GitHub shows ${now.tag} as latest` : ''}`,
+      );
     }
-    await ctx.save({ latestSending: true });
-    try {
-      await deps.releases.update(plan.repo, target.id, { makeLatest: 'true' });
-    } catch (err) {
-      if (githubStatus(err) !== 422) throw err;
-      const note = `GitHub refused to make ${target.tag} latest (422: ${said(err)})`;
-      await ctx.save({ latestNote: note });
-      return { detail: `:warning: ${note}.` };
-    }
+    const refused = await makeLatest(
+      ctx,
+      plan.repo,
+      target,
+      (said) => `GitHub refused to make ${target.tag} latest (422: ${said})`,
+    );
+    if (refused) return refused;
     return { detail: `${target.tag} is now the latest release.` };
   },
 };

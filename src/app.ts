@@ -32,11 +32,12 @@ import { registerInteractions } from './slack/interactions.js';
 import { NOTIFY_QUEUE, QueueNotifier } from './slack/notifier.js';
 import { createDrainProcessor } from './slack/notify-worker.js';
 import { ResponseUrlResponder } from './slack/respond.js';
-import { registerRollbackModal, RollbackModal } from '../commands/rollback-modal.js';
+import { RollbackModal } from '../commands/rollback-modal.js';
 import { registerCommands } from '../commands/index.js';
 import { rollForward } from '../commands/rollback.js';
 import { RetractionRollbacks } from '../commands/retract-children.js';
-import { registerRetractModal, RetractModal } from '../commands/retract-modal.js';
+import { RetractModal } from '../commands/retract-modal.js';
+import { registerDialog } from './slack/dialogs.js';
 import { undoFromCard } from '../commands/retract-undo.js';
 import { createGitHubClient, GitHubReleases } from './integrations/github/client.js';
 import { RedisRetractions } from './integrations/github/retractions.js';
@@ -227,8 +228,8 @@ export async function startBackout(
     audit,
     notifier,
   });
-  registerRollbackModal(surface.app, rollbackModal);
-  registerRetractModal(surface.app, retractModal);
+  registerDialog(surface.app, rollbackModal);
+  registerDialog(surface.app, retractModal);
   registerInteractions(surface.app, {
     flow,
     requests,

@@ -1,17 +1,8 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { IntegrationError } from '../../errors.js';
-import type { KubeClients } from '../kubernetes/clients.js';
 import { kubeError } from '../kubernetes/errors.js';
-import type { Deployments } from '../kubernetes/types.js';
-import { DeploymentPair } from './deployment-pair.js';
-import type {
-  Observation,
-  PromotionAction,
-  Stop,
-  TrafficProvider,
-  TrafficState,
-  TrafficTarget,
-} from './types.js';
+import { PairedTrafficProvider } from './paired-provider.js';
+import type { Observation, Stop, TrafficProvider, TrafficState, TrafficTarget } from './types.js';
 
 const ROUTE = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' } as const;
 
@@ -123,17 +114,8 @@ export function routeConditions(route: HttpRoute): Observation | undefined {
  * (stable gets 100 − canary), so a route edited in between is refused rather than mangled;
  * the change counts once the parents' Accepted and ResolvedRefs conditions say so.
  */
-export class GatewayApiProvider implements TrafficProvider {
+export class GatewayApiProvider extends PairedTrafficProvider implements TrafficProvider {
   readonly name = 'gateway-api' as const;
-  private readonly pair: DeploymentPair;
-
-  constructor(
-    private readonly clients: KubeClients,
-    deployments: Deployments,
-  ) {
-    this.pair = new DeploymentPair(deployments);
-  }
-
   describe(t: TrafficTarget): string {
     return `HTTPRoute ${t.namespace}/${t.object}`;
   }
@@ -160,18 +142,6 @@ export class GatewayApiProvider implements TrafficProvider {
       generation: route.metadata?.generation ?? 0,
       summary: `${this.describe(t)}: ${t.stableBackend} weight ${first.stableWeight ?? 1}, ${t.canaryBackend} weight ${first.canaryWeight ?? 1} → ${weight} % to the canary${splits.length > 1 ? ` (${splits.length} rules)` : ''}`,
     };
-  }
-
-  stops(_t: TrafficTarget, configured: number[]): Promise<{ stops: Stop[] }> {
-    return Promise.resolve({ stops: configured.filter((w) => w < 100).map((weight) => ({ weight })) });
-  }
-
-  deployCanary(t: TrafficTarget, container: string, image: string): Promise<'patched' | 'unchanged'> {
-    return this.pair.deployCanary(t, container, image);
-  }
-
-  canaryReady(t: TrafficTarget): Promise<Observation> {
-    return this.pair.canaryReady(t);
   }
 
   async advance(t: TrafficTarget, stop: Stop): Promise<'patched' | 'unchanged'> {
@@ -218,14 +188,6 @@ export class GatewayApiProvider implements TrafficProvider {
         message: `${this.describe(t)}: ${t.canaryBackend} ${stop.weight}, ${t.stableBackend} ${100 - stop.weight}${route.status?.parents?.length ? ' (Accepted, ResolvedRefs)' : ''}`,
       }
     );
-  }
-
-  promotion(t: TrafficTarget, container: string, image: string): PromotionAction[] {
-    return this.pair.promotion(t, container, image, this);
-  }
-
-  abort(t: TrafficTarget): Promise<'patched' | 'unchanged'> {
-    return this.advance(t, { weight: 0 });
   }
 
   async aborted(t: TrafficTarget): Promise<Observation> {

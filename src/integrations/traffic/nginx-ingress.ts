@@ -1,16 +1,7 @@
 import { PatchStrategy, setHeaderOptions, type V1Ingress } from '@kubernetes/client-node';
-import type { KubeClients } from '../kubernetes/clients.js';
 import { kubeError } from '../kubernetes/errors.js';
-import type { Deployments } from '../kubernetes/types.js';
-import { DeploymentPair } from './deployment-pair.js';
-import type {
-  Observation,
-  PromotionAction,
-  Stop,
-  TrafficProvider,
-  TrafficState,
-  TrafficTarget,
-} from './types.js';
+import { PairedTrafficProvider } from './paired-provider.js';
+import type { Observation, Stop, TrafficProvider, TrafficState, TrafficTarget } from './types.js';
 
 export const CANARY_ANNOTATION = 'nginx.ingress.kubernetes.io/canary';
 export const WEIGHT_ANNOTATION = 'nginx.ingress.kubernetes.io/canary-weight';
@@ -38,17 +29,8 @@ function weightTotal(annotations: Record<string, string>): number {
  * `nginx.ingress.kubernetes.io/canary: "true"` and `canary-weight: "<n>"`, set with a JSON
  * merge patch on its annotations. At weight 0 the canary stays enabled, as Flagger leaves it.
  */
-export class NginxIngressProvider implements TrafficProvider {
+export class NginxIngressProvider extends PairedTrafficProvider implements TrafficProvider {
   readonly name = 'nginx-ingress' as const;
-  private readonly pair: DeploymentPair;
-
-  constructor(
-    private readonly clients: KubeClients,
-    deployments: Deployments,
-  ) {
-    this.pair = new DeploymentPair(deployments);
-  }
-
   describe(t: TrafficTarget): string {
     return `canary Ingress ${t.namespace}/${t.object}`;
   }
@@ -76,18 +58,6 @@ export class NginxIngressProvider implements TrafficProvider {
     };
   }
 
-  stops(_t: TrafficTarget, configured: number[]): Promise<{ stops: Stop[] }> {
-    return Promise.resolve({ stops: configured.filter((w) => w < 100).map((weight) => ({ weight })) });
-  }
-
-  deployCanary(t: TrafficTarget, container: string, image: string): Promise<'patched' | 'unchanged'> {
-    return this.pair.deployCanary(t, container, image);
-  }
-
-  canaryReady(t: TrafficTarget): Promise<Observation> {
-    return this.pair.canaryReady(t);
-  }
-
   async advance(t: TrafficTarget, stop: Stop): Promise<'patched' | 'unchanged'> {
     const annotations = (await this.ingress(t)).metadata?.annotations ?? {};
     const wanted = String(Math.round((stop.weight * weightTotal(annotations)) / 100));
@@ -113,14 +83,6 @@ export class NginxIngressProvider implements TrafficProvider {
     return weight === stop.weight
       ? { done: true, message: `canary-weight ${weight} on ${this.describe(t)}` }
       : { done: false, message: `${this.describe(t)} is at ${weight} %, not ${stop.weight} %` };
-  }
-
-  promotion(t: TrafficTarget, container: string, image: string): PromotionAction[] {
-    return this.pair.promotion(t, container, image, this);
-  }
-
-  async abort(t: TrafficTarget): Promise<'patched' | 'unchanged'> {
-    return this.advance(t, { weight: 0 });
   }
 
   aborted(t: TrafficTarget): Promise<Observation> {
