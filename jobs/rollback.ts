@@ -1,13 +1,14 @@
 import type { HealthConfig } from '../src/config/schema.js';
 import { formatDuration } from '../src/config/duration.js';
 import { IntegrationError, StalePlanError } from '../src/errors.js';
-import type { HealthReading } from '../src/integrations/health.js';
 import { rolloutStatus } from '../src/integrations/kubernetes/rollout-status.js';
 import type { ContainerImage, KubeTarget } from '../src/integrations/kubernetes/types.js';
 import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/undo.js';
 import type { JobDefinition, Step, StepContext } from '../src/queue/job-definition.js';
 import type { CardButton } from '../src/slack/cards.js';
+import { isOutcome, OUTCOME_MARK } from '../src/requests/outcome.js';
 import type { JobDeps } from './deps.js';
+import { verifyRound, type Verification } from './rollback-verify.js';
 import { holdTarget } from './hold-target.js';
 
 export interface RollbackPlan {
@@ -32,13 +33,6 @@ export interface RollbackPlan {
 }
 
 type Ctx = StepContext<RollbackPlan, JobDeps>;
-
-interface Verification {
-  rounds: number;
-  startedAt: number;
-  failures: string[];
-  last: HealthReading[];
-}
 
 /** Re-reads live state and refuses to go on if it is not what was approved. */
 async function checkFresh(ctx: Ctx): Promise<'as-planned' | 'already-applied'> {
@@ -111,7 +105,7 @@ const apply: Step<RollbackPlan, JobDeps> = {
     if (undo.kind === 'error') throw new StalePlanError(`${undo.message}. Nothing was patched.`);
     if (undo.kind === 'noop') {
       await ctx.save({ applied: true, noop: true });
-      return { finish: 'no-op: already at the target revision', detail: undo.message };
+      return { finish: 'no-op: already at the target revision', detail: undo.message, verdict: 'no-op' };
     }
     await ctx.save({ applying: true });
     const after = await ctx.deps.deployments.restoreTemplate(plan.target, undo.template, undo.annotations);
@@ -194,36 +188,21 @@ const verify: Step<RollbackPlan, JobDeps> = {
   async run(ctx) {
     const health = ctx.plan.health;
     if (!health || (health.probes.length === 0 && !health.prometheus?.checks.length)) {
-      await ctx.save({ outcome: 'rolled out (no health checks configured)' });
+      await ctx.save({ outcome: 'rolled out (no health checks configured)', verdict: 'succeeded' });
       return { detail: 'No health checks are configured for this environment.' };
     }
-    const v: Verification = (ctx.state.verification as Verification | undefined) ?? {
-      rounds: 0,
-      startedAt: Date.now(),
-      failures: [],
-      last: [],
-    };
-    const readings = await ctx.deps.health.check(health);
-    v.rounds += 1;
-    v.last = readings;
-    for (const r of readings) if (!r.ok) v.failures.push(`round ${v.rounds}: ${r.detail}`);
-    await ctx.save({ verification: v });
-    const elapsed = Date.now() - v.startedAt;
-    const line = readings.map((r) => `${r.ok ? '✓' : '✗'} ${r.detail}`).join('\n');
-    if (elapsed < health.stabilityWindow) {
-      await ctx.progress(
-        `Round ${v.rounds}, ${formatDuration(elapsed)} of ${formatDuration(health.stabilityWindow)}:\n${line}`,
-      );
-      return { again: Math.min(health.interval, health.stabilityWindow - elapsed) };
+    const round = await verifyRound(
+      ctx.deps.health,
+      health,
+      ctx.state.verification as Verification | undefined,
+    );
+    await ctx.save({ verification: round.v });
+    if (!round.done) {
+      await ctx.progress(round.progress);
+      return { again: round.againMs };
     }
-    const outcome = v.failures.length === 0 ? 'healthy' : 'degraded';
-    await ctx.save({ outcome, healthSummary: line });
-    return {
-      detail:
-        outcome === 'healthy'
-          ? `Healthy over ${formatDuration(health.stabilityWindow)} (${v.rounds} rounds):\n${line}`
-          : `Degraded: ${v.failures.length} failed check(s) over ${v.rounds} rounds. Last round:\n${line}\nFirst failure: ${v.failures[0]}`,
-    };
+    await ctx.save({ outcome: round.verdict, verdict: round.verdict, healthSummary: round.summary });
+    return { detail: round.detail, verdict: round.verdict };
   },
 };
 
@@ -239,10 +218,17 @@ const report: Step<RollbackPlan, JobDeps> = {
       };
     }
     const outcome = (ctx.state.outcome as string | undefined) ?? 'rolled out';
+    const verdict = isOutcome(ctx.state.verdict) ? ctx.state.verdict : 'succeeded';
     const summary = (ctx.state.healthSummary as string | undefined) ?? '';
-    const text = `${outcome === 'healthy' ? ':white_check_mark:' : ':warning:'} ${plan.service} in ${plan.environment} is back on revision ${plan.to.revision} (${plan.to.images.map((i) => `\`${i.image}\``).join(', ')}) — *${outcome}*.${summary ? `\n${summary}` : ''}`;
+    const next =
+      verdict === 'failed'
+        ? '\nThe rollback is applied but the service is not healthy on this revision either: look at the failing checks; Roll forward or roll back further once you know the cause.'
+        : '';
+    const text = `${OUTCOME_MARK[verdict]} ${plan.service} in ${plan.environment} is back on revision ${plan.to.revision} (${plan.to.images.map((i) => `\`${i.image}\``).join(', ')}) — *${outcome}*.${summary ? `\n${summary}` : ''}${next}`;
     await ctx.note('outcome', text);
-    return { detail: `Outcome: ${outcome}.` };
+    if (verdict === 'failed')
+      return { finish: 'failed: no health check passed after the rollback', failed: true, verdict };
+    return { detail: `Outcome: ${outcome}.`, verdict };
   },
 };
 

@@ -9,6 +9,7 @@ import { RedisAuditLog } from './audit/log.js';
 import { scheduleAuditArchive } from './audit/retention.js';
 import { createHttpServer, type Readiness } from './http/server.js';
 import { HttpHealthChecker } from './integrations/health.js';
+import { DEFAULT_TOKEN_ENV, type Environ } from './integrations/prometheus/client.js';
 import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
@@ -102,14 +103,20 @@ export interface Backout {
 export async function startBackout(
   env: Env,
   config: Config,
-  opts: { logDestination?: DestinationStream } = {},
+  opts: {
+    logDestination?: DestinationStream;
+    /** Where secrets the config names by variable are read (Prometheus tokens); default process.env. */
+    environ?: Environ;
+  } = {},
 ): Promise<Backout> {
+  const environ = opts.environ ?? process.env;
   const secrets = [
     env.SLACK_BOT_TOKEN,
     env.SLACK_SIGNING_SECRET,
     env.SLACK_APP_TOKEN,
     env.GITHUB_TOKEN,
     urlPassword(env.REDIS_URL),
+    environ[DEFAULT_TOKEN_ENV],
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
     level: env.LOG_LEVEL,
@@ -162,7 +169,7 @@ export async function startBackout(
     }
   }
   const deployments = new KubeDeployments(kube);
-  const health = new HttpHealthChecker();
+  const health = new HttpHealthChecker(environ);
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
   const traffic = createTrafficProviders(kube, deployments);
   // GitHub: one Octokit (retry + throttling plugins) for every release operation.

@@ -63,14 +63,78 @@ const promCheckSchema = z.strictObject({
   min: z.number().optional(),
 });
 
+const envName = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    'expected the name of an environment variable, such as PROMETHEUS_TOKEN',
+  );
+const secretFile = z.string().min(1, 'expected the path of a file holding the secret');
+
+/** A header value: plain text (not secret, e.g. a tenant id), or read from a variable or file. */
+const headerValue = z.union([
+  z.string().min(1),
+  z.strictObject({ env: envName }),
+  z.strictObject({ file: secretFile }),
+]);
+
+export const prometheusSchema = z
+  .strictObject({
+    /** The base URL, without credentials (they go in tokenEnv/tokenFile/basicAuth). */
+    url: z
+      .url({ error: 'expected the Prometheus base URL, e.g. http://prometheus.monitoring:9090' })
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL')
+      .refine((u) => {
+        const parsed = new URL(u);
+        return parsed.username === '' && parsed.password === '';
+      }, 'must not carry credentials (user:password@): secrets never go in the config file; use basicAuth with passwordEnv or passwordFile, or tokenEnv/tokenFile for a bearer token'),
+    checks: z.array(promCheckSchema).default([]),
+    /** Bearer token from this variable (default: PROMETHEUS_TOKEN, when it is set). */
+    tokenEnv: envName.optional(),
+    /** Bearer token from this file, read at each query (rotating service-account tokens). */
+    tokenFile: secretFile.optional(),
+    /** Basic auth: the password from a variable or a file, never from here. */
+    basicAuth: z
+      .strictObject({
+        username: z.string().min(1),
+        passwordEnv: envName.optional(),
+        passwordFile: secretFile.optional(),
+      })
+      .refine(
+        (b) => (b.passwordEnv === undefined) !== (b.passwordFile === undefined),
+        'give exactly one of passwordEnv or passwordFile',
+      )
+      .optional(),
+    /** Extra headers on every query, e.g. `X-Scope-OrgID: tenant-a` for Mimir, Cortex or Thanos. */
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'expected an HTTP header name'), headerValue)
+      .refine(
+        (h) => !Object.keys(h).some((k) => k.toLowerCase() === 'authorization'),
+        'set Authorization through tokenEnv, tokenFile or basicAuth, not headers',
+      )
+      .default({}),
+    /** PEM bundle of the CAs that sign the Prometheus server's certificate (https URLs). */
+    caFile: secretFile.optional(),
+    /** Deadline of one query, connection included. */
+    timeout: durationSchema.default(10_000),
+  })
+  .superRefine((p, ctx) => {
+    const bearer = p.tokenEnv !== undefined || p.tokenFile !== undefined;
+    if (p.tokenEnv !== undefined && p.tokenFile !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'give tokenEnv or tokenFile, not both' });
+    if (bearer && p.basicAuth)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['basicAuth'],
+        message: 'give a bearer token (tokenEnv/tokenFile) or basicAuth, not both',
+      });
+    if (p.caFile && new URL(p.url).protocol !== 'https:')
+      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'a CA bundle needs an https:// url' });
+  });
+
 export const healthSchema = z.strictObject({
   probes: z.array(probeSchema).default([]),
-  prometheus: z
-    .strictObject({
-      url: z.url({ error: 'expected the Prometheus base URL, e.g. http://prometheus.monitoring:9090' }),
-      checks: z.array(promCheckSchema).default([]),
-    })
-    .optional(),
+  prometheus: prometheusSchema.optional(),
   /** How long the checks must hold after a rollout before it counts as healthy. */
   stabilityWindow: durationSchema.default(120_000),
   /** Time between two rounds of checks inside the window. */
@@ -183,4 +247,5 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type RawPolicy = z.infer<typeof policySchema>;
 export type Principals = z.infer<typeof principalsSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
+export type PrometheusConfig = z.infer<typeof prometheusSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;

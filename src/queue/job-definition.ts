@@ -1,6 +1,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { BackoutRequest, RequestKind } from '../requests/types.js';
 import type { CardButton } from '../slack/cards.js';
+import type { Outcome } from '../requests/outcome.js';
 
 /**
  * What a step may return:
@@ -10,15 +11,18 @@ import type { CardButton } from '../slack/cards.js';
  *   BullMQ as a delayed job so no worker is held.
  * - `{ finish: outcome }`: the job is complete early (a no-op, a stale plan refused).
  *   `failed: true` ends it as failed.
+ * - `verdict`: how the job stands after this step (a verify that found problems says
+ *   `degraded`): the step's reply carries that outcome's mark, and the job is counted as the
+ *   last verdict given (see src/requests/outcome.ts).
  * - `{ waitChildren: true }`: the step started child jobs (BullMQ flow children, added with
  *   `parent` set to this job) and waits for them: the job is parked in BullMQ's
  *   waiting-children state, holding no worker, and the step runs again once every child ended.
  */
 export type StepResult =
   | void
-  | { detail?: string }
+  | { detail?: string; verdict?: Outcome }
   | { again: number; detail?: string }
-  | { finish: string; detail?: string; failed?: boolean }
+  | { finish: string; detail?: string; failed?: boolean; verdict?: Outcome }
   | { waitChildren: true; detail?: string };
 
 export interface StepContext<P, D> {

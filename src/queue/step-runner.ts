@@ -8,7 +8,8 @@ import type { SpanAttributes, Tracing } from '../observability/tracing.js';
 import type { RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
-import { noteReply, stepReply } from '../slack/cards.js';
+import { noteReply, stepReply, type StepEvent } from '../slack/cards.js';
+import { isOutcome, type Outcome } from '../requests/outcome.js';
 import type { Notifier } from '../slack/notifier.js';
 import { cardKey, type CardRenderer } from '../requests/card-view.js';
 import type { JobData, JobDefinition, Step, StepContext, StepResult } from './job-definition.js';
@@ -106,6 +107,7 @@ export function createStepRunner<D>(
     try {
       const moved = await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
         outcome: oneLine(reason),
+        verdict: 'failed',
       });
       if (!moved.ok) return;
       await deps.audit.append({
@@ -191,6 +193,8 @@ export function createStepRunner<D>(
       const durationMs = Date.now() - started;
       deps.metrics.stepDuration.observe({ type: request.kind, step: step.name }, durationMs / 1000);
       const detail = result?.detail;
+      const verdict = result && 'verdict' in result ? result.verdict : undefined;
+      if (verdict) await saveData(job, { state: { ...job.data.state, verdict } });
       if (result && 'finish' in result) {
         await deps.notifier.update(
           replyKey,
@@ -198,14 +202,14 @@ export function createStepRunner<D>(
             index: i + 1,
             total,
             label: step.label,
-            event: result.failed ? 'failed' : 'finished',
+            event: result.failed ? 'failed' : stepEvent(verdict),
             durationMs,
             ...(detail ? { detail } : {}),
           }),
         );
         await finishStep(job, request, step, durationMs);
         return result.failed
-          ? fail(job, request, step, i, total, replyKey, undefined, log, result.finish)
+          ? fail(job, request, step, i, total, replyKey, undefined, log, result.finish, verdict)
           : succeed(job, request, result.finish, log);
       }
       await deps.notifier.update(
@@ -214,7 +218,7 @@ export function createStepRunner<D>(
           index: i + 1,
           total,
           label: step.label,
-          event: dryRun && step.dryRun === 'skip' ? 'skipped' : 'finished',
+          event: dryRun && step.dryRun === 'skip' ? 'skipped' : stepEvent(verdict),
           durationMs,
           ...(detail ? { detail } : {}),
         }),
@@ -292,17 +296,18 @@ export function createStepRunner<D>(
     outcome: string,
     log: Logger,
   ): Promise<string> {
-    await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome });
+    const verdict: Outcome = isOutcome(job.data.state.verdict) ? job.data.state.verdict : 'succeeded';
+    await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome, verdict });
     await deps.audit.append({
       type: 'job.succeeded',
       ...auditContext(request),
       outcome,
-      details: { run: job.data.run },
+      details: { run: job.data.run, verdict },
     });
     if (request.mutating) await deps.locks.release(request.target, request.id);
     await deps.cards.refresh(request.id);
-    deps.metrics.jobs.inc({ type: request.kind, outcome: 'succeeded' });
-    log.info({ outcome }, 'job succeeded');
+    deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
+    log.info({ outcome, verdict }, 'job succeeded');
     return outcome;
   }
 
@@ -320,6 +325,7 @@ export function createStepRunner<D>(
     error: BackoutError | undefined,
     log: Logger,
     outcome?: string,
+    given?: Outcome,
   ): Promise<never> {
     const attempts = job.opts.attempts ?? 1;
     const retryable = error !== undefined && isRetryable(error) && job.attemptsMade + 1 < attempts;
@@ -339,25 +345,34 @@ export function createStepRunner<D>(
       throw error;
     }
     const finalOutcome = outcome ?? error?.message ?? 'failed';
+    const verdict: Outcome = error?.code === 'stale_plan' ? 'stale' : (given ?? 'failed');
     await deps.notifier.update(
       replyKey,
       stepReply({ index: index + 1, total, label: step.label, event: 'failed', detail: message }),
     );
     await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
       outcome: oneLine(finalOutcome),
+      verdict,
     });
     await deps.audit.append({
       type: 'job.failed',
       ...auditContext(request),
       outcome: oneLine(finalOutcome),
-      details: { step: step.name, run: job.data.run, ...(error ? { code: error.code } : {}) },
+      details: { step: step.name, run: job.data.run, verdict, ...(error ? { code: error.code } : {}) },
     });
     if (request.mutating) await deps.locks.release(request.target, request.id);
     await deps.cards.refresh(request.id);
-    deps.metrics.jobs.inc({ type: request.kind, outcome: error?.code === 'stale_plan' ? 'stale' : 'failed' });
+    deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
     log.warn({ err: error, step: step.name }, 'job failed');
     throw new UnrecoverableError(oneLine(finalOutcome));
   }
+}
+
+/** A step that ended with problems must not wear a plain check mark. */
+function stepEvent(verdict: Outcome | undefined): StepEvent {
+  if (verdict === 'failed') return 'failed';
+  if (verdict === 'degraded' || verdict === 'overridden') return 'warned';
+  return 'finished';
 }
 
 function isRetryable(err: BackoutError): boolean {

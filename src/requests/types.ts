@@ -1,4 +1,5 @@
 import type { Principals } from '../config/schema.js';
+import type { Outcome } from './outcome.js';
 
 /** What a request asks for; each kind has one job module in `jobs/`. */
 export type RequestKind =
@@ -72,8 +73,10 @@ export interface RequestStatus {
   breakGlass?: boolean;
   decidedBy?: string;
   decidedAt?: number;
-  /** How the job ended, for the card and the audit: healthy, degraded, noop, stale, … */
+  /** How the job ended, in words, for the card and the audit. */
   outcome?: string;
+  /** How the job ended, as one of the typed outcomes (metrics label, card mark). */
+  verdict?: Outcome;
   /** The last message shown as the job's status line. */
   statusLine?: string;
   /** How many times the job has been started by a person (1, then +1 per Retry). */

@@ -5,6 +5,7 @@ import type { BackoutRequest, RequestState } from '../requests/types.js';
 import { describePrincipals, isEmpty } from '../policy/policy.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
 import type { SlackMessage } from './notifier.js';
+import { OUTCOME_MARK } from '../requests/outcome.js';
 
 /**
  * Every piece of Block Kit backout sends is built here, by pure functions, within
@@ -143,8 +144,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
     section(`*${esc(r.title)}*`),
   ];
   let status = STATE_LINE[r.state];
-  if (r.state === 'succeeded' && r.outcome) status = `${statusEmoji(r.outcome)} *Done — ${esc(r.outcome)}*`;
-  if (r.state === 'failed' && r.outcome) status = `:x: *Failed — ${esc(r.outcome)}*`;
+  if (r.state === 'succeeded' && r.outcome)
+    status = `${r.verdict ? OUTCOME_MARK[r.verdict] : statusEmoji(r.outcome)} *Done — ${esc(r.outcome)}*`;
+  if (r.state === 'failed' && r.outcome)
+    status = `${r.verdict ? OUTCOME_MARK[r.verdict] : ':x:'} *Failed — ${esc(r.outcome)}*`;
   if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded' || r.state === 'failed') {
     if (r.approver) status += `  ·  approved by <@${r.approver}>${r.breakGlass ? ' (break-glass)' : ''}`;
     else if (!r.approval.required) status += '  ·  no approval needed';
@@ -230,7 +233,8 @@ export function kindLabel(kind: BackoutRequest['kind']): string {
   }
 }
 
-export type StepEvent = 'started' | 'finished' | 'skipped' | 'failed' | 'progress';
+/** `warned`: the step finished but found problems (a degraded verification). */
+export type StepEvent = 'started' | 'finished' | 'warned' | 'skipped' | 'failed' | 'progress';
 
 /** A threaded reply for one step. */
 export function stepReply(opts: {
@@ -245,11 +249,15 @@ export function stepReply(opts: {
     started: ':arrow_forward:',
     progress: ':arrows_counterclockwise:',
     finished: ':white_check_mark:',
+    warned: ':warning:',
     skipped: ':fast_forward:',
     failed: ':x:',
   }[opts.event];
   const took = opts.durationMs !== undefined ? ` (${formatDuration(opts.durationMs)})` : '';
-  const head = `${icon} Step ${opts.index}/${opts.total} · *${esc(opts.label)}* — ${opts.event === 'progress' ? 'in progress' : opts.event}${took}`;
+  const said = { progress: 'in progress', warned: 'finished with problems' }[
+    opts.event as 'progress' | 'warned'
+  ] as string | undefined;
+  const head = `${icon} Step ${opts.index}/${opts.total} · *${esc(opts.label)}* — ${said ?? opts.event}${took}`;
   const text = opts.detail ? `${head}\n${opts.detail}` : head;
   return { text: truncate(text, LIMITS.text), blocks: [section(text)] };
 }

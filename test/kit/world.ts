@@ -177,7 +177,10 @@ export async function createWorld(
           cb();
         },
       });
-      const app = await startBackout(parsedEnv(merged), parsed.config, { logDestination: sink });
+      const app = await startBackout(parsedEnv(merged), parsed.config, {
+        logDestination: sink,
+        environ: merged,
+      });
       const url = `http://127.0.0.1:${app.port}/slack/events`;
       const client = new SlackClient({
         url,
