@@ -69,6 +69,55 @@ services:
     expect(result.problems.every((p) => /\(line \d+\)$/.test(p))).toBe(true);
   });
 
+  it('Prometheus credentials never sit in the file: a user:password URL, a header named Authorization and two kinds of auth are refused', () => {
+    const result = parseConfigText(`
+services:
+  checkout-api:
+    environments:
+      production:
+        kubernetes: { context: prod, namespace: shop, deployment: checkout-api }
+        health:
+          prometheus:
+            url: https://backout:hunter2@prometheus.example:9090
+            tokenEnv: PROM_TOKEN
+            basicAuth: { username: backout }
+            headers: { Authorization: "Bearer abc" }
+            caFile: /etc/ca.pem
+`);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const text = result.problems.join('\n');
+    const at = 'services.checkout-api.environments.production.health.prometheus';
+    expect(text).toContain(`${at}.url: must not carry credentials (user:password@)`);
+    expect(text).toContain('use basicAuth with passwordEnv or passwordFile');
+    expect(text).toContain(`${at}.basicAuth: give exactly one of passwordEnv or passwordFile`);
+    expect(text).toContain(`${at}.headers: set Authorization through tokenEnv, tokenFile or basicAuth`);
+    expect(text).not.toContain('hunter2');
+  });
+
+  it('Prometheus auth settings that name variables and files are accepted', () => {
+    const result = parseConfigText(`
+services:
+  checkout-api:
+    environments:
+      production:
+        kubernetes: { context: prod, namespace: shop, deployment: checkout-api }
+        health:
+          prometheus:
+            url: https://prometheus.example:9090
+            basicAuth: { username: backout, passwordEnv: PROM_PASSWORD }
+            headers: { X-Scope-OrgID: tenant-a, X-Extra: { file: /run/secrets/extra } }
+            caFile: /etc/ca.pem
+            timeout: 5s
+            checks: [{ name: up, query: up, min: 1 }]
+`);
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const prom = result.config.services.get('checkout-api')!.environments.get('production')!.health!
+      .prometheus!;
+    expect(prom.timeout).toBe(5_000);
+    expect(prom.headers).toEqual({ 'X-Scope-OrgID': 'tenant-a', 'X-Extra': { file: '/run/secrets/extra' } });
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     const result = parseConfigText('services:\n  a: [1, 2\n', 'backout.yml');
     expect(result.ok).toBe(false);
