@@ -13,7 +13,8 @@ import { abortCanary, promoteCanary, type CanaryActionDeps } from './canary-acti
 import { help, parse, type CanaryCommand } from './canary-grammar.js';
 import type { SlashCommand } from './command.js';
 import { filedText } from './rollback.js';
-import { placeFor, resolveEnvironment, resolveService, type Invocation } from './shared.js';
+import { QUICK } from '../src/queue/lanes.js';
+import { kubernetesLane, placeFor, resolveEnvironment, resolveService, type Invocation } from './shared.js';
 
 export type CanaryCommandDeps = CanaryActionDeps;
 
@@ -163,6 +164,9 @@ export const canaryCommand: SlashCommand<CanaryCommand, CanaryCommandDeps> = {
     };
   },
   needsQueue: (cmd) => cmd.kind !== 'help' && cmd.kind !== 'status',
+  // An abort takes effect at once, whatever else is being planned.
+  lane: (cmd, config) =>
+    cmd.kind === 'help' || cmd.kind === 'abort' ? QUICK : kubernetesLane(config, cmd.service, cmd.env),
   async run(cmd, inv, deps) {
     switch (cmd.kind) {
       case 'help':

@@ -1,4 +1,5 @@
 import type { Config } from '../src/config/model.js';
+import type { Lane } from '../src/queue/lanes.js';
 import type { HelpSection } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { Invocation } from './shared.js';
@@ -17,5 +18,7 @@ export interface SlashCommand<C, D> {
   check(cmd: C, config: Config): { ack?: string };
   /** Whether the command files requests (and so needs the queue). */
   needsQueue(cmd: C): boolean;
+  /** Which lane `run` waits in: quick answers never queue behind planning against a slow cluster. */
+  lane(cmd: C, config: Config): Lane;
   run(cmd: C, inv: Invocation, deps: D): Promise<SlackMessage | undefined>;
 }

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import { z } from 'zod';
 import type { Config } from '../src/config/model.js';
-import { Limiter } from '../src/queue/limiter.js';
+import { CommandLanes } from '../src/queue/lanes.js';
 import { asBackoutError, QueueUnavailableError } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -72,7 +72,7 @@ function register<C>(
   app: App,
   cmd: SlashCommand<C, CommandDeps>,
   deps: CommandDeps,
-  slowWork: Limiter,
+  lanes: CommandLanes,
 ): void {
   app.command(cmd.name, async ({ command, ack, respond }) => {
     const started = performance.now();
@@ -113,7 +113,7 @@ function register<C>(
     }
     let reply: SlackMessage | undefined;
     try {
-      reply = await slowWork.run(() =>
+      reply = await lanes.run(cmd.lane(parsed, deps.config), () =>
         deps.tracing.span(
           `command ${cmd.name}`,
           {
@@ -145,10 +145,11 @@ function register<C>(
 
 /** Registers every slash command on the Bolt app. Listeners acknowledge, then decide. */
 export function registerCommands(app: App, deps: CommandDeps): void {
-  // A command's slow part (live reads, filing) runs after its acknowledgement; at most this many
-  // at once per process, so a burst of commands cannot slow the acknowledgements of the rest.
-  const slowWork = new Limiter(8);
-  register(app, rollbackCommand, deps, slowWork);
-  register(app, retractCommand, deps, slowWork);
-  register(app, canaryCommand, deps, slowWork);
+  // A command's slow part (live reads, filing) runs after its acknowledgement, in bounded lanes:
+  // a burst cannot slow the acknowledgements of the rest, a dead cluster or repo holds up only
+  // the commands about it, and aborts and dialogs never wait behind planning.
+  const lanes = new CommandLanes();
+  register(app, rollbackCommand, deps, lanes);
+  register(app, retractCommand, deps, lanes);
+  register(app, canaryCommand, deps, lanes);
 }

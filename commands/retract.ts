@@ -11,7 +11,8 @@ import {
 } from './retract-api.js';
 import { planRetraction, resolveReleaseService, type RetractDeps } from './retract-plan.js';
 import { planRetractUndo } from './retract-undo.js';
-import { resolveService, type Invocation } from './shared.js';
+import { QUICK } from '../src/queue/lanes.js';
+import { githubLane, resolveService, type Invocation } from './shared.js';
 
 export interface RetractCommandDeps extends RetractApiDeps, RetractDeps {
   retractViews: { openRetractModal(triggerId: string, inv: Invocation): Promise<void> };
@@ -46,6 +47,9 @@ export const retractCommand: SlashCommand<RetractCommand, RetractCommandDeps> = 
     };
   },
   needsQueue: (cmd) => cmd.kind !== 'help' && cmd.kind !== 'api-list' && cmd.kind !== 'api-usage',
+  // API retirement reads and writes only backout's own registry; dialogs must open within 3 s.
+  lane: (cmd, config) =>
+    cmd.kind === 'help' || cmd.kind === 'modal' || isApi(cmd) ? QUICK : githubLane(config, cmd.service),
   async run(cmd, inv, deps) {
     if (cmd.kind === 'help') return undefined;
     if (isApi(cmd)) return runRetractApi(cmd, inv, deps);

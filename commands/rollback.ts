@@ -17,6 +17,7 @@ import type { SlackMessage } from '../src/slack/notifier.js';
 import type { Config } from '../src/config/model.js';
 import { parseArgs } from '../src/text/args.js';
 import { tokenize } from '../src/text/tokenize.js';
+import { QUICK } from '../src/queue/lanes.js';
 import type { SlashCommand } from './command.js';
 import type { RollbackPlan } from '../jobs/rollback.js';
 import {
@@ -29,6 +30,7 @@ import {
   serviceToken,
   wordValue,
   type Invocation,
+  kubernetesLane,
 } from './shared.js';
 
 export const USAGE =
@@ -233,6 +235,9 @@ export const rollbackCommand: SlashCommand<RollbackCommand, RollbackCommandDeps>
     };
   },
   needsQueue: (cmd) => cmd.kind === 'rollback',
+  // The dialog must open within trigger_id's 3 s: never behind planning.
+  lane: (cmd, config) =>
+    cmd.kind === 'help' || cmd.kind === 'modal' ? QUICK : kubernetesLane(config, cmd.service, cmd.env),
   async run(cmd, inv, deps) {
     switch (cmd.kind) {
       case 'help':

@@ -6,6 +6,7 @@ import { renderError } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { Responder } from '../src/slack/respond.js';
 import type { SlackPlace } from '../src/requests/types.js';
+import { QUICK, type Lane } from '../src/queue/lanes.js';
 import { closest } from '../src/text/suggest.js';
 import type { Token } from '../src/text/tokenize.js';
 
@@ -152,4 +153,17 @@ export async function answerDialog(
     text = renderError(asBackoutError(err)).text;
   }
   if (inv.responseUrl) await responder.respond(inv.responseUrl, { text });
+}
+
+/** The planning lane of a service's environment: one per Kubernetes context. */
+export function kubernetesLane(config: Config, service: string, env?: string): Lane {
+  const svc = config.services.get(service);
+  const picked = svc ? pickEnvironment(svc, env) : undefined;
+  return picked ? { kind: 'plan', key: `Kubernetes context ${picked.kubernetes.context}` } : QUICK;
+}
+
+/** The planning lane of a service's GitHub repository. */
+export function githubLane(config: Config, service: string): Lane {
+  const repo = config.services.get(service)?.github?.repo;
+  return repo ? { kind: 'plan', key: `GitHub repo ${repo}` } : QUICK;
 }

@@ -156,7 +156,7 @@ export async function startBackout(
   const directory = new SlackDirectory(slackApi);
   const responder = new ResponseUrlResponder(log);
 
-  const kube = new KubeClients(env.KUBECONFIG);
+  const kube = new KubeClients(env.KUBECONFIG, env.BACKOUT_KUBE_TIMEOUT);
   const contexts = new Set(kube.contexts());
   for (const svc of config.services.values()) {
     for (const e of svc.environments.values()) {

@@ -49,6 +49,19 @@ export const envSchema = z.object({
     .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
     .default('backout'),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl('the OTLP/HTTP endpoint base, e.g. http://otel-collector:4318'),
+  /** Deadline of one Kubernetes API call (client-node has none of its own). */
+  BACKOUT_KUBE_TIMEOUT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return 15_000;
+      const ms = parseDuration(v);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration such as 15s' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   BACKOUT_SHUTDOWN_TIMEOUT: z
     .string()
     .optional()

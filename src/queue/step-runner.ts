@@ -17,6 +17,13 @@ import type { JobData, JobDefinition, Step, StepContext, StepResult } from './jo
 /** Waits this short stay inside the worker; longer ones become delayed jobs. */
 const INLINE_WAIT_MS = 5_000;
 
+/**
+ * A backstop: one run of a step may take at most this long. Every outbound call has its own
+ * (shorter) deadline; should a step still not return, the attempt fails as retryable and
+ * stops extending the target lock, rather than holding it for as long as the hang lasts.
+ */
+export const STEP_RUN_DEADLINE_MS = 5 * 60_000;
+
 export interface RunnerDeps<D> {
   requests: RequestStore;
   locks: TargetLocks;
@@ -30,6 +37,8 @@ export interface RunnerDeps<D> {
   jobDeps: D;
   /** Aborted on shutdown. */
   shutdown: AbortSignal;
+  /** How long one run of a step may take (default STEP_RUN_DEADLINE_MS). */
+  stepDeadlineMs?: number;
   tracing: Tracing;
 }
 
@@ -234,10 +243,34 @@ export function createStepRunner<D>(
     ctx: StepContext<unknown, D>,
   ): Promise<StepResult> {
     for (;;) {
-      const result = await step.run(ctx);
+      const result = await withinDeadline(step, ctx);
       if (!(result && 'again' in result)) return result;
       if (result.again > INLINE_WAIT_MS || deps.shutdown.aborted) return result;
       await abortableDelay(result.again, deps.shutdown);
+    }
+  }
+
+  async function withinDeadline(step: Step<unknown, D>, ctx: StepContext<unknown, D>): Promise<StepResult> {
+    const ms = deps.stepDeadlineMs ?? STEP_RUN_DEADLINE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new IntegrationError(
+            'backout',
+            `Step "${step.label}" did not finish within ${Math.round(ms / 1000)} s: a call it made never returned.`,
+            {
+              retryable: true,
+              hint: 'This attempt was given up and the target lock is no longer extended by it; the job is retried and resumes from this step.',
+            },
+          ),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([step.run(ctx), hung]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

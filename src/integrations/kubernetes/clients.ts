@@ -1,10 +1,13 @@
 import {
   AppsV1Api,
   AuthorizationV1Api,
+  createConfiguration,
   CustomObjectsApi,
   KubeConfig,
   NetworkingV1Api,
+  ServerConfiguration,
   VersionApi,
+  type Configuration,
 } from '@kubernetes/client-node';
 import { delimiter } from 'node:path';
 import { IntegrationError } from '../../errors.js';
@@ -17,16 +20,24 @@ export interface KubeApis {
   version: VersionApi;
 }
 
+/** How long one Kubernetes API call may take, connecting and reading the body included. */
+export const KUBE_CALL_TIMEOUT_MS = 15_000;
+
 /**
  * One set of API clients per kubeconfig context, built lazily from one KubeConfig load
- * (KUBECONFIG, as kubectl reads it: a path or a list of paths).
+ * (KUBECONFIG, as kubectl reads it: a path or a list of paths). Every call carries a
+ * deadline: client-node has no timeout of its own, so a middleware gives each request an
+ * AbortSignal that cancels it (socket and all) when the deadline passes.
  */
 export class KubeClients {
   private readonly byContext = new Map<string, KubeApis>();
   private readonly base: KubeConfig;
 
   /** `kubeconfig`: the KUBECONFIG value (one path or several joined by ":"); absent: ~/.kube/config or in-cluster. */
-  constructor(kubeconfig?: string) {
+  constructor(
+    kubeconfig?: string,
+    readonly callTimeoutMs = KUBE_CALL_TIMEOUT_MS,
+  ) {
     this.base = new KubeConfig();
     const paths = (kubeconfig ?? '').split(delimiter).filter(Boolean);
     if (paths.length === 0) {
@@ -57,14 +68,38 @@ export class KubeClients {
     const kc = new KubeConfig();
     kc.loadFromString(this.base.exportConfig());
     kc.setCurrentContext(context);
+    const config = withDeadline(kc, this.callTimeoutMs);
     const apis: KubeApis = {
-      apps: kc.makeApiClient(AppsV1Api),
-      custom: kc.makeApiClient(CustomObjectsApi),
-      networking: kc.makeApiClient(NetworkingV1Api),
-      authorization: kc.makeApiClient(AuthorizationV1Api),
-      version: kc.makeApiClient(VersionApi),
+      apps: new AppsV1Api(config),
+      custom: new CustomObjectsApi(config),
+      networking: new NetworkingV1Api(config),
+      authorization: new AuthorizationV1Api(config),
+      version: new VersionApi(config),
     };
     this.byContext.set(context, apis);
     return apis;
   }
+}
+
+/** What `kc.makeApiClient` builds, plus a deadline on every request. */
+function withDeadline(kc: KubeConfig, timeoutMs: number): Configuration {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster)
+    throw new IntegrationError('kubernetes', 'The kubeconfig context names no cluster.', {
+      retryable: false,
+    });
+  return createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [
+      {
+        pre: (ctx) => {
+          ctx.setHeaderParam('User-Agent', 'backout');
+          ctx.setSignal(AbortSignal.timeout(timeoutMs));
+          return Promise.resolve(ctx);
+        },
+        post: (res) => Promise.resolve(res),
+      },
+    ],
+  });
 }

@@ -44,6 +44,17 @@ export function kubeError(err: unknown, what: string, context: string): Error {
     );
   }
   if (err instanceof IntegrationError || err instanceof NotFoundError) return err;
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    return new IntegrationError(
+      'kubernetes',
+      `The Kubernetes API for context ${context} did not answer in time (${what}): the call was cancelled at its deadline.`,
+      {
+        retryable: true,
+        cause: err,
+        hint: `The cluster may be unreachable or overloaded; other contexts are not affected. Check it with \`kubectl --context ${context} get --raw /readyz\` or \`backout doctor\`.`,
+      },
+    );
+  }
   const message = err instanceof Error ? err.message : String(err);
   return new IntegrationError(
     'kubernetes',
