@@ -6,6 +6,7 @@ import type { Config } from './config/model.js';
 import { loadConfigFile } from './config/load.js';
 import { configCheck } from './cli/config-check.js';
 import { formatStartupProblems } from './cli/startup-problems.js';
+import { prometheusSecretProblems } from './integrations/prometheus/secrets-check.js';
 import { CLI_USAGE as USAGE, processIo, runCliCommand } from './cli/run.js';
 
 /** Settings that are each valid alone but not together, and files the environment names. */
@@ -20,6 +21,7 @@ function crossCheckProblems(config: Config, env: NodeJS.ProcessEnv): string[] {
   for (const path of (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)) {
     if (!existsSync(path)) problems.push(`KUBECONFIG names ${path}, which does not exist`);
   }
+  problems.push(...prometheusSecretProblems(config, env));
   return problems;
 }
 

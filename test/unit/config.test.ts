@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEnv } from '../../src/config/env.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { mergePolicy, DEFAULT_POLICY } from '../../src/config/model.js';
+import { prometheusSecretProblems } from '../../src/integrations/prometheus/secrets-check.js';
 
 const VALID = `
 slack: { incidentChannel: C0INCIDENT }
@@ -116,6 +117,28 @@ services:
       .prometheus!;
     expect(prom.timeout).toBe(5_000);
     expect(prom.headers).toEqual({ 'X-Scope-OrgID': 'tenant-a', 'X-Extra': { file: '/run/secrets/extra' } });
+  });
+
+  it('start-up names a Prometheus secret variable that is not set and a secret file that does not exist', () => {
+    const result = parseConfigText(`
+services:
+  checkout-api:
+    environments:
+      production:
+        kubernetes: { context: prod, namespace: shop, deployment: checkout-api }
+        health:
+          prometheus:
+            url: https://prometheus.example:9090
+            tokenEnv: CHECKOUT_PROM_TOKEN
+            headers: { X-Scope-OrgID: { env: TENANT } }
+            caFile: /nonexistent/ca.pem
+`);
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const at = 'services.checkout-api.environments.production.health.prometheus';
+    expect(prometheusSecretProblems(result.config, { TENANT: 'shop' })).toEqual([
+      `${at}.tokenEnv names CHECKOUT_PROM_TOKEN, which is not set`,
+      `${at}.caFile names /nonexistent/ca.pem, which does not exist`,
+    ]);
   });
 
   it('reports YAML syntax errors with line and column', () => {
