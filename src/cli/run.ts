@@ -6,6 +6,7 @@ import { doctor } from './doctor.js';
 import { apiOpenApi, API_OPENAPI_USAGE } from './api-openapi.js';
 import { proxy, PROXY_USAGE } from './proxy.js';
 import { report } from './report.js';
+import { reportApi, REPORT_API_USAGE } from './report-api.js';
 
 export const CLI_USAGE = `usage: backout [start]
        backout config check [file]
@@ -14,7 +15,8 @@ export const CLI_USAGE = `usage: backout [start]
        backout report --since <duration|date> [--until <duration|date>] [--format csv|json] [--service <name>] [--out <file>] [--no-stream]
        backout doctor [--json]
        ${PROXY_USAGE}
-       ${API_OPENAPI_USAGE}`;
+       ${API_OPENAPI_USAGE}
+       ${REPORT_API_USAGE}`;
 
 /**
  * The one-shot commands (audit, report, doctor). Undefined when `argv` is not one of them.
@@ -25,6 +27,7 @@ export async function runCliCommand(argv: readonly string[], io: CliIo): Promise
   let run: (() => Promise<number>) | undefined;
   if (command === 'audit' && sub === 'verify') run = () => auditVerify(rest, io);
   else if (command === 'audit' && sub === 'archive') run = () => auditArchive(rest, io);
+  else if (command === 'report' && sub === 'api') run = () => reportApi(rest, io);
   else if (command === 'report') run = () => report(argv.slice(1), io);
   else if (command === 'doctor') run = () => doctor(argv.slice(1), io);
   else if (command === 'proxy') run = () => proxy(argv.slice(1), io);
