@@ -2,8 +2,10 @@ import {
   formatWindow,
   type BrownoutWindow,
   type DeprecationEntry,
+  type ClientUsage,
   type EntryUsage,
 } from '../src/api-retirement/index.js';
+import { describeTrend } from '../src/api-retirement/trend.js';
 import { formatDuration } from '../src/config/duration.js';
 import { esc, LIMITS, truncate } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
@@ -77,9 +79,11 @@ export function listMessage(service: string, entries: readonly DeprecationEntry[
   return { text: fit(lines) };
 }
 
-function clientLine(client: { client: string; count: number; lastSeen?: string }): string {
+function clientLine(client: ClientUsage): string {
+  const first = client.firstSeen ? `, first seen ${client.firstSeen}` : '';
   const seen = client.lastSeen ? `, last seen ${slackDate(client.lastSeen)}` : '';
-  return `    • ${code(client.client)} — ${client.count} request${client.count === 1 ? '' : 's'}${seen}`;
+  const share = `${Math.round(client.share * 1000) / 10} %`;
+  return `    • ${code(client.client)} — ${client.count} request${client.count === 1 ? '' : 's'} (${share})${first}${seen} · ${describeTrend(client.trend)}`;
 }
 
 /** `/retract api <service> usage`: who still calls each deprecated endpoint, so the team can contact them. */
@@ -106,7 +110,7 @@ export function usageMessage(
       continue;
     }
     lines.push(
-      `*${code(item.id)}* — ${item.total} request${item.total === 1 ? '' : 's'} from ${item.clients.length} client${item.clients.length === 1 ? '' : 's'} · ${state}`,
+      `*${code(item.id)}* — ${item.total} request${item.total === 1 ? '' : 's'} from ${item.clients.length} client${item.clients.length === 1 ? '' : 's'} · ${describeTrend(item.trend)} · ${state}`,
     );
     for (const client of item.clients.slice(0, MAX_CLIENTS_SHOWN)) lines.push(clientLine(client));
     const rest = item.clients.slice(MAX_CLIENTS_SHOWN);

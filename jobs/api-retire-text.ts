@@ -3,10 +3,13 @@ import {
   formatWindow,
   type BrownoutWindow,
   type DeprecationEntry,
+  type EntryUsage,
 } from '../src/api-retirement/index.js';
 import { formatDuration } from '../src/config/duration.js';
 import { esc, noteReply, type CardButton } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
+import type { ApiWarning } from '../src/api-retirement/warnings.js';
+import { describeTrend } from '../src/api-retirement/trend.js';
 import type { ApiRetirePlan, ApiUnretirePlan } from './api-retire-plan.js';
 
 /** Brownout windows listed one per line on cards and in answers; the rest are summarised. */
@@ -171,6 +174,41 @@ export function retireAnnouncement(
       `\`/retract api ${entry.service} usage\`.`,
     `Requested by <@${who.requester}>${who.approver ? `, approved by <@${who.approver}>` : ''} (\`${who.requestId}\`).`,
   );
+  return message(lines);
+}
+
+/** The reminder before a brownout or the sunset, naming who still calls the endpoint. */
+export function apiWarningMessage(
+  entry: DeprecationEntry,
+  warning: Pick<ApiWarning, 'target' | 'targetAt' | 'leadMs'>,
+  usage: EntryUsage | undefined,
+  opts: { callersShown: number; days: number },
+): SlackMessage {
+  const when = `in ${formatDuration(warning.leadMs)}, ${formatInstant(warning.targetAt)}`;
+  const window = entry.brownouts.find((w) => w.start === warning.targetAt);
+  const lines = [
+    warning.target === 'sunset'
+      ? `:alarm_clock: *Sunset ${when}: ${code(entry.id)} of ${entry.service}* — from then on every matching request gets \`410 Gone\`.`
+      : `:alarm_clock: *Brownout ${when}: ${code(entry.id)} of ${entry.service}* — ${window ? formatWindow(window) : 'a share of requests will be refused'}.`,
+  ];
+  if (entry.successor) lines.push(`Successor: ${esc(entry.successor)}`);
+  const callers = usage?.clients ?? [];
+  if (callers.length === 0) {
+    lines.push(`No calls seen in the last ${opts.days} days.`);
+  } else {
+    lines.push(
+      `Still calling it (last ${opts.days} days, ${usage!.total} request${usage!.total === 1 ? '' : 's'}, ${describeTrend(usage!.trend)}):`,
+    );
+    for (const client of callers.slice(0, opts.callersShown)) {
+      lines.push(
+        `• ${code(client.client)} — ${client.count} request${client.count === 1 ? '' : 's'} (${Math.round(client.share * 1000) / 10} %), ${describeTrend(client.trend)}`,
+      );
+    }
+    if (callers.length > opts.callersShown)
+      lines.push(
+        `…and ${callers.length - opts.callersShown} more; all of them with \`/retract api ${entry.service} usage\`.`,
+      );
+  }
   return message(lines);
 }
 

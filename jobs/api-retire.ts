@@ -201,6 +201,26 @@ const retireAnnounce: Step<ApiRetirePlan, JobDeps> = {
   },
 };
 
+const retireScheduleWarnings: Step<ApiRetirePlan, JobDeps> = {
+  name: 'schedule-warnings',
+  label: 'Schedule the reminders before each brownout and the sunset',
+  dryRun: 'skip',
+  async run(ctx) {
+    const channel = ctx.plan.announceChannel;
+    if (!channel)
+      return { detail: 'No channel is configured for this service, so no reminders are scheduled.' };
+    const entry = ctx.state.entry as DeprecationEntry | undefined;
+    if (!entry) throw new BackoutError('internal', 'the written entry was not checkpointed');
+    const count = await ctx.deps.apiWarnings.schedule(entry, channel);
+    return {
+      detail:
+        count === 0
+          ? 'No reminders are ahead (every reminder time has already passed).'
+          : `${count} reminder${count === 1 ? '' : 's'} scheduled in <#${channel}> before the brownouts and the sunset.`,
+    };
+  },
+};
+
 const retireReport: Step<ApiRetirePlan, JobDeps> = {
   name: 'report',
   label: 'Report the outcome',
@@ -224,7 +244,7 @@ const retireReport: Step<ApiRetirePlan, JobDeps> = {
 
 export const apiRetireJob: JobDefinition<ApiRetirePlan, JobDeps> = {
   kind: 'api-retire',
-  steps: [retirePreflight, retireWrite, retireAnnounce, retireReport],
+  steps: [retirePreflight, retireWrite, retireAnnounce, retireScheduleWarnings, retireReport],
   describe: describeRetire,
   buttons(request): CardButton[] {
     return request.state === 'succeeded' && !request.dryRun ? [UNDO_BUTTON] : [];

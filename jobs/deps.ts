@@ -1,3 +1,4 @@
+import type { ApiWarningScheduler } from './api-warnings.js';
 import type { DeprecationEntry } from '../src/api-retirement/index.js';
 import type { AuditLog } from '../src/audit/log.js';
 import type { Config } from '../src/config/model.js';
@@ -22,6 +23,8 @@ export interface JobDeps {
   notifier: Notifier;
   /** The deprecation registry services read through the middleware (`/retract api`). */
   apiRegistry: ApiRegistry;
+  /** Reminders before API brownouts and sunsets. */
+  apiWarnings: ApiWarningScheduler;
   /** GitHub releases (retraction). */
   releases: Releases;
   /** Snapshots of retracted releases, for `/retract undo`. */

@@ -22,6 +22,7 @@ import { JOBS_QUEUE, TIMERS_QUEUE, type JobData } from './queue/job-definition.j
 import { createRedis, waitForRedis } from './queue/redis.js';
 import { createStepRunner } from './queue/step-runner.js';
 import { createTimerProcessor, SWEEP_EVERY_MS } from './queue/timers.js';
+import { ApiWarnings } from '../jobs/api-warnings.js';
 import { WorkerPool } from './queue/workers.js';
 import { RequestCards, cardKey } from './requests/card-view.js';
 import { RequestFlow } from './requests/flow.js';
@@ -204,6 +205,12 @@ export async function startBackout(
   const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log };
   // The deprecation registry services read through `backout/middleware` (same Redis, same prefix).
   const apiRegistry = new DeprecationRegistry(redis, prefix);
+  const apiWarnings = new ApiWarnings({
+    timers: timersQueue,
+    registry: apiRegistry,
+    notifier,
+    leadsMs: config.apiWarnBeforeMs,
+  });
   const rollbackModal = new RollbackModal({
     config,
     deployments,
@@ -297,6 +304,7 @@ export async function startBackout(
         audit,
         notifier,
         apiRegistry,
+        apiWarnings,
         releases,
         retractions,
         traffic,
@@ -350,6 +358,7 @@ export async function startBackout(
       notify: notifyQueue,
       jobs: jobsQueue,
       log,
+      apiWarning: (data) => apiWarnings.fire(data),
     });
     pool.start([
       { queue: JOBS_QUEUE, processor: runner, concurrency: 16 },

@@ -23,6 +23,20 @@ const versionHeaderSchema = z.object({
   value: z.string().min(1).max(256),
 });
 
+/**
+ * Any absolute http(s) URL, single-label internal hosts included (`https://x/v2`): zod's
+ * `httpUrl()` insists on a dotted domain. Nothing that could break out of a `Link` target.
+ */
+const linkTarget = z.string().refine((text) => {
+  if (/[\s<>"]/.test(text)) return false;
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'an absolute http:// or https:// URL');
+
 export const deprecationEntrySchema = z
   .object({
     id: z.string().min(1),
@@ -38,8 +52,8 @@ export const deprecationEntrySchema = z
     versionHeader: versionHeaderSchema.optional(),
     deprecatedAt: isoDateTime,
     sunset: isoDateTime,
-    successor: z.httpUrl().optional(),
-    policy: z.httpUrl().optional(),
+    successor: linkTarget.optional(),
+    policy: linkTarget.optional(),
     brownouts: z.array(brownoutWindowSchema).max(500),
     delay: z
       .object({ from: isoDateTime.optional(), maxMs: z.number().int().min(1).max(MAX_DELAY_MS) })

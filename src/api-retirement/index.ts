@@ -12,6 +12,8 @@ export {
 export type { ScheduleError, ScheduleOptions, ScheduleResult } from './schedule.js';
 export { DeprecationRegistry } from './registry.js';
 export type { ClientUsage, EntryUsage } from './registry.js';
+export { describeTrend, trend } from './trend.js';
+export type { Trend } from './trend.js';
 export { deprecationHeaders } from './headers.js';
 export { decide, PROBLEM_TYPES } from './decide.js';
 export type { Decision, RetirementProblem } from './decide.js';

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { trend, type Trend } from './trend.js';
 import { deprecationEntrySchema, type DeprecationEntry } from './entry.js';
 import { DEFAULT_PREFIX, registryKeys, utcDay } from './keys.js';
 
@@ -8,11 +9,22 @@ export interface ClientUsage {
   count: number;
   /** ISO time of the last request seen from this client in the period. */
   lastSeen?: string;
+  /** The first UTC day (`YYYY-MM-DD`) in the period with a request from this client. */
+  firstSeen?: string;
+  /** Requests per UTC day, oldest first, aligned with `EntryUsage.days`. */
+  daily: number[];
+  /** This client's share of the endpoint's requests in the period (0–1). */
+  share: number;
+  trend: Trend;
 }
 
 export interface EntryUsage {
   id: string;
   total: number;
+  /** The period's UTC days, oldest first. */
+  days: string[];
+  daily: number[];
+  trend: Trend;
   /** Sorted by count, highest first; `other` collects clients beyond the per-day cap. */
   clients: ClientUsage[];
 }
@@ -64,10 +76,10 @@ export class DeprecationRegistry {
     options: { days?: number; now?: Date; ids?: string[] } = {},
   ): Promise<EntryUsage[]> {
     // Usage keys expire after 35 days by default; a year bounds the pipeline whatever the caller asks.
-    const days = Math.min(366, Math.max(1, Math.floor(options.days ?? 7)));
+    const dayCount = Math.min(366, Math.max(1, Math.floor(options.days ?? 7)));
     const now = (options.now ?? new Date()).getTime();
     const ids = options.ids ?? (await this.list(service)).map((entry) => entry.id);
-    const dayKeys = Array.from({ length: days }, (_, index) => utcDay(now - index * DAY_MS));
+    const dayKeys = Array.from({ length: dayCount }, (_, index) => utcDay(now - index * DAY_MS));
     const pipeline = this.redis.pipeline();
     for (const id of ids) {
       for (const day of dayKeys) {
@@ -82,26 +94,39 @@ export class DeprecationRegistry {
       if (err) throw err;
       return (value ?? {}) as Record<string, string>;
     };
+    const days = dayKeys.toReversed();
     const result = ids.map((id): EntryUsage => {
-      const clients = new Map<string, { count: number; lastSeen: number }>();
-      for (let index = 0; index < days; index++) {
+      const clients = new Map<string, { daily: number[]; lastSeen: number }>();
+      // The pipeline walked the days newest first; `daily` is oldest first.
+      for (let index = 0; index < dayCount; index++) {
         const counts = next();
         const seen = next();
         for (const [client, count] of Object.entries(counts)) {
-          const current = clients.get(client) ?? { count: 0, lastSeen: 0 };
-          current.count += Number(count);
+          const current = clients.get(client) ?? { daily: new Array<number>(dayCount).fill(0), lastSeen: 0 };
+          current.daily[dayCount - 1 - index] = Number(count);
           current.lastSeen = Math.max(current.lastSeen, Number(seen[client] ?? 0));
           clients.set(client, current);
         }
       }
+      const daily = new Array<number>(dayCount).fill(0);
+      for (const client of clients.values()) client.daily.forEach((count, day) => (daily[day]! += count));
+      const total = daily.reduce((sum, count) => sum + count, 0);
       const list = [...clients]
-        .map(([client, { count, lastSeen }]) => ({
-          client,
-          count,
-          ...(lastSeen > 0 && { lastSeen: new Date(lastSeen).toISOString() }),
-        }))
+        .map(([client, { daily: clientDaily, lastSeen }]): ClientUsage => {
+          const count = clientDaily.reduce((sum, n) => sum + n, 0);
+          const first = clientDaily.findIndex((n) => n > 0);
+          return {
+            client,
+            count,
+            ...(lastSeen > 0 && { lastSeen: new Date(lastSeen).toISOString() }),
+            ...(first >= 0 && { firstSeen: days[first] }),
+            daily: clientDaily,
+            share: total > 0 ? count / total : 0,
+            trend: trend(clientDaily),
+          };
+        })
         .sort((a, b) => b.count - a.count || a.client.localeCompare(b.client));
-      return { id, total: list.reduce((sum, client) => sum + client.count, 0), clients: list };
+      return { id, total, days, daily, trend: trend(daily), clients: list };
     });
     return result.sort((a, b) => b.total - a.total || a.id.localeCompare(b.id));
   }

@@ -3,14 +3,20 @@ import { auditArchive } from './audit-archive.js';
 import { auditVerify } from './audit-verify.js';
 import type { CliIo } from './context.js';
 import { doctor } from './doctor.js';
+import { apiOpenApi, API_OPENAPI_USAGE } from './api-openapi.js';
+import { proxy, PROXY_USAGE } from './proxy.js';
 import { report } from './report.js';
+import { reportApi, REPORT_API_USAGE } from './report-api.js';
 
 export const CLI_USAGE = `usage: backout [start]
        backout config check [file]
        backout audit verify [--file <audit.jsonl>] [--archive <dir>] [--no-stream]
        backout audit archive [--older-than <duration>]
        backout report --since <duration|date> [--until <duration|date>] [--format csv|json] [--service <name>] [--out <file>] [--no-stream]
-       backout doctor [--json]`;
+       backout doctor [--json]
+       ${PROXY_USAGE}
+       ${API_OPENAPI_USAGE}
+       ${REPORT_API_USAGE}`;
 
 /**
  * The one-shot commands (audit, report, doctor). Undefined when `argv` is not one of them.
@@ -21,14 +27,19 @@ export async function runCliCommand(argv: readonly string[], io: CliIo): Promise
   let run: (() => Promise<number>) | undefined;
   if (command === 'audit' && sub === 'verify') run = () => auditVerify(rest, io);
   else if (command === 'audit' && sub === 'archive') run = () => auditArchive(rest, io);
+  else if (command === 'report' && sub === 'api') run = () => reportApi(rest, io);
   else if (command === 'report') run = () => report(argv.slice(1), io);
   else if (command === 'doctor') run = () => doctor(argv.slice(1), io);
+  else if (command === 'proxy') run = () => proxy(argv.slice(1), io);
+  else if (command === 'api' && sub === 'openapi') run = () => apiOpenApi(rest, io);
   if (!run) return undefined;
   try {
     return await run();
   } catch (err) {
     if (isBackoutError(err) && err.code === 'usage') {
-      io.err(`backout ${command}${command === 'audit' ? ` ${sub}` : ''}: ${err.message}`);
+      io.err(
+        `backout ${command}${command === 'audit' || command === 'api' ? ` ${sub}` : ''}: ${err.message}`,
+      );
       io.err(CLI_USAGE);
       return 2;
     }

@@ -42,6 +42,8 @@ export interface Config {
   incidentChannel?: string;
   freezes: Freeze[];
   auditRetentionMs: number;
+  /** Reminders before each API brownout and sunset (`apiRetirement.warnBefore`), longest first. */
+  apiWarnBeforeMs: number[];
   services: Map<string, ServiceConfig>;
   /** Every channel named in the file: commands run in one of these keep their thread there. */
   knownChannels: Set<string>;
@@ -113,6 +115,7 @@ export function buildConfig(raw: RawConfig): Config {
       ...(f.services ? { services: f.services } : {}),
     })),
     auditRetentionMs: raw.audit.retention,
+    apiWarnBeforeMs: [...new Set(raw.apiRetirement.warnBefore)].sort((a, b) => b - a),
     services,
     knownChannels,
   };

@@ -221,6 +221,15 @@ export const configSchema = z
         retention: durationSchema.default(400 * 86_400_000),
       })
       .default({ retention: 400 * 86_400_000 }),
+    apiRetirement: z
+      .strictObject({
+        /** How long before each brownout and the sunset the service's channel is reminded, with the current callers. */
+        warnBefore: z
+          .array(durationSchema)
+          .max(10)
+          .default([30 * 86_400_000, 7 * 86_400_000, 86_400_000]),
+      })
+      .default({ warnBefore: [30 * 86_400_000, 7 * 86_400_000, 86_400_000] }),
     services: z.record(name, serviceSchema).refine((s) => Object.keys(s).length > 0, {
       message: 'configure at least one service',
     }),

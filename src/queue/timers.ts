@@ -6,6 +6,7 @@ import type { RequestStore } from '../requests/store.js';
 import { DRAIN_JOB_OPTIONS } from '../slack/notifier.js';
 import { channelsWithBacklog } from '../slack/notify-worker.js';
 import type { JobData } from './job-definition.js';
+import type { ApiWarningJob } from '../../jobs/api-warnings.js';
 
 export const SWEEP_EVERY_MS = 30_000;
 
@@ -22,8 +23,15 @@ export function createTimerProcessor(deps: {
   notify: Queue;
   jobs: Queue<JobData>;
   log: Logger;
+  /** Runs a due API retirement reminder. */
+  apiWarning?: (data: ApiWarningJob) => Promise<string>;
 }) {
   return async function timers(job: Job<{ requestId?: string }>): Promise<void> {
+    if (job.name === 'api-warning' && deps.apiWarning) {
+      const result = await deps.apiWarning(job.data as unknown as ApiWarningJob);
+      deps.log.info({ reminder: job.id, result }, 'API retirement reminder');
+      return;
+    }
     if (job.name === 'expire' && job.data.requestId) {
       const expired = await deps.flow.expire(job.data.requestId);
       if (expired) deps.log.info({ requestId: job.data.requestId }, 'request expired');

@@ -46,6 +46,14 @@ describe('buildEntry', () => {
     ).toBe('POST /v1/* [api-version=1]');
   });
 
+  it.each(['https://x/v2', 'http://orders-v2:8080/api', 'https://10.0.0.7/v2', 'https://[fd00::1]/v2'])(
+    'accepts the successor %s (single-label hosts and addresses are valid)',
+    (successor) => {
+      const result = buildEntry({ ...base, sunset: '2026-03-01T00:00:00Z', successor });
+      expect(result.ok && result.entry.successor).toBe(successor);
+    },
+  );
+
   it.each<[string, Partial<Parameters<typeof buildEntry>[0]>, string]>([
     ['no pattern nor header', { pattern: undefined }, 'needs a path pattern, a version header, or both'],
     ['a relative pattern', { pattern: 'v1/orders' }, 'must start with "/"'],
@@ -58,6 +66,8 @@ describe('buildEntry', () => {
       'deprecation date is after the sunset',
     ],
     ['a non-http successor', { successor: 'ftp://example.com/v2' }, 'successor'],
+    ['a relative successor', { successor: '/v2/orders' }, 'an absolute http:// or https:// URL'],
+    ['a successor that breaks out of Link', { successor: 'https://x/v2>; rel=evil' }, 'successor'],
     ['an invalid date', { sunset: 'next spring' }, 'sunset'],
     ['a huge delay', { delay: { maxMs: 60_000 } }, 'delay'],
     [

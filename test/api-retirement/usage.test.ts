@@ -54,24 +54,57 @@ describe('UsageRecorder', () => {
     expect(usage.stats()).toEqual({ recorded: 6, flushed: 6, dropped: 0, errors: 0 });
 
     const iso = (ms: number) => new Date(ms).toISOString();
+    const flat = { direction: 'flat', slopePerDay: 0 };
+    const day = (d: string, share: number) => ({ firstSeen: d, share, trend: flat });
     expect(await registry.usage('checkout', { days: 1, now: new Date(now) })).toEqual([
       {
         id: entry.id,
         total: 4,
+        days: ['2026-02-10'],
+        daily: [4],
+        trend: flat,
         clients: [
-          { client: 'alpha', count: 2, lastSeen: iso(now - 1000) },
-          { client: 'beta', count: 2, lastSeen: iso(now - 500) },
+          { client: 'alpha', count: 2, lastSeen: iso(now - 1000), daily: [2], ...day('2026-02-10', 0.5) },
+          { client: 'beta', count: 2, lastSeen: iso(now - 500), daily: [2], ...day('2026-02-10', 0.5) },
         ],
       },
     ]);
+    const rising = (slopePerDay: number) => ({ direction: 'rising', slopePerDay });
     expect(await registry.usage('checkout', { days: 3, now: new Date(now) })).toEqual([
       {
         id: entry.id,
         total: 6,
+        days: ['2026-02-08', '2026-02-09', '2026-02-10'],
+        daily: [1, 1, 4],
+        trend: rising(1.5),
         clients: [
-          { client: 'alpha', count: 3, lastSeen: iso(now - 1000) },
-          { client: 'beta', count: 2, lastSeen: iso(now - 500) },
-          { client: 'gamma', count: 1, lastSeen: iso(now - 2 * DAY) },
+          {
+            client: 'alpha',
+            count: 3,
+            lastSeen: iso(now - 1000),
+            firstSeen: '2026-02-09',
+            daily: [0, 1, 2],
+            share: 0.5,
+            trend: rising(1),
+          },
+          {
+            client: 'beta',
+            count: 2,
+            lastSeen: iso(now - 500),
+            firstSeen: '2026-02-10',
+            daily: [0, 0, 2],
+            share: 2 / 6,
+            trend: rising(1),
+          },
+          {
+            client: 'gamma',
+            count: 1,
+            lastSeen: iso(now - 2 * DAY),
+            firstSeen: '2026-02-08',
+            daily: [1, 0, 0],
+            share: 1 / 6,
+            trend: { direction: 'falling', slopePerDay: -0.5 },
+          },
         ],
       },
     ]);

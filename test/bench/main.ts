@@ -22,6 +22,7 @@ import { forkChild, killAllChildren, LoadGenerator, ROOT, run, stopProcess, trac
 import { renderReport, TARGETS, type BenchReport, type Machine } from './report.js';
 import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
 import { measureModuleCosts } from './module-costs.js';
+import { benchProxy, renderProxyBench, writeProxySection } from './proxy.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
 
 /** The Node flags `npm start` (and the container image) run backout with, read from package.json. */
@@ -242,6 +243,8 @@ async function main(): Promise<number> {
   report.machine.loadAtEnd = loadavg();
   const markdown = renderReport(report);
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
+  log('▶ backout proxy vs NGINX');
+  writeProxySection(renderProxyBench(await benchProxy(log)));
   log(
     `wrote BENCHMARKS.md (run took ${(report.durationMs / 1000).toFixed(1)} s, target < ${TARGETS.durationMs / 1000} s)`,
   );

@@ -197,8 +197,10 @@ describe('/retract api, end to end: Slack → approval → registry → a runnin
     await mw.flushUsage();
     const usage = await command('api checkout-api usage');
     expect(usage).toContain('*`GET /v1/checkout/*`*');
-    expect(usage).toMatch(/`mobile-ios` — 3 requests, last seen <!date\^\d+\^/);
-    expect(usage).toMatch(/`partner-acme` — 2 requests, last seen/);
+    expect(usage).toMatch(
+      /`mobile-ios` — 3 requests \([\d.]+ %\), first seen \d{4}-\d\d-\d\d, last seen <!date\^\d+\^/,
+    );
+    expect(usage).toMatch(/`partner-acme` — 2 requests \([\d.]+ %\), first seen [-\d]+, last seen/);
     const list = await command('api checkout-api list');
     expect(list).toContain('`GET /v1/checkout/*` — :hourglass_flowing_sand: deprecated');
     expect(list).toContain('successor https://api.example.com/v2/checkout');

@@ -24,6 +24,8 @@ function fakeWorld() {
     locks: new Map<string, string>(),
     /** Set to make the next put land and then fail, as if the worker died right after it. */
     crashAfterPut: false,
+    /** Reminders scheduled: [entry id, channel]. */
+    scheduled: [] as [string, string][],
   };
   const deps = {
     apiRegistry: {
@@ -59,6 +61,12 @@ function fakeWorld() {
       post: (key: string, channel: string, message: SlackMessage) => {
         if (!world.posts.has(key)) world.posts.set(key, { channel, message });
         return Promise.resolve();
+      },
+    },
+    apiWarnings: {
+      schedule: (entry: DeprecationEntry, channel: string) => {
+        world.scheduled.push([entry.id, channel]);
+        return Promise.resolve(3);
       },
     },
     locks: {
@@ -177,6 +185,7 @@ describe('the api-retire job', () => {
     });
     expect([...world.posts.keys()]).toEqual(['api-retire-1.announce']);
     expect(world.posts.get('api-retire-1.announce')?.channel).toBe('C0CHECKOUT');
+    expect(world.scheduled).toEqual([[retirePlan().id, 'C0CHECKOUT']]);
     expect(job.state.outcome).toBe('deprecated');
     expect(job.notes[0]).toContain('is deprecated');
   });

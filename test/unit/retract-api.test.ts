@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { trend } from '../../src/api-retirement/trend.js';
 import {
   buildEntry,
   formatWindow,
@@ -309,23 +310,22 @@ describe('/retract api list and usage answers', () => {
 
   it('reports clients with counts and last seen, escaping what callers sent', () => {
     const usage: EntryUsage[] = [
-      {
-        id: current.id,
-        total: 7,
-        clients: [
-          { client: 'mobile-ios', count: 4, lastSeen: '2026-06-01T11:00:00.000Z' },
-          { client: '<!channel> `x`', count: 2, lastSeen: '2026-05-30T08:00:00.000Z' },
-          { client: 'anonymous', count: 1 },
-        ],
-      },
-      { id: retired.id, total: 0, clients: [] },
+      usageOf(current.id, [
+        { client: 'mobile-ios', daily: [0, 1, 3], lastSeen: '2026-06-01T11:00:00.000Z' },
+        { client: '<!channel> `x`', daily: [1, 1, 0], lastSeen: '2026-05-30T08:00:00.000Z' },
+        { client: 'anonymous', daily: [1, 0, 0] },
+      ]),
+      usageOf(retired.id, []),
     ];
     const { text } = usageMessage('checkout-api', [current, retired], usage, NOW);
-    expect(text).toContain('*`GET /v1/checkout/*`* — 7 requests from 3 clients');
     expect(text).toContain(
-      '• `mobile-ios` — 4 requests, last seen <!date^1780311600^{date_short_pretty} {time}|2026-06-01T11:00:00.000Z>',
+      '*`GET /v1/checkout/*`* — 7 requests from 3 clients · rising (+0.5 requests/day each day) ·',
     );
-    expect(text).toContain("• `&lt;!channel&gt; 'x'` — 2 requests");
+    expect(text).toContain(
+      '• `mobile-ios` — 4 requests (57.1 %), first seen 2026-05-31, last seen <!date^1780311600^{date_short_pretty} {time}|2026-06-01T11:00:00.000Z> · rising (+1.5 requests/day each day)',
+    );
+    expect(text).toContain("• `&lt;!channel&gt; 'x'` — 2 requests (28.6 %), first seen 2026-05-30");
+    expect(text).toContain('falling (-0.5 requests/day each day)');
     expect(text).not.toContain('<!channel>');
     expect(text).toContain('• `anonymous` — 1 request');
     expect(text).toContain('*`POST /v1/orders`* — no calls seen in the last 30 days');
@@ -333,12 +333,8 @@ describe('/retract api list and usage answers', () => {
   });
 
   it('stays within Slack’s text limit with many clients', () => {
-    const clients = Array.from({ length: 40 }, (_, i) => ({ client: `client-${i}`, count: 100 - i }));
-    const usage: EntryUsage[] = Array.from({ length: 12 }, (_, i) => ({
-      id: `GET /v${i}/*`,
-      total: 3000,
-      clients,
-    }));
+    const clients = Array.from({ length: 40 }, (_, i) => ({ client: `client-${i}`, daily: [100 - i] }));
+    const usage: EntryUsage[] = Array.from({ length: 12 }, (_, i) => usageOf(`GET /v${i}/*`, clients));
     const entries = usage.map((_, i) => entry({ pattern: `/v${i}/*` }));
     const { text } = usageMessage('checkout-api', entries, usage, NOW);
     expect(text.length).toBeLessThanOrEqual(3900);
@@ -346,3 +342,33 @@ describe('/retract api list and usage answers', () => {
     expect(text).toMatch(/more line\(s\) not shown/);
   });
 });
+
+/** An EntryUsage as the registry computes it, from per-client daily counts ending on 2026-06-01. */
+function usageOf(id: string, clients: { client: string; daily: number[]; lastSeen?: string }[]): EntryUsage {
+  const length = Math.max(1, ...clients.map((c) => c.daily.length));
+  const days = Array.from({ length }, (_, i) =>
+    new Date(Date.UTC(2026, 5, 1 - (length - 1 - i))).toISOString().slice(0, 10),
+  );
+  const daily = days.map((_, d) => clients.reduce((sum, c) => sum + (c.daily[d] ?? 0), 0));
+  const total = daily.reduce((a, b) => a + b, 0);
+  return {
+    id,
+    total,
+    days,
+    daily,
+    trend: trend(daily),
+    clients: clients.map((c) => {
+      const count = c.daily.reduce((a, b) => a + b, 0);
+      const first = c.daily.findIndex((n) => n > 0);
+      return {
+        client: c.client,
+        count,
+        ...(c.lastSeen && { lastSeen: c.lastSeen }),
+        ...(first >= 0 && { firstSeen: days[first] }),
+        daily: c.daily,
+        share: total ? count / total : 0,
+        trend: trend(c.daily),
+      };
+    }),
+  };
+}

@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import { clientIdResolver, type ClientIdOption } from '../client-id.js';
 import type { DeprecationEntry } from '../entry.js';
+import type { RequestFacts } from '../match.js';
 import { DEFAULT_PREFIX } from '../keys.js';
 import { RegistryCache } from '../registry-cache.js';
 import { UsageRecorder, type UsageStats } from '../usage-recorder.js';
-import { DeprecationEngine } from './engine.js';
+import { DeprecationEngine, type Outcome } from './engine.js';
 import { expressMiddleware, type ExpressMiddleware } from './express.js';
 import {
   fastifyOnRequest,
@@ -34,6 +35,8 @@ export interface DeprecationMiddleware {
   fastify: FastifyDeprecationPlugin;
   /** `app.addHook('onRequest', mw.fastifyOnRequest)`, for a single encapsulated context. */
   fastifyOnRequest: FastifyOnRequestHook;
+  /** The decision for one request (match, count, decide), for adapters of your own such as a proxy. */
+  evaluate(facts: RequestFacts): Outcome;
   /** True once the registry has loaded, false if `timeoutMs` passed first (the service can start anyway). */
   whenReady(timeoutMs?: number): Promise<boolean>;
   entries(): readonly DeprecationEntry[];
@@ -71,6 +74,7 @@ export function createDeprecationMiddleware(options: DeprecationMiddlewareOption
     express: expressMiddleware(engine),
     fastify: fastifyPlugin(engine),
     fastifyOnRequest: fastifyOnRequest(engine),
+    evaluate: (facts) => engine.evaluate(facts),
     whenReady: (timeoutMs) => cache.whenLoaded(timeoutMs),
     entries: () => cache.entries(),
     stats: () => ({ ...recorder.stats(), registryVersion: cache.version }),

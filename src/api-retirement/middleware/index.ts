@@ -11,6 +11,7 @@
 export { createDeprecationMiddleware } from './create.js';
 export type { DeprecationMiddleware, DeprecationMiddlewareOptions } from './create.js';
 export type { NodeMiddleware, NodeNext } from './node.js';
+export type { Outcome } from './engine.js';
 export type { ExpressMiddleware } from './express.js';
 export type { FastifyDeprecationPlugin, FastifyOnRequestHook } from './fastify.js';
 export type { ClientIdOption } from '../client-id.js';
