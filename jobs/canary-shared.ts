@@ -143,7 +143,7 @@ export function gateButtons(plan: CanaryPlan, w: Walk): CardButton[] {
       style: 'primary',
       confirm: {
         title: 'Promote to 100 %?',
-        text: `All traffic goes to ${plan.image}, then stable takes it over. Last analysis: ${readingsLine(w.last)}.`,
+        text: `${plan.image} becomes stable; analysis runs until the end. Last analysis: ${readingsLine(w.last)}.`,
         confirm: 'Promote',
       },
     },
@@ -182,6 +182,19 @@ export async function startAbort(
   return returnToStable(ctx);
 }
 
+/**
+ * The truth about an aborted Rollout and what Argo users run next: it stays Degraded with the
+ * canary's template in its spec (argo-rollouts docs, abort), so clearing the abort retries it.
+ */
+export function argoAfterAbort(t: TrafficTarget, image?: string): string {
+  const ro = `kubectl argo rollouts --context ${t.context} -n ${t.namespace}`;
+  return [
+    `The Rollout stays *Degraded* (RolloutAborted) with ${image ? `\`${image}\`` : 'the canary version'} still in its spec.template; stable keeps serving.`,
+    `To revert the spec to stable: \`${ro} undo ${t.object}\` (when git owns the Rollout, revert the image there instead).`,
+    `To try the same version again: \`${ro} retry rollout ${t.object}\`. A new \`/canary … start\` replaces the template.`,
+  ].join(' ');
+}
+
 function abortOutcome(a: Aborting): string {
   const who = a.auto ? 'automatically' : `by <@${a.by ?? 'unknown'}>`;
   return `aborted ${who} at ${a.weight} %: ${a.reason}`;
@@ -201,8 +214,11 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
     await show(ctx, w, 'aborting', `:rewind: Aborting: returning all traffic to stable (${a.reason}).`);
     await ctx.save({ abortShown: true });
   }
-  await p.abort(plan.target);
-  const seen = await p.aborted(plan.target);
+  const result = await p.abort(plan.target);
+  const seen =
+    result === 'waiting'
+      ? { done: false, message: (await p.read(plan.target)).summary }
+      : await p.aborted(plan.target);
   if (!seen.done) {
     if (Date.now() - a.at > plan.timeoutMs) {
       throw new IntegrationError(
@@ -248,9 +264,7 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
       `:warning: Promotion had already set the stable workload to \`${plan.image}\`; to go back, \`/rollback ${plan.service} --env ${plan.environment}\`.`,
     );
   if (plan.target.provider === 'argo-rollouts' && ctx.state.deployed && !a.stableChanged)
-    lines.push(
-      `The Rollout stays aborted with \`${plan.image}\` in its spec; the next \`/canary ${plan.service} start\` replaces it.`,
-    );
+    lines.push(`:warning: ${argoAfterAbort(plan.target, plan.image)}`);
   const text = lines.join('\n');
   await ctx.note('aborted', text);
   if (w.gateSince !== undefined) {

@@ -294,6 +294,14 @@ export class KubernetesDouble {
     return existed;
   }
 
+  /**
+   * Stops the Argo Rollouts controller from reconciling this Rollout (`true`) until released
+   * (`false`, which reconciles at once): writes land, but status is not observed meanwhile.
+   */
+  holdRollout(namespace: string, name: string, held: boolean): void {
+    this.rollouts.hold(namespace, name, held);
+  }
+
   /** How the Deployment's rollouts proceed from now on: converge (default) or stall. Sticky until changed. */
   setRollout(namespace: string, name: string, behaviour: RolloutBehaviour): void {
     this.deployments.setBehaviour(namespace, name, behaviour);

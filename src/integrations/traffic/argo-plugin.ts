@@ -1,3 +1,4 @@
+import type { ManagedFieldsEntry } from './last-writer.js';
 import type { Stop } from './types.js';
 
 /**
@@ -12,7 +13,7 @@ interface CanaryStep {
 }
 
 export interface Rollout {
-  metadata?: { name?: string; namespace?: string; generation?: number };
+  metadata?: { name?: string; namespace?: string; generation?: number; managedFields?: ManagedFieldsEntry[] };
   spec?: {
     paused?: boolean;
     template?: { spec?: { containers?: { name: string; image?: string }[] } };
@@ -27,6 +28,7 @@ export interface Rollout {
     pauseConditions?: { reason?: string; startTime?: string }[] | null;
     controllerPause?: boolean;
     abort?: boolean;
+    abortedAt?: string;
     promoteFull?: boolean;
     observedGeneration?: string | number;
     canary?: {
@@ -94,9 +96,20 @@ export function rolloutStops(ro: Rollout): Stop[] {
   return out;
 }
 
+/**
+ * Stable is the current template — but only once the controller has observed the spec: right
+ * after a template change, `currentPodHash` still names the old (stable) hash until it reconciles
+ * (the plugin's status checks `observedGeneration` first for the same reason).
+ */
 export function fullyPromoted(ro: Rollout): boolean {
   const s = ro.status ?? {};
-  return s.currentPodHash !== undefined && s.currentPodHash === s.stableRS;
+  return observed(ro) && s.currentPodHash !== undefined && s.currentPodHash === s.stableRS;
+}
+
+/** The controller has acted on `status.abort`: it stamps `abortedAt` and reports the Rollout Degraded. */
+export function abortTaken(ro: Rollout): boolean {
+  const s = ro.status ?? {};
+  return s.abort === true && observed(ro) && (s.abortedAt !== undefined || s.phase === 'Degraded');
 }
 
 /** The canary's share: the controller's `status.canary.weights`, else the `setWeight` in force. */
