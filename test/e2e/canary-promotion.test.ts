@@ -69,7 +69,7 @@ async function startAndApprove(
   bot: RunningApp,
   world: World,
   provider: Paired,
-): Promise<{ ts: string; blocks: unknown }> {
+): Promise<{ ts: string; blocks?: unknown }> {
   const { responseUrl } = await slash(bot.client, world, provider, `start ${SERVICES[provider].image}`);
   expect(await answerAt(world, responseUrl)).toContain('Started');
   const plan = await card(world, provider);
