@@ -1,9 +1,9 @@
 import { formatDuration } from '../src/config/duration.js';
 import { IntegrationError } from '../src/errors.js';
+import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import type { TrafficTarget } from '../src/integrations/traffic/types.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
-import { argoAfterAbort } from './canary-shared.js';
 import type { JobDeps } from './deps.js';
 
 /** Returning a canary's traffic to stable when no canary job is running (it failed, or was started by hand). */

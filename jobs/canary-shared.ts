@@ -1,6 +1,7 @@
 import { formatDuration } from '../src/config/duration.js';
 import type { HealthConfig } from '../src/config/schema.js';
 import { IntegrationError } from '../src/errors.js';
+import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import type { Stop, TrafficProvider, TrafficTarget } from '../src/integrations/traffic/types.js';
 import type { StepContext, StepResult } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
@@ -180,19 +181,6 @@ export async function startAbort(
     await ctx.save({ aborting });
   }
   return returnToStable(ctx);
-}
-
-/**
- * The truth about an aborted Rollout and what Argo users run next: it stays Degraded with the
- * canary's template in its spec (argo-rollouts docs, abort), so clearing the abort retries it.
- */
-export function argoAfterAbort(t: TrafficTarget, image?: string): string {
-  const ro = `kubectl argo rollouts --context ${t.context} -n ${t.namespace}`;
-  return [
-    `The Rollout stays *Degraded* (RolloutAborted) with ${image ? `\`${image}\`` : 'the canary version'} still in its spec.template; stable keeps serving.`,
-    `To revert the spec to stable: \`${ro} undo ${t.object}\` (when git owns the Rollout, revert the image there instead).`,
-    `To try the same version again: \`${ro} retry rollout ${t.object}\`. A new \`/canary … start\` replaces the template.`,
-  ].join(' ');
 }
 
 function abortOutcome(a: Aborting): string {

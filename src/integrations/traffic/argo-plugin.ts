@@ -1,5 +1,5 @@
 import type { ManagedFieldsEntry } from './last-writer.js';
-import type { Stop } from './types.js';
+import type { Stop, TrafficTarget } from './types.js';
 
 /**
  * The Argo Rollouts plugin's logic without I/O: the patches `kubectl argo rollouts` makes,
@@ -149,4 +149,17 @@ export function rolloutPhase(ro: Rollout): { phase: string; message: string } {
     return { phase: 'Paused', message: s.pauseConditions![0]!.reason ?? '' };
   if (!fullyPromoted(ro)) return { phase: 'Progressing', message: 'waiting for all steps to complete' };
   return { phase: 'Healthy', message: '' };
+}
+
+/**
+ * The truth about an aborted Rollout and what Argo users run next: it stays Degraded with the
+ * canary's template in its spec (argo-rollouts docs, abort), so clearing the abort retries it.
+ */
+export function argoAfterAbort(t: TrafficTarget, image?: string): string {
+  const ro = `kubectl argo rollouts --context ${t.context} -n ${t.namespace}`;
+  return [
+    `The Rollout stays *Degraded* (RolloutAborted) with ${image ? `\`${image}\`` : 'the canary version'} still in its spec.template; stable keeps serving.`,
+    `To revert the spec to stable: \`${ro} undo ${t.object}\` (when git owns the Rollout, revert the image there instead).`,
+    `To try the same version again: \`${ro} retry rollout ${t.object}\`. A new \`/canary … start\` replaces the template.`,
+  ].join(' ');
 }
