@@ -1,6 +1,7 @@
 import type { Config, EnvironmentConfig } from '../src/config/model.js';
 import { formatDuration } from '../src/config/duration.js';
 import { BusyError, UsageError } from '../src/errors.js';
+import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import { trafficTarget } from '../src/integrations/traffic/index.js';
 import type { TrafficTarget } from '../src/integrations/traffic/types.js';
 import { checkRequester } from '../src/policy/policy.js';
@@ -67,6 +68,7 @@ async function status(cmd: Targeted, deps: CanaryCommandDeps): Promise<SlackMess
     `*Canary of ${service} in ${env.name}* — ${p.describe(target)} (context \`${target.context}\`)`,
     `Traffic: *${state.weight} %* to the canary${state.canaryImage ? ` \`${state.canaryImage}\`` : ''}, ${100 - state.weight} % to stable${state.stableImage ? ` \`${state.stableImage}\`` : ''}.`,
     `Live: ${esc(state.summary)}.`,
+    ...(state.aborted && !live ? [`:warning: ${esc(argoAfterAbort(target, state.canaryImage))}`] : []),
     live
       ? `Request \`${live.id}\` (${esc(live.title)}, requested by <@${live.requester}>) is ${live.state === 'pending' ? 'waiting for approval to start' : `${live.state}: ${positionLine(position)}`}`
       : 'No canary request is running.',

@@ -1,5 +1,6 @@
 import { formatDuration } from '../src/config/duration.js';
 import { IntegrationError } from '../src/errors.js';
+import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import type { TrafficTarget } from '../src/integrations/traffic/types.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
@@ -28,7 +29,11 @@ const abort: Step<CanaryAbortPlan, JobDeps> = {
     if (ctx.state.startedAt === undefined) await ctx.save({ startedAt });
     const result = await p.abort(plan.target);
     if (result === 'patched') await ctx.save({ patched: true });
-    const seen = await p.aborted(plan.target);
+    // 'waiting': the provider cannot act yet; never count that as "already on stable".
+    const seen =
+      result === 'waiting'
+        ? { done: false, message: (await p.read(plan.target)).summary }
+        : await p.aborted(plan.target);
     if (!seen.done) {
       if (Date.now() - startedAt > plan.timeoutMs) {
         throw new IntegrationError(
@@ -60,7 +65,8 @@ const abort: Step<CanaryAbortPlan, JobDeps> = {
       await ctx.save({ audited: true });
     }
     await ctx.save({ outcome });
-    return { finish: outcome, detail: `${p.describe(plan.target)}: ${seen.message}.` };
+    const after = plan.target.provider === 'argo-rollouts' ? ` ${argoAfterAbort(plan.target)}` : '';
+    return { finish: outcome, detail: `${p.describe(plan.target)}: ${seen.message}.${after}` };
   },
 };
 

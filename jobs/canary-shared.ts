@@ -1,6 +1,7 @@
 import { formatDuration } from '../src/config/duration.js';
 import type { HealthConfig } from '../src/config/schema.js';
 import { IntegrationError } from '../src/errors.js';
+import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import type { Stop, TrafficProvider, TrafficTarget } from '../src/integrations/traffic/types.js';
 import type { StepContext, StepResult } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
@@ -143,7 +144,7 @@ export function gateButtons(plan: CanaryPlan, w: Walk): CardButton[] {
       style: 'primary',
       confirm: {
         title: 'Promote to 100 %?',
-        text: `All traffic goes to ${plan.image}, then stable takes it over. Last analysis: ${readingsLine(w.last)}.`,
+        text: `${plan.image} becomes stable; analysis runs until the end. Last analysis: ${readingsLine(w.last)}.`,
         confirm: 'Promote',
       },
     },
@@ -201,8 +202,11 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
     await show(ctx, w, 'aborting', `:rewind: Aborting: returning all traffic to stable (${a.reason}).`);
     await ctx.save({ abortShown: true });
   }
-  await p.abort(plan.target);
-  const seen = await p.aborted(plan.target);
+  const result = await p.abort(plan.target);
+  const seen =
+    result === 'waiting'
+      ? { done: false, message: (await p.read(plan.target)).summary }
+      : await p.aborted(plan.target);
   if (!seen.done) {
     if (Date.now() - a.at > plan.timeoutMs) {
       throw new IntegrationError(
@@ -248,9 +252,7 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
       `:warning: Promotion had already set the stable workload to \`${plan.image}\`; to go back, \`/rollback ${plan.service} --env ${plan.environment}\`.`,
     );
   if (plan.target.provider === 'argo-rollouts' && ctx.state.deployed && !a.stableChanged)
-    lines.push(
-      `The Rollout stays aborted with \`${plan.image}\` in its spec; the next \`/canary ${plan.service} start\` replaces it.`,
-    );
+    lines.push(`:warning: ${argoAfterAbort(plan.target, plan.image)}`);
   const text = lines.join('\n');
   await ctx.note('aborted', text);
   if (w.gateSince !== undefined) {

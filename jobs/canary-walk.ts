@@ -18,12 +18,17 @@ import {
   type Ctx,
   type Walk,
 } from './canary-shared.js';
+import { guardSplit } from './canary-guard.js';
 import type { JobDeps } from './deps.js';
 
 const MAX_FAILURES_KEPT = 20;
 
 /** One analysis round at the current weight; aborts when the failed checks reach the limit. */
-async function round(ctx: Ctx, w: Walk): Promise<StepResult | undefined> {
+export async function round(
+  ctx: Ctx,
+  w: Walk,
+  during: { stableChanged?: boolean } = {},
+): Promise<StepResult | undefined> {
   const { plan } = ctx;
   const r = await analyse(ctx.deps.health, plan.health, { stop: w.stop, weight: w.weight });
   w.rounds += 1;
@@ -43,6 +48,7 @@ async function round(ctx: Ctx, w: Walk): Promise<StepResult | undefined> {
     return startAbort(ctx, w, {
       auto: true,
       reason: `${w.failedChecks} failed check(s), the limit is ${plan.maxFailedChecks} — ${failedLine(r)}`,
+      ...during,
     });
   }
   return undefined;
@@ -150,7 +156,7 @@ function gateText(plan: CanaryPlan, ctx: Ctx, w: Walk): string {
     `Analysis: ${w.rounds} round(s), failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last round ${w.last ? slackTime(w.last.at) : ''}: ${readingsLine(w.last)}.`,
     plan.target.provider === 'argo-rollouts'
       ? `*Promote to 100 %* fully promotes the Rollout (\`promote --full\`): the new version becomes stable.`
-      : `*Promote to 100 %* sends all traffic to the canary, sets the stable Deployment \`${plan.target.stableDeployment}\` to the image, then hands all traffic back to stable.`,
+      : `*Promote to 100 %* gives the stable Deployment \`${plan.target.stableDeployment}\` the canary's pod spec, waits for it to roll out, then hands all traffic back to stable and scales the canary down. The canary never gets more than its current ${w.weight} %.`,
     `It needs an approver${r.approval.twoPerson ? ` other than <@${r.requester}>` : ''}. *Abort* returns all traffic to stable now. Analysis continues every ${formatDuration(plan.intervalMs)} while this waits.`,
   ].join('\n');
 }
@@ -196,6 +202,9 @@ export const walk: Step<CanaryPlan, JobDeps> = {
         by: sig.abort.by,
         reason: sig.abort.reason ?? 'abort requested',
       });
+    // Before each step: the split must still be where backout left it (or where it was moving it).
+    const stop = ctx.plan.stops[w.stop];
+    await guardSplit(ctx, w, w.phase === 'move' && stop ? [w.weight, stop.weight] : [w.weight]);
     const result = await advanceWalk(ctx, w, sig);
     // A signal that came in while this run worked acts now, not at the next round.
     if ('again' in result && result.again > 1_000) {

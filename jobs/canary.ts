@@ -1,5 +1,6 @@
 import { formatDuration } from '../src/config/duration.js';
-import { IntegrationError, StalePlanError } from '../src/errors.js';
+import { asBackoutError, IntegrationError, StalePlanError } from '../src/errors.js';
+import type { Observation } from '../src/integrations/traffic/types.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
 import type { CardButton } from '../src/slack/cards.js';
@@ -7,6 +8,7 @@ import { hasChecks, readingsLine } from './canary-analysis.js';
 import {
   provider,
   returnToStable,
+  saveWalk,
   show,
   signals,
   startAbort,
@@ -14,7 +16,8 @@ import {
   walkOf,
   type CanaryPlan,
 } from './canary-shared.js';
-import { walk } from './canary-walk.js';
+import { guardSplit } from './canary-guard.js';
+import { round, walk } from './canary-walk.js';
 import type { JobDeps } from './deps.js';
 import { holdTarget } from './hold-target.js';
 
@@ -102,9 +105,15 @@ const deploy: Step<CanaryPlan, JobDeps> = {
   },
 };
 
+/**
+ * Promotion after the Approve, one idempotent action at a time (the provider's list). Analysis
+ * keeps running until the last action is done, and before each action the split must still be
+ * where backout left it. A failed check, a failed action or a final error returns all traffic to
+ * stable (weight 0) rather than leaving the canary with its share.
+ */
 const promote: Step<CanaryPlan, JobDeps> = {
   name: 'promote',
-  label: 'Promote to 100 % and hand traffic to stable',
+  label: 'Promote: stable takes the new version, then all traffic goes back to stable',
   dryRun: 'skip',
   async run(ctx) {
     const { plan } = ctx;
@@ -112,7 +121,7 @@ const promote: Step<CanaryPlan, JobDeps> = {
     await ctx.deps.locks.extend(ctx.request.target, ctx.request.id);
     const actions = provider(ctx).promotion(plan.target, plan.container, plan.image);
     let index = (ctx.state.promotionIndex as number | undefined) ?? 0;
-    const stableChanged = actions.slice(0, index).some((a) => a.changesStable);
+    const stableChanged = () => actions.slice(0, index + 1).some((a) => a.changesStable);
     const sig = await signals(ctx);
     const w = walkOf(ctx);
     if (sig.abort)
@@ -120,33 +129,44 @@ const promote: Step<CanaryPlan, JobDeps> = {
         auto: false,
         by: sig.abort.by,
         reason: sig.abort.reason ?? 'abort requested during promotion',
-        stableChanged,
+        stableChanged: actions.slice(0, index).some((a) => a.changesStable),
       });
     for (; index < actions.length; index++) {
       const action = actions[index]!;
+      await guardSplit(
+        ctx,
+        w,
+        plan.target.provider === 'argo-rollouts'
+          ? 'any'
+          : [w.weight, ...(action.weight !== undefined ? [action.weight] : [])],
+      );
+      if (Date.now() >= (w.nextRoundAt ?? 0)) {
+        const stopped = await round(ctx, w, { stableChanged: stableChanged() });
+        if (stopped) return stopped;
+      }
       const startedAt = (ctx.state.actionStartedAt as number | undefined) ?? Date.now();
       if (ctx.state.actionStartedAt === undefined) {
         await ctx.save({ actionStartedAt: startedAt });
         await show(ctx, w, 'promoting', `:rocket: Promoting \`${plan.image}\`: ${action.label}.`);
       }
-      const seen = await action.run();
-      const where =
-        action.changesStable || stableChanged
-          ? 'The stable workload is being moved to the canary image.'
-          : 'Stable is unchanged.';
+      let seen: Observation;
+      try {
+        seen = await action.run();
+      } catch (err) {
+        const e = asBackoutError(err);
+        if (e instanceof IntegrationError && e.retryable) throw err;
+        seen = { done: false, message: e.message, failed: e.message };
+      }
       if (seen.failed || (!seen.done && Date.now() - startedAt > plan.timeoutMs)) {
-        throw new IntegrationError(
-          'kubernetes',
-          `${action.label}: ${seen.failed ?? `not done after ${formatDuration(plan.timeoutMs)} (${seen.message})`}. ${where}`,
-          {
-            retryable: false,
-            hint: 'Fix the cause and Retry: the promotion continues from this action. Abort returns all traffic to stable.',
-          },
-        );
+        return startAbort(ctx, w, {
+          auto: true,
+          reason: `promotion failed at "${action.label}": ${seen.failed ?? `not done after ${formatDuration(plan.timeoutMs)} (${seen.message})`}`,
+          stableChanged: stableChanged(),
+        });
       }
       if (!seen.done) {
         await ctx.progress(`${action.label}: ${seen.message}`);
-        return { again: 1_000 };
+        return { again: Math.max(250, Math.min(1_000, (w.nextRoundAt ?? 0) - Date.now())) };
       }
       if (action.weight !== undefined && ctx.state.auditedAction !== action.name) {
         await ctx.deps.audit.append({
@@ -154,6 +174,7 @@ const promote: Step<CanaryPlan, JobDeps> = {
           ...auditContext(ctx.request),
           details: {
             weight: action.weight,
+            previous: w.weight,
             step: totalSteps(plan),
             of: totalSteps(plan),
             provider: plan.target.provider,
@@ -161,13 +182,15 @@ const promote: Step<CanaryPlan, JobDeps> = {
             promotion: action.name,
           },
         });
+        w.weight = action.weight;
+        await saveWalk(ctx, w);
         await ctx.save({ auditedAction: action.name });
       }
       await ctx.note(`promote-${action.name}`, `:white_check_mark: ${action.label}: ${seen.message}.`);
       await ctx.save({ promotionIndex: index + 1, actionStartedAt: undefined });
     }
     return {
-      detail: `\`${plan.image}\` is now stable and serves all of ${plan.service}'s traffic in ${plan.environment}.`,
+      detail: `\`${plan.image}\` is now stable and serves all of ${plan.service}'s traffic in ${plan.environment}. Analysis ran ${w.rounds} round(s) to the end, failed checks ${w.failedChecks} of ${plan.maxFailedChecks}.`,
     };
   },
 };
@@ -215,7 +238,7 @@ export function describeCanary(plan: CanaryPlan): string[] {
   lines.push(
     t.provider === 'argo-rollouts'
       ? '*Promotion* `promote` between steps, `promote --full` after the Approve; `abort` returns traffic to stable.'
-      : `*Promotion* after the Approve: 100 % to the canary, stable \`${t.stableDeployment}\` set to the image, then all traffic back to stable. Abort: weight 0.`,
+      : `*Promotion* after the Approve, as Flagger does: stable \`${t.stableDeployment}\` gets the canary's pod spec and rolls out, then all traffic goes back to stable and \`${t.canaryDeployment}\` is scaled to 0 — the canary never gets more than its current share. Analysis runs until the end; a failure returns all traffic to stable. Abort: weight 0.`,
   );
   return lines;
 }

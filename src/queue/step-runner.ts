@@ -9,7 +9,7 @@ import type { RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
 import { noteReply, stepReply, type StepEvent } from '../slack/cards.js';
-import { isOutcome, type Outcome } from '../requests/outcome.js';
+import { isOutcome, outcomeOfError, type Outcome } from '../requests/outcome.js';
 import type { Notifier } from '../slack/notifier.js';
 import { cardKey, type CardRenderer } from '../requests/card-view.js';
 import type { JobData, JobDefinition, Step, StepContext, StepResult } from './job-definition.js';
@@ -329,6 +329,7 @@ export function createStepRunner<D>(
     outcome: string,
     log: Logger,
   ): Promise<string> {
+    // A step that verified the result says how it went (healthy, degraded); otherwise it succeeded.
     const verdict: Outcome = isOutcome(job.data.state.verdict) ? job.data.state.verdict : 'succeeded';
     await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome, verdict });
     await deps.audit.append({
@@ -378,7 +379,7 @@ export function createStepRunner<D>(
       throw error;
     }
     const finalOutcome = outcome ?? error?.message ?? 'failed';
-    const verdict: Outcome = error?.code === 'stale_plan' ? 'stale' : (given ?? 'failed');
+    const verdict: Outcome = outcomeOfError(error?.code) ?? given ?? 'failed';
     await deps.notifier.update(
       replyKey,
       stepReply({ index: index + 1, total, label: step.label, event: 'failed', detail: message }),

@@ -1,3 +1,5 @@
+import type { BackoutErrorCode } from '../errors.js';
+
 /**
  * How a job ended, in one typed list: the `outcome` label of `backout_jobs_total`, the mark on
  * the card and the audit all read it from here, so no outcome is ever counted as another.
@@ -37,3 +39,21 @@ export const OUTCOME_MARK: Record<Outcome, string> = {
   stale: ':no_entry_sign:',
   'no-op': ':information_source:',
 };
+
+/** The word the card's status line starts with. */
+export const OUTCOME_WORD: Record<Outcome, string> = {
+  healthy: 'Done',
+  succeeded: 'Done',
+  degraded: 'Done',
+  'no-op': 'Done',
+  failed: 'Failed',
+  stale: 'Failed',
+  overridden: 'Overridden',
+};
+
+/** The outcome a job error stands for, when its code says more than "failed". */
+export function outcomeOfError(code: BackoutErrorCode | undefined): Outcome | undefined {
+  if (code === 'stale_plan') return 'stale';
+  if (code === 'overridden') return 'overridden';
+  return undefined;
+}

@@ -1,11 +1,11 @@
 import type { ActionsBlock, Button, ContextBlock, KnownBlock, SectionBlock } from '@slack/types';
 import { formatDuration } from '../config/duration.js';
 import { isBackoutError, type BackoutError } from '../errors.js';
+import { OUTCOME_MARK, OUTCOME_WORD } from '../requests/outcome.js';
 import type { BackoutRequest, RequestState } from '../requests/types.js';
 import { describePrincipals, isEmpty } from '../policy/policy.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
 import type { SlackMessage } from './notifier.js';
-import { OUTCOME_MARK } from '../requests/outcome.js';
 
 /**
  * Every piece of Block Kit backout sends is built here, by pure functions, within
@@ -144,10 +144,12 @@ export function requestCard(view: RequestCardView): SlackMessage {
     section(`*${esc(r.title)}*`),
   ];
   let status = STATE_LINE[r.state];
-  if (r.state === 'succeeded' && r.outcome)
-    status = `${r.verdict ? OUTCOME_MARK[r.verdict] : statusEmoji(r.outcome)} *Done — ${esc(r.outcome)}*`;
-  if (r.state === 'failed' && r.outcome)
-    status = `${r.verdict ? OUTCOME_MARK[r.verdict] : ':x:'} *Failed — ${esc(r.outcome)}*`;
+  if ((r.state === 'succeeded' || r.state === 'failed') && r.outcome) {
+    const verdict = r.verdict ?? (r.state === 'failed' ? 'failed' : undefined);
+    const mark = verdict ? OUTCOME_MARK[verdict] : statusEmoji(r.outcome);
+    const word = verdict ? OUTCOME_WORD[verdict] : 'Done';
+    status = `${mark} *${word} — ${esc(r.outcome)}*`;
+  }
   if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded' || r.state === 'failed') {
     if (r.approver) status += `  ·  approved by <@${r.approver}>${r.breakGlass ? ' (break-glass)' : ''}`;
     else if (!r.approval.required) status += '  ·  no approval needed';
@@ -202,6 +204,8 @@ export function requestCard(view: RequestCardView): SlackMessage {
 }
 
 function plainState(r: BackoutRequest): string {
+  if (r.verdict === 'overridden' && (r.state === 'succeeded' || r.state === 'failed'))
+    return `overridden${r.outcome ? ` (${r.outcome})` : ''}`;
   if (r.state === 'succeeded') return `done${r.outcome ? ` (${r.outcome})` : ''}`;
   if (r.state === 'failed') return `failed${r.outcome ? ` (${r.outcome})` : ''}`;
   if (r.state === 'pending') return 'waiting for approval';

@@ -73,7 +73,7 @@ describe('the worker is killed during a dwell and restarted', () => {
         'goes to 100 %',
       );
       await cardSays(world, 'nginx', plan.ts, /promoted/, 60_000);
-      expect(weightPatches(world, 'nginx')).toEqual([5, 20, 50, 100, 0]);
+      expect(weightPatches(world, 'nginx')).toEqual([5, 20, 50, 0]);
       expect(stableImage(world, 'nginx')).toBe(SERVICES.nginx.image);
       const notes = world.slack
         .thread(SERVICES.nginx.channel, plan.ts)

@@ -22,6 +22,8 @@ export interface CanaryTiming {
   maxFailedChecks?: number;
   /** Whether starting a canary needs an Approve (the 100 % gate always does). */
   startApproval?: boolean;
+  /** The canary's steps (default 5, 20, 50, 100). */
+  steps?: number[];
 }
 
 /** The error-rate query of a service: scripted per service in the Prometheus double. */
@@ -49,7 +51,7 @@ export function canaryConfigYaml(
         canary:
           provider: ${provider}
           ${key}: ${name}
-          steps: [5, 20, 50, 100]
+          steps: [${(t.steps ?? [5, 20, 50, 100]).join(', ')}]
           dwell: ${t.dwell}
           interval: ${t.interval}
           maxFailedChecks: ${t.maxFailedChecks ?? 2}`;

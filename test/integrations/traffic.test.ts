@@ -122,8 +122,9 @@ describe('NGINX Ingress canary annotations', () => {
     expect(await nginx.aborted(t)).toMatchObject({ done: true });
   });
 
-  it('promotes: canary to 100, the stable Deployment to the canary image and rolled out, then weight 0', async () => {
+  it('promotes as Flagger does: stable gets the canary pod spec and rolls out, then weight 0, then the canary scales to 0', async () => {
     const nginx = traffic.for('nginx-ingress');
+    await nginx.advance(t, { weight: 20 });
     expect(await nginx.deployCanary(t, 'app', 'shop/web:2.0.0')).toBe('patched');
     await waitFor(async () => (await nginx.canaryReady(t)).done, { what: 'canary rolled out' });
     k8s.clearRequests();
@@ -138,10 +139,59 @@ describe('NGINX Ingress canary annotations', () => {
             'nginx.ingress.kubernetes.io/canary-weight'
           ],
       );
-    expect(weights).toEqual(['100', '0']);
+    expect(weights).toEqual(['0']);
     expect(k8s.get('Deployment', NS, 'web')?.spec?.template.spec?.containers[0]?.image).toBe(
       'shop/web:2.0.0',
     );
+    const canary = k8s.get('Deployment', NS, 'web-canary')!;
+    expect(canary.spec?.replicas).toBe(0);
+    expect(canary.metadata?.annotations?.['backout.dev/canary-replicas']).toBe('1');
+    // The next canary scales it back to what it had; a canary at 0 replicas is never "ready".
+    expect(await nginx.canaryReady(t)).toMatchObject({
+      failed: expect.stringContaining('0 replicas') as unknown,
+    });
+    await nginx.deployCanary(t, 'app', 'shop/web:3.0.0');
+    expect(k8s.get('Deployment', NS, 'web-canary')?.spec?.replicas).toBe(1);
+  });
+
+  it('reads canary-weight and canary-weight-total strictly, as ingress-nginx does ("20abc" is no weight at all)', async () => {
+    const nginx = traffic.for('nginx-ingress');
+    const cases: [Record<string, string>, number, string?][] = [
+      [{ 'canary-weight': '20' }, 20],
+      [{ 'canary-weight': '+20' }, 20],
+      [{ 'canary-weight': '20abc' }, 0, 'canary-weight "20abc" is not an integer'],
+      [{ 'canary-weight': ' 20' }, 0, 'not an integer'],
+      [{ 'canary-weight': '2.5' }, 0, 'not an integer'],
+      [{ 'canary-weight': '' }, 0, 'not an integer'],
+      [{ 'canary-weight': '30', 'canary-weight-total': '300' }, 10],
+      [{ 'canary-weight': '30', 'canary-weight-total': '50' }, 30],
+      [{ 'canary-weight': '30', 'canary-weight-total': '300x' }, 0, 'canary-weight-total "300x"'],
+    ];
+    for (const [set, weight, note] of cases) {
+      k8s.update('Ingress', NS, 'web-canary', (ing) => {
+        const a: Record<string, string> = { 'nginx.ingress.kubernetes.io/canary': 'true' };
+        for (const [k, v] of Object.entries(set)) a[`nginx.ingress.kubernetes.io/${k}`] = v;
+        ing.metadata!.annotations = a;
+      });
+      const live = await nginx.read(t);
+      expect([set, live.weight]).toEqual([set, weight]);
+      if (note) expect(live.summary).toContain(note);
+      else expect(live.summary).not.toContain('ignores');
+    }
+    // A total ingress-nginx cannot read would make any weight backout writes void: refused, nothing patched.
+    k8s.clearRequests();
+    await expect(nginx.advance(t, { weight: 5 })).rejects.toThrow(
+      /canary-weight-total "300x".*backout set nothing/,
+    );
+    expect(k8s.patches('Ingress', 'web-canary')).toEqual([]);
+    k8s.update('Ingress', NS, 'web-canary', (ing) => {
+      ing.metadata!.annotations = {
+        'nginx.ingress.kubernetes.io/canary': 'true',
+        'nginx.ingress.kubernetes.io/canary-weight': '20abc',
+      };
+    });
+    expect(await nginx.advance(t, { weight: 20 })).toBe('patched');
+    expect(await nginx.observe(t, { weight: 20 })).toMatchObject({ done: true });
   });
 });
 
@@ -226,6 +276,46 @@ describe('Gateway API HTTPRoute weights', () => {
       r.status = { parents: parents(generation, 'True') };
     });
     expect(await gw.observe(t, { weight: 20 })).toMatchObject({ done: true });
+  });
+
+  it('with a third backend, weights are relative to the total: the canary reaches its share and the third keeps its own', async () => {
+    const gw = traffic.for('gateway-api');
+    const route = (name: string, refs: { name: string; weight?: number }[]) =>
+      k8s.addHttpRoute({
+        metadata: { name, namespace: NS },
+        spec: {
+          parentRefs: [{ name: 'gateway' }],
+          rules: [{ backendRefs: refs.map((r) => ({ ...r, port: 80 })) }],
+        },
+      });
+    const share = (name: string) => {
+      const refs = k8s.get('HTTPRoute', NS, name)!.spec.rules![0]!.backendRefs!;
+      const total = refs.reduce((n, r) => n + (r.weight ?? 1), 0);
+      return Object.fromEntries(refs.map((r) => [r.name, ((r.weight ?? 1) / total) * 100]));
+    };
+    route('three', [
+      { name: 'api', weight: 80 },
+      { name: 'api-canary', weight: 0 },
+      { name: 'api-legacy', weight: 20 },
+    ]);
+    const three = { ...t, object: 'three' };
+    for (const weight of [5, 20, 50, 0]) {
+      await gw.advance(three, { weight });
+      expect(await gw.observe(three, { weight })).toMatchObject({ done: true });
+      expect((await gw.read(three)).weight).toBe(weight);
+      const s = share('three');
+      expect(s['api-legacy']).toBeCloseTo(20, 5);
+      expect(s['api-canary']! / (s['api-canary']! + s.api!)).toBeCloseTo(weight / 100, 2);
+    }
+    // Default weights (1 each) leave no room for whole percents: the rule is scaled up, shares kept.
+    route('defaults', [{ name: 'api' }, { name: 'api-canary', weight: 0 }, { name: 'api-legacy' }]);
+    const defaults = { ...t, object: 'defaults' };
+    await gw.advance(defaults, { weight: 5 });
+    expect(await gw.observe(defaults, { weight: 5 })).toMatchObject({ done: true });
+    expect(k8s.get('HTTPRoute', NS, 'defaults')!.spec.rules![0]!.backendRefs!.map((r) => r.weight)).toEqual([
+      95, 5, 100,
+    ]);
+    expect(share('defaults')['api-legacy']).toBeCloseTo(50, 5);
   });
 
   it('refuses to patch a route whose backends were reordered since it was read (the test op fails)', async () => {
@@ -357,6 +447,30 @@ describe('Argo Rollouts, as the kubectl plugin patches them', () => {
       [404, 'status', { status: { pauseConditions: null } }],
       [200, 'main', { spec: { paused: false }, status: { pauseConditions: null } }],
     ]);
+  });
+
+  it('is not "fully promoted" before the controller observes a new template: abort waits for it, then really aborts', async () => {
+    const argo = traffic.for('argo-rollouts');
+    await argo.deployCanary(t, 'app', 'shop/shop:4.0.0');
+    await waitFor(async () => (await argo.canaryReady(t)).done, { what: 'canary observed' });
+    await argo.abort(t);
+    await waitFor(async () => (await argo.aborted(t)).done, { what: 'aborted' });
+    // A new template lands while the controller is behind: currentPodHash still equals stableRS.
+    k8s.holdRollout(NS, 'shop', true);
+    await argo.deployCanary(t, 'app', 'shop/shop:5.0.0');
+    const ro = k8s.get('Rollout', NS, 'shop')!;
+    expect(String(ro.status?.observedGeneration)).not.toBe(String(ro.metadata?.generation));
+    expect(await argo.read(t)).toMatchObject({ idle: false });
+    expect(await argo.canaryReady(t)).toMatchObject({ done: false });
+    k8s.clearRequests();
+    expect(await argo.abort(t)).toBe('waiting');
+    expect(await argo.aborted(t)).toMatchObject({ done: false });
+    expect(k8s.patches('Rollout', 'shop')).toEqual([]);
+    k8s.holdRollout(NS, 'shop', false);
+    expect(await argo.abort(t)).toBe('patched');
+    const aborted = await argo.aborted(t);
+    expect(aborted).toMatchObject({ done: true });
+    expect(aborted.message).toContain('spec.template still names shop/shop:5.0.0');
   });
 
   it('refuses a Rollout without an indefinite pause: Argo would reach 100 % without the approval', async () => {

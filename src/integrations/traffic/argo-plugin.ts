@@ -1,4 +1,5 @@
-import type { Stop } from './types.js';
+import type { ManagedFieldsEntry } from './last-writer.js';
+import type { Stop, TrafficTarget } from './types.js';
 
 /**
  * The Argo Rollouts plugin's logic without I/O: the patches `kubectl argo rollouts` makes,
@@ -12,7 +13,7 @@ interface CanaryStep {
 }
 
 export interface Rollout {
-  metadata?: { name?: string; namespace?: string; generation?: number };
+  metadata?: { name?: string; namespace?: string; generation?: number; managedFields?: ManagedFieldsEntry[] };
   spec?: {
     paused?: boolean;
     template?: { spec?: { containers?: { name: string; image?: string }[] } };
@@ -27,6 +28,7 @@ export interface Rollout {
     pauseConditions?: { reason?: string; startTime?: string }[] | null;
     controllerPause?: boolean;
     abort?: boolean;
+    abortedAt?: string;
     promoteFull?: boolean;
     observedGeneration?: string | number;
     canary?: {
@@ -94,9 +96,20 @@ export function rolloutStops(ro: Rollout): Stop[] {
   return out;
 }
 
+/**
+ * Stable is the current template — but only once the controller has observed the spec: right
+ * after a template change, `currentPodHash` still names the old (stable) hash until it reconciles
+ * (the plugin's status checks `observedGeneration` first for the same reason).
+ */
 export function fullyPromoted(ro: Rollout): boolean {
   const s = ro.status ?? {};
-  return s.currentPodHash !== undefined && s.currentPodHash === s.stableRS;
+  return observed(ro) && s.currentPodHash !== undefined && s.currentPodHash === s.stableRS;
+}
+
+/** The controller has acted on `status.abort`: it stamps `abortedAt` and reports the Rollout Degraded. */
+export function abortTaken(ro: Rollout): boolean {
+  const s = ro.status ?? {};
+  return s.abort === true && observed(ro) && (s.abortedAt !== undefined || s.phase === 'Degraded');
 }
 
 /** The canary's share: the controller's `status.canary.weights`, else the `setWeight` in force. */
@@ -136,4 +149,17 @@ export function rolloutPhase(ro: Rollout): { phase: string; message: string } {
     return { phase: 'Paused', message: s.pauseConditions![0]!.reason ?? '' };
   if (!fullyPromoted(ro)) return { phase: 'Progressing', message: 'waiting for all steps to complete' };
   return { phase: 'Healthy', message: '' };
+}
+
+/**
+ * The truth about an aborted Rollout and what Argo users run next: it stays Degraded with the
+ * canary's template in its spec (argo-rollouts docs, abort), so clearing the abort retries it.
+ */
+export function argoAfterAbort(t: TrafficTarget, image?: string): string {
+  const ro = `kubectl argo rollouts --context ${t.context} -n ${t.namespace}`;
+  return [
+    `The Rollout stays *Degraded* (RolloutAborted) with ${image ? `\`${image}\`` : 'the canary version'} still in its spec.template; stable keeps serving.`,
+    `To revert the spec to stable: \`${ro} undo ${t.object}\` (when git owns the Rollout, revert the image there instead).`,
+    `To try the same version again: \`${ro} retry rollout ${t.object}\`. A new \`/canary … start\` replaces the template.`,
+  ].join(' ');
 }

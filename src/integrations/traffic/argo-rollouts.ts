@@ -4,6 +4,7 @@ import type { KubeClients } from '../kubernetes/clients.js';
 import { kubeError } from '../kubernetes/errors.js';
 import {
   ABORT_PATCH,
+  abortTaken,
   fullyPromoted,
   observed,
   pausedAtStep,
@@ -14,6 +15,7 @@ import {
   steps,
   type Rollout,
 } from './argo-plugin.js';
+import { FIELD_MANAGER, lastWriter, type Writer } from './last-writer.js';
 import type {
   Observation,
   PromotionAction,
@@ -58,6 +60,7 @@ export class ArgoRolloutsProvider implements TrafficProvider {
     const promoted = fullyPromoted(ro);
     const aborted = ro.status?.abort === true;
     const weight = rolloutWeight(ro);
+    // Not yet observed: a new template may be about to start a canary, so it is not idle.
     const { phase, message } = rolloutPhase(ro);
     const n = steps(ro).length;
     return {
@@ -65,7 +68,8 @@ export class ArgoRolloutsProvider implements TrafficProvider {
       ...(promoted && container?.image ? { stableImage: container.image } : {}),
       ...(!promoted && container?.image ? { canaryImage: container.image } : {}),
       ...(container ? { container: container.name } : {}),
-      idle: promoted || aborted,
+      idle: observed(ro) && (promoted || aborted),
+      aborted,
       generation: ro.metadata?.generation ?? 0,
       summary: `${this.describe(t)}: ${phase}${message ? ` (${message})` : ''}, step ${Math.min(ro.status?.currentStepIndex ?? n, n)} of ${n}, ${weight} % to the canary`,
     };
@@ -211,8 +215,13 @@ export class ArgoRolloutsProvider implements TrafficProvider {
     ];
   }
 
-  async abort(t: TrafficTarget): Promise<'patched' | 'unchanged'> {
+  /**
+   * `kubectl argo rollouts abort`, once the controller has observed the spec: an abort set before
+   * it sees a new template would be cleared by that template's reset, and the canary would go on.
+   */
+  async abort(t: TrafficTarget): Promise<'patched' | 'unchanged' | 'waiting'> {
     const ro = await this.get(t);
+    if (!observed(ro)) return 'waiting';
     if (ro.status?.abort || fullyPromoted(ro)) return 'unchanged';
     const where = await this.patchStatus(t, ABORT_PATCH);
     if (where === 'no-subresource') await this.patch(t, ABORT_PATCH, PatchStrategy.MergePatch);
@@ -222,13 +231,31 @@ export class ArgoRolloutsProvider implements TrafficProvider {
   async aborted(t: TrafficTarget): Promise<Observation> {
     const ro = await this.get(t);
     const weight = rolloutWeight(ro);
-    if (weight === 0 && (ro.status?.abort || fullyPromoted(ro)))
+    if (weight === 0 && fullyPromoted(ro))
       return { done: true, message: `${this.describe(t)}: all traffic on the stable ReplicaSet` };
+    if (weight === 0 && abortTaken(ro)) {
+      const image = ro.spec?.template?.spec?.containers?.[0]?.image;
+      return {
+        done: true,
+        message: `${this.describe(t)} is aborted (Degraded): all traffic on the stable ReplicaSet, while spec.template still names ${image ?? 'the canary version'}`,
+      };
+    }
     const { phase, message } = rolloutPhase(ro);
     return {
       done: false,
       message: `${this.describe(t)} ${phase}${message ? ` (${message})` : ''}, ${weight} % to the canary`,
     };
+  }
+
+  async lastWriter(t: TrafficTarget): Promise<Writer | undefined> {
+    const ro = await this.get(t);
+    return lastWriter(ro.metadata?.managedFields, [
+      ['spec', 'template'],
+      ['spec', 'paused'],
+      ['status', 'abort'],
+      ['status', 'promoteFull'],
+      ['status', 'currentStepIndex'],
+    ]);
   }
 
   /** promote.go's order: the status patch first (404: the unified patch goes to the main resource), then the spec patch. */
@@ -247,7 +274,7 @@ export class ArgoRolloutsProvider implements TrafficProvider {
       await this.clients
         .for(t.context)
         .custom.patchNamespacedCustomObjectStatus(
-          { ...ROLLOUTS, namespace: t.namespace, name: t.object, body },
+          { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
       return 'status';
@@ -263,7 +290,7 @@ export class ArgoRolloutsProvider implements TrafficProvider {
       await this.clients
         .for(t.context)
         .custom.patchNamespacedCustomObject(
-          { ...ROLLOUTS, namespace: t.namespace, name: t.object, body },
+          { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
           setHeaderOptions('Content-Type', strategy),
         );
     } catch (err) {

@@ -1,6 +1,7 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
+import { FIELD_MANAGER, lastWriter, type ManagedFieldsEntry, type Writer } from './last-writer.js';
 import { PairedTrafficProvider } from './paired-provider.js';
 import type { Observation, Stop, TrafficProvider, TrafficState, TrafficTarget } from './types.js';
 
@@ -19,7 +20,7 @@ interface RouteCondition {
   observedGeneration?: number;
 }
 export interface HttpRoute {
-  metadata?: { generation?: number; name?: string; namespace?: string };
+  metadata?: { generation?: number; name?: string; namespace?: string; managedFields?: ManagedFieldsEntry[] };
   spec?: { rules?: { backendRefs?: BackendRef[] }[] };
   status?: {
     parents?: { parentRef?: { name?: string; namespace?: string }; conditions?: RouteCondition[] }[];
@@ -27,15 +28,23 @@ export interface HttpRoute {
 }
 
 /** A rule that splits between the stable and the canary backend, by index. */
-interface Split {
+export interface Split {
   rule: number;
   stable: number;
   canary: number;
   stableWeight: number | undefined;
   canaryWeight: number | undefined;
-  /** The canary's share of the rule, in percent (weights are relative: weight / sum). */
+  /** Other backends of the rule (a third version, a legacy service): they keep their share. */
+  others: { index: number; name: string; weight: number | undefined }[];
+  /**
+   * The canary's share of what stable and canary carry together, in percent. Weights are
+   * relative (weight / sum of the rule's weights), so other backends do not dilute it.
+   */
   percent: number;
 }
+
+/** The Gateway API default weight is 1. */
+const w = (weight: number | undefined) => weight ?? 1;
 
 /** Every rule of the route that names the canary backend, which must also name the stable one. */
 export function splitsOf(route: HttpRoute, t: TrafficTarget): Split[] {
@@ -55,16 +64,19 @@ export function splitsOf(route: HttpRoute, t: TrafficTarget): Split[] {
         },
       );
     }
-    // The Gateway API default weight is 1.
-    const total = refs.reduce((sum, r) => sum + (r.weight ?? 1), 0);
     const canaryWeight = refs[canary]!.weight;
+    const stableWeight = refs[stable]!.weight;
+    const pair = w(canaryWeight) + w(stableWeight);
     out.push({
       rule: i,
       stable,
       canary,
-      stableWeight: refs[stable]!.weight,
+      stableWeight,
       canaryWeight,
-      percent: total === 0 ? 0 : Math.round(((canaryWeight ?? 1) / total) * 100),
+      others: refs
+        .map((r, index) => ({ index, name: r.name ?? '', weight: r.weight }))
+        .filter((o) => o.index !== stable && o.index !== canary),
+      percent: pair === 0 ? 0 : Math.round((w(canaryWeight) / pair) * 100),
     });
   });
   if (out.length === 0) {
@@ -78,6 +90,33 @@ export function splitsOf(route: HttpRoute, t: TrafficTarget): Split[] {
     );
   }
   return out;
+}
+
+/**
+ * The weights that give the canary `percent` of the pair's traffic. With only the two backends,
+ * canary + stable = 100 as the ecosystem writes them. With others, the pair keeps its sum (so every
+ * other backend keeps its share of the rule); a pair summing under 100 is scaled up, together
+ * with the others, to allow whole percents.
+ */
+export function targetWeights(
+  s: Split,
+  percent: number,
+  t: TrafficTarget,
+  route: string,
+): { canary: number; stable: number; others: number[] } {
+  if (s.others.length === 0) return { canary: percent, stable: 100 - percent, others: [] };
+  const pair = w(s.canaryWeight) + w(s.stableWeight);
+  if (pair === 0) {
+    throw new IntegrationError(
+      'kubernetes',
+      `Rule ${s.rule} of HTTPRoute ${route} gives ${t.stableBackend} and ${t.canaryBackend} weight 0 (its other backends take all traffic), so there is nothing to split.`,
+      { retryable: false, hint: 'Give the stable backend a weight, then start the canary again.' },
+    );
+  }
+  const factor = pair < 100 ? Math.ceil(100 / pair) : 1;
+  const total = pair * factor;
+  const canary = Math.round((percent * total) / 100);
+  return { canary, stable: total - canary, others: s.others.map((o) => w(o.weight) * factor) };
 }
 
 /**
@@ -135,17 +174,20 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
     const splits = splitsOf(route, t);
     const weight = Math.max(...splits.map((s) => s.percent));
     const first = splits[0]!;
+    const others = first.others.length
+      ? `; ${first.others.map((o) => `${o.name} weight ${w(o.weight)}`).join(', ')} keep their share`
+      : '';
     return {
       weight,
       ...images,
       idle: weight === 0,
       generation: route.metadata?.generation ?? 0,
-      summary: `${this.describe(t)}: ${t.stableBackend} weight ${first.stableWeight ?? 1}, ${t.canaryBackend} weight ${first.canaryWeight ?? 1} → ${weight} % to the canary${splits.length > 1 ? ` (${splits.length} rules)` : ''}`,
+      summary: `${this.describe(t)}: ${t.stableBackend} weight ${first.stableWeight ?? 1}, ${t.canaryBackend} weight ${first.canaryWeight ?? 1} → ${weight} % of stable's traffic to the canary${others}${splits.length > 1 ? ` (${splits.length} rules)` : ''}`,
     };
   }
 
   async advance(t: TrafficTarget, stop: Stop): Promise<'patched' | 'unchanged'> {
-    const splits = splitsOf(await this.route(t), t);
+    const splits = splitsOf(await this.route(t), t).filter((s) => s.percent !== stop.weight);
     const ops: object[] = [];
     const set = (rule: number, index: number, name: string, current: number | undefined, value: number) => {
       if (current === value) return;
@@ -156,15 +198,17 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
       );
     };
     for (const s of splits) {
-      set(s.rule, s.canary, t.canaryBackend, s.canaryWeight, stop.weight);
-      set(s.rule, s.stable, t.stableBackend, s.stableWeight, 100 - stop.weight);
+      const to = targetWeights(s, stop.weight, t, `${t.namespace}/${t.object}`);
+      set(s.rule, s.canary, t.canaryBackend, s.canaryWeight, to.canary);
+      set(s.rule, s.stable, t.stableBackend, s.stableWeight, to.stable);
+      s.others.forEach((o, i) => set(s.rule, o.index, o.name, o.weight, to.others[i]!));
     }
     if (ops.length === 0) return 'unchanged';
     try {
       await this.clients
         .for(t.context)
         .custom.patchNamespacedCustomObject(
-          { ...ROUTE, namespace: t.namespace, name: t.object, body: ops },
+          { ...ROUTE, namespace: t.namespace, name: t.object, body: ops, fieldManager: FIELD_MANAGER },
           setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
         );
     } catch (err) {
@@ -185,9 +229,15 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
     return (
       routeConditions(route) ?? {
         done: true,
-        message: `${this.describe(t)}: ${t.canaryBackend} ${stop.weight}, ${t.stableBackend} ${100 - stop.weight}${route.status?.parents?.length ? ' (Accepted, ResolvedRefs)' : ''}`,
+        message: `${this.describe(t)}: ${splitWords(splitsOf(route, t)[0]!, t)}${route.status?.parents?.length ? ' (Accepted, ResolvedRefs)' : ''}`,
       }
     );
+  }
+
+  async lastWriter(t: TrafficTarget): Promise<Writer | undefined> {
+    const route = await this.route(t);
+    // backendRefs is an atomic list: whoever wrote the rules owns every weight in them.
+    return lastWriter(route.metadata?.managedFields, [['spec', 'rules']]);
   }
 
   async aborted(t: TrafficTarget): Promise<Observation> {
@@ -195,4 +245,11 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
     // A refused canary backend carries no traffic at weight 0: the abort is in effect.
     return seen.failed ? { done: true, message: `weights back to stable; note: ${seen.failed}` } : seen;
   }
+}
+
+/** "api-canary 20, api 80" (and the other backends), as the rule carries them. */
+function splitWords(s: Split, t: TrafficTarget): string {
+  const parts = [`${t.canaryBackend} ${w(s.canaryWeight)}`, `${t.stableBackend} ${w(s.stableWeight)}`];
+  for (const o of s.others) parts.push(`${o.name} ${w(o.weight)}`);
+  return parts.join(', ');
 }

@@ -1,5 +1,7 @@
 import { PatchStrategy, setHeaderOptions, type V1Ingress } from '@kubernetes/client-node';
+import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
+import { FIELD_MANAGER, lastWriter, type Writer } from './last-writer.js';
 import { PairedTrafficProvider } from './paired-provider.js';
 import type { Observation, Stop, TrafficProvider, TrafficState, TrafficTarget } from './types.js';
 
@@ -7,21 +9,36 @@ export const CANARY_ANNOTATION = 'nginx.ingress.kubernetes.io/canary';
 export const WEIGHT_ANNOTATION = 'nginx.ingress.kubernetes.io/canary-weight';
 export const WEIGHT_TOTAL_ANNOTATION = 'nginx.ingress.kubernetes.io/canary-weight-total';
 
-/**
- * The weight ingress-nginx applies, read as its canary parser does: a canary that is not
- * enabled, or a value that does not parse, is weight 0; the total is 100 unless set above 100.
- */
+/** An integer as Go's strconv.Atoi reads it (ingress-nginx's annotation parser): optional sign, digits, nothing else. */
+export function parseAnnotationInt(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[+-]?\d{1,18}$/.test(value)) return undefined;
+  return Number.parseInt(value, 10);
+}
+
+/** What ingress-nginx makes of the canary annotations: the weight it routes, or why it ignores them. */
+export function readCanary(annotations: Record<string, string>): { weight: number; invalid?: string } {
+  if (annotations[CANARY_ANNOTATION] !== 'true') return { weight: 0 };
+  const rawWeight = annotations[WEIGHT_ANNOTATION];
+  const rawTotal = annotations[WEIGHT_TOTAL_ANNOTATION];
+  const weight = rawWeight === undefined ? 0 : parseAnnotationInt(rawWeight);
+  const total = rawTotal === undefined ? 100 : parseAnnotationInt(rawTotal);
+  // An invalid value makes ingress-nginx fall back to canary=false, weight 0, total 100 (canary/main.go).
+  if (weight === undefined)
+    return { weight: 0, invalid: `canary-weight ${JSON.stringify(rawWeight)} is not an integer` };
+  if (total === undefined)
+    return { weight: 0, invalid: `canary-weight-total ${JSON.stringify(rawTotal)} is not an integer` };
+  if (weight <= 0) return { weight: 0 };
+  return { weight: Math.min(100, Math.round((weight / effectiveTotal(total)) * 100)) };
+}
+
+/** The weight ingress-nginx applies, in percent of requests (0 when it ignores the canary). */
 export function effectiveWeight(annotations: Record<string, string>): number {
-  if (annotations[CANARY_ANNOTATION] !== 'true') return 0;
-  const weight = Number.parseInt(annotations[WEIGHT_ANNOTATION] ?? '', 10);
-  if (!Number.isFinite(weight) || weight < 0) return 0;
-  return Math.min(100, Math.round((weight / weightTotal(annotations)) * 100));
+  return readCanary(annotations).weight;
 }
 
 /** `canary-weight-total` counts only above 100 (balancer.lua); otherwise weights are percentages. */
-function weightTotal(annotations: Record<string, string>): number {
-  const total = Number.parseInt(annotations[WEIGHT_TOTAL_ANNOTATION] ?? '', 10);
-  return Number.isFinite(total) && total > 100 ? total : 100;
+function effectiveTotal(total: number | undefined): number {
+  return total !== undefined && total > 100 ? total : 100;
 }
 
 /**
@@ -48,19 +65,28 @@ export class NginxIngressProvider extends PairedTrafficProvider implements Traff
   async read(t: TrafficTarget): Promise<TrafficState> {
     const [ingress, images] = await Promise.all([this.ingress(t), this.pair.images(t)]);
     const annotations = ingress.metadata?.annotations ?? {};
-    const weight = effectiveWeight(annotations);
+    const { weight, invalid } = readCanary(annotations);
     return {
       weight,
       ...images,
       idle: weight === 0,
       generation: ingress.metadata?.generation ?? 0,
-      summary: `${this.describe(t)}: canary ${JSON.stringify(annotations[CANARY_ANNOTATION] ?? 'unset')}, canary-weight ${JSON.stringify(annotations[WEIGHT_ANNOTATION] ?? 'unset')} → ${weight} % to the canary`,
+      summary: `${this.describe(t)}: canary ${JSON.stringify(annotations[CANARY_ANNOTATION] ?? 'unset')}, canary-weight ${JSON.stringify(annotations[WEIGHT_ANNOTATION] ?? 'unset')} → ${weight} % to the canary${invalid ? ` (${invalid}, so ingress-nginx ignores the canary)` : ''}`,
     };
   }
 
   async advance(t: TrafficTarget, stop: Stop): Promise<'patched' | 'unchanged'> {
     const annotations = (await this.ingress(t)).metadata?.annotations ?? {};
-    const wanted = String(Math.round((stop.weight * weightTotal(annotations)) / 100));
+    const rawTotal = annotations[WEIGHT_TOTAL_ANNOTATION];
+    const total = rawTotal === undefined ? 100 : parseAnnotationInt(rawTotal);
+    if (total === undefined && stop.weight > 0) {
+      throw new IntegrationError(
+        'kubernetes',
+        `${this.describe(t)} has canary-weight-total ${JSON.stringify(rawTotal)}, which is not an integer, so ingress-nginx ignores its canary weights; backout set nothing.`,
+        { retryable: false, hint: 'Fix or remove that annotation, then start the canary again.' },
+      );
+    }
+    const wanted = String(Math.round((stop.weight * effectiveTotal(total)) / 100));
     if (annotations[CANARY_ANNOTATION] === 'true' && annotations[WEIGHT_ANNOTATION] === wanted)
       return 'unchanged';
     const body = { metadata: { annotations: { [CANARY_ANNOTATION]: 'true', [WEIGHT_ANNOTATION]: wanted } } };
@@ -68,7 +94,7 @@ export class NginxIngressProvider extends PairedTrafficProvider implements Traff
       await this.clients
         .for(t.context)
         .networking.patchNamespacedIngress(
-          { name: t.object, namespace: t.namespace, body },
+          { name: t.object, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
     } catch (err) {
@@ -79,10 +105,25 @@ export class NginxIngressProvider extends PairedTrafficProvider implements Traff
 
   async observe(t: TrafficTarget, stop: Stop): Promise<Observation> {
     // An Ingress has no status for canary weights: what is written is what the controller serves.
-    const weight = effectiveWeight((await this.ingress(t)).metadata?.annotations ?? {});
+    const { weight, invalid } = readCanary((await this.ingress(t)).metadata?.annotations ?? {});
     return weight === stop.weight
       ? { done: true, message: `canary-weight ${weight} on ${this.describe(t)}` }
-      : { done: false, message: `${this.describe(t)} is at ${weight} %, not ${stop.weight} %` };
+      : {
+          done: false,
+          message: `${this.describe(t)} is at ${weight} %, not ${stop.weight} %${invalid ? ` (${invalid})` : ''}`,
+        };
+  }
+
+  async lastWriter(t: TrafficTarget): Promise<Writer | undefined> {
+    const ingress = await this.ingress(t);
+    return lastWriter(
+      ingress.metadata?.managedFields,
+      [CANARY_ANNOTATION, WEIGHT_ANNOTATION, WEIGHT_TOTAL_ANNOTATION].map((a) => [
+        'metadata',
+        'annotations',
+        a,
+      ]),
+    );
   }
 
   aborted(t: TrafficTarget): Promise<Observation> {

@@ -16,7 +16,7 @@ export abstract class PairedTrafficProvider {
     protected readonly clients: KubeClients,
     deployments: Deployments,
   ) {
-    this.pair = new DeploymentPair(deployments);
+    this.pair = new DeploymentPair(deployments, clients);
   }
 
   abstract advance(t: TrafficTarget, stop: Stop): Promise<'patched' | 'unchanged'>;

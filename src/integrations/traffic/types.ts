@@ -1,4 +1,5 @@
 import type { KubeTarget } from '../kubernetes/types.js';
+import type { Writer } from './last-writer.js';
 
 export type TrafficProviderName = 'argo-rollouts' | 'nginx-ingress' | 'gateway-api';
 
@@ -40,6 +41,8 @@ export interface TrafficState {
   container?: string;
   /** No canary in progress: all traffic on stable (an aborted Rollout counts as idle). */
   idle: boolean;
+  /** argo-rollouts: the Rollout carries `status.abort` (someone or something aborted it). */
+  aborted?: boolean;
   /** `metadata.generation` of the object carrying the split (a plan is stale when it moved). */
   generation: number;
   /** In plain words, for status answers and the card. */
@@ -86,10 +89,15 @@ export interface TrafficProvider {
   observe(t: TrafficTarget, stop: Stop): Promise<Observation>;
   /** The actions of a full promotion, in order: at the end stable serves everything on `image`. */
   promotion(t: TrafficTarget, container: string, image: string): PromotionAction[];
-  /** Returns all traffic to stable; 'unchanged' when it already is. */
-  abort(t: TrafficTarget): Promise<'patched' | 'unchanged'>;
+  /**
+   * Returns all traffic to stable; 'unchanged' when it already is; 'waiting' when the provider
+   * cannot act yet (a Rollout whose controller has not observed its latest spec).
+   */
+  abort(t: TrafficTarget): Promise<'patched' | 'unchanged' | 'waiting'>;
   /** Whether all traffic is back on stable. */
   aborted(t: TrafficTarget): Promise<Observation>;
+  /** Who last wrote the traffic split, from the object's managedFields (to name them when it moved behind backout's back). */
+  lastWriter(t: TrafficTarget): Promise<Writer | undefined>;
 }
 
 export interface TrafficProviders {

@@ -67,9 +67,17 @@ function setCondition(
 
 export class RolloutController {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly held = new Set<string>();
   private stopped = false;
 
   constructor(private readonly store: ObjectStore) {}
+
+  /** A held Rollout is not reconciled (a controller that is behind or down) until released. */
+  hold(namespace: string, name: string, held: boolean): void {
+    const k = `${namespace}/${name}`;
+    if (held) this.held.add(k);
+    else if (this.held.delete(k)) this.reconcile(namespace, name);
+  }
 
   stop(): void {
     this.stopped = true;
@@ -94,7 +102,7 @@ export class RolloutController {
 
   reconcile(namespace: string, name: string): void {
     const stored = this.store.get('Rollout', namespace, name);
-    if (!stored || this.stopped) return;
+    if (!stored || this.stopped || this.held.has(`${namespace}/${name}`)) return;
     const r = stored as unknown as Ro;
     const now = timestamp();
     const canary = r.spec.strategy?.canary;
