@@ -1,12 +1,22 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ErrorCode, type WebClient } from '@slack/web-api';
 import type { KnownBlock } from '@slack/types';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { notifyKeys, type OutboxEntry, type SlackMessage } from './notifier.js';
+import { NORMAL_BAND, notifyKeys, type OutboxEntry, type SlackMessage } from './notifier.js';
+import { DrainLock, LockLost } from './notify-lock.js';
+import {
+  APP_WIDE_ERRORS,
+  createSlackCaller,
+  findPosted,
+  outboxMetadata,
+  TRANSIENT_ERRORS,
+  type CallResult,
+  type NotifySlack,
+} from './notify-slack.js';
+import { recordDeadLetter } from './dead-letters.js';
 
-/** Slack answers that mean "this message can never be delivered here". */
+/** Slack answers that mean "this message can never be delivered here": no plain-text retry. */
 const UNDELIVERABLE = new Set([
   'not_in_channel',
   'channel_not_found',
@@ -17,18 +27,17 @@ const UNDELIVERABLE = new Set([
   'restricted_action_non_threadable_channel',
   'team_access_not_granted',
 ]);
-/** Edits that can never succeed (the message is gone or too old to edit). */
+/** Edits that can never succeed (the message is gone or too old to edit): dropped quietly. */
 const UNEDITABLE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed', 'is_inactive']);
-/** Our own content was refused; retried once as plain text. */
-const BAD_CONTENT = new Set([
-  'invalid_blocks',
-  'invalid_blocks_format',
-  'msg_too_long',
-  'no_text',
-  'too_many_attachments',
-]);
 
 const LOCK_MS = 15_000;
+/**
+ * How long a post that got no answer (a timeout, a crash mid-call) may still land in Slack.
+ * Until then its thread waits and looks for it; after that, not found means not posted.
+ */
+const SETTLE_MS = 60_000;
+/** How often a waiting thread looks again. */
+const LOOK_AGAIN_MS = 1_000;
 /**
  * Per channel pacing. Posts: at most 3 in any 3 s (Slack allows about one message a
  * second per channel, with short bursts). Edits are not bound by that rule (chat.update
@@ -39,48 +48,67 @@ const PACE = {
   'chat.update': { burst: 4, windowMs: 2_000 },
 } as const;
 
+/** Named points of one delivery, for tests that crash the process there. */
+export type DrainPoint = 'before-call' | 'answered' | 'recorded';
+
 export interface DrainDeps {
   redis: Redis;
   prefix: string;
-  slack: WebClient;
+  slack: NotifySlack;
   log: Logger;
   metrics: Metrics;
   /** Told when a message can never be delivered (e.g. the bot is not in the channel). */
   onUndeliverable: (key: string, channel: string, error: string) => Promise<void>;
+  /** Overrides for tests that compress time. */
+  lockMs?: number;
+  settleMs?: number;
+  checkpoint?: (point: DrainPoint) => void;
 }
 
-type Outcome = { kind: 'done' } | { kind: 'rate_limited'; retryAfterMs: number };
+type Outcome =
+  { kind: 'done' } | { kind: 'rate_limited'; retryAfterMs: number } | { kind: 'wait'; ms: number };
+const DONE: Outcome = { kind: 'done' };
 
 /**
- * Delivers a channel's outbox in order. One drainer per channel at a time (a Redis lock
- * owned by the drain job's id, so the same job re-run after a crash takes its own lock
- * back); other drain jobs for the channel end at once because the holder re-checks the
- * outbox after releasing. On 429 the channel is paused for Retry-After and the job is
- * moved to delayed; on 5xx or network errors it throws and BullMQ retries with backoff.
- * Nothing leaves the outbox until Slack has accepted it or refused it for good.
+ * Drops the delivered head of a lane (if it still is the head) and re-scores the lane by its
+ * new head, behind every lane already waiting; an empty lane leaves the set.
+ * KEYS: lock, lane, lanes, seq. ARGV: token, raw head ('' to only tidy), lane, normal band.
+ */
+const ADVANCE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '' and redis.call('LINDEX', KEYS[2], 0) == ARGV[2] then redis.call('LPOP', KEYS[2]) end
+local head = redis.call('LINDEX', KEYS[2], 0)
+if not head then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+  return 1
+end
+local band = tonumber(ARGV[4])
+if cjson.decode(head).urgent then band = 0 end
+redis.call('ZADD', KEYS[3], band + redis.call('INCR', KEYS[4]), ARGV[3])
+return 1
+`;
+
+/**
+ * Delivers a channel's outbox: one drainer per channel at a time (a lock renewed while it
+ * works, every record fenced by its token), lanes taken by score, each lane in order.
+ *
+ * Exactly once: every post carries its outbox key as Slack message metadata. Before a post
+ * is sent, the attempt is recorded; after any answer that leaves it unknown whether Slack
+ * posted (a timeout, a 5xx, a crash, a lost lock), the next drainer finds that record and
+ * looks the key up in the channel or thread before posting again, and waits while an
+ * unanswered attempt may still land. Edits are idempotent and simply sent again.
+ *
+ * Never blocking: a refusal that is not known to be transient moves the message to the
+ * dead-letter list (after a plain-text attempt) and the lane goes on. On 429 the channel is
+ * paused for Retry-After; 5xx and network errors throw and BullMQ retries with backoff.
  */
 export function createDrainProcessor(deps: DrainDeps) {
   const keys = notifyKeys(deps.prefix);
-  const { redis } = deps;
-
-  async function acquire(channel: string, owner: string): Promise<boolean> {
-    const got = await redis.set(keys.lock(channel), owner, 'PX', LOCK_MS, 'NX');
-    if (got === 'OK') return true;
-    if ((await redis.get(keys.lock(channel))) === owner) {
-      await redis.pexpire(keys.lock(channel), LOCK_MS);
-      return true;
-    }
-    return false;
-  }
-
-  async function release(channel: string, owner: string): Promise<void> {
-    await redis.eval(
-      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-      1,
-      keys.lock(channel),
-      owner,
-    );
-  }
+  const { redis, log } = deps;
+  const call = createSlackCaller(deps.slack, deps.metrics);
+  const lockMs = deps.lockMs ?? LOCK_MS;
+  const settleMs = deps.settleMs ?? SETTLE_MS;
+  const checkpoint = deps.checkpoint ?? (() => undefined);
 
   async function pace(channel: string, method: keyof typeof PACE): Promise<void> {
     const { burst, windowMs } = PACE[method];
@@ -102,141 +130,293 @@ export function createDrainProcessor(deps: DrainDeps) {
     }
   }
 
-  type CallResult =
-    | { ok: true; ts: string | undefined }
-    | { ok: false; rateLimitedMs: number; error?: undefined }
-    | { ok: false; error: string; rateLimitedMs?: undefined };
+  async function deadLetter(
+    lock: DrainLock,
+    entry: OutboxEntry,
+    channel: string,
+    error: string,
+    fallback: CallResult | undefined,
+  ): Promise<Outcome> {
+    const method = entry.op === 'post' ? 'chat.postMessage' : 'chat.update';
+    const delivered = fallback?.kind === 'ok';
+    if (!delivered && entry.op === 'post') await lock.writeHash(keys.msg(entry.key), { failed: error });
+    await recordDeadLetter(redis, deps.prefix, {
+      key: entry.key,
+      channel,
+      method,
+      error,
+      fallback: !fallback
+        ? 'not tried'
+        : fallback.kind === 'ok'
+          ? 'delivered as plain text'
+          : `refused too (${fallback.kind === 'refused' ? fallback.error : fallback.kind})`,
+    });
+    deps.metrics.slackDeadLetters.inc({ method, error });
+    log.error(
+      { key: entry.key, channel, method, error, plainText: delivered },
+      delivered
+        ? 'Slack refused a message for good; its plain-text version was delivered instead (see the dead-letter list)'
+        : 'Slack refused a message for good; moved it to the dead-letter list and went on with the channel',
+    );
+    if (!delivered || entry.op === 'post') {
+      await deps.onUndeliverable(entry.key, channel, error).catch((err: unknown) => {
+        log.error({ err, key: entry.key }, 'could not tell the requester about an undeliverable message');
+      });
+    }
+    return DONE;
+  }
 
-  async function call(
-    method: 'chat.postMessage' | 'chat.update',
-    args: Record<string, unknown>,
-  ): Promise<CallResult> {
-    try {
-      const res = await deps.slack.apiCall(method, args);
-      deps.metrics.slackCalls.inc({ method, result: 'ok' });
-      const ts = (res as { ts?: unknown }).ts;
-      return { ok: true as const, ts: typeof ts === 'string' ? ts : undefined };
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === ErrorCode.RateLimitedError) {
-        deps.metrics.slackCalls.inc({ method, result: 'rate_limited' });
-        deps.metrics.slackRateLimited.inc({ method });
-        const retryAfter = Number((err as { retryAfter?: number }).retryAfter ?? 1);
-        return { ok: false as const, rateLimitedMs: Math.max(1, retryAfter) * 1000 };
+  /** What to do with a refusal: retry later (throws), or give up on this message. */
+  function refusedForGood(method: string, error: string): boolean {
+    if (TRANSIENT_ERRORS.has(error)) throw new Error(`Slack ${method} failed: ${error}; will retry`);
+    if (APP_WIDE_ERRORS.has(error)) {
+      log.error(
+        { method, error },
+        'Slack refused the app itself; every message waits until `backout doctor` passes',
+      );
+      throw new Error(`Slack ${method} failed: ${error}`);
+    }
+    return true;
+  }
+
+  async function recordPosted(
+    lock: DrainLock,
+    entry: OutboxEntry,
+    ts: string,
+    version: number,
+  ): Promise<void> {
+    await lock.writeHash(keys.msg(entry.key), { ts, sentVersion: String(version) }, [
+      'attemptAt',
+      'attemptAnswered',
+    ]);
+    checkpoint('recorded');
+  }
+
+  async function deliverPost(
+    lock: DrainLock,
+    channel: string,
+    entry: OutboxEntry,
+    msg: Record<string, string>,
+    body: SlackMessage,
+    version: number,
+  ): Promise<Outcome> {
+    if (msg.ts) return DONE;
+    const msgKey = keys.msg(entry.key);
+    let threadTs = msg.threadTs;
+    if (msg.parentKey) {
+      const parent = await redis.hgetall(keys.msg(msg.parentKey));
+      if (parent.failed || !parent.ts) {
+        await lock.writeHash(msgKey, { failed: parent.failed ?? 'parent_not_posted' });
+        return DONE;
       }
-      if (code === ErrorCode.PlatformError) {
-        deps.metrics.slackCalls.inc({ method, result: 'error' });
-        const error = String((err as { data?: { error?: string } }).data?.error ?? 'unknown_error');
-        return { ok: false as const, error };
+      threadTs = parent.threadTs ?? parent.ts;
+    }
+
+    if (msg.attemptAt) {
+      // An earlier attempt may have posted it: look before posting again.
+      const since = Number(msg.attemptAt);
+      const found = await findPosted(call, {
+        channel,
+        key: entry.key,
+        ...(threadTs ? { threadTs } : {}),
+        sinceMs: since,
+      });
+      if ('ts' in found && found.ts) {
+        log.info(
+          { key: entry.key, channel },
+          'an earlier attempt had posted this message; recording it, not posting again',
+        );
+        await recordPosted(lock, entry, found.ts, version);
+        return DONE;
       }
-      deps.metrics.slackCalls.inc({ method, result: 'http_error' });
-      throw err;
+      if ('failed' in found) {
+        const f = found.failed;
+        if (f.kind === 'rate_limited') return f;
+        if (f.kind === 'unknown')
+          throw new Error(`could not look for an earlier post in ${channel}: ${f.why}`);
+        log.warn(
+          { key: entry.key, channel, error: f.error },
+          'cannot read the channel to look for an earlier post (see `backout doctor`); posting again once it cannot still land',
+        );
+      }
+      const looked = !('failed' in found);
+      const settled = (looked && msg.attemptAnswered === '1') || Date.now() - since >= settleMs;
+      if (!settled)
+        return { kind: 'wait', ms: Math.max(50, Math.min(LOOK_AGAIN_MS, since + settleMs - Date.now())) };
+    }
+
+    const args = {
+      channel,
+      ...messageArgs(body),
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      unfurl_links: false,
+      metadata: outboxMetadata(entry.key),
+    };
+    await pace(channel, 'chat.postMessage');
+    await lock.writeHash(msgKey, { attemptAt: String(Date.now()) }, ['attemptAnswered']);
+    checkpoint('before-call');
+    const result = await call('chat.postMessage', args);
+    checkpoint('answered');
+    return afterPost(lock, channel, entry, version, result, async () =>
+      call('chat.postMessage', { ...args, blocks: undefined, text: plainText(body.text) }),
+    );
+  }
+
+  async function afterPost(
+    lock: DrainLock,
+    channel: string,
+    entry: OutboxEntry,
+    version: number,
+    result: CallResult,
+    plain: () => Promise<CallResult>,
+  ): Promise<Outcome> {
+    const msgKey = keys.msg(entry.key);
+    switch (result.kind) {
+      case 'ok':
+        if (!result.ts) throw new Error('Slack accepted a post but gave no ts');
+        await recordPosted(lock, entry, result.ts, version);
+        return DONE;
+      case 'rate_limited':
+        await lock.writeHash(msgKey, {}, ['attemptAt', 'attemptAnswered']);
+        return result;
+      case 'unknown':
+        if (result.unsent) await lock.writeHash(msgKey, {}, ['attemptAt', 'attemptAnswered']);
+        else if (result.answered) await lock.writeHash(msgKey, { attemptAnswered: '1' });
+        throw new Error(
+          `Slack chat.postMessage gave no usable answer (${result.why}); will look before posting again`,
+        );
+      case 'refused': {
+        // Slack answered, and did not post.
+        if (TRANSIENT_ERRORS.has(result.error) || APP_WIDE_ERRORS.has(result.error)) {
+          await lock.writeHash(msgKey, {}, ['attemptAt', 'attemptAnswered']);
+        }
+        if (!refusedForGood('chat.postMessage', result.error)) return DONE;
+        if (UNDELIVERABLE.has(result.error)) return deadLetter(lock, entry, channel, result.error, undefined);
+        log.warn(
+          { key: entry.key, error: result.error },
+          'Slack refused a message; sending it as plain text',
+        );
+        const second = await plain();
+        if (second.kind === 'ok' && second.ts) await recordPosted(lock, entry, second.ts, version);
+        else if (second.kind === 'rate_limited') return second;
+        else if (second.kind === 'unknown') {
+          if (second.answered) await lock.writeHash(msgKey, { attemptAnswered: '1' });
+          throw new Error(
+            `Slack chat.postMessage gave no usable answer (${second.why}); will look before posting again`,
+          );
+        }
+        return deadLetter(lock, entry, channel, result.error, second);
+      }
     }
   }
 
-  async function deliver(channel: string, entry: OutboxEntry): Promise<Outcome> {
-    const msg = await redis.hgetall(keys.msg(entry.key));
-    const content = await redis.hgetall(keys.content(entry.key));
-    if (msg.failed || !content.body) return { kind: 'done' };
-    const version = Number(content.v);
+  async function deliverUpdate(
+    lock: DrainLock,
+    channel: string,
+    entry: OutboxEntry,
+    msg: Record<string, string>,
+    body: SlackMessage,
+    version: number,
+  ): Promise<Outcome> {
     const sent = Number(msg.sentVersion ?? 0);
-    const body = JSON.parse(content.body) as SlackMessage;
-
-    let args: Record<string, unknown>;
-    let method: 'chat.postMessage' | 'chat.update';
-    if (entry.op === 'post') {
-      if (msg.ts) return { kind: 'done' };
-      let threadTs = msg.threadTs;
-      if (msg.parentKey) {
-        const parent = await redis.hgetall(keys.msg(msg.parentKey));
-        if (parent.failed || !parent.ts) {
-          await redis.hset(keys.msg(entry.key), 'failed', parent.failed ?? 'parent_not_posted');
-          return { kind: 'done' };
-        }
-        threadTs = parent.threadTs ?? parent.ts;
-      }
-      method = 'chat.postMessage';
-      args = {
-        channel,
-        ...messageArgs(body),
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-        unfurl_links: false,
-      };
-    } else {
-      if (entry.v < version || sent >= version || !msg.ts) return { kind: 'done' };
-      method = 'chat.update';
-      args = { channel, ts: msg.ts, ...messageArgs(body) };
+    if (entry.v < version || sent >= version || !msg.ts) return DONE;
+    const args = { channel, ts: msg.ts, ...messageArgs(body) };
+    await pace(channel, 'chat.update');
+    const result = await call('chat.update', args);
+    if (result.kind === 'ok') {
+      await lock.writeHash(keys.msg(entry.key), { sentVersion: String(version) });
+      return DONE;
     }
-
-    await pace(channel, method);
-    let result = await call(method, args);
-    if (!result.ok && result.error !== undefined && BAD_CONTENT.has(result.error)) {
-      deps.log.error(
+    if (result.kind === 'rate_limited') return result;
+    // An edit sent twice is the same edit: no need to look first.
+    if (result.kind === 'unknown') throw new Error(`Slack chat.update gave no usable answer (${result.why})`);
+    if (!refusedForGood('chat.update', result.error)) return DONE;
+    if (UNEDITABLE.has(result.error)) {
+      log.warn(
         { key: entry.key, error: result.error },
-        'Slack refused a message body; sending it as plain text',
+        'Slack message can no longer be edited; skipping the edit',
       );
-      result = await call(method, { ...args, blocks: [], text: truncate(body.text, 3900) });
+      return DONE;
     }
-    if (result.ok) {
-      await redis.hset(keys.msg(entry.key), {
-        sentVersion: String(version),
-        ...(result.ts && method === 'chat.postMessage' ? { ts: result.ts } : {}),
-      });
-      return { kind: 'done' };
-    }
-    if (result.rateLimitedMs !== undefined)
-      return { kind: 'rate_limited', retryAfterMs: result.rateLimitedMs };
-    const error = result.error ?? 'unknown_error';
-    if (method === 'chat.update' && UNEDITABLE.has(error)) {
-      deps.log.warn({ key: entry.key, error }, 'Slack message can no longer be edited; skipping the edit');
-      return { kind: 'done' };
-    }
-    if (UNDELIVERABLE.has(error) || BAD_CONTENT.has(error)) {
-      await redis.hset(keys.msg(entry.key), 'failed', error);
-      deps.log.warn({ key: entry.key, channel, error }, 'Slack message cannot be delivered');
-      await deps.onUndeliverable(entry.key, channel, error).catch((err: unknown) => {
-        deps.log.error(
-          { err, key: entry.key },
-          'could not tell the requester about an undeliverable message',
-        );
-      });
-      return { kind: 'done' };
-    }
-    // invalid_auth, missing_scope, fatal_error…: keep the entry; BullMQ retries with backoff.
-    throw new Error(`Slack ${method} failed: ${error}`);
+    if (UNDELIVERABLE.has(result.error)) return deadLetter(lock, entry, channel, result.error, undefined);
+    const second = await call('chat.update', { ...args, blocks: [], text: plainText(body.text) });
+    if (second.kind === 'ok') await lock.writeHash(keys.msg(entry.key), { sentVersion: String(version) });
+    else if (second.kind === 'rate_limited') return second;
+    else if (second.kind === 'unknown')
+      throw new Error(`Slack chat.update gave no usable answer (${second.why})`);
+    return deadLetter(lock, entry, channel, result.error, second);
+  }
+
+  async function deliver(lock: DrainLock, channel: string, entry: OutboxEntry): Promise<Outcome> {
+    const [msg, content] = await Promise.all([
+      redis.hgetall(keys.msg(entry.key)),
+      redis.hgetall(keys.content(entry.key)),
+    ]);
+    if (msg.failed || !content.body) return DONE;
+    const body = JSON.parse(content.body) as SlackMessage;
+    const version = Number(content.v);
+    return entry.op === 'post'
+      ? deliverPost(lock, channel, entry, msg, body, version)
+      : deliverUpdate(lock, channel, entry, msg, body, version);
+  }
+
+  /** The best-scored lane not set aside in this round. */
+  async function nextLane(channel: string, aside: Set<string>): Promise<string | undefined> {
+    const lanes = await redis.zrange(keys.lanes(channel), '0', String(aside.size));
+    return lanes.find((l) => !aside.has(l));
   }
 
   return async function drain(job: Job<{ channel: string }>, token?: string): Promise<void> {
     const { channel } = job.data;
     const owner = `drain-${job.id ?? 'unknown'}`;
     for (let round = 0; round < 1000; round++) {
-      if ((await redis.pttl(keys.blocked(channel))) > 0) {
-        // The job that met the 429 comes back when Slack allows; nothing to do here.
-        return;
-      }
-      if (!(await acquire(channel, owner))) return;
+      // The job that met the 429 comes back when Slack allows; nothing to do here.
+      if ((await redis.pttl(keys.blocked(channel))) > 0) return;
+      const lock = await DrainLock.acquire(redis, keys.lock(channel), owner, lockMs);
+      if (!lock) return;
+      let waitMs: number | undefined;
       try {
-        for (;;) {
-          const raw = await redis.lindex(keys.outbox(channel), 0);
-          if (raw === null) break;
-          const outcome = await deliver(channel, JSON.parse(raw) as OutboxEntry);
+        // Lanes whose head waits for an earlier attempt to settle; the others go on meanwhile.
+        const aside = new Set<string>();
+        while (lock.held) {
+          const lane = await nextLane(channel, aside);
+          if (lane === undefined) break;
+          const laneKey = keys.lane(channel, lane);
+          const raw = await redis.lindex(laneKey, 0);
+          const outcome = raw === null ? DONE : await deliver(lock, channel, JSON.parse(raw) as OutboxEntry);
           if (outcome.kind === 'rate_limited') {
             await redis.set(keys.blocked(channel), '1', 'PX', outcome.retryAfterMs);
-            deps.log.warn(
+            log.warn(
               { channel, retryAfterMs: outcome.retryAfterMs },
               'Slack rate limit: pausing this channel',
             );
             await job.moveToDelayed(Date.now() + outcome.retryAfterMs, token);
             throw new DelayedError();
           }
-          await redis.lpop(keys.outbox(channel));
-          await redis.pexpire(keys.lock(channel), LOCK_MS);
+          if (outcome.kind === 'wait') {
+            aside.add(lane);
+            waitMs = Math.min(waitMs ?? Infinity, outcome.ms);
+            continue;
+          }
+          await lock.fenced(
+            ADVANCE,
+            [laneKey, keys.lanes(channel), keys.seq(channel)],
+            [raw ?? '', lane, NORMAL_BAND],
+          );
         }
+      } catch (err) {
+        if (!(err instanceof LockLost)) throw err;
+        log.warn({ channel }, err.message);
+        continue;
       } finally {
-        await release(channel, owner);
+        await lock.release();
+      }
+      if (waitMs !== undefined) {
+        await job.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
       }
       // Someone may have queued while we held the lock and ended at once: look again.
-      if ((await redis.llen(keys.outbox(channel))) === 0) return;
+      if ((await redis.zcard(keys.lanes(channel))) === 0) return;
     }
   };
 }
@@ -245,13 +425,15 @@ function messageArgs(message: SlackMessage): { text: string; blocks?: KnownBlock
   return { text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) };
 }
 
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+/** The plain-text fallback: the message's own text, within Slack's limit, never empty. */
+function plainText(text: string): string {
+  const t = text.trim() === '' ? 'backout could not show this message (Slack refused its layout).' : text;
+  return t.length <= 3900 ? t : `${t.slice(0, 3899)}…`;
 }
 
 /** Lists channels whose outbox is not empty (for the periodic sweep that re-queues drains). */
 export async function channelsWithBacklog(redis: Redis, prefix: string): Promise<string[]> {
-  const pattern = `${prefix}:notify:outbox:*`;
+  const pattern = `${prefix}:notify:lanes:*`;
   const out: string[] = [];
   let cursor = '0';
   do {
