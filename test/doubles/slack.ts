@@ -172,6 +172,8 @@ interface Latency {
   ms: number;
   /** `after`: Slack works on the call only after the wait (a slow backend); `before`: it acts at once and answers late. */
   acts: 'before' | 'after';
+  /** Only calls whose arguments match. */
+  when?: (args: Args) => boolean;
 }
 
 interface ChannelState {
@@ -389,12 +391,19 @@ export class SlackDouble {
    * takes effect at once and only the answer is late; with `acts: 'after'` (the default) Slack acts only
    * when the wait is over — whether or not the caller is still there, as a real backend would.
    */
-  delay(opts: { methods?: string[]; ms: number; count?: number; acts?: 'before' | 'after' }): void {
+  delay(opts: {
+    methods?: string[];
+    ms: number;
+    count?: number;
+    acts?: 'before' | 'after';
+    when?: (args: Record<string, unknown>) => boolean;
+  }): void {
     this.latencies.push({
       ...(opts.methods ? { methods: [...opts.methods] } : {}),
       remaining: opts.count ?? 1,
       ms: opts.ms,
       acts: opts.acts ?? 'after',
+      ...(opts.when ? { when: opts.when } : {}),
     });
   }
 
@@ -518,7 +527,13 @@ export class SlackDouble {
     raw: string,
     res: ServerResponse,
   ): Promise<void> {
-    const latency = this.takeLatency(method);
+    const latency = this.takeLatency(method, () => {
+      try {
+        return parseArgs(req.headers['content-type'], raw, url.searchParams);
+      } catch {
+        return {};
+      }
+    });
     if (latency?.acts === 'after') await sleep(latency.ms);
     const at = Date.now();
     const headers: Record<string, string> = {
@@ -692,9 +707,12 @@ export class SlackDouble {
     return fault;
   }
 
-  private takeLatency(method: string): Latency | undefined {
+  private takeLatency(method: string, args: () => Args): Latency | undefined {
     this.latencies = this.latencies.filter((l) => l.remaining > 0);
-    const latency = this.latencies.find((l) => l.methods === undefined || l.methods.includes(method));
+    const latency = this.latencies.find(
+      (l) =>
+        (l.methods === undefined || l.methods.includes(method)) && (l.when === undefined || l.when(args())),
+    );
     if (latency) latency.remaining -= 1;
     return latency;
   }
