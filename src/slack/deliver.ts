@@ -89,25 +89,40 @@ export function createDelivery(deps: DeliveryDeps) {
   const checkpoint = deps.checkpoint ?? (() => undefined);
   const paceLimits = deps.pace ?? PACE;
 
-  /** Waits for a free slot in the channel's window for `method`; takes it unless only `peek`ing. */
-  async function pace(channel: string, method: keyof typeof PACE, peek = false): Promise<void> {
+  /**
+   * Waits for a free slot in the channel's window for `method` and takes it; a `peek` takes
+   * nothing and says within 100 ms whether a slot is free.
+   * Posts that are not urgent also keep to one a second, so a burst slot is left for a card.
+   */
+  async function pace(
+    channel: string,
+    method: keyof typeof PACE,
+    opts: { peek?: boolean; urgent?: boolean } = {},
+  ): Promise<boolean> {
     const { burst, windowMs } = paceLimits[method];
+    const steady = method === 'chat.postMessage' && !opts.urgent ? windowMs / burst : 0;
     const key = `${keys.sent(channel)}:${method}`;
     for (;;) {
       const now = Date.now();
       await redis.zremrangebyscore(key, 0, now - windowMs);
-      const recent = await redis.zrange(key, '0', '-1', 'WITHSCORES');
-      if (recent.length / 2 < burst) {
-        if (peek) return;
+      const recent = (await redis.zrange(key, '0', '-1', 'WITHSCORES'))
+        .filter((_, i) => i % 2 === 1)
+        .map(Number);
+      const newest = recent[recent.length - 1] ?? -Infinity;
+      if (recent.length < burst && now - newest >= steady) {
+        if (opts.peek) return true;
         await redis
           .multi()
           .zadd(key, now, `${now}-${Math.random()}`)
           .pexpire(key, windowMs * 2)
           .exec();
-        return;
+        return true;
       }
-      const oldest = Number(recent[1]);
-      await new Promise((r) => setTimeout(r, Math.max(10, oldest + windowMs - now)));
+      const free = recent.length < burst ? newest + steady : recent[0]! + windowMs;
+      // A peek comes back soon to choose again: a card may have been queued meanwhile.
+      const wait = Math.max(10, free - now);
+      await new Promise((r) => setTimeout(r, opts.peek ? Math.min(wait, 100) : wait));
+      if (opts.peek) return false;
     }
   }
 
@@ -234,7 +249,7 @@ export function createDelivery(deps: DeliveryDeps) {
       unfurl_links: false,
       metadata: outboxMetadata(entry.key),
     };
-    await pace(channel, 'chat.postMessage');
+    await pace(channel, 'chat.postMessage', { urgent: entry.urgent === true });
     await lock.writeHash(msgKey, { attemptAt: String(Date.now()) }, ['attemptAnswered']);
     await checkpoint('before-call', { channel, key: entry.key });
     const result = await call('chat.postMessage', args);

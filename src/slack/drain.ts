@@ -46,6 +46,11 @@ export function createDrainer(deps: DrainDeps) {
     return lanes.find((l) => !aside.has(l));
   }
 
+  async function headIsUrgent(channel: string, lane: string): Promise<boolean> {
+    const raw = await redis.lindex(keys.lane(channel, lane), 0);
+    return raw !== null && (JSON.parse(raw) as OutboxEntry).urgent === true;
+  }
+
   return async function drainChannel(channel: string, owner: string): Promise<number | undefined> {
     for (let round = 0; round < 1000; round++) {
       // The drain that met the 429 comes back when Slack allows; nothing to do here.
@@ -57,10 +62,17 @@ export function createDrainer(deps: DrainDeps) {
         // Lanes whose head waits for an earlier attempt to settle; the others go on meanwhile.
         const aside = new Set<string>();
         while (lock.held) {
-          if ((await nextLane(channel, aside)) === undefined) break;
-          // Choose what to send only once Slack's pace allows a post: a card queued meanwhile goes next.
-          await pace(channel, 'chat.postMessage', true);
-          const lane = await nextLane(channel, aside);
+          // Choose what to send only once Slack's pace allows it: a card queued meanwhile goes next.
+          let lane = await nextLane(channel, aside);
+          while (
+            lane !== undefined &&
+            !(await pace(channel, 'chat.postMessage', {
+              peek: true,
+              urgent: await headIsUrgent(channel, lane),
+            }))
+          ) {
+            lane = await nextLane(channel, aside);
+          }
           if (lane === undefined) break;
           const laneKey = keys.lane(channel, lane);
           const raw = await redis.lindex(laneKey, 0);

@@ -187,7 +187,6 @@ describe('a drainer killed at any point of a delivery', () => {
     `${RUNS} runs: no message lost or doubled, threads in order, edits applied`,
     { timeout: 120_000 },
     async () => {
-      const started = Date.now();
       let next = 0;
       const drain = recoveryDrainer();
       await Promise.all(
@@ -199,7 +198,6 @@ describe('a drainer killed at any point of a delivery', () => {
       expect(
         slack.callsTo('conversations.history').length + slack.callsTo('conversations.replies').length,
       ).toBeGreaterThan(0);
-      console.log(`${RUNS} killed drains in ${Date.now() - started} ms`);
     },
   );
 });
