@@ -8,6 +8,7 @@ import { fail, ok, type CheckResult } from './check.js';
 import { githubChecks } from './github.js';
 import { kubernetesChecks } from './kubernetes.js';
 import { manifestBotScopes } from './manifest.js';
+import { notifierChecks } from './notifier.js';
 import { redisChecks } from './redis.js';
 import { slackChecks } from './slack.js';
 
@@ -63,7 +64,7 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
   const kubeconfig = str('KUBECONFIG');
   const github = { GITHUB_TOKEN: str('GITHUB_TOKEN'), GITHUB_API_URL: str('GITHUB_API_URL') };
 
-  const [slack, kube, gh, redis] = await Promise.all([
+  const [slack, kube, gh, redis, notifier] = await Promise.all([
     token
       ? manifestBotScopes().then(
           (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes),
@@ -73,8 +74,9 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
     config ? kubernetesChecks(kubeClients(kubeconfig), config, kubeconfig) : Promise.resolve([]),
     config ? githubChecks(github, config) : Promise.resolve([]),
     redisChecks(() => connectRedis(redisUrl), redactUrl(redisUrl)),
+    notifierChecks(() => connectRedis(redisUrl), str('BACKOUT_PREFIX') ?? 'backout'),
   ]);
-  checks.push(...slack, ...kube, ...gh, ...redis);
+  checks.push(...slack, ...notifier, ...kube, ...gh, ...redis);
   return checks.sort((a, b) => AREAS.indexOf(a.area) - AREAS.indexOf(b.area));
 }
 

@@ -4,6 +4,20 @@ import { fail, messageOf, ok, warn, withTimeout, type CheckResult } from './chec
 
 const TIMEOUT_MS = 8_000;
 
+/** What each scope of manifest.yml is for, so that a missing one says what stops working. */
+const SCOPE_USE: Record<string, string> = {
+  commands: 'slash commands',
+  'chat:write': 'cards, thread replies and edits',
+  'chat:write.public': 'posting in public channels the bot has not joined',
+  'usergroups:read': 'approvers and requesters given as user groups',
+  'channels:read': 'checking channel membership (public channels)',
+  'groups:read': 'checking channel membership (private channels)',
+  'channels:history':
+    'exactly-once delivery in public channels: after a timeout or crash, looking a post up by its key instead of posting it twice',
+  'groups:history':
+    'exactly-once delivery in private channels: after a timeout or crash, looking a post up by its key instead of posting it twice',
+};
+
 /**
  * Slack: the bot token (`auth.test`), the granted scopes against the manifest's (the
  * `x-oauth-scopes` header Slack sends back), and the bot's membership of every channel
@@ -75,7 +89,7 @@ export async function slackChecks(
         : fail(
             'slack',
             'scopes',
-            `missing ${missing.join(', ')} (manifest.yml asks for them; granted: ${granted.join(', ') || 'none'})`,
+            `missing ${missing.join(', ')} (needed for: ${missing.map((s) => `${s} — ${SCOPE_USE[s] ?? 'see manifest.yml'}`).join('; ')}; granted: ${granted.join(', ') || 'none'})`,
             `add ${missing.join(', ')} under "OAuth & Permissions" → Bot Token Scopes (or update the app from manifest.yml), then reinstall the app to the workspace`,
           ),
     );

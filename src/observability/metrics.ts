@@ -62,6 +62,12 @@ export function createMetrics() {
       labelNames: ['method'] as const,
       registers: [registry],
     }),
+    slackDeadLetters: new Counter({
+      name: 'backout_slack_dead_letters_total',
+      help: 'Slack messages or edits refused for good and moved to the dead-letter list, by method and error',
+      labelNames: ['method', 'error'] as const,
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'backout_queue_depth',
       help: 'Jobs per queue and state (read from Redis at scrape time)',

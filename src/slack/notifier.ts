@@ -28,7 +28,8 @@ export interface Notifier {
   ref(key: string): Promise<MessageRef | undefined>;
 }
 
-export type OutboxEntry = { op: 'post' | 'update'; key: string; v: number };
+/** One queued delivery. `urgent` entries (new cards) go ahead of other threads' backlog. */
+export type OutboxEntry = { op: 'post' | 'update'; key: string; v: number; urgent?: boolean };
 
 export const NOTIFY_QUEUE = 'notify';
 
@@ -40,39 +41,57 @@ export const DRAIN_JOB_OPTIONS = {
   removeOnFail: 1000,
 } as const;
 const KEEP_SECONDS = 30 * 86_400;
+/** Lane scores: urgent heads first (in the order they were queued), then the other lanes in turn. */
+export const NORMAL_BAND = 1e12;
 
+/**
+ * Redis layout. A channel's outbox is a set of lanes, one per thread (a top-level message
+ * and every reply and edit to it share one lane), each a FIFO list; `lanes` scores each
+ * non-empty lane by its head so that one drainer per channel delivers urgent heads first
+ * and takes the other lanes in turn. Order is kept within a lane, never across lanes.
+ */
 export function notifyKeys(prefix: string) {
   return {
     msg: (key: string) => `${prefix}:notify:msg:${key}`,
     content: (key: string) => `${prefix}:notify:content:${key}`,
-    outbox: (channel: string) => `${prefix}:notify:outbox:${channel}`,
+    lanes: (channel: string) => `${prefix}:notify:lanes:${channel}`,
+    lane: (channel: string, lane: string) => `${prefix}:notify:lane:${channel}:${lane}`,
+    seq: (channel: string) => `${prefix}:notify:seq:${channel}`,
     lock: (channel: string) => `${prefix}:notify:lock:${channel}`,
     blocked: (channel: string) => `${prefix}:notify:blocked:${channel}`,
     sent: (channel: string) => `${prefix}:notify:sent:${channel}`,
+    /** Messages Slack refused for good, newest first (capped). */
+    dead: () => `${prefix}:notify:dead`,
   };
 }
 
 /**
- * Queues one outbox entry atomically: registers the message (once per key for posts),
- * stores its latest content with a version, and appends to the channel's outbox.
- * KEYS: msg, content, outboxPrefix, parentMsg. ARGV: op, key, channel|'', body, mode, threadTs, ttl.
+ * Queues one outbox entry atomically: registers the message (once per key for posts) and
+ * its lane, stores its latest content with a version, and appends to its lane.
+ * KEYS: msg, content, notifyPrefix, parentMsg. ARGV: op, key, channel|'', body, mode, threadTs, ttl, parentKey, band.
  * Returns the channel, or '' when there is nothing to send (already posted / unknown key).
  */
 const ENQUEUE = `
-local msg, content, parent = KEYS[1], KEYS[2], KEYS[4]
+local msg, content, parent, np = KEYS[1], KEYS[2], KEYS[4], KEYS[3]
 local op, key, channel, body, mode, threadTs, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local lane
 if mode == 'reply' then
   channel = redis.call('HGET', parent, 'channel')
   if not channel then return redis.error_reply('parent message was never queued: ' .. parent) end
+  lane = redis.call('HGET', parent, 'lane') or ('key:' .. ARGV[8])
 end
 local existing = redis.call('HGET', msg, 'channel')
 if mode == 'update' then
   if not existing then return redis.error_reply('message was never queued: ' .. key) end
   channel = existing
+  lane = redis.call('HGET', msg, 'lane') or ('key:' .. key)
 elseif existing then
   return ''
 else
-  redis.call('HSET', msg, 'channel', channel)
+  if mode == 'create' then
+    if threadTs ~= '' then lane = 'ts:' .. threadTs else lane = 'key:' .. key end
+  end
+  redis.call('HSET', msg, 'channel', channel, 'lane', lane)
   if threadTs ~= '' then redis.call('HSET', msg, 'threadTs', threadTs) end
   if mode == 'reply' then redis.call('HSET', msg, 'parentKey', ARGV[8]) end
 end
@@ -80,14 +99,21 @@ local v = redis.call('HINCRBY', content, 'v', 1)
 redis.call('HSET', content, 'body', body)
 redis.call('EXPIRE', content, ttl)
 redis.call('EXPIRE', msg, ttl)
-redis.call('RPUSH', KEYS[3] .. channel, cjson.encode({op = op, key = key, v = v}))
+local entry = {op = op, key = key, v = v}
+if ARGV[9] == '0' then entry.urgent = true end
+local list = np .. 'lane:' .. channel .. ':' .. lane
+if redis.call('RPUSH', list, cjson.encode(entry)) == 1 then
+  local seq = redis.call('INCR', np .. 'seq:' .. channel)
+  redis.call('ZADD', np .. 'lanes:' .. channel, tonumber(ARGV[9]) + seq, lane)
+end
 return channel
 `;
 
 /**
  * The producer side of the one path every Slack message and edit takes. A message is
- * written to a per-channel outbox in Redis (so order within a channel, and so within a
- * thread, is kept) and a drain job is queued; `notify-worker.ts` delivers. Because
+ * written to its thread's lane of the channel's outbox in Redis (so order within a thread
+ * is kept, and a new card need not wait behind other threads' backlog) and a drain job is
+ * queued; `notify-worker.ts` delivers. Because
  * content is stored by key with a version, a burst of edits to one card becomes one
  * `chat.update` with the latest content, and a key is posted at most once.
  */
@@ -97,7 +123,7 @@ export class QueueNotifier implements Notifier {
   constructor(
     private readonly redis: Redis,
     private readonly queue: Queue,
-    prefix: string,
+    private readonly prefix: string,
   ) {
     this.keys = notifyKeys(prefix);
   }
@@ -143,7 +169,7 @@ export class QueueNotifier implements Notifier {
       4,
       this.keys.msg(key),
       this.keys.content(key),
-      this.keys.outbox(''),
+      `${this.prefix}:notify:`,
       this.keys.msg(where.parentKey ?? key),
       op,
       key,
@@ -153,6 +179,8 @@ export class QueueNotifier implements Notifier {
       where.threadTs ?? '',
       KEEP_SECONDS,
       where.parentKey ?? '',
+      // A new message of its own (a card) is urgent; thread replies and edits wait their turn.
+      mode === 'create' ? 0 : NORMAL_BAND,
     )) as string;
     // Queue a drain even when nothing new was added: a crash between an earlier enqueue
     // and its drain job must not strand that entry.

@@ -292,8 +292,15 @@ export async function benchMemory(opts: {
   }
   const elapsedMs = Date.now() - since;
   const afterJobs = await settledMemory(pid, { maxMs: 10_000 });
+  // Entries still queued in each channel's outbox, over all its lanes.
   const backlog = await Promise.all(
-    opts.services.map((s) => opts.redis.llen(`${opts.prefix}:notify:outbox:${s.channel}`)),
+    opts.services.map(async (s) => {
+      const lanes = await opts.redis.zrange(`${opts.prefix}:notify:lanes:${s.channel}`, '0', '-1');
+      const lengths = await Promise.all(
+        lanes.map((lane) => opts.redis.llen(`${opts.prefix}:notify:lane:${s.channel}:${lane}`)),
+      );
+      return lengths.reduce((n, v) => n + v, 0);
+    }),
   );
   const notifyBacklog = backlog.reduce((n, v) => n + v, 0);
   opts.log(

@@ -32,7 +32,7 @@ describe('backout doctor', () => {
     const lines = stdout.trimEnd().split('\n');
     expect(lines.slice(0, -1).every((l) => l.startsWith('✓ '))).toBe(true);
     expect(stdout).toMatch(/✓ slack +token: valid: bot @backout \(U0000BOT\)/);
-    expect(stdout).toMatch(/✓ slack +scopes: all 6 scopes of manifest.yml granted/);
+    expect(stdout).toMatch(/✓ slack +scopes: all 8 scopes of manifest.yml granted/);
     expect(stdout).toMatch(
       /✓ slack +channel C0CHECKOUT: the bot is a member of #checkout-incidents \(checkout-api\/production\)/,
     );
@@ -42,6 +42,7 @@ describe('backout doctor', () => {
     expect(stdout).toMatch(/✓ kubernetes +prod\/pay deployments.apps/);
     expect(stdout).toMatch(/✓ github +repo acme\/checkout: visible to the token, with write access/);
     expect(stdout).toMatch(/✓ redis +maxmemory-policy: noeviction/);
+    expect(stdout).toMatch(/✓ slack +dead letters: no message was refused by Slack for good/);
     expect(stdout).toMatch(/✓ redis +persistence: append-only file on/);
     expect(lines[lines.length - 1]).toMatch(/^\d+ checks: \d+ passed, 0 failed, 0 warnings\.$/);
     expect(code).toBe(0);
@@ -63,7 +64,7 @@ describe('backout doctor', () => {
         out.split('\n').find((l) => start.test(l)) ?? `(no line matching ${start})`;
 
       expect(line(/^✗ slack +scopes:/)).toMatch(
-        /missing chat:write\.public .* — fix: add chat:write\.public under "OAuth & Permissions" → Bot Token Scopes .*reinstall the app/,
+        /missing chat:write\.public, channels:history, groups:history \(needed for: .*channels:history — exactly-once delivery in public channels: after a timeout or crash, looking a post up by its key instead of posting it twice.* — fix: add chat:write\.public, channels:history, groups:history under "OAuth & Permissions" → Bot Token Scopes .*reinstall the app/,
       );
       expect(line(/^✗ slack +channel C0CHECKOUT:/)).toMatch(
         /the bot is not a member of #checkout-incidents \(checkout-api\/production\).* — fix: in #checkout-incidents, type \/invite @backout/,

@@ -62,6 +62,11 @@ export class RedisSettingsDouble {
         return '+PONG\r\n';
       case 'QUIT':
         return '+OK\r\n';
+      // An empty notifier dead-letter list.
+      case 'LLEN':
+        return ':0\r\n';
+      case 'LRANGE':
+        return '*0\r\n';
       case 'INFO': {
         const config = s.config ?? {};
         const text = [

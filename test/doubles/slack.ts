@@ -162,6 +162,18 @@ interface Fault {
   retryAfterSec?: number;
   status?: number;
   error?: string;
+  /** Only calls whose arguments match. */
+  when?: (args: Args) => boolean;
+}
+
+interface Latency {
+  methods?: string[];
+  remaining: number;
+  ms: number;
+  /** `after`: Slack works on the call only after the wait (a slow backend); `before`: it acts at once and answers late. */
+  acts: 'before' | 'after';
+  /** Only calls whose arguments match. */
+  when?: (args: Args) => boolean;
 }
 
 interface ChannelState {
@@ -222,6 +234,7 @@ export class SlackDouble {
   private readonly responseUrls = new Map<string, ResponseUrlState>();
   private readonly viewStore = new Map<string, SlackView>();
   private faults: Fault[] = [];
+  private latencies: Latency[] = [];
   private lastMicros = 0;
   private idCounter = 0;
   private triggerTtlMs: number | undefined;
@@ -356,8 +369,47 @@ export class SlackDouble {
     this.faults.push({ kind: 'platform', methods: [method], remaining: count, until: Infinity, error });
   }
 
+  /** Answers `{ok:false, error}` to calls of `methods` whose arguments match `when` (a message Slack refuses for good). */
+  refuse(opts: {
+    methods: string[];
+    error: string;
+    when: (args: Record<string, unknown>) => boolean;
+    count?: number;
+  }): void {
+    this.faults.push({
+      kind: 'platform',
+      methods: [...opts.methods],
+      remaining: opts.count ?? Infinity,
+      until: Infinity,
+      error: opts.error,
+      when: opts.when,
+    });
+  }
+
+  /**
+   * Makes the next `count` calls (default 1) of `methods` slow by `ms`. With `acts: 'before'` the call
+   * takes effect at once and only the answer is late; with `acts: 'after'` (the default) Slack acts only
+   * when the wait is over — whether or not the caller is still there, as a real backend would.
+   */
+  delay(opts: {
+    methods?: string[];
+    ms: number;
+    count?: number;
+    acts?: 'before' | 'after';
+    when?: (args: Record<string, unknown>) => boolean;
+  }): void {
+    this.latencies.push({
+      ...(opts.methods ? { methods: [...opts.methods] } : {}),
+      remaining: opts.count ?? 1,
+      ms: opts.ms,
+      acts: opts.acts ?? 'after',
+      ...(opts.when ? { when: opts.when } : {}),
+    });
+  }
+
   clearFaults(): void {
     this.faults = [];
+    this.latencies = [];
   }
 
   /** Clears calls, messages, ephemerals, responses, views and faults (configuration is kept). */
@@ -369,6 +421,7 @@ export class SlackDouble {
     this.responseUrls.clear();
     this.viewStore.clear();
     this.faults = [];
+    this.latencies = [];
   }
 
   // ---------------------------------------------------------------- inspection
@@ -458,7 +511,7 @@ export class SlackDouble {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const raw = await readBody(req);
     if (url.pathname.startsWith('/api/')) {
-      this.handleApi(url.pathname.slice('/api/'.length), url, req, raw, res);
+      await this.handleApi(url.pathname.slice('/api/'.length), url, req, raw, res);
     } else if (url.pathname.startsWith('/response/') && req.method === 'POST') {
       this.handleResponseUrl(url, raw, res);
     } else {
@@ -467,7 +520,21 @@ export class SlackDouble {
     }
   }
 
-  private handleApi(method: string, url: URL, req: IncomingMessage, raw: string, res: ServerResponse): void {
+  private async handleApi(
+    method: string,
+    url: URL,
+    req: IncomingMessage,
+    raw: string,
+    res: ServerResponse,
+  ): Promise<void> {
+    const latency = this.takeLatency(method, () => {
+      try {
+        return parseArgs(req.headers['content-type'], raw, url.searchParams);
+      } catch {
+        return {};
+      }
+    });
+    if (latency?.acts === 'after') await sleep(latency.ms);
     const at = Date.now();
     const headers: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
@@ -487,8 +554,9 @@ export class SlackDouble {
     delete args.token;
     const base = { method, args, ...(token !== undefined ? { token } : {}), at };
 
-    const fault = this.takeFault(method);
+    const fault = this.takeFault(method, args);
     if (fault) {
+      if (latency?.acts === 'before') await sleep(latency.ms);
       this.answerFault(fault, base, res, headers);
       return;
     }
@@ -515,7 +583,8 @@ export class SlackDouble {
     }
     const ok = body.ok === true;
     this.record({ ...base, status, ok, ...(ok ? {} : { error: String(body.error) }) });
-    send(res, status, headers, body);
+    if (latency?.acts === 'before') await sleep(latency.ms);
+    if (!res.destroyed) send(res, status, headers, body);
   }
 
   private handleResponseUrl(url: URL, raw: string, res: ServerResponse): void {
@@ -626,14 +695,26 @@ export class SlackDouble {
     }
   }
 
-  private takeFault(method: string): Fault | undefined {
+  private takeFault(method: string, args: Args = {}): Fault | undefined {
     const now = Date.now();
     this.faults = this.faults.filter((f) => f.remaining > 0 && f.until > now);
-    const fault = this.faults.find((f) =>
-      f.methods === undefined ? method !== 'response_url' : f.methods.includes(method),
+    const fault = this.faults.find(
+      (f) =>
+        (f.methods === undefined ? method !== 'response_url' : f.methods.includes(method)) &&
+        (f.when === undefined || f.when(args)),
     );
     if (fault) fault.remaining -= 1;
     return fault;
+  }
+
+  private takeLatency(method: string, args: () => Args): Latency | undefined {
+    this.latencies = this.latencies.filter((l) => l.remaining > 0);
+    const latency = this.latencies.find(
+      (l) =>
+        (l.methods === undefined || l.methods.includes(method)) && (l.when === undefined || l.when(args())),
+    );
+    if (latency) latency.remaining -= 1;
+    return latency;
   }
 
   private record(call: SlackCall): void {
@@ -1000,34 +1081,48 @@ export class SlackDouble {
     const ts = str(args.ts);
     const found = this.store.get(key(channel, ts));
     if (!found) fail('thread_not_found');
-    const thread = this.thread(channel, found.thread_ts ?? found.ts);
-    const limit = positive(args.limit) ?? 1000;
-    const withMetadata = args.include_all_metadata === true;
-    return {
-      body: {
-        messages: thread.slice(0, limit).map((m) => this.apiMessage(m, withMetadata)),
-        has_more: thread.length > limit,
-        response_metadata: { next_cursor: '' },
-      },
-    };
+    // Oldest first, the parent always first (as Slack answers).
+    const [parent, ...replies] = this.thread(channel, found.thread_ts ?? found.ts);
+    const inRange = replies.filter(timeRange(args));
+    return this.page([...(parent ? [parent] : []), ...inRange], args, 1000);
   }
 
   private conversationHistory(args: Args): MethodResult {
     const channel = this.resolveChannel(args.channel);
     if (!this.botIsMember(channel)) fail('not_in_channel');
-    const oldest = args.oldest === undefined ? -Infinity : tsKey(str(args.oldest));
-    const latest = args.latest === undefined ? Infinity : tsKey(str(args.latest));
+    // Newest first: top-level messages and replies also sent to the channel.
     const visible = this.messages(channel)
       .filter((m) => m.thread_ts === undefined || m.reply_broadcast === true)
-      .filter((m) => tsKey(m.ts) >= oldest && tsKey(m.ts) <= latest)
+      .filter(timeRange(args))
       .reverse();
-    const limit = positive(args.limit) ?? 100;
+    return this.page(visible, args, 100);
+  }
+
+  /**
+   * One page of messages, as Slack pages them: `limit` (at most 999/1000), an opaque `cursor` from
+   * `response_metadata.next_cursor`, and metadata only when `include_all_metadata` is true.
+   */
+  private page(all: SlackMessage[], args: Args, defaultLimit: number): MethodResult {
+    const limit = Math.min(positive(args.limit) ?? defaultLimit, 999);
+    const start =
+      args.cursor === undefined || args.cursor === ''
+        ? 0
+        : Number(
+            Buffer.from(str(args.cursor), 'base64')
+              .toString('utf8')
+              .replace(/^next_ts:/, ''),
+          );
+    if (!Number.isInteger(start) || start < 0) fail('invalid_cursor');
+    const slice = all.slice(start, start + limit);
+    const more = start + limit < all.length;
     const withMetadata = args.include_all_metadata === true;
     return {
       body: {
-        messages: visible.slice(0, limit).map((m) => this.apiMessage(m, withMetadata)),
-        has_more: visible.length > limit,
-        response_metadata: { next_cursor: '' },
+        messages: slice.map((m) => this.apiMessage(m, withMetadata)),
+        has_more: more,
+        response_metadata: {
+          next_cursor: more ? Buffer.from(`next_ts:${start + limit}`).toString('base64') : '',
+        },
       },
     };
   }
@@ -1360,6 +1455,10 @@ function renderMessage(m: SlackMessage): string {
 
 // ------------------------------------------------------------------ plumbing
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function faultWindow(opts: FaultWindow): Pick<Fault, 'methods' | 'remaining' | 'until'> {
   return {
     ...(opts.methods ? { methods: [...opts.methods] } : {}),
@@ -1380,6 +1479,17 @@ function tsKey(ts: string): number {
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+}
+
+/** Slack's `oldest`/`latest` bounds: exclusive unless `inclusive` is true. */
+function timeRange(args: Args): (m: SlackMessage) => boolean {
+  const oldest = args.oldest === undefined ? -Infinity : tsKey(str(args.oldest));
+  const latest = args.latest === undefined ? Infinity : tsKey(str(args.latest));
+  const inclusive = args.inclusive === true;
+  return (m) => {
+    const t = tsKey(m.ts);
+    return inclusive ? t >= oldest && t <= latest : t > oldest && t < latest;
+  };
 }
 
 function positive(value: unknown): number | undefined {

@@ -1,0 +1,112 @@
+import { NORMAL_BAND, notifyKeys, type OutboxEntry } from './notifier.js';
+import { DrainLock, LockLost } from './notify-lock.js';
+import { createDelivery, DONE, type DeliveryDeps } from './deliver.js';
+
+const LOCK_MS = 15_000;
+
+export interface DrainDeps extends DeliveryDeps {
+  /** Overrides for tests that compress time. */
+  lockMs?: number;
+}
+
+/**
+ * Drops the delivered head of a lane (if it still is the head) and re-scores the lane by its
+ * new head, behind every lane already waiting; an empty lane leaves the set.
+ * KEYS: lock, lane, lanes, seq. ARGV: token, raw head ('' to only tidy), lane, normal band.
+ */
+const ADVANCE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '' and redis.call('LINDEX', KEYS[2], 0) == ARGV[2] then redis.call('LPOP', KEYS[2]) end
+local head = redis.call('LINDEX', KEYS[2], 0)
+if not head then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+  return 1
+end
+local band = tonumber(ARGV[4])
+if cjson.decode(head).urgent then band = 0 end
+redis.call('ZADD', KEYS[3], band + redis.call('INCR', KEYS[4]), ARGV[3])
+return 1
+`;
+
+/**
+ * Drains a channel's outbox: one drainer per channel at a time (a lock renewed while it
+ * works, every record fenced by its token), lanes taken by score, each lane in order,
+ * within Slack's pace. Returns after the outbox is empty, or how long to wait before
+ * draining again (a 429's Retry-After, or a thread waiting for an earlier attempt to settle).
+ */
+export function createDrainer(deps: DrainDeps) {
+  const keys = notifyKeys(deps.prefix);
+  const { redis, log } = deps;
+  const lockMs = deps.lockMs ?? LOCK_MS;
+  const { deliver, pace } = createDelivery(deps);
+
+  /** The best-scored lane not set aside in this round. */
+  async function nextLane(channel: string, aside: Set<string>): Promise<string | undefined> {
+    const lanes = await redis.zrange(keys.lanes(channel), '0', String(aside.size));
+    return lanes.find((l) => !aside.has(l));
+  }
+
+  async function headIsUrgent(channel: string, lane: string): Promise<boolean> {
+    const raw = await redis.lindex(keys.lane(channel, lane), 0);
+    return raw !== null && (JSON.parse(raw) as OutboxEntry).urgent === true;
+  }
+
+  return async function drainChannel(channel: string, owner: string): Promise<number | undefined> {
+    for (let round = 0; round < 1000; round++) {
+      // The drain that met the 429 comes back when Slack allows; nothing to do here.
+      if ((await redis.pttl(keys.blocked(channel))) > 0) return undefined;
+      const lock = await DrainLock.acquire(redis, keys.lock(channel), owner, lockMs);
+      if (!lock) return undefined;
+      let waitMs: number | undefined;
+      try {
+        // Lanes whose head waits for an earlier attempt to settle; the others go on meanwhile.
+        const aside = new Set<string>();
+        while (lock.held) {
+          // Choose what to send only once Slack's pace allows it: a card queued meanwhile goes next.
+          let lane = await nextLane(channel, aside);
+          while (
+            lane !== undefined &&
+            !(await pace(channel, 'chat.postMessage', {
+              peek: true,
+              urgent: await headIsUrgent(channel, lane),
+            }))
+          ) {
+            lane = await nextLane(channel, aside);
+          }
+          if (lane === undefined) break;
+          const laneKey = keys.lane(channel, lane);
+          const raw = await redis.lindex(laneKey, 0);
+          const outcome = raw === null ? DONE : await deliver(lock, channel, JSON.parse(raw) as OutboxEntry);
+          if (outcome.kind === 'rate_limited') {
+            await redis.set(keys.blocked(channel), '1', 'PX', outcome.retryAfterMs);
+            log.warn(
+              { channel, retryAfterMs: outcome.retryAfterMs },
+              'Slack rate limit: pausing this channel',
+            );
+            return outcome.retryAfterMs;
+          }
+          if (outcome.kind === 'wait') {
+            aside.add(lane);
+            waitMs = Math.min(waitMs ?? Infinity, outcome.ms);
+            continue;
+          }
+          await lock.fenced(
+            ADVANCE,
+            [laneKey, keys.lanes(channel), keys.seq(channel)],
+            [raw ?? '', lane, NORMAL_BAND],
+          );
+        }
+      } catch (err) {
+        if (!(err instanceof LockLost)) throw err;
+        log.warn({ channel }, err.message);
+        continue;
+      } finally {
+        await lock.release();
+      }
+      if (waitMs !== undefined) return waitMs;
+      // Someone may have queued while we held the lock and ended at once: look again.
+      if ((await redis.zcard(keys.lanes(channel))) === 0) return undefined;
+    }
+    return undefined;
+  };
+}
