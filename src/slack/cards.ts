@@ -146,7 +146,8 @@ export function requestCard(view: RequestCardView): SlackMessage {
   let status = STATE_LINE[r.state];
   if ((r.state === 'succeeded' || r.state === 'failed') && r.outcome) {
     const verdict = r.verdict ?? (r.state === 'failed' ? 'failed' : undefined);
-    const mark = verdict ? OUTCOME_MARK[verdict] : statusEmoji(r.outcome);
+    // 'succeeded' says only that the job ran; the outcome's own words (e.g. assets kept) pick the mark.
+    const mark = verdict && verdict !== 'succeeded' ? OUTCOME_MARK[verdict] : statusEmoji(r.outcome);
     const word = verdict ? OUTCOME_WORD[verdict] : 'Done';
     status = `${mark} *${word} — ${esc(r.outcome)}*`;
   }
