@@ -8,6 +8,7 @@ export type BackoutErrorCode =
   | 'usage'
   | 'policy'
   | 'stale_plan'
+  | 'overridden'
   | 'busy'
   | 'not_found'
   | 'integration'
@@ -46,6 +47,16 @@ export class PolicyError extends BackoutError {
 export class StalePlanError extends BackoutError {
   constructor(message: string, opts: { hint?: string } = {}) {
     super('stale_plan', message, opts);
+  }
+}
+
+/**
+ * Someone else's write replaced the job's change before it was verified (a GitOps controller
+ * re-applying its template, a pipeline, a person): backout stops watching and says who.
+ */
+export class OverriddenError extends BackoutError {
+  constructor(message: string, opts: { hint?: string } = {}) {
+    super('overridden', message, opts);
   }
 }
 

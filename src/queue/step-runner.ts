@@ -11,6 +11,7 @@ import type { BackoutRequest } from '../requests/types.js';
 import { noteReply, stepReply } from '../slack/cards.js';
 import type { Notifier } from '../slack/notifier.js';
 import { cardKey, type CardRenderer } from '../requests/card-view.js';
+import { isJobOutcome, outcomeOfError, type JobOutcome } from '../requests/outcome.js';
 import type { JobData, JobDefinition, Step, StepContext, StepResult } from './job-definition.js';
 
 /** Waits this short stay inside the worker; longer ones become delayed jobs. */
@@ -106,6 +107,7 @@ export function createStepRunner<D>(
     try {
       const moved = await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
         outcome: oneLine(reason),
+        verdict: 'failed',
       });
       if (!moved.ok) return;
       await deps.audit.append({
@@ -292,16 +294,18 @@ export function createStepRunner<D>(
     outcome: string,
     log: Logger,
   ): Promise<string> {
-    await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome });
+    // A step that verified the result says how it went (healthy, degraded); otherwise it succeeded.
+    const verdict: JobOutcome = isJobOutcome(job.data.state.verdict) ? job.data.state.verdict : 'succeeded';
+    await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome, verdict });
     await deps.audit.append({
       type: 'job.succeeded',
       ...auditContext(request),
       outcome,
-      details: { run: job.data.run },
+      details: { run: job.data.run, verdict },
     });
     if (request.mutating) await deps.locks.release(request.target, request.id);
     await deps.cards.refresh(request.id);
-    deps.metrics.jobs.inc({ type: request.kind, outcome: 'succeeded' });
+    deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
     log.info({ outcome }, 'job succeeded');
     return outcome;
   }
@@ -339,22 +343,24 @@ export function createStepRunner<D>(
       throw error;
     }
     const finalOutcome = outcome ?? error?.message ?? 'failed';
+    const verdict = outcomeOfError(error?.code);
     await deps.notifier.update(
       replyKey,
       stepReply({ index: index + 1, total, label: step.label, event: 'failed', detail: message }),
     );
     await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
       outcome: oneLine(finalOutcome),
+      verdict,
     });
     await deps.audit.append({
       type: 'job.failed',
       ...auditContext(request),
       outcome: oneLine(finalOutcome),
-      details: { step: step.name, run: job.data.run, ...(error ? { code: error.code } : {}) },
+      details: { step: step.name, run: job.data.run, verdict, ...(error ? { code: error.code } : {}) },
     });
     if (request.mutating) await deps.locks.release(request.target, request.id);
     await deps.cards.refresh(request.id);
-    deps.metrics.jobs.inc({ type: request.kind, outcome: error?.code === 'stale_plan' ? 'stale' : 'failed' });
+    deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
     log.warn({ err: error, step: step.name }, 'job failed');
     throw new UnrecoverableError(oneLine(finalOutcome));
   }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { isJobOutcome } from './outcome.js';
 import {
   TERMINAL_STATES,
   type BackoutRequest,
@@ -151,6 +152,7 @@ function decode(h: Record<string, string>): BackoutRequest {
     ...(h.decidedBy ? { decidedBy: h.decidedBy } : {}),
     ...(h.decidedAt ? { decidedAt: num(h.decidedAt)! } : {}),
     ...(h.outcome ? { outcome: h.outcome } : {}),
+    ...(isJobOutcome(h.verdict) ? { verdict: h.verdict } : {}),
     ...(h.statusLine ? { statusLine: h.statusLine } : {}),
     ...(h.progress ? { progress: JSON.parse(h.progress) as RequestStatus['progress'] } : {}),
   };

@@ -1,4 +1,5 @@
 import type { Principals } from '../config/schema.js';
+import type { JobOutcome } from './outcome.js';
 
 /** What a request asks for; each kind has one job module in `jobs/`. */
 export type RequestKind =
@@ -74,6 +75,8 @@ export interface RequestStatus {
   decidedAt?: number;
   /** How the job ended, for the card and the audit: healthy, degraded, noop, stale, … */
   outcome?: string;
+  /** The same in one word (counted in metrics, marked on the card); set when the job ends. */
+  verdict?: JobOutcome;
   /** The last message shown as the job's status line. */
   statusLine?: string;
   /** How many times the job has been started by a person (1, then +1 per Retry). */

@@ -1,6 +1,7 @@
 import type { ActionsBlock, Button, ContextBlock, KnownBlock, SectionBlock } from '@slack/types';
 import { formatDuration } from '../config/duration.js';
 import { isBackoutError, type BackoutError } from '../errors.js';
+import { OUTCOME_MARK } from '../requests/outcome.js';
 import type { BackoutRequest, RequestState } from '../requests/types.js';
 import { describePrincipals, isEmpty } from '../policy/policy.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
@@ -145,6 +146,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
   let status = STATE_LINE[r.state];
   if (r.state === 'succeeded' && r.outcome) status = `${statusEmoji(r.outcome)} *Done — ${esc(r.outcome)}*`;
   if (r.state === 'failed' && r.outcome) status = `:x: *Failed — ${esc(r.outcome)}*`;
+  if ((r.state === 'succeeded' || r.state === 'failed') && r.outcome && r.verdict === 'overridden') {
+    const mark = OUTCOME_MARK.overridden;
+    status = `${mark.emoji} *${mark.word} — ${esc(r.outcome)}*`;
+  }
   if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded' || r.state === 'failed') {
     if (r.approver) status += `  ·  approved by <@${r.approver}>${r.breakGlass ? ' (break-glass)' : ''}`;
     else if (!r.approval.required) status += '  ·  no approval needed';
@@ -199,6 +204,8 @@ export function requestCard(view: RequestCardView): SlackMessage {
 }
 
 function plainState(r: BackoutRequest): string {
+  if (r.verdict === 'overridden' && (r.state === 'succeeded' || r.state === 'failed'))
+    return `overridden${r.outcome ? ` (${r.outcome})` : ''}`;
   if (r.state === 'succeeded') return `done${r.outcome ? ` (${r.outcome})` : ''}`;
   if (r.state === 'failed') return `failed${r.outcome ? ` (${r.outcome})` : ''}`;
   if (r.state === 'pending') return 'waiting for approval';

@@ -1,6 +1,7 @@
-// Writes a kubeconfig for one or more doubles: each context gets its own cluster (plain http, hence
-// `insecure-skip-tls-verify: true`, without which client-node refuses an http:// server) and its own
-// token user.
+// Writes a kubeconfig for one or more doubles: each context gets its own cluster and user. An
+// https:// double (started with `tls`) is trusted through its CA and gets a bearer token; an
+// http:// one gets `insecure-skip-tls-verify: true` (without which client-node refuses it) and no
+// credentials unless a token is given, since backout, like kubectl, sends none over plain http.
 import { writeFileSync } from 'node:fs';
 
 import { stringify } from 'yaml';
@@ -10,8 +11,15 @@ export interface KubeconfigContext {
   /** The double's `url`. */
   server: string;
   namespace?: string;
-  /** Bearer token; `token-<name>` when omitted. */
+  /** Bearer token; `token-<name>` for https servers when omitted, none for http ones. */
   token?: string;
+  /** The CA (PEM) that signed an https server's certificate (the double's `caPem`). */
+  ca?: string;
+}
+
+function tokenOf(c: KubeconfigContext): string | undefined {
+  if (c.token !== undefined) return c.token;
+  return c.server.startsWith('https:') ? `token-${c.name}` : undefined;
 }
 
 export function kubeconfigYaml(contexts: KubeconfigContext[], currentContext?: string): string {
@@ -23,9 +31,14 @@ export function kubeconfigYaml(contexts: KubeconfigContext[], currentContext?: s
     preferences: {},
     clusters: contexts.map((c) => ({
       name: c.name,
-      cluster: { server: c.server, 'insecure-skip-tls-verify': true },
+      cluster: c.ca
+        ? { server: c.server, 'certificate-authority-data': Buffer.from(c.ca).toString('base64') }
+        : { server: c.server, 'insecure-skip-tls-verify': true },
     })),
-    users: contexts.map((c) => ({ name: c.name, user: { token: c.token ?? `token-${c.name}` } })),
+    users: contexts.map((c) => {
+      const token = tokenOf(c);
+      return { name: c.name, user: token === undefined ? {} : { token } };
+    }),
     contexts: contexts.map((c) => ({
       name: c.name,
       context: { cluster: c.name, user: c.name, ...(c.namespace ? { namespace: c.namespace } : {}) },

@@ -558,15 +558,15 @@ describe('KubernetesDouble with @kubernetes/client-node', () => {
     );
   });
 
-  it('serves one cluster per double from a multi-context kubeconfig', async () => {
-    const staging = await KubernetesDouble.start({ name: 'staging' });
+  it('serves one cluster per double from a multi-context kubeconfig, over HTTPS with a token', async () => {
+    const staging = await KubernetesDouble.start({ name: 'staging', tls: true });
     try {
       staging.addDeployment({ namespace: NS, name: 'api', containers: [[{ name: 'app', image: 'api:9' }]] });
       writeKubeconfig(
         join(dir, 'two'),
         [
           { name: 'prod', server: k8s.url },
-          { name: 'staging', server: staging.url, namespace: 'shop' },
+          { name: 'staging', server: staging.url, namespace: 'shop', ca: staging.caPem! },
         ],
         'staging',
       );

@@ -1,14 +1,17 @@
-// A Kubernetes API server double for tests: a real HTTP server on 127.0.0.1 serving apps/v1
-// Deployments and ReplicaSets, Argo Rollouts, Ingresses and Gateway API HTTPRoutes, with
+// A Kubernetes API server double for tests: a real HTTP(S) server on 127.0.0.1 serving apps/v1
+// Deployments and ReplicaSets, Argo Rollouts, Ingresses, Gateway API HTTPRoutes, Argo CD Applications
+// and Flux Kustomizations/HelmReleases, with managedFields,
 // resourceVersion bookkeeping, 409 conflicts, JSON/merge/strategic patches, schema validation through
 // kubernetes-models, a minimal Deployment controller and a minimal Argo Rollouts controller.
 // One instance stands for one cluster. Helpers live in ./kubernetes/.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import { AccessRules, type DenyRule } from './kubernetes/access.js';
 import { DeploymentController, type RolloutBehaviour } from './kubernetes/deployments.js';
 import { clone } from './kubernetes/json.js';
+import { managerFromUserAgent } from './kubernetes/managed-fields.js';
 import { resourceByName, type KObject, type Kind, type KindMap } from './kubernetes/resources.js';
 import { RestApi, parseResourcePath, type ResourceRoute } from './kubernetes/rest.js';
 import { RolloutController } from './kubernetes/rollouts.js';
@@ -21,8 +24,10 @@ import {
 import { ApiError, conflict } from './kubernetes/status.js';
 import { ObjectStore, type StoreEvent } from './kubernetes/store.js';
 import { serveWatch } from './kubernetes/watch.js';
+import { testCertificates } from './tls.js';
 
 export type { DenyRule, DeploymentSeed, Kind, KindMap, RolloutBehaviour };
+export type { ManagedFieldsEntry } from './kubernetes/managed-fields.js';
 export type { ContainerSeed } from './kubernetes/seed.js';
 export type { Status } from './kubernetes/status.js';
 export type { StoreEvent } from './kubernetes/store.js';
@@ -40,6 +45,8 @@ export interface RequestRecord {
   at: number;
   /** Bearer token presented, if any. */
   token?: string;
+  /** The field manager a write is recorded under (`fieldManager`, else the User-Agent's product). */
+  manager: string;
   /** The served resource the path addresses, if any. */
   resource?: {
     kind: Kind;
@@ -99,30 +106,47 @@ export class KubernetesDouble {
   private readonly server: Server;
   private readonly watches = new Set<() => void>();
   private faults: (Fault & { remaining: number })[] = [];
+  private hooks: { match: Omit<Fault, 'status' | 'count' | 'message'>; run: () => void }[] = [];
   private validTokens: Set<string> | undefined;
   private baseUrl = '';
 
-  private constructor(opts: { name?: string; tickMs?: number }) {
+  /** The CA (PEM) that signed the server's certificate, when started with `tls`. */
+  readonly caPem: string | undefined;
+
+  private constructor(opts: { name?: string; tickMs?: number; tls?: boolean }) {
     this.name = opts.name ?? 'cluster';
     this.deployments = new DeploymentController(this.store, opts.tickMs ?? 50);
     this.rollouts = new RolloutController(this.store);
     this.rest = new RestApi(this.store, this.access, (route) =>
       this.afterWrite(route.type.kind, route.namespace, route.name),
     );
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       void this.onRequest(req, res);
-    });
+    };
+    if (opts.tls) {
+      const certs = testCertificates();
+      this.caPem = certs.caPem;
+      this.server = createTlsServer({ cert: certs.certPem, key: certs.keyPem }, handler);
+    } else {
+      this.caPem = undefined;
+      this.server = createServer(handler);
+    }
   }
 
-  /** Starts a double on 127.0.0.1 with an ephemeral port. `tickMs` is the controllers' default tick (50 ms). */
-  static async start(opts: { name?: string; tickMs?: number } = {}): Promise<KubernetesDouble> {
+  /**
+   * Starts a double on 127.0.0.1 with an ephemeral port. `tickMs` is the controllers' default tick
+   * (50 ms). `tls`: serve HTTPS with a certificate for 127.0.0.1 signed by the test CA (`caPem`).
+   */
+  static async start(
+    opts: { name?: string; tickMs?: number; tls?: boolean } = {},
+  ): Promise<KubernetesDouble> {
     const double = new KubernetesDouble(opts);
     await new Promise<void>((resolve, reject) => {
       double.server.once('error', reject);
       double.server.listen(0, '127.0.0.1', () => resolve());
     });
     const { port } = double.server.address() as AddressInfo;
-    double.baseUrl = `http://127.0.0.1:${port}`;
+    double.baseUrl = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     return double;
   }
 
@@ -172,6 +196,14 @@ export class KubernetesDouble {
     this.faults = [];
   }
 
+  /**
+   * Runs `run` once, just before the next request matching method and path is served: a write by
+   * someone else that lands between a client's last read and its write.
+   */
+  beforeNext(match: { method?: string; pathIncludes?: string }, run: () => void): void {
+    this.hooks.push({ match, run });
+  }
+
   clearRequests(): void {
     this.requests.length = 0;
   }
@@ -214,6 +246,14 @@ export class KubernetesDouble {
     return this.store.create('HTTPRoute', normalizeSeed('HTTPRoute', obj)) as unknown as KindMap['HTTPRoute'];
   }
 
+  /** Creates a custom resource without a published schema: an Argo CD Application, a Flux Kustomization or HelmRelease. */
+  addCustom<K extends 'Application' | 'Kustomization' | 'HelmRelease'>(
+    kind: K,
+    obj: Seed<KindMap[K]>,
+  ): KindMap[K] {
+    return this.store.create(kind, normalizeSeed(kind, obj)) as unknown as KindMap[K];
+  }
+
   get<K extends Kind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
     return this.store.get(kind, namespace, name) as unknown as KindMap[K] | undefined;
   }
@@ -225,18 +265,24 @@ export class KubernetesDouble {
   /**
    * Changes an object behind the bot's back (spec, metadata and status alike), through the same
    * bookkeeping and validation as API writes; the controllers then react as to any other write.
+   * With `manager`, the write is recorded in managedFields under that name (`argocd-controller`, …).
    */
   update<K extends Kind>(
     kind: K,
     namespace: string,
     name: string,
     mutate: (obj: KindMap[K]) => KindMap[K] | void,
+    opts: { manager?: string } = {},
   ): KindMap[K] {
     const current = this.store.get(kind, namespace, name);
     if (!current) throw new Error(`${kind} ${namespace}/${name} not found`);
     const draft = clone(current) as unknown as KindMap[K];
     const result = (mutate(draft) ?? draft) as unknown as KObject;
-    this.store.replace(kind, { ...result, metadata: { ...result.metadata, name, namespace } });
+    this.store.replace(
+      kind,
+      { ...result, metadata: { ...result.metadata, name, namespace } },
+      opts.manager ? { manager: opts.manager } : {},
+    );
     this.afterWrite(kind, namespace, name);
     return this.get(kind, namespace, name)!;
   }
@@ -275,6 +321,15 @@ export class KubernetesDouble {
     if (kind === 'Rollout' && exists) this.rollouts.reconcile(namespace, name);
   }
 
+  private runHooks(method: string, path: string): void {
+    const matches = (m: { method?: string; pathIncludes?: string }) =>
+      (m.method === undefined || m.method.toUpperCase() === method) &&
+      (m.pathIncludes === undefined || path.includes(m.pathIncludes));
+    const due = this.hooks.filter((h) => matches(h.match));
+    this.hooks = this.hooks.filter((h) => !due.includes(h));
+    for (const hook of due) hook.run();
+  }
+
   private takeFault(method: string, path: string): Fault | undefined {
     const fault = this.faults.find(
       (f) =>
@@ -304,6 +359,7 @@ export class KubernetesDouble {
       body: undefined,
       status: 0,
       at: Date.now(),
+      manager: query.fieldManager || managerFromUserAgent(req.headers['user-agent']),
       ...(token !== undefined ? { token } : {}),
     };
     if (route) {
@@ -351,7 +407,8 @@ export class KubernetesDouble {
           ? new ApiError(fault.status, fault.message, error.status.reason, error.status.details)
           : error;
       }
-      const reply = this.rest.handle(method, path, query, contentType, record.body);
+      this.runHooks(method, path);
+      const reply = this.rest.handle(method, path, query, contentType, record.body, record.manager);
       if ('watch' in reply) {
         record.status = 200;
         serveWatch(res, this.store, reply.watch, (close) => {

@@ -97,14 +97,14 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Doubles for Slack, Kubernetes (prod and staging), GitHub, Prometheus and a probe target; a unique Redis prefix. */
+/** Doubles for Slack, Kubernetes (prod and staging, over HTTPS with a bearer token each), GitHub, Prometheus and a probe target; a unique Redis prefix. */
 export async function createWorld(
   opts: { config?: (w: { prometheus: string; probe: string }) => string; seed?: boolean } = {},
 ): Promise<World> {
   const [slack, prod, staging, github, prometheus, probe] = await Promise.all([
     SlackDouble.start(),
-    KubernetesDouble.start({ name: 'prod' }),
-    KubernetesDouble.start({ name: 'staging' }),
+    KubernetesDouble.start({ name: 'prod', tls: true }),
+    KubernetesDouble.start({ name: 'staging', tls: true }),
     GitHubDouble.start({ token: GITHUB_TOKEN }),
     PrometheusDouble.start(),
     HttpTarget.start(),
@@ -112,8 +112,8 @@ export async function createWorld(
   const dir = await mkdtemp(join(tmpdir(), 'backout-test-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, [
-    { name: 'prod', server: prod.url },
-    { name: 'staging', server: staging.url },
+    { name: 'prod', server: prod.url, ...(prod.caPem ? { ca: prod.caPem } : {}) },
+    { name: 'staging', server: staging.url, ...(staging.caPem ? { ca: staging.caPem } : {}) },
   ]);
   const configPath = join(dir, 'backout.yml');
   const urls = { prometheus: prometheus.url, probe: probe.url };

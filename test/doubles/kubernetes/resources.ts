@@ -11,7 +11,27 @@ import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/I
 import { deepEqual, isObject } from './json.js';
 import { invalid } from './status.js';
 
-export type Kind = 'Deployment' | 'ReplicaSet' | 'Rollout' | 'Ingress' | 'HTTPRoute';
+export type Kind =
+  | 'Deployment'
+  | 'ReplicaSet'
+  | 'Rollout'
+  | 'Ingress'
+  | 'HTTPRoute'
+  | 'Application'
+  | 'Kustomization'
+  | 'HelmRelease';
+
+/**
+ * A custom resource the double stores without a published schema (Argo CD Applications, Flux
+ * Kustomizations and HelmReleases): only `spec` must be an object, as their CRDs require.
+ */
+export interface GenericResource {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
 
 export interface KindMap {
   Deployment: IDeployment;
@@ -19,6 +39,9 @@ export interface KindMap {
   Rollout: IRollout;
   Ingress: IIngress;
   HTTPRoute: IHTTPRoute;
+  Application: GenericResource;
+  Kustomization: GenericResource;
+  HelmRelease: GenericResource;
 }
 
 export type ObjectMeta = NonNullable<IDeployment['metadata']>;
@@ -64,7 +87,14 @@ const SCHEMAS: Record<Kind, (obj: KObject) => string | undefined> = {
   Rollout: schemaCheck((o) => new Rollout(o as unknown as IRollout)),
   Ingress: schemaCheck((o) => new Ingress(o as unknown as IIngress)),
   HTTPRoute: schemaCheck((o) => new HTTPRoute(o as unknown as IHTTPRoute)),
+  Application: specIsObject,
+  Kustomization: specIsObject,
+  HelmRelease: specIsObject,
 };
+
+function specIsObject(obj: KObject): string | undefined {
+  return isObject(obj.spec) ? undefined : 'data/spec must be object';
+}
 
 /**
  * Semantic checks the API server adds on top of the OpenAPI schema, for the fields tests touch:
@@ -144,6 +174,9 @@ export const RESOURCES: Record<Kind, ResourceType> = {
   Rollout: makeType('Rollout', 'argoproj.io', 'v1alpha1', 'rollouts', true),
   Ingress: makeType('Ingress', 'networking.k8s.io', 'v1', 'ingresses', false),
   HTTPRoute: makeType('HTTPRoute', 'gateway.networking.k8s.io', 'v1', 'httproutes', true),
+  Application: makeType('Application', 'argoproj.io', 'v1alpha1', 'applications', true),
+  Kustomization: makeType('Kustomization', 'kustomize.toolkit.fluxcd.io', 'v1', 'kustomizations', true),
+  HelmRelease: makeType('HelmRelease', 'helm.toolkit.fluxcd.io', 'v2', 'helmreleases', true),
 };
 
 export function apiVersionOf(type: ResourceType): string {

@@ -86,6 +86,8 @@ export class RestApi {
     query: Record<string, string>,
     contentType: string | undefined,
     body: unknown,
+    /** The field manager the write is recorded under (managedFields). */
+    manager = 'unknown',
   ): Reply {
     const info = discovery(method, path);
     if (info) return info;
@@ -125,7 +127,7 @@ export class RestApi {
       }
       if (verb === 'list') return { status: 200, body: this.list(type, route.namespace, query) };
       if (verb === 'create' && route.namespace)
-        return { status: 201, body: this.create(type, route.namespace, body, query) };
+        return { status: 201, body: this.create(type, route.namespace, body, query, manager) };
       throw methodNotAllowed();
     }
     const full = { type, namespace: route.namespace!, name: route.name };
@@ -144,12 +146,20 @@ export class RestApi {
             this.patch(type, current, contentType, body),
             route.subresource,
             dryRun,
+            manager,
           ),
         };
       case 'update':
         return {
           status: 200,
-          body: this.write(full, current, this.checkPut(type, current, body), route.subresource, dryRun),
+          body: this.write(
+            full,
+            current,
+            this.checkPut(type, current, body),
+            route.subresource,
+            dryRun,
+            manager,
+          ),
         };
       case 'delete': {
         if (route.subresource) throw methodNotAllowed();
@@ -187,13 +197,14 @@ export class RestApi {
     namespace: string,
     body: unknown,
     query: Record<string, string>,
+    manager: string,
   ): KObject {
     if (!isObject(body) || !isObject(body.metadata))
       throw new ApiError(400, 'the body of the request is not a Kubernetes object');
     const meta = { ...body.metadata, namespace } as KObject['metadata'];
     delete meta.resourceVersion;
     const obj = { ...body, metadata: meta } as KObject;
-    const created = this.store.create(type.kind, obj, { dryRun: query.dryRun === 'All' });
+    const created = this.store.create(type.kind, obj, { dryRun: query.dryRun === 'All', manager });
     if (query.dryRun !== 'All') this.afterWrite({ type, namespace, name: created.metadata.name });
     return created;
   }
@@ -250,6 +261,7 @@ export class RestApi {
     result: unknown,
     subresource: string | undefined,
     dryRun: boolean,
+    manager: string,
   ): KObject {
     const { type, namespace, name } = route;
     if (!isObject(result))
@@ -271,7 +283,11 @@ export class RestApi {
             status: current.status,
           };
     if (next.status === undefined) delete next.status;
-    const stored = this.store.replace(type.kind, next, { dryRun });
+    const stored = this.store.replace(type.kind, next, {
+      dryRun,
+      manager,
+      ...(subresource ? { subresource } : {}),
+    });
     if (!dryRun) this.afterWrite(route);
     return stored;
   }

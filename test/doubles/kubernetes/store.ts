@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 
 import { applyDefaults } from './defaults.js';
 import { clone, deepEqual } from './json.js';
+import { recordWrite } from './managed-fields.js';
 import { RESOURCES, immutableChecks, type KObject, type Kind } from './resources.js';
 import { alreadyExists, invalid, notFound } from './status.js';
 
@@ -67,7 +68,8 @@ export class ObjectStore {
       .map((o) => clone(o));
   }
 
-  create(kind: Kind, input: KObject, opts: { dryRun?: boolean } = {}): KObject {
+  /** `manager` (a field manager's name) is recorded in managedFields as the owner of what it set. */
+  create(kind: Kind, input: KObject, opts: { dryRun?: boolean; manager?: string } = {}): KObject {
     const type = RESOURCES[kind];
     const obj = clone(input);
     const meta = obj.metadata;
@@ -86,6 +88,7 @@ export class ObjectStore {
     meta.resourceVersion = String(this.counter + 1);
     delete meta.managedFields;
     applyDefaults(kind, obj);
+    if (opts.manager) meta.managedFields = recordWrite(undefined, obj, opts.manager);
     type.validate(obj);
     if (opts.dryRun) return obj;
     this.counter++;
@@ -97,9 +100,14 @@ export class ObjectStore {
   /**
    * Stores `next` in place of the current object. Server-managed metadata (uid, creationTimestamp,
    * generation, resourceVersion) is taken from the stored object; the caller has already checked any
-   * resourceVersion precondition and applied subresource rules.
+   * resourceVersion precondition and applied subresource rules. managedFields are kept; with a
+   * `manager`, the fields it changed become its own (on `subresource` when given).
    */
-  replace(kind: Kind, next: KObject, opts: { dryRun?: boolean } = {}): KObject {
+  replace(
+    kind: Kind,
+    next: KObject,
+    opts: { dryRun?: boolean; manager?: string; subresource?: string } = {},
+  ): KObject {
     const type = RESOURCES[kind];
     const { namespace, name } = next.metadata;
     const prev = this.bucket(kind).get(key(namespace, name));
@@ -117,8 +125,10 @@ export class ObjectStore {
       resourceVersion: prev.metadata.resourceVersion,
     };
     delete obj.metadata.managedFields;
+    if (prev.metadata.managedFields) obj.metadata.managedFields = clone(prev.metadata.managedFields);
     applyDefaults(kind, obj);
     if (deepEqual(obj, prev)) return clone(prev);
+    if (opts.manager) obj.metadata.managedFields = recordWrite(prev, obj, opts.manager, opts.subresource);
     const immutable = immutableChecks(prev, obj);
     if (immutable.length > 0)
       throw invalid(kind, { plural: type.plural, group: type.group, name }, immutable);
