@@ -30,7 +30,7 @@ describe('Kubernetes faults during a rollback', () => {
       const patches = deploymentPatches(world.prod);
       expect(patches.filter((r) => r.status < 300)).toHaveLength(1);
       expect(patches.filter((r) => r.status === status)).toHaveLength(2);
-      const apply = world.slack.thread(card.channel, card.ts).find((m) => m.text.includes('Step 3/6'))!;
+      const apply = world.slack.thread(card.channel, card.ts).find((m) => m.text.includes('Step 4/7'))!;
       expect(apply.history.some((v) => /Retrying automatically/.test(v.text))).toBe(true);
     },
   );
@@ -40,7 +40,7 @@ describe('Kubernetes faults during a rollback', () => {
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge', tickMs: 400 });
     const { bot, card } = await filed(world);
     await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
-    await waitFor(() => world.slack.thread(card.channel, card.ts).some((m) => m.text.includes('Step 4/6')), {
+    await waitFor(() => world.slack.thread(card.channel, card.ts).some((m) => m.text.includes('Step 5/7')), {
       what: 'wait step',
     });
     world.prod.failNext({ method: 'GET', pathIncludes: '/deployments/checkout-api', status: 503, count: 3 });
