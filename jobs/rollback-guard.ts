@@ -53,7 +53,7 @@ export function checkNotOverridden(plan: RollbackPlan, own: OwnWrite, d: Deploym
   if (templateFingerprint(d.template) === plan.to.template) return;
   const by = lastTemplateWriter(d.managers);
   const who = by
-    ? `*${by.manager}*${by.time ? ` at ${by.time}` : ''}`
+    ? `\`${by.manager}\`${by.time ? ` at ${by.time}` : ''}`
     : 'another writer (no managedFields entry names it)';
   const gitops = (plan.owners ?? []).filter((o) => o.sync !== 'manual');
   throw new OverriddenError(

@@ -136,14 +136,20 @@ const apply: Step<RollbackPlan, JobDeps> = {
         };
       }
       await ctx.save({ applying: false });
-      if (write.reason === 'changed' || attempt >= APPLY_ATTEMPTS) {
-        // Name what changed from a fresh read; the precondition itself already kept the patch out.
-        checkAsPlanned(plan, await ctx.deps.deployments.history(plan.target));
-        throw new StalePlanError(
-          `The plan is stale: Deployment ${plan.target.namespace}/${plan.target.deployment} kept changing while backout was patching it (${APPLY_ATTEMPTS} conflicts). Nothing was patched.`,
-          { hint: 'Run /rollback again for a fresh plan, or Retry.' },
+      if (write.reason === 'conflict' && attempt < APPLY_ATTEMPTS) {
+        await ctx.progress(
+          `The Deployment was written between backout's read and its patch (409 Conflict), so nothing was patched; read it again (attempt ${attempt + 1} of ${APPLY_ATTEMPTS}).`,
         );
+        continue;
       }
+      // Name what changed from a fresh read; the precondition itself already kept the patch out.
+      checkAsPlanned(plan, await ctx.deps.deployments.history(plan.target));
+      throw new StalePlanError(
+        write.reason === 'changed'
+          ? `The plan is stale: Deployment ${plan.target.namespace}/${plan.target.deployment} changed while backout was patching it (its generation is no longer ${plan.from.generation}). Nothing was patched.`
+          : `Deployment ${plan.target.namespace}/${plan.target.deployment} kept changing while backout was patching it (${APPLY_ATTEMPTS} conflicts in a row). Nothing was patched.`,
+        { hint: 'Run /rollback again for a fresh plan, or Retry.' },
+      );
     }
   },
 };

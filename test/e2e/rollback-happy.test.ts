@@ -77,7 +77,7 @@ describe('a rollback travels the whole path: signed command → plan card → ap
       'request.created',
       'request.approved',
       'job.started',
-      ...['preflight', 'lock', 'apply', 'wait', 'verify', 'report'].flatMap(() => [
+      ...['preflight', 'lock', 'pause-sync', 'apply', 'wait', 'verify', 'report'].flatMap(() => [
         'step.started',
         'step.finished',
       ]),

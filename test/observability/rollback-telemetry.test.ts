@@ -92,7 +92,7 @@ describe('metrics and traces across a scripted rollback: request â†’ approval â†
     const afterJob = await waitFor(
       async () => {
         const t = await scrape();
-        return sample(t, 'backout_jobs_total', { type: 'rollback', outcome: 'succeeded' }) === 1 &&
+        return sample(t, 'backout_jobs_total', { type: 'rollback', outcome: 'healthy' }) === 1 &&
           sample(t, 'backout_slack_rate_limited_total', { method: 'chat.update' }) >= 1
           ? t
           : undefined;
