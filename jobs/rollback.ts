@@ -132,7 +132,7 @@ const apply: Step<RollbackPlan, JobDeps> = {
         const after = write.deployment;
         await ctx.save({ applied: true, appliedGeneration: after.generation });
         return {
-          detail: `deployment.apps/${plan.target.deployment} rolled back — pod template of revision ${plan.to.revision} (${plan.to.replicaSet}) restored; generation ${after.generation}.`,
+          detail: `deployment.apps/${plan.target.deployment} rolled back — pod template of revision ${plan.to.revision} (${plan.to.replicaSet}) restored; generation ${after.generation}.${attempt > 1 ? ` (${attempt - 1} write conflict(s) first, 409: read again each time.)` : ''}`,
         };
       }
       await ctx.save({ applying: false });
