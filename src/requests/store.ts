@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import {
   TERMINAL_STATES,
   type BackoutRequest,
@@ -42,7 +42,7 @@ type StatusFields = Partial<Omit<RequestStatus, 'state' | 'version' | 'updatedAt
  */
 export class RequestStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** How long finished requests are kept for Retry/Undo and for the record. */
     private readonly retentionSeconds = 30 * 86_400,
