@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { backoffDelay, REDIS_SIDE_ERROR, type RedisClient } from '../redis/client.js';
+import { requireReplicaAck } from '../redis/replica-ack.js';
 import type { RepeatLog } from '../redis/repeat-log.js';
 import type { RedisTopology } from '../redis/topology.js';
 
@@ -23,6 +24,8 @@ export interface RedisLogging {
 }
 
 const RECONNECT = { baseMs: 100, capMs: 2_000 };
+/** How long a write waits for a replica's confirmation before it counts as failed. */
+export const REPLICA_ACK_TIMEOUT_MS = 2_000;
 
 function roleOptions(role: RedisRole): RedisOptions {
   const common: RedisOptions = {
@@ -87,6 +90,9 @@ export function createRedis(topology: RedisTopology, role: RedisRole, logging: R
       break;
     }
   }
+  // Sentinel and Cluster exist to fail over: hold each write until a replica has it (replica-ack.ts).
+  if (topology.kind !== 'standalone' && role !== 'subscriber')
+    requireReplicaAck(redis, { timeoutMs: REPLICA_ACK_TIMEOUT_MS });
   watch(redis, role, topology, logging);
   return redis;
 }
