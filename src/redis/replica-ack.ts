@@ -89,7 +89,7 @@ function install(redis: Redis, opts: ReplicaAckOptions): void {
   };
 
   const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((command: PendingCommand, ...rest: unknown[]) => {
+  redis.sendCommand = (command: PendingCommand, ...rest: unknown[]) => {
     const name = command.name.toLowerCase();
     const needsAck = name === 'exec' || (!command.inTransaction && !NO_ACK.has(name));
     if (needsAck) {
@@ -101,5 +101,5 @@ function install(redis: Redis, opts: ReplicaAckOptions): void {
       };
     }
     return (send as (...args: unknown[]) => unknown)(command, ...rest);
-  });
+  };
 }

@@ -1,5 +1,7 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisChecks } from '../../src/doctor/redis.js';
+import { connectOnce } from '../../src/redis/connect-once.js';
 import { startCluster, type RedisSet } from '../kit/redis-servers.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, type RunningApp, type World } from '../kit/world.js';
@@ -65,6 +67,31 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
       `Redis Cluster: BACKOUT_PREFIX "${world.rawEnv.BACKOUT_PREFIX}" is used as "${world.prefix}" so that every key is in one slot; set BACKOUT_PREFIX=${world.prefix} to say so yourself`,
     );
     await waitFor(async () => (await readyStatus(bot)) === 200, { what: 'readiness on the cluster' });
+  });
+
+  it("doctor names the topology, the role of each node, each master's settings and the prefix's slot", async () => {
+    const { topology, prefix } = world.env.redis;
+    const results = await redisChecks({ topology, prefix, connect: () => connectOnce(topology) });
+    const line = (name: string) => results.find((r) => r.name === name);
+    expect(line('topology')).toMatchObject({
+      status: 'ok',
+      message: expect.stringMatching(
+        /^Cluster: 3 master\(s\), 3 replica\(s\); cluster_state ok, 16384 of 16384 slots assigned/,
+      ),
+    });
+    const nodes = results.filter((r) => r.name.startsWith('node '));
+    expect(nodes).toHaveLength(6);
+    expect(nodes.filter((r) => /^master \(slots/.test(r.message))).toHaveLength(3);
+    expect(nodes.filter((r) => /^replica of 127\.0\.0\.1:\d+/.test(r.message))).toHaveLength(3);
+    expect(nodes.filter((r) => /holds backout's slot \d+/.test(r.message))).toHaveLength(1);
+    expect(results.filter((r) => r.name.startsWith('maxmemory-policy '))).toHaveLength(3);
+    expect(results.filter((r) => r.name.startsWith('persistence ')).every((r) => r.status === 'warn')).toBe(
+      true,
+    );
+    expect(line('prefix')).toMatchObject({
+      status: 'ok',
+      message: `${prefix} is slot-safe: every key carries the hash tag ${prefix}`,
+    });
   });
 
   it('runs a full approved rollback', async () => {

@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisChecks } from '../../src/doctor/redis.js';
+import { connectOnce } from '../../src/redis/connect-once.js';
 import { startSentinels, type SentinelSet } from '../kit/redis-servers.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, type RunningApp, type World } from '../kit/world.js';
@@ -34,6 +36,25 @@ describe('on Redis Sentinel (a master, a replica, three sentinels)', () => {
   it('finds the master through the sentinels and is ready', async () => {
     expect(world.prefix).toBe(world.rawEnv.BACKOUT_PREFIX);
     await waitFor(async () => (await readyStatus(bot)) === 200, { what: 'readiness through Sentinel' });
+  });
+
+  it("doctor names the topology, the master and its replica, and the master's settings", async () => {
+    const { topology, prefix } = world.env.redis;
+    const results = await redisChecks({ topology, prefix, connect: () => connectOnce(topology) });
+    const master = await set.masterPort();
+    const line = (name: string) => results.find((r) => r.name === name);
+    expect(line('topology')).toMatchObject({
+      status: 'ok',
+      message: expect.stringContaining(`master at 127.0.0.1:${master}, 1 replica(s)`),
+    });
+    expect(line(`node 127.0.0.1:${master}`)?.message).toBe('master');
+    const replica = set.nodes.find((n) => n.port !== master && !set.sentinelPorts.includes(n.port))!;
+    expect(line(`node 127.0.0.1:${replica.port}`)?.message).toMatch(/^replica of 127\.0\.0\.1:\d+ \(online/);
+    expect(line(`maxmemory-policy 127.0.0.1:${master}`)).toMatchObject({
+      status: 'ok',
+      message: 'noeviction',
+    });
+    expect(line(`persistence 127.0.0.1:${master}`)?.status).toBe('warn');
   });
 
   it('runs a full approved rollback', async () => {
