@@ -73,12 +73,10 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const { topology, prefix } = world.env.redis;
     const results = await redisChecks({ topology, prefix, connect: () => connectOnce(topology) });
     const line = (name: string) => results.find((r) => r.name === name);
-    expect(line('topology')).toMatchObject({
-      status: 'ok',
-      message: expect.stringMatching(
-        /^Cluster: 3 master\(s\), 3 replica\(s\); cluster_state ok, 16384 of 16384 slots assigned/,
-      ),
-    });
+    expect(line('topology')?.status).toBe('ok');
+    expect(line('topology')?.message).toMatch(
+      /^Cluster: 3 master\(s\), 3 replica\(s\); cluster_state ok, 16384 of 16384 slots assigned/,
+    );
     const nodes = results.filter((r) => r.name.startsWith('node '));
     expect(nodes).toHaveLength(6);
     expect(nodes.filter((r) => /^master \(slots/.test(r.message))).toHaveLength(3);

@@ -43,10 +43,8 @@ describe('on Redis Sentinel (a master, a replica, three sentinels)', () => {
     const results = await redisChecks({ topology, prefix, connect: () => connectOnce(topology) });
     const master = await set.masterPort();
     const line = (name: string) => results.find((r) => r.name === name);
-    expect(line('topology')).toMatchObject({
-      status: 'ok',
-      message: expect.stringContaining(`master at 127.0.0.1:${master}, 1 replica(s)`),
-    });
+    expect(line('topology')?.status).toBe('ok');
+    expect(line('topology')?.message).toContain(`master at 127.0.0.1:${master}, 1 replica(s)`);
     expect(line(`node 127.0.0.1:${master}`)?.message).toBe('master');
     const replica = set.nodes.find((n) => n.port !== master && !set.sentinelPorts.includes(n.port))!;
     expect(line(`node 127.0.0.1:${replica.port}`)?.message).toMatch(/^replica of 127\.0\.0\.1:\d+ \(online/);
