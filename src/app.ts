@@ -203,7 +203,8 @@ export async function startBackout(
     dryRun: env.DRY_RUN,
   });
 
-  const queueAvailable = () => redis.status === 'ready';
+  // Connected is not enough: a node answering MOVED or READONLY cannot take a request either.
+  const queueAvailable = () => redis.status === 'ready' && probe.healthy();
   // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
   const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
   const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log };

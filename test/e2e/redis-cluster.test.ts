@@ -4,7 +4,7 @@ import { redisChecks } from '../../src/doctor/redis.js';
 import { connectOnce } from '../../src/redis/connect-once.js';
 import { startCluster, type RedisSet } from '../kit/redis-servers.js';
 import { waitFor } from '../kit/wait.js';
-import { createWorld, type RunningApp, type World } from '../kit/world.js';
+import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 import { approvedRollback, expectAuditChain, readyStatus } from './redis-ha-kit.js';
 
 /** The replica serving `slot`, and its master, from CLUSTER NODES. */
@@ -90,6 +90,38 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
       status: 'ok',
       message: `${prefix} is slot-safe: every key carries the hash tag ${prefix}`,
     });
+  });
+
+  it('pointed at one Cluster node with REDIS_URL, it is not ready, answers "queue unavailable" and logs a few lines, not a storm', async () => {
+    const wrong = await world.start({
+      REDIS_URL: `redis://127.0.0.1:${cluster.nodes[0]!.port}`,
+      REDIS_CLUSTER_NODES: '',
+    });
+    try {
+      const started = Date.now();
+      await waitFor(() => wrong.logs.some((l) => l.includes('redis failed the readiness probe')), {
+        what: 'the probe to fail',
+      });
+      expect(await readyStatus(wrong)).toBe(503);
+      const probeLine = wrong.logs.find((l) => l.includes('redis failed the readiness probe'))!;
+      expect(probeLine).toMatch(/set REDIS_CLUSTER_NODES \(seed nodes\) instead of REDIS_URL/);
+      const during = await wrong.client.command({
+        command: '/rollback',
+        text: 'checkout-api --reason "wrong node"',
+        user_id: PEOPLE.requester,
+        channel_id: PEOPLE.checkout,
+      });
+      expect((during.json as { text: string }).text).toMatch(/queue is unavailable.*nothing was changed/i);
+      // Let the workers' fetch loops run into MOVED/CROSSSLOT for a few seconds.
+      await waitFor(() => Date.now() - started > 4_000, {
+        what: 'four seconds of errors',
+        timeoutMs: 10_000,
+      });
+      const lines = wrong.logs.filter((l) => /"level":"(warn|error)"/.test(l));
+      expect(lines.length).toBeLessThan(40);
+    } finally {
+      await wrong.stop();
+    }
   });
 
   it('runs a full approved rollback', async () => {
