@@ -8,7 +8,7 @@ import type { SpanAttributes, Tracing } from '../observability/tracing.js';
 import type { RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
-import { noteReply, stepReply } from '../slack/cards.js';
+import { esc, noteReply, stepReply } from '../slack/cards.js';
 import type { Notifier } from '../slack/notifier.js';
 import { cardKey, type CardRenderer } from '../requests/card-view.js';
 import type { JobData, JobDefinition, Step, StepContext, StepResult } from './job-definition.js';
@@ -323,7 +323,10 @@ export function createStepRunner<D>(
   ): Promise<never> {
     const attempts = job.opts.attempts ?? 1;
     const retryable = error !== undefined && isRetryable(error) && job.attemptsMade + 1 < attempts;
-    const message = error ? `${error.message}${error.hint ? `\n${error.hint}` : ''}` : (outcome ?? 'failed');
+    // An outcome is plain text (the card shows it escaped too); it may carry a person's reason.
+    const message = error
+      ? `${error.message}${error.hint ? `\n${error.hint}` : ''}`
+      : esc(outcome ?? 'failed');
     if (retryable) {
       log.warn({ err: error, attempt: job.attemptsMade + 1, attempts }, 'step failed; BullMQ will retry');
       await deps.notifier.update(
