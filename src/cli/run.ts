@@ -3,6 +3,7 @@ import { auditArchive } from './audit-archive.js';
 import { auditVerify } from './audit-verify.js';
 import type { CliIo } from './context.js';
 import { doctor } from './doctor.js';
+import { redisAcl } from './redis-acl.js';
 import { report } from './report.js';
 
 export const CLI_USAGE = `usage: backout [start]
@@ -10,7 +11,8 @@ export const CLI_USAGE = `usage: backout [start]
        backout audit verify [--file <audit.jsonl>] [--archive <dir>] [--no-stream]
        backout audit archive [--older-than <duration>]
        backout report --since <duration|date> [--until <duration|date>] [--format csv|json] [--service <name>] [--out <file>] [--no-stream]
-       backout doctor [--json]`;
+       backout doctor [--json]
+       backout redis-acl middleware [--user <name>] [--password <password>]`;
 
 /**
  * The one-shot commands (audit, report, doctor). Undefined when `argv` is not one of them.
@@ -23,6 +25,7 @@ export async function runCliCommand(argv: readonly string[], io: CliIo): Promise
   else if (command === 'audit' && sub === 'archive') run = () => auditArchive(rest, io);
   else if (command === 'report') run = () => report(argv.slice(1), io);
   else if (command === 'doctor') run = () => doctor(argv.slice(1), io);
+  else if (command === 'redis-acl') run = () => redisAcl(argv.slice(1), io);
   if (!run) return undefined;
   try {
     return await run();
