@@ -81,7 +81,7 @@ export function commandLine(args: string[]): string {
  * line for the middleware's Redis user (for `BACKOUT_PREFIX`) on stdout, ready for
  * `| redis-cli`; without --password one is generated. Hints go to stderr.
  */
-export async function redisAcl(argv: readonly string[], io: CliIo): Promise<number> {
+export function redisAcl(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { valued: ['user', 'password'] });
   const [which, ...extra] = args.positionals;
   if (which !== 'middleware' || extra.length > 0) {
@@ -90,7 +90,7 @@ export async function redisAcl(argv: readonly string[], io: CliIo): Promise<numb
   const env = readEnv(io.env, ['BACKOUT_PREFIX']);
   if (!env.ok) {
     io.err(`backout redis-acl: ${env.problems.join('; ')}`);
-    return 1;
+    return Promise.resolve(1);
   }
   const user = stringFlag(args, 'user') ?? 'backout-middleware';
   if (!/^[A-Za-z0-9._-]+$/.test(user))
@@ -103,5 +103,5 @@ export async function redisAcl(argv: readonly string[], io: CliIo): Promise<numb
   io.err(
     `# Services then connect with REDIS_URL=redis://${user}:${given ? '<password>' : password}@<host>:6379 and prefix "${prefix}".`,
   );
-  return 0;
+  return Promise.resolve(0);
 }
