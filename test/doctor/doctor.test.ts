@@ -49,7 +49,14 @@ describe('backout doctor', () => {
 
   describe('with faults seeded in the doubles', () => {
     beforeAll(() => {
-      world.slack.setScopes(['commands', 'chat:write', 'usergroups:read', 'channels:read', 'groups:read']);
+      world.slack.setScopes([
+        'commands',
+        'chat:write',
+        'usergroups:read',
+        'channels:read',
+        'groups:read',
+        'users:read',
+      ]);
       world.slack.setBotChannels([PEOPLE.incident]);
       world.prod.deny({ verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop' });
       world.github.hideRepo('acme/checkout');
