@@ -359,6 +359,8 @@ export async function startBackout(
       prefix,
       notify: notifyQueue,
       jobs: jobsQueue,
+      locks,
+      metrics,
       log,
     });
     pool.start([

@@ -435,6 +435,31 @@ export class RequestFlow {
     return true;
   }
 
+  /**
+   * Ends a running request whose job is gone or failed for good (the sweep found it holding
+   * its target): failed, with `why` on its card, the target free again. Retry stays possible.
+   */
+  async abandon(requestId: string, why: string): Promise<boolean> {
+    const request = await this.deps.requests.get(requestId);
+    if (!request || request.state !== 'running') return false;
+    const moved = await this.moveAudited(
+      {
+        type: 'job.failed',
+        ...auditContext(request),
+        outcome: why,
+        details: { by: 'sweep', run: request.run },
+      },
+      requestId,
+      ['running'],
+      'failed',
+      { outcome: why },
+    );
+    if (!moved.ok) return false;
+    if (request.mutating) await this.deps.locks.release(request.target, request.id);
+    await this.deps.cards.refresh(request.id);
+    return true;
+  }
+
   /** Cancels a pending request (e.g. its card could not be posted), telling nobody but the audit. */
   async cancel(requestId: string, why: string): Promise<boolean> {
     const request = await this.deps.requests.get(requestId);

@@ -188,6 +188,15 @@ export class RequestStore {
     return this.redis.hincrby(this.key(id), 'run', 1);
   }
 
+  /** Drops index entries of requests past their retention (their hashes have expired already). */
+  async trimIndex(now = Date.now()): Promise<number> {
+    return this.redis.zremrangebyscore(
+      `${this.prefix}:reqs:by-time`,
+      '-inf',
+      now - this.retentionSeconds * 1000,
+    );
+  }
+
   /** Ids of requests created in [fromMs, toMs], oldest first. */
   async idsBetween(fromMs: number, toMs: number): Promise<string[]> {
     return this.redis.zrangebyscore(`${this.prefix}:reqs:by-time`, fromMs, toMs);
