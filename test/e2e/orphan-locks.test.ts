@@ -83,6 +83,6 @@ describe('the sweep frees orphaned target locks and trims the request index', ()
     await sweep();
     expect(await world.redis.get(lockKey('payments/production'))).toBeNull();
     expect(await world.redis.zscore(index, 'rb-ancient')).toBeNull();
-    expect((await world.redis.zrange(index, 0, -1)).length).toBeGreaterThan(0);
+    expect(await world.redis.zcard(index)).toBeGreaterThan(0);
   });
 });
