@@ -32,7 +32,7 @@ describe('backout doctor', () => {
     const lines = stdout.trimEnd().split('\n');
     expect(lines.slice(0, -1).every((l) => l.startsWith('✓ '))).toBe(true);
     expect(stdout).toMatch(/✓ slack +token: valid: bot @backout \(U0000BOT\)/);
-    expect(stdout).toMatch(/✓ slack +scopes: all 6 scopes of manifest.yml granted/);
+    expect(stdout).toMatch(/✓ slack +scopes: all 7 scopes of manifest.yml granted/);
     expect(stdout).toMatch(
       /✓ slack +channel C0CHECKOUT: the bot is a member of #checkout-incidents \(checkout-api\/production\)/,
     );
