@@ -14,7 +14,7 @@ export interface KubeNeed {
 }
 
 const DEPLOYMENTS: KubeNeed[] = [
-  { group: 'apps', resource: 'deployments', verbs: ['get', 'list', 'patch'] },
+  { group: 'apps', resource: 'deployments', verbs: ['get', 'patch'] },
   { group: 'apps', resource: 'replicasets', verbs: ['list'] },
 ];
 
@@ -22,7 +22,7 @@ const DEPLOYMENTS: KubeNeed[] = [
 const CANARY: Record<string, KubeNeed[]> = {
   'argo-rollouts': [
     { group: 'argoproj.io', resource: 'rollouts', verbs: ['get', 'patch'] },
-    { group: 'argoproj.io', resource: 'rollouts/status', verbs: ['get', 'patch'] },
+    { group: 'argoproj.io', resource: 'rollouts/status', verbs: ['patch'] },
   ],
   'nginx-ingress': [{ group: 'networking.k8s.io', resource: 'ingresses', verbs: ['get', 'patch'] }],
   'gateway-api': [{ group: 'gateway.networking.k8s.io', resource: 'httproutes', verbs: ['get', 'patch'] }],

@@ -37,7 +37,7 @@ describe('backout doctor', () => {
       /✓ slack +channel C0CHECKOUT: the bot is a member of #checkout-incidents \(checkout-api\/production\)/,
     );
     expect(stdout).toMatch(/✓ kubernetes +context prod: reachable/);
-    expect(stdout).toMatch(/✓ kubernetes +prod\/shop deployments.apps: get, list, patch allowed/);
+    expect(stdout).toMatch(/✓ kubernetes +prod\/shop deployments.apps: get, patch allowed/);
     expect(stdout).toMatch(/✓ kubernetes +staging\/shop replicasets.apps: list allowed/);
     expect(stdout).toMatch(/✓ kubernetes +prod\/pay deployments.apps/);
     expect(stdout).toMatch(/✓ github +repo acme\/checkout: visible to the token, with write access/);
@@ -70,7 +70,7 @@ describe('backout doctor', () => {
       );
       expect(line(/^✓ slack +channel C0INCIDENT:/)).toContain('slack.incidentChannel');
       expect(line(/^✗ kubernetes +prod\/shop deployments\.apps:/)).toMatch(
-        /patch denied \(backout needs get, list, patch\) — fix: grant .*Role in namespace shop .*apiGroups: \["apps"\], resources: \["deployments"\].*kubectl auth can-i patch deployments\.apps -n shop --context prod/,
+        /patch denied \(backout needs get, patch\) — fix: grant .*Role in namespace shop .*apiGroups: \["apps"\], resources: \["deployments"\].*kubectl auth can-i patch deployments\.apps -n shop --context prod/,
       );
       expect(line(/^. kubernetes +staging\/shop deployments\.apps:/)).toMatch(/^✓/);
       expect(line(/^✗ github +repo acme\/checkout:/)).toMatch(
