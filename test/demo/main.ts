@@ -3,6 +3,8 @@
  * GitHub and Prometheus, on your Redis. It plays an incident and prints the Slack
  * thread as a transcript. Nothing outside this machine is contacted.
  */
+// First, before any library: on a Node too old for them, one line that says how to get one.
+import '../../src/node-guard.js';
 import { Redis } from 'ioredis';
 import { playCanaryScene } from './scene-canary.js';
 import { playRetractScene } from './scene-retract.js';

@@ -45,6 +45,15 @@ export class KubeClients {
     return this.base.getContexts().map((c) => c.name);
   }
 
+  /** The namespace a context names (kubectl's default namespace for it), if any. */
+  namespaceOf(context: string): string | undefined {
+    return this.base.getContextObject(context)?.namespace;
+  }
+
+  currentContext(): string | undefined {
+    return this.base.getCurrentContext() || undefined;
+  }
+
   for(context: string): KubeApis {
     const cached = this.byContext.get(context);
     if (cached) return cached;
