@@ -40,8 +40,8 @@ grep -q '>=22.15' "${work}/ci.log" || fail "npm ci did not say which Node is nee
 [ "${elapsed}" -lt 10000 ] || fail "npm ci took ${elapsed} ms to refuse"
 say "npm ci on Node 20 refused in ${elapsed} ms"
 
-# 3. The README's fix (the line after the marker), then the README's first command.
-fix="$(grep -A2 'quickstart: fix' README.md | tail -1)"
+# 3. The README's fix (the command after the marker), then the README's first command.
+fix="$(awk '/quickstart: fix/ { found = 1; next } found && /^npm install --prefix/ { print; exit }' README.md)"
 [[ "${fix}" == npm\ install\ --prefix* ]] || fail "README has no fix line after the marker: ${fix}"
 say "running the README's fix: ${fix}"
 eval "${fix}"
