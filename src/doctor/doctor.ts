@@ -10,6 +10,7 @@ import { kubernetesChecks } from './kubernetes.js';
 import { manifestBotScopes } from './manifest.js';
 import { redisChecks } from './redis.js';
 import { slackChecks } from './slack.js';
+import { plural } from '../text/plural.js';
 
 const AREAS: CheckResult['area'][] = ['environment', 'config', 'slack', 'kubernetes', 'github', 'redis'];
 
@@ -45,13 +46,13 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
   const loaded = await loadConfigFile(configPath);
   if (loaded.ok) {
     config = loaded.config;
-    checks.push(ok('config', configPath, `valid: ${config.services.size} service(s)`));
+    checks.push(ok('config', configPath, `valid: ${plural(config.services.size, 'service')}`));
   } else {
     checks.push(
       fail(
         'config',
         configPath,
-        `${loaded.problems.length} problem(s): ${loaded.problems.join('; ')}`,
+        `${plural(loaded.problems.length, 'problem')}: ${loaded.problems.join('; ')}`,
         '`backout config check` lists them one per line; Kubernetes, GitHub and channel checks need a valid file',
       ),
     );
