@@ -14,11 +14,13 @@ import type { Directory } from '../src/slack/directory.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { SlashCommand } from './command.js';
 import { canaryCommand, type CanaryCommandDeps } from './canary.js';
+import { flagCommand } from './flag.js';
+import type { FlagDeps } from './flag-plan.js';
 import { retractCommand, type RetractCommandDeps } from './retract.js';
 import { rollbackCommand, type RollbackCommandDeps } from './rollback.js';
 import type { Invocation } from './shared.js';
 
-export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps {
+export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps, FlagDeps {
   config: Config;
   directory: Directory;
   log: Logger;
@@ -151,4 +153,5 @@ export function registerCommands(app: App, deps: CommandDeps): void {
   register(app, rollbackCommand, deps, slowWork);
   register(app, retractCommand, deps, slowWork);
   register(app, canaryCommand, deps, slowWork);
+  register(app, flagCommand, deps, slowWork);
 }

@@ -12,6 +12,7 @@ import { HttpHealthChecker } from './integrations/health.js';
 import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
+import { createSwitchProviders } from './integrations/flags/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { noTracing } from './observability/tracing.js';
@@ -46,6 +47,7 @@ import { DeprecationRegistry } from './api-retirement/index.js';
 import { definitionsByKind } from '../jobs/index.js';
 import { RedisCanaryBoard } from '../jobs/canary-control.js';
 import { canaryFollowUps } from '../commands/canary-actions.js';
+import { undoSwitch } from '../commands/flag-plan.js';
 import type { DestinationStream } from 'pino';
 
 /**
@@ -109,6 +111,8 @@ export async function startBackout(
     env.SLACK_SIGNING_SECRET,
     env.SLACK_APP_TOKEN,
     env.GITHUB_TOKEN,
+    env.UNLEASH_API_TOKEN,
+    env.LAUNCHDARKLY_API_TOKEN,
     urlPassword(env.REDIS_URL),
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
@@ -165,6 +169,12 @@ export async function startBackout(
   const health = new HttpHealthChecker();
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
   const traffic = createTrafficProviders(kube, deployments);
+  // Kill switches: Unleash, LaunchDarkly, flagd's FeatureFlag, and CronJob suspension.
+  const switches = createSwitchProviders({
+    kube,
+    unleash: { url: env.UNLEASH_API_URL, token: env.UNLEASH_API_TOKEN },
+    launchdarkly: { url: env.LAUNCHDARKLY_API_URL, token: env.LAUNCHDARKLY_API_TOKEN },
+  });
   // GitHub: one Octokit (retry + throttling plugins) for every release operation.
   const releases = new GitHubReleases(
     createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log }),
@@ -227,6 +237,7 @@ export async function startBackout(
     canary,
     audit,
     notifier,
+    switches,
   });
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);
@@ -248,6 +259,10 @@ export async function startBackout(
           undoRetirement(request, user, place, { config, directory, flow, apiRegistry, queueAvailable }),
       },
       canary: canaryFollowUps(canaryDeps),
+      flag: {
+        undo: (request, user, place) =>
+          undoSwitch(request, user, place, { config, switches, directory, flow }),
+      },
     },
   });
 
@@ -294,6 +309,7 @@ export async function startBackout(
         retractions,
         traffic,
         canary,
+        switches,
         statusLine: async (requestId, line) => {
           await requests.annotate(requestId, { statusLine: line });
           await cards.refresh(requestId);

@@ -1,4 +1,4 @@
-import type { CanaryConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
+import type { CanaryConfig, FlagsConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
 
 /** A policy with every field decided (nearest block wins, field by field). */
 export interface Policy {
@@ -7,6 +7,8 @@ export interface Policy {
   approval: 'required' | 'not-required';
   twoPerson: boolean;
   approvalTtlMs: number;
+  /** Approval for `/flag … off` (the safe direction); absent: as `approval`. */
+  flagOff?: 'required' | 'not-required';
 }
 
 export interface Freeze {
@@ -26,6 +28,10 @@ export interface EnvironmentConfig {
   health?: HealthConfig;
   rolloutTimeoutMs: number;
   canary?: CanaryConfig;
+  /** The flag provider's name for this environment. */
+  flagEnvironment: string;
+  /** CronJobs `/flag <service> cronjobs off` suspends. */
+  cronJobs: string[];
   policy: Policy;
 }
 
@@ -33,6 +39,7 @@ export interface ServiceConfig {
   name: string;
   github?: { owner: string; repo: string; fullName: string };
   channel?: string;
+  flags?: FlagsConfig;
   environments: Map<string, EnvironmentConfig>;
   /** The service-level policy (for actions that are not per environment, such as retracting a release). */
   policy: Policy;
@@ -61,12 +68,14 @@ export function mergePolicy(base: Policy, ...blocks: (RawPolicy | undefined)[]):
   let out = base;
   for (const block of blocks) {
     if (!block) continue;
+    const flagOff = block.flagOff ?? out.flagOff;
     out = {
       requesters: block.requesters ?? out.requesters,
       approvers: block.approvers ?? out.approvers,
       approval: block.approval ?? out.approval,
       twoPerson: block.twoPerson ?? out.twoPerson,
       approvalTtlMs: block.approvalTtl ?? out.approvalTtlMs,
+      ...(flagOff ? { flagOff } : {}),
     };
   }
   return out;
@@ -91,6 +100,8 @@ export function buildConfig(raw: RawConfig): Config {
         ...(env.health ? { health: env.health } : {}),
         rolloutTimeoutMs: env.rollout.timeout,
         ...(env.canary ? { canary: env.canary } : {}),
+        flagEnvironment: env.flags?.environment ?? envName,
+        cronJobs: env.cronJobs ?? [],
         policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy, env.policy),
       });
     }
@@ -99,6 +110,7 @@ export function buildConfig(raw: RawConfig): Config {
       name: svcName,
       ...(svc.github ? { github: { owner, repo, fullName: svc.github.repo } } : {}),
       ...(svc.channel ? { channel: svc.channel } : {}),
+      ...(svc.flags ? { flags: svc.flags } : {}),
       environments,
       policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy),
     });

@@ -37,6 +37,12 @@ export const policySchema = z.strictObject({
   twoPerson: z.boolean().optional(),
   /** How long a pending request can be approved. */
   approvalTtl: durationSchema.optional(),
+  /**
+   * Whether `/flag … off` (turning a kill switch off, suspending CronJobs: the safe direction)
+   * waits for an Approve click. Absent: as `approval`. `not-required` makes the first
+   * mitigation one action; turning things back on always follows `approval`.
+   */
+  flagOff: z.enum(['required', 'not-required']).optional(),
 });
 
 export const freezeSchema = z.strictObject({
@@ -114,6 +120,39 @@ export const canarySchema = z
       ctx.addIssue({ code: 'custom', path: [key], message: `required for provider ${c.provider}` });
   });
 
+const flagKey = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+    'expected a flag key of letters, digits, dots, dashes and underscores',
+  );
+
+/** A service's feature-flag provider and the kill switches `/flag` may turn off (SPEC §1). */
+export const flagsSchema = z
+  .strictObject({
+    provider: z.enum(['unleash', 'launchdarkly', 'flagd']),
+    /** Unleash project id or LaunchDarkly project key. */
+    project: z.string().min(1).default('default'),
+    /** flagd: the OpenFeature Operator `FeatureFlag` resource holding the flags (in each environment's namespace). */
+    featureFlag: z.string().min(1).optional(),
+    /** flagd: the variants that mean off and on (`defaultVariant` is flipped between them). */
+    offVariant: z.string().min(1).default('off'),
+    onVariant: z.string().min(1).default('on'),
+    /** The flags `/flag` may switch; `/rollback` cards offer turning the first one off instead. */
+    killSwitches: z.array(flagKey).min(1),
+  })
+  .superRefine((f, ctx) => {
+    if (f.provider === 'flagd' && !f.featureFlag)
+      ctx.addIssue({ code: 'custom', path: ['featureFlag'], message: 'required for provider flagd' });
+    for (const reserved of ['status', 'cronjobs', 'help'])
+      if (f.killSwitches.includes(reserved))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['killSwitches'],
+          message: `"${reserved}" is a /flag keyword and cannot be a flag's name here`,
+        });
+  });
+
 export const environmentSchema = z.strictObject({
   /** The environment used when a command names none. */
   default: z.boolean().default(false),
@@ -128,6 +167,10 @@ export const environmentSchema = z.strictObject({
   health: healthSchema.optional(),
   rollout: z.strictObject({ timeout: durationSchema.default(600_000) }).default({ timeout: 600_000 }),
   canary: canarySchema.optional(),
+  /** The flag provider's name for this environment (default: this environment's name). */
+  flags: z.strictObject({ environment: z.string().min(1) }).optional(),
+  /** CronJobs (in this environment's namespace) that `/flag <service> cronjobs off` suspends. */
+  cronJobs: z.array(z.string().min(1)).optional(),
   policy: policySchema.optional(),
 });
 
@@ -135,6 +178,7 @@ export const serviceSchema = z.strictObject({
   github: z.strictObject({ repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected owner/name') }).optional(),
   /** The service's incident channel, used by environments that name none. */
   channel: slackChannelId.optional(),
+  flags: flagsSchema.optional(),
   environments: z.record(name, environmentSchema).refine((envs) => Object.keys(envs).length > 0, {
     message: 'a service needs at least one environment',
   }),
@@ -184,3 +228,4 @@ export type RawPolicy = z.infer<typeof policySchema>;
 export type Principals = z.infer<typeof principalsSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;
+export type FlagsConfig = z.infer<typeof flagsSchema>;

@@ -9,6 +9,7 @@ const PREFIX: Record<string, string> = {
   'canary-abort': 'ca',
   'api-retire': 'ar',
   'api-unretire': 'au',
+  flag: 'fl',
 };
 
 /**

@@ -2,7 +2,14 @@ import type { Principals } from '../config/schema.js';
 
 /** What a request asks for; each kind has one job module in `jobs/`. */
 export type RequestKind =
-  'rollback' | 'retract' | 'retract-undo' | 'canary' | 'canary-abort' | 'api-retire' | 'api-unretire';
+  | 'rollback'
+  | 'retract'
+  | 'retract-undo'
+  | 'canary'
+  | 'canary-abort'
+  | 'api-retire'
+  | 'api-unretire'
+  | 'flag';
 
 /**
  * pending → approved | rejected | expired | cancelled (the atomic approval transitions),

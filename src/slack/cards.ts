@@ -227,6 +227,8 @@ export function kindLabel(kind: BackoutRequest['kind']): string {
       return 'Retire API';
     case 'api-unretire':
       return 'Restore API';
+    case 'flag':
+      return 'Kill switch';
   }
 }
 

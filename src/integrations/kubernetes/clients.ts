@@ -1,6 +1,7 @@
 import {
   AppsV1Api,
   AuthorizationV1Api,
+  BatchV1Api,
   CustomObjectsApi,
   KubeConfig,
   NetworkingV1Api,
@@ -14,6 +15,7 @@ export interface KubeApis {
   custom: CustomObjectsApi;
   networking: NetworkingV1Api;
   authorization: AuthorizationV1Api;
+  batch: BatchV1Api;
   version: VersionApi;
 }
 
@@ -62,6 +64,7 @@ export class KubeClients {
       custom: kc.makeApiClient(CustomObjectsApi),
       networking: kc.makeApiClient(NetworkingV1Api),
       authorization: kc.makeApiClient(AuthorizationV1Api),
+      batch: kc.makeApiClient(BatchV1Api),
       version: kc.makeApiClient(VersionApi),
     };
     this.byContext.set(context, apis);

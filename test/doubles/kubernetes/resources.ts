@@ -5,13 +5,16 @@ import {
   type IHTTPRoute,
 } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { CronJob, type ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { ReplicaSet, type IReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 
+import { FeatureFlag, type IFeatureFlag } from './feature-flag.js';
 import { deepEqual, isObject } from './json.js';
 import { invalid } from './status.js';
 
-export type Kind = 'Deployment' | 'ReplicaSet' | 'Rollout' | 'Ingress' | 'HTTPRoute';
+export type Kind =
+  'Deployment' | 'ReplicaSet' | 'Rollout' | 'Ingress' | 'HTTPRoute' | 'CronJob' | 'FeatureFlag';
 
 export interface KindMap {
   Deployment: IDeployment;
@@ -19,6 +22,8 @@ export interface KindMap {
   Rollout: IRollout;
   Ingress: IIngress;
   HTTPRoute: IHTTPRoute;
+  CronJob: ICronJob;
+  FeatureFlag: IFeatureFlag;
 }
 
 export type ObjectMeta = NonNullable<IDeployment['metadata']>;
@@ -64,6 +69,8 @@ const SCHEMAS: Record<Kind, (obj: KObject) => string | undefined> = {
   Rollout: schemaCheck((o) => new Rollout(o as unknown as IRollout)),
   Ingress: schemaCheck((o) => new Ingress(o as unknown as IIngress)),
   HTTPRoute: schemaCheck((o) => new HTTPRoute(o as unknown as IHTTPRoute)),
+  CronJob: schemaCheck((o) => new CronJob(o as unknown as ICronJob)),
+  FeatureFlag: schemaCheck((o) => new FeatureFlag(o)),
 };
 
 /**
@@ -144,6 +151,8 @@ export const RESOURCES: Record<Kind, ResourceType> = {
   Rollout: makeType('Rollout', 'argoproj.io', 'v1alpha1', 'rollouts', true),
   Ingress: makeType('Ingress', 'networking.k8s.io', 'v1', 'ingresses', false),
   HTTPRoute: makeType('HTTPRoute', 'gateway.networking.k8s.io', 'v1', 'httproutes', true),
+  CronJob: makeType('CronJob', 'batch', 'v1', 'cronjobs', false),
+  FeatureFlag: makeType('FeatureFlag', 'core.openfeature.dev', 'v1beta1', 'featureflags', true),
 };
 
 export function apiVersionOf(type: ResourceType): string {
