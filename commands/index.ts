@@ -17,7 +17,8 @@ import { canaryCommand, type CanaryCommandDeps } from './canary.js';
 import { flagCommand } from './flag.js';
 import type { FlagDeps } from './flag-plan.js';
 import { retractCommand, type RetractCommandDeps } from './retract.js';
-import { rollbackCommand, type RollbackCommandDeps } from './rollback.js';
+import type { RollbackCommandDeps } from './rollback.js';
+import { rollbackOrGroupCommand } from './rollback-entry.js';
 import type { Invocation } from './shared.js';
 
 export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps, FlagDeps {
@@ -150,7 +151,7 @@ export function registerCommands(app: App, deps: CommandDeps): void {
   // A command's slow part (live reads, filing) runs after its acknowledgement; at most this many
   // at once per process, so a burst of commands cannot slow the acknowledgements of the rest.
   const slowWork = new Limiter(8);
-  register(app, rollbackCommand, deps, slowWork);
+  register(app, rollbackOrGroupCommand, deps, slowWork);
   register(app, retractCommand, deps, slowWork);
   register(app, canaryCommand, deps, slowWork);
   register(app, flagCommand, deps, slowWork);

@@ -11,6 +11,7 @@ import type { Notifier } from '../src/slack/notifier.js';
 import type { TrafficProviders } from '../src/integrations/traffic/types.js';
 import type { SwitchProviders } from '../src/integrations/flags/types.js';
 import type { CanaryBoard } from './canary-control.js';
+import type { MemberRollbacks } from './rollback-group.js';
 
 /** The small typed interfaces jobs use; built once by the composition root. */
 export interface JobDeps {
@@ -27,6 +28,8 @@ export interface JobDeps {
   releases: Releases;
   /** Snapshots of retracted releases, for `/retract undo`. */
   retractions: Retractions;
+  /** The member rollbacks a group rollback starts as its children, one at a time. */
+  memberRollbacks: MemberRollbacks;
   /** Rollbacks a retraction starts as its children. */
   childRollbacks: ChildRollbacks;
   /** Kill switches: flag providers (Unleash, LaunchDarkly, flagd) and CronJob suspension. */

@@ -4,6 +4,7 @@ import { canaryJob } from './canary.js';
 import { canaryAbortJob } from './canary-abort.js';
 import type { JobDeps } from './deps.js';
 import { flagJob } from './flag.js';
+import { rollbackGroupJob } from './rollback-group.js';
 import { retractJob } from './retract.js';
 import { retractUndoJob } from './retract-undo.js';
 import { rollbackJob } from './rollback.js';
@@ -18,6 +19,7 @@ export const jobDefinitions: JobDefinition<unknown, JobDeps>[] = [
   canaryJob,
   canaryAbortJob,
   flagJob,
+  rollbackGroupJob,
 ];
 
 export function definitionsByKind(): Map<string, JobDefinition<unknown, JobDeps>> {

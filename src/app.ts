@@ -48,6 +48,7 @@ import { definitionsByKind } from '../jobs/index.js';
 import { RedisCanaryBoard } from '../jobs/canary-control.js';
 import { canaryFollowUps } from '../commands/canary-actions.js';
 import { undoSwitch } from '../commands/flag-plan.js';
+import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-group.js';
 import type { DestinationStream } from 'pino';
 
 /**
@@ -263,6 +264,10 @@ export async function startBackout(
         undo: (request, user, place) =>
           undoSwitch(request, user, place, { config, switches, directory, flow }),
       },
+      'rollback-group': {
+        undo: (request, user, place) =>
+          rollGroupForward(request, user, place, { config, deployments, directory, flow, requests }),
+      },
     },
   });
 
@@ -314,6 +319,14 @@ export async function startBackout(
           await requests.annotate(requestId, { statusLine: line });
           await cards.refresh(requestId);
         },
+        memberRollbacks: new GroupMemberRollbacks({
+          config,
+          deployments,
+          directory,
+          flow,
+          requests,
+          jobsQueue: jobsQueue.qualifiedName,
+        }),
         childRollbacks: new RetractionRollbacks({
           config,
           deployments,

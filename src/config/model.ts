@@ -50,6 +50,8 @@ export interface Config {
   freezes: Freeze[];
   auditRetentionMs: number;
   services: Map<string, ServiceConfig>;
+  /** Ordered groups for `/rollback <group>`: members in the order they are rolled back. */
+  groups: Map<string, { service: string; environment: string }[]>;
   /** Every channel named in the file: commands run in one of these keep their thread there. */
   knownChannels: Set<string>;
 }
@@ -126,6 +128,7 @@ export function buildConfig(raw: RawConfig): Config {
     })),
     auditRetentionMs: raw.audit.retention,
     services,
+    groups: new Map(Object.entries(raw.groups)),
     knownChannels,
   };
 }

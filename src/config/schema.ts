@@ -204,6 +204,18 @@ export const configSchema = z
     services: z.record(name, serviceSchema).refine((s) => Object.keys(s).length > 0, {
       message: 'configure at least one service',
     }),
+    /**
+     * Ordered multi-service rollbacks: `/rollback <group>` rolls every member back, one after
+     * another in this order, each verified before the next.
+     */
+    groups: z
+      .record(
+        name,
+        z
+          .array(z.strictObject({ service: name, environment: name }))
+          .min(2, 'a group needs at least two members'),
+      )
+      .default({}),
   })
   .superRefine((cfg, ctx) => {
     for (const [svcName, svc] of Object.entries(cfg.services)) {
@@ -215,6 +227,34 @@ export const configSchema = z
           message: `only one environment may be the default (${defaults.map(([n]) => n).join(', ')} all say default: true)`,
         });
       }
+    }
+    for (const [groupName, members] of Object.entries(cfg.groups)) {
+      if (cfg.services[groupName])
+        ctx.addIssue({
+          code: 'custom',
+          path: ['groups', groupName],
+          message: `a group cannot share its name with a service (/rollback ${groupName} would be ambiguous)`,
+        });
+      const seen = new Set<string>();
+      members.forEach((m, i) => {
+        const svc = cfg.services[m.service];
+        if (!svc)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['groups', groupName, i, 'service'],
+            message: `no service called ${m.service}`,
+          });
+        else if (!svc.environments[m.environment])
+          ctx.addIssue({
+            code: 'custom',
+            path: ['groups', groupName, i, 'environment'],
+            message: `${m.service} has no environment called ${m.environment}`,
+          });
+        const key = `${m.service}/${m.environment}`;
+        if (seen.has(key))
+          ctx.addIssue({ code: 'custom', path: ['groups', groupName, i], message: `${key} is listed twice` });
+        seen.add(key);
+      });
     }
     cfg.freezes.forEach((f, i) => {
       if (Date.parse(f.to) <= Date.parse(f.from)) {

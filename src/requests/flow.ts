@@ -29,6 +29,8 @@ export interface FileInput<P> {
   policy: Policy;
   /** Steps that cannot be undone; they make approval mandatory. */
   irreversible?: string[];
+  /** Further approver lists the one approval must also satisfy (a group's members' policies). */
+  approvalAlso?: ApprovalRule['also'];
   slack: SlackPlace;
   parentId?: string;
   /** Filed by a running job as its child: approved by the parent's approval, its job a BullMQ child. */
@@ -102,10 +104,13 @@ export class RequestFlow {
             approvers: input.policy.approvers,
             twoPerson: input.policy.twoPerson,
           }
-        : approvalRule(input.policy, {
-            irreversible: input.irreversible ?? [],
-            ...(freeze ? { freeze } : {}),
-          });
+        : {
+            ...approvalRule(input.policy, {
+              irreversible: input.irreversible ?? [],
+              ...(freeze ? { freeze } : {}),
+            }),
+            ...(input.approvalAlso?.length ? { also: input.approvalAlso } : {}),
+          };
       const request = (await deps.requests.create({
         id,
         kind: input.kind,

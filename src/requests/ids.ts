@@ -10,6 +10,7 @@ const PREFIX: Record<string, string> = {
   'api-retire': 'ar',
   'api-unretire': 'au',
   flag: 'fl',
+  'rollback-group': 'rg',
 };
 
 /**

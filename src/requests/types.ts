@@ -9,7 +9,8 @@ export type RequestKind =
   | 'canary-abort'
   | 'api-retire'
   | 'api-unretire'
-  | 'flag';
+  | 'flag'
+  | 'rollback-group';
 
 /**
  * pending → approved | rejected | expired | cancelled (the atomic approval transitions),
@@ -34,6 +35,11 @@ export interface ApprovalRule {
   twoPerson: boolean;
   /** Set when a freeze is active: approving is a break-glass decision. */
   freeze?: string;
+  /**
+   * Further approver lists the approver must also be on (one approval covering several targets,
+   * e.g. every member of a group rollback); each names what it covers.
+   */
+  also?: { covers: string; approvers: Principals }[];
 }
 
 export interface SlackPlace {

@@ -229,6 +229,8 @@ export function kindLabel(kind: BackoutRequest['kind']): string {
       return 'Restore API';
     case 'flag':
       return 'Kill switch';
+    case 'rollback-group':
+      return 'Group rollback';
   }
 }
 
