@@ -1,5 +1,5 @@
 import type { Config, Policy } from '../src/config/model.js';
-import { asBackoutError, NotFoundError, UsageError } from '../src/errors.js';
+import { asBackoutError, NotFoundError, PolicyError, UsageError } from '../src/errors.js';
 import type { Deployments } from '../src/integrations/kubernetes/types.js';
 import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/undo.js';
 import { checkRequester, describePrincipals } from '../src/policy/policy.js';
@@ -12,6 +12,7 @@ import type { SlackMessage } from '../src/slack/notifier.js';
 import type { GroupRollbackPlan, MemberRollbacks } from '../jobs/rollback-group.js';
 import type { RollbackPlan } from '../jobs/rollback.js';
 import { filedText, requestRollback, resolve, targetOf } from './rollback.js';
+import { migrationLines, migrationsCrossed } from './rollback-migrations.js';
 import { placeFor, type Invocation } from './shared.js';
 
 export interface GroupDeps {
@@ -39,6 +40,15 @@ async function planMember(
   if (undo.kind !== 'patch') {
     throw new NotFoundError(
       `${svc.name} in ${env.name}: ${undo.message}${undo.kind === 'noop' ? ' (already at the target)' : ''}. Nothing was changed for any member.`,
+    );
+  }
+  const crossed = migrationsCrossed(history, undo.target.revision);
+  if (crossed.length > 0) {
+    throw new PolicyError(
+      `${svc.name} in ${env.name} cannot go back to revision ${undo.target.revision} with its group: that crosses an irreversible data migration. Nothing was changed for any member.\n${migrationLines(crossed).join('\n')}`,
+      {
+        hint: `Follow the compensation runbook; roll that member back on its own with /rollback ${svc.name} --env ${env.name} --across-migration if it must go back (break-glass approval).`,
+      },
     );
   }
   const d = history.deployment;

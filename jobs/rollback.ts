@@ -9,6 +9,7 @@ import type { JobDefinition, Step, StepContext } from '../src/queue/job-definiti
 import type { CardButton } from '../src/slack/cards.js';
 import type { JobDeps } from './deps.js';
 import { holdTarget } from './hold-target.js';
+import { migrationLines, type MigrationMark } from '../commands/rollback-migrations.js';
 
 export interface RollbackPlan {
   service: string;
@@ -29,6 +30,8 @@ export interface RollbackPlan {
   health?: HealthConfig;
   /** Set when this request undoes an earlier rollback ("Roll forward"). */
   rollForwardOf?: string;
+  /** Irreversible data migrations this rollback crosses (approved as break-glass). */
+  migrations?: MigrationMark[];
 }
 
 type Ctx = StepContext<RollbackPlan, JobDeps>;
@@ -262,6 +265,7 @@ export const rollbackJob: JobDefinition<RollbackPlan, JobDeps> = {
         `• container \`${name}\`: \`${before}\` → \`${after}\`${before === after ? ' (unchanged)' : ''}`,
       );
     }
+    lines.push(...migrationLines(plan.migrations ?? []));
     lines.push(
       `Then wait for the rollout (timeout ${formatDuration(plan.timeoutMs)})${plan.health ? ` and verify health for ${formatDuration(plan.health.stabilityWindow)}` : ''}.`,
     );

@@ -29,6 +29,8 @@ export interface FileInput<P> {
   policy: Policy;
   /** Steps that cannot be undone; they make approval mandatory. */
   irreversible?: string[];
+  /** Approving is a break-glass decision, for this reason (e.g. an irreversible migration). */
+  breakGlass?: string;
   /** Further approver lists the one approval must also satisfy (a group's members' policies). */
   approvalAlso?: ApprovalRule['also'];
   slack: SlackPlace;
@@ -110,6 +112,7 @@ export class RequestFlow {
               ...(freeze ? { freeze } : {}),
             }),
             ...(input.approvalAlso?.length ? { also: input.approvalAlso } : {}),
+            ...(input.breakGlass ? { breakGlass: input.breakGlass } : {}),
           };
       const request = (await deps.requests.create({
         id,
@@ -244,12 +247,19 @@ export class RequestFlow {
         },
       );
     }
+    if (request.approval.breakGlass && !breakGlass) {
+      throw new PolicyError(
+        `Approving this is a break-glass decision (${request.approval.breakGlass}), so a plain approval is not enough. Nothing was changed.`,
+        { hint: 'Use "Break glass & approve" on the card if this cannot wait.' },
+      );
+    }
     await checkApprover(user, request, deps.directory);
+    const glass = breakGlass && (freeze !== undefined || request.approval.breakGlass !== undefined);
     const moved = await deps.requests.transition(
       requestId,
       ['pending'],
       'approved',
-      { approver: user, approvedAt: now.getTime(), breakGlass: breakGlass && freeze !== undefined },
+      { approver: user, approvedAt: now.getTime(), breakGlass: glass },
       { checkExpiry: true, now: now.getTime() },
     );
     if (!moved.ok) {
@@ -260,11 +270,19 @@ export class RequestFlow {
       const fresh = await deps.requests.get(requestId);
       return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
     }
-    deps.metrics.approvals.inc({ outcome: breakGlass && freeze ? 'break_glass' : 'approved' });
+    deps.metrics.approvals.inc({ outcome: glass ? 'break_glass' : 'approved' });
     await deps.audit.append({
       type: 'request.approved',
       ...auditContext({ ...request, approver: user }),
-      ...(freeze ? { details: { breakGlass: true, freeze: freeze.name } } : {}),
+      ...(glass
+        ? {
+            details: {
+              breakGlass: true,
+              ...(freeze ? { freeze: freeze.name } : {}),
+              ...(request.approval.breakGlass ? { why: request.approval.breakGlass } : {}),
+            },
+          }
+        : {}),
     });
     await this.enqueue(requestId, 1, { kind: request.kind });
     await deps.timers.remove(`expire-${requestId}`).catch(() => 0);

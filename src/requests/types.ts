@@ -35,6 +35,8 @@ export interface ApprovalRule {
   twoPerson: boolean;
   /** Set when a freeze is active: approving is a break-glass decision. */
   freeze?: string;
+  /** Set when approving is a break-glass decision for another reason (an irreversible migration). */
+  breakGlass?: string;
   /**
    * Further approver lists the approver must also be on (one approval covering several targets,
    * e.g. every member of a group rollback); each names what it covers.
