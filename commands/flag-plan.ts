@@ -233,3 +233,36 @@ export async function undoSwitch(
   );
   return { ok: filed !== undefined, message: message.text };
 }
+
+/** "Turn off <flag> instead" on a pending rollback's card: the gentler first move, filed as /flag would. */
+export async function flagInsteadOfRollback(
+  request: BackoutRequest,
+  user: string,
+  place: { channel: string; responseUrl?: string },
+  deps: FlagDeps,
+): Promise<Decision> {
+  const plan = request.plan as { service: string; environment: string; killSwitch?: string };
+  if (!plan.killSwitch)
+    return { ok: false, message: `${plan.service} has no kill switch to offer; nothing was changed.` };
+  const { message, request: filed } = await requestSwitch(
+    {
+      service: plan.service,
+      env: plan.environment,
+      flag: plan.killSwitch,
+      direction: 'off',
+      reason: `instead of rolling back (${request.id})`,
+    },
+    {
+      user,
+      channel: place.channel,
+      ...(place.responseUrl ? { responseUrl: place.responseUrl } : {}),
+      ...(request.slack.threadTs ? { threadTs: request.slack.threadTs } : {}),
+    },
+    deps,
+  );
+  const still =
+    request.state === 'pending'
+      ? ` The rollback \`${request.id}\` is still waiting for approval: reject it if the flag is enough.`
+      : '';
+  return { ok: filed !== undefined, message: `${message.text}${still}` };
+}

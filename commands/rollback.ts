@@ -208,6 +208,9 @@ export async function requestRollback(
     ...(env.health ? { health: env.health } : {}),
     ...(opts.rollForwardOf ? { rollForwardOf: opts.rollForwardOf } : {}),
     ...(crossed.length ? { migrations: crossed } : {}),
+    ...(service.flags && !opts.child && !opts.rollForwardOf
+      ? { killSwitch: service.flags.killSwitches[0]! }
+      : {}),
   };
   const title = `${opts.rollForwardOf ? 'Roll forward' : 'Roll back'} ${service.name} in ${env.name} from revision ${d.revision} to revision ${undo.target.revision}`;
   const request = await deps.flow.file({

@@ -30,6 +30,8 @@ export interface RollbackPlan {
   health?: HealthConfig;
   /** Set when this request undoes an earlier rollback ("Roll forward"). */
   rollForwardOf?: string;
+  /** The service's kill switch, offered on the plan card as the gentler move. */
+  killSwitch?: string;
   /** Irreversible data migrations this rollback crosses (approved as break-glass). */
   migrations?: MigrationMark[];
 }
@@ -270,6 +272,21 @@ export const rollbackJob: JobDefinition<RollbackPlan, JobDeps> = {
       `Then wait for the rollout (timeout ${formatDuration(plan.timeoutMs)})${plan.health ? ` and verify health for ${formatDuration(plan.health.stabilityWindow)}` : ''}.`,
     );
     return lines;
+  },
+  pendingButtons(request): CardButton[] {
+    const flag = request.plan.killSwitch;
+    if (!flag) return [];
+    return [
+      {
+        action: 'flagInstead',
+        text: `Turn off ${flag} instead`,
+        confirm: {
+          title: `Turn off ${flag}?`,
+          text: `Files a /flag request to turn ${flag} off in ${request.plan.environment}. This rollback stays pending: reject it if the flag is enough.`,
+          confirm: 'File it',
+        },
+      },
+    ];
   },
   buttons(request): CardButton[] {
     if (

@@ -47,7 +47,7 @@ import { DeprecationRegistry } from './api-retirement/index.js';
 import { definitionsByKind } from '../jobs/index.js';
 import { RedisCanaryBoard } from '../jobs/canary-control.js';
 import { canaryFollowUps } from '../commands/canary-actions.js';
-import { undoSwitch } from '../commands/flag-plan.js';
+import { flagInsteadOfRollback, undoSwitch } from '../commands/flag-plan.js';
 import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-group.js';
 import type { DestinationStream } from 'pino';
 
@@ -251,6 +251,8 @@ export async function startBackout(
       rollback: {
         undo: (request, user, place) =>
           rollForward(request, user, place, { config, deployments, directory, flow }),
+        flagInstead: (request, user, place) =>
+          flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
       },
       retract: {
         undo: (request, user, place) => undoFromCard(request, user, place, retractDeps),

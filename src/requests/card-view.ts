@@ -45,6 +45,7 @@ export function buttonsFor(
               },
             },
         { action: 'reject', text: 'Reject', style: 'danger' },
+        ...(def?.pendingButtons?.(request) ?? []),
       ];
     case 'failed':
       return [

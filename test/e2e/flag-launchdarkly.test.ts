@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditTypes, cardIn, click, run, waitCard } from '../kit/flows.js';
 import { LaunchDarklyDouble, SEMANTIC_PATCH_TYPE } from '../doubles/launchdarkly.js';
+import { waitFor } from '../kit/wait.js';
 import { createWorld, defaultConfigYaml, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 
 const LD_TOKEN = 'api-0000-backout-test-token';
@@ -81,5 +82,22 @@ describe('/flag on LaunchDarkly: semantic patch as documented, approval, and a s
       /flag `dynamic-pricing` in LaunchDarkly project `shop`, environment `production` is now \*on\*, but the plan was made when it was \*off\*/,
     );
     expect(ld.requests.filter((r) => r.method === 'PATCH')).toHaveLength(before);
+  });
+
+  it('a /rollback plan card of a service with kill switches offers "Turn off <flag> instead", which files the flag request', async () => {
+    await run(world, bot, '/rollback', 'pricing-api --reason "prices wrong"');
+    const card = await cardIn(world, PEOPLE.checkout, 2);
+    expect(JSON.stringify(card.blocks)).toContain('Turn off dynamic-pricing instead');
+    const answer = await click(world, bot, card, 'backout_flag_instead', PEOPLE.requester);
+    const text = JSON.stringify(
+      (await waitFor(() => world.slack.responses(answer)[0], { what: 'answer' })).body,
+    );
+    expect(text).toMatch(
+      /Filed `fl-[a-z0-9]{8}`: Turn flag dynamic-pricing of pricing-api off in production/,
+    );
+    expect(text).toMatch(/The rollback `rb-[a-z0-9]{8}` is still waiting for approval/);
+    const flagCard = await cardIn(world, PEOPLE.checkout, 3);
+    expect(JSON.stringify(flagCard.blocks)).toContain('`dynamic-pricing` *on* → *off*');
+    expect(JSON.stringify(flagCard.blocks)).toContain('instead of rolling back');
   });
 });
