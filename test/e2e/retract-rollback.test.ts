@@ -1,3 +1,4 @@
+import { waitFor } from '../kit/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 import { approve, cardMatching, command, finished, release, seedReleases } from './retract-kit.js';
@@ -44,9 +45,16 @@ describe('--rollback rolls back every environment running the tag, as children r
     expect(image(world, 'staging')).toBe('shop/checkout:1.4.1');
     expect(release(world, 'v1.4.2').prerelease).toBe(true);
 
-    const children = world.slack
-      .messages(PEOPLE.checkout)
-      .filter((m) => !m.thread_ts && /^Rollback checkout-api · (production|staging)/.test(m.text));
+    // Each child's card edit is delivered in its own lane at Slack's pace: late, never lost.
+    const children = await waitFor(
+      () => {
+        const found = world.slack
+          .messages(PEOPLE.checkout)
+          .filter((m) => !m.thread_ts && /^Rollback checkout-api · (production|staging)/.test(m.text));
+        return found.length === 2 && found.every((m) => /— done/.test(m.text)) && found;
+      },
+      { what: 'both child rollback cards to say done', timeoutMs: 20_000 },
+    );
     expect(children).toHaveLength(2);
     for (const child of children) {
       expect(child.text).toMatch(/— done/);
