@@ -1,5 +1,6 @@
 import type { Config } from '../src/config/model.js';
 import { asBackoutError } from '../src/errors.js';
+import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
 import type { Deployments } from '../src/integrations/kubernetes/types.js';
 import type { RequestFlow } from '../src/requests/flow.js';
 import type { RequestStore } from '../src/requests/store.js';
@@ -21,6 +22,7 @@ export class RetractionRollbacks implements ChildRollbacks {
     private readonly deps: {
       config: Config;
       deployments: Deployments;
+      owners: SyncOwners;
       directory: Directory;
       flow: RequestFlow;
       requests: RequestStore;

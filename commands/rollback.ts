@@ -8,6 +8,8 @@ import type {
   RevisionEntry,
 } from '../src/integrations/kubernetes/types.js';
 import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/undo.js';
+import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
+import { planOwnership } from './rollback-owners.js';
 import { checkRequester, describePrincipals, isEmpty } from '../src/policy/policy.js';
 import type { ChildOf, RequestFlow } from '../src/requests/flow.js';
 import type { BackoutRequest } from '../src/requests/types.js';
@@ -97,6 +99,7 @@ export function parse(text: string): RollbackCommand {
 export interface RollbackDeps {
   config: Config;
   deployments: Deployments;
+  owners: SyncOwners;
   directory: Directory;
   flow: RequestFlow;
 }
@@ -164,6 +167,7 @@ export async function requestRollback(
   }
   const current = history.revisions.find((r) => r.current);
   const d = history.deployment;
+  const ownership = await planOwnership(deps.owners, env, service.name, d);
   const plan: RollbackPlan = {
     service: service.name,
     environment: env.name,
@@ -185,6 +189,9 @@ export async function requestRollback(
     timeoutMs: env.rolloutTimeoutMs,
     ...(env.health ? { health: env.health } : {}),
     ...(opts.rollForwardOf ? { rollForwardOf: opts.rollForwardOf } : {}),
+    ...(ownership.owners.length ? { owners: ownership.owners } : {}),
+    ...(ownership.managedBy.length ? { managedBy: ownership.managedBy } : {}),
+    ...(ownership.pauseSync.length ? { pauseSync: ownership.pauseSync } : {}),
   };
   const title = `${opts.rollForwardOf ? 'Roll forward' : 'Roll back'} ${service.name} in ${env.name} from revision ${d.revision} to revision ${undo.target.revision}`;
   const request = await deps.flow.file({

@@ -3,6 +3,7 @@ import type { DeprecationEntry } from '../src/api-retirement/index.js';
 import type { AuditLog } from '../src/audit/log.js';
 import type { Config } from '../src/config/model.js';
 import type { HealthChecker } from '../src/integrations/health.js';
+import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
 import type { Deployments } from '../src/integrations/kubernetes/types.js';
 import type { Retractions } from '../src/integrations/github/retractions.js';
 import type { Releases } from '../src/integrations/github/types.js';
@@ -16,6 +17,8 @@ import type { CanaryBoard } from './canary-control.js';
 export interface JobDeps {
   config: Config;
   deployments: Deployments;
+  /** GitOps and release owners of Deployments (read for plans, paused under `gitops: suspend`). */
+  owners: SyncOwners;
   health: HealthChecker;
   locks: TargetLocks;
   audit: AuditLog;

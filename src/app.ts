@@ -12,6 +12,7 @@ import { HttpHealthChecker } from './integrations/health.js';
 import { DEFAULT_TOKEN_ENV, type Environ } from './integrations/prometheus/client.js';
 import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
+import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -170,6 +171,8 @@ export async function startBackout(
     }
   }
   const deployments = new KubeDeployments(kube);
+  // Argo CD Applications and Flux objects that own Deployments (read for plans, paused on request).
+  const owners = new KubeSyncOwners(kube);
   const health = new HttpHealthChecker(environ);
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
   const traffic = createTrafficProviders(kube, deployments);
@@ -214,6 +217,7 @@ export async function startBackout(
   const rollbackModal = new RollbackModal({
     config,
     deployments,
+    owners,
     directory,
     flow,
     responder,
@@ -229,6 +233,7 @@ export async function startBackout(
     retractViews: retractModal,
     config,
     deployments,
+    owners,
     directory,
     flow,
     views: rollbackModal,
@@ -252,7 +257,7 @@ export async function startBackout(
     followUps: {
       rollback: {
         undo: (request, user, place) =>
-          rollForward(request, user, place, { config, deployments, directory, flow }),
+          rollForward(request, user, place, { config, deployments, owners, directory, flow }),
       },
       retract: {
         undo: (request, user, place) => undoFromCard(request, user, place, retractDeps),
@@ -299,6 +304,7 @@ export async function startBackout(
       jobDeps: {
         config,
         deployments,
+        owners,
         health,
         locks,
         audit,
@@ -316,6 +322,7 @@ export async function startBackout(
         childRollbacks: new RetractionRollbacks({
           config,
           deployments,
+          owners,
           directory,
           flow,
           requests,

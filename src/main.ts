@@ -7,6 +7,7 @@ import { loadConfigFile } from './config/load.js';
 import { configCheck } from './cli/config-check.js';
 import { formatStartupProblems } from './cli/startup-problems.js';
 import { prometheusSecretProblems } from './integrations/prometheus/secrets-check.js';
+import { kubeconfigProblems } from './integrations/kubernetes/clients.js';
 import { CLI_USAGE as USAGE, processIo, runCliCommand } from './cli/run.js';
 
 /** Settings that are each valid alone but not together, and files the environment names. */
@@ -18,10 +19,13 @@ function crossCheckProblems(config: Config, env: NodeJS.ProcessEnv): string[] {
       `GITHUB_TOKEN is missing: services ${githubServices.map((s) => s.name).join(', ')} name a GitHub repo`,
     );
   }
-  for (const path of (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)) {
+  const paths = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
+  for (const path of paths) {
     if (!existsSync(path)) problems.push(`KUBECONFIG names ${path}, which does not exist`);
   }
   problems.push(...prometheusSecretProblems(config, env));
+  if (paths.length > 0 && paths.every((p) => existsSync(p)))
+    problems.push(...kubeconfigProblems(env.KUBECONFIG));
   return problems;
 }
 

@@ -25,6 +25,8 @@ export interface EnvironmentConfig {
   channel?: string;
   health?: HealthConfig;
   rolloutTimeoutMs: number;
+  /** A rollback of a Deployment a GitOps controller syncs by itself: suspend its sync, refuse, or ignore it. */
+  gitops: 'suspend' | 'refuse' | 'ignore';
   canary?: CanaryConfig;
   policy: Policy;
 }
@@ -92,6 +94,7 @@ export function buildConfig(raw: RawConfig): Config {
         ...(channel ? { channel } : {}),
         ...(env.health ? { health: env.health } : {}),
         rolloutTimeoutMs: env.rollout.timeout,
+        gitops: env.gitops,
         ...(env.canary ? { canary: env.canary } : {}),
         policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy, env.policy),
       });

@@ -191,6 +191,12 @@ export const environmentSchema = z.strictObject({
   channel: slackChannelId.optional(),
   health: healthSchema.optional(),
   rollout: z.strictObject({ timeout: durationSchema.default(600_000) }).default({ timeout: 600_000 }),
+  /**
+   * What a rollback does when a GitOps controller (Argo CD, Flux) syncs the Deployment by itself:
+   * `refuse` (default) says why and changes nothing, `suspend` pauses its sync as an approved step
+   * first, `ignore` rolls back anyway (the controller may put its template back).
+   */
+  gitops: z.enum(['suspend', 'refuse', 'ignore']).default('refuse'),
   canary: canarySchema.optional(),
   policy: policySchema.optional(),
 });

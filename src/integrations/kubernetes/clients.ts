@@ -10,7 +10,7 @@ import {
   type Configuration,
 } from '@kubernetes/client-node';
 import { delimiter } from 'node:path';
-import { IntegrationError } from '../../errors.js';
+import { BackoutError, IntegrationError } from '../../errors.js';
 
 export interface KubeApis {
   apps: AppsV1Api;
@@ -33,23 +33,17 @@ export class KubeClients {
   private readonly byContext = new Map<string, KubeApis>();
   private readonly base: KubeConfig;
 
-  /** `kubeconfig`: the KUBECONFIG value (one path or several joined by ":"); absent: ~/.kube/config or in-cluster. */
+  /**
+   * `kubeconfig`: the KUBECONFIG value (one path or several joined by ":"); absent: ~/.kube/config or
+   * in-cluster. Refuses a kubeconfig that would send credentials over plain http (see `plainHttpCredentials`).
+   */
   constructor(
     kubeconfig?: string,
     readonly callTimeoutMs = KUBE_CALL_TIMEOUT_MS,
   ) {
-    this.base = new KubeConfig();
-    const paths = (kubeconfig ?? '').split(delimiter).filter(Boolean);
-    if (paths.length === 0) {
-      this.base.loadFromDefault();
-      return;
-    }
-    this.base.loadFromFile(paths[0]!);
-    for (const path of paths.slice(1)) {
-      const next = new KubeConfig();
-      next.loadFromFile(path);
-      this.base.mergeConfig(next, true);
-    }
+    this.base = loadKubeconfig(kubeconfig);
+    const problems = plainHttpCredentials(this.base);
+    if (problems.length > 0) throw new BackoutError('config', problems.join('\n'));
   }
 
   contexts(): string[] {
@@ -102,4 +96,56 @@ function withDeadline(kc: KubeConfig, timeoutMs: number): Configuration {
       },
     ],
   });
+}
+
+function loadKubeconfig(kubeconfig: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  const paths = (kubeconfig ?? '').split(delimiter).filter(Boolean);
+  if (paths.length === 0) {
+    kc.loadFromDefault();
+    return kc;
+  }
+  kc.loadFromFile(paths[0]!);
+  for (const path of paths.slice(1)) {
+    const next = new KubeConfig();
+    next.loadFromFile(path);
+    kc.mergeConfig(next, true);
+  }
+  return kc;
+}
+
+/**
+ * Contexts whose user carries credentials (a bearer token, basic auth, a client certificate, an
+ * exec or auth-provider plugin) for an `http://` server: anyone on the path could read and replay
+ * them, so, like kubectl, backout refuses to start with them. One problem per context, with the fix.
+ */
+export function plainHttpCredentials(kc: KubeConfig): string[] {
+  const problems: string[] = [];
+  for (const ctx of kc.getContexts()) {
+    const cluster = kc.getCluster(ctx.cluster);
+    const user = kc.getUser(ctx.user);
+    if (!cluster || !user || !cluster.server.toLowerCase().startsWith('http://')) continue;
+    const kinds = [
+      user.token ? 'a bearer token' : '',
+      user.username || user.password ? 'basic auth' : '',
+      user.certData || user.certFile ? 'a client certificate' : '',
+      user.exec ? 'an exec credential plugin' : '',
+      user.authProvider ? 'an auth provider' : '',
+    ].filter(Boolean);
+    if (kinds.length === 0) continue;
+    problems.push(
+      `kubeconfig context "${ctx.name}" would send ${kinds.join(' and ')} to ${cluster.server} over plain http, which kubectl also refuses. ` +
+        `Fix: point cluster "${ctx.cluster}" at its https:// address (with certificate-authority-data), or drop the credentials for a local unauthenticated endpoint such as \`kubectl proxy\`.`,
+    );
+  }
+  return problems;
+}
+
+/** Start-up problems of the kubeconfig KUBECONFIG names (credentials over http), without building clients. */
+export function kubeconfigProblems(kubeconfig: string | undefined): string[] {
+  try {
+    return plainHttpCredentials(loadKubeconfig(kubeconfig));
+  } catch (err) {
+    return [`the kubeconfig could not be read: ${err instanceof Error ? err.message : String(err)}`];
+  }
 }
