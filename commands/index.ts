@@ -11,6 +11,7 @@ import type { Principals } from '../src/config/schema.js';
 import { isEmpty, isIn } from '../src/policy/policy.js';
 import { helpMessage, renderError } from '../src/slack/cards.js';
 import type { Directory } from '../src/slack/directory.js';
+import type { Membership } from '../src/slack/membership.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { SlashCommand } from './command.js';
 import { canaryCommand, type CanaryCommandDeps } from './canary.js';
@@ -21,6 +22,7 @@ import type { Invocation } from './shared.js';
 export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps {
   config: Config;
   directory: Directory;
+  members: Membership;
   log: Logger;
   metrics: Metrics;
   /** Whether Redis answers right now; commands that file requests fail fast when it does not. */
@@ -121,7 +123,14 @@ function register<C>(
             'backout.user': inv.user,
             ...commandSpanTarget(parsed, deps.config),
           },
-          () => cmd.run(parsed, inv, deps),
+          async () => {
+            // A Slack Connect user's command carries their own workspace: refused before any planning.
+            await deps.members.checkOrigin(inv.user, {
+              teamId: command.team_id,
+              enterpriseId: command.enterprise_id,
+            });
+            return cmd.run(parsed, inv, deps);
+          },
         ),
       );
       deps.metrics.commands.inc({ command: cmd.name, result: 'ok' });

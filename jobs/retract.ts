@@ -5,7 +5,7 @@ import type { ReleaseSnapshot } from '../src/integrations/github/retractions.js'
 import { whyNotReplacement } from '../src/integrations/github/selection.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
-import type { CardButton } from '../src/slack/cards.js';
+import { esc, type CardButton } from '../src/slack/cards.js';
 import type { JobDeps } from './deps.js';
 import { rollbackChildren } from './retract-children.js';
 import { describeRetraction, yesNo, type RetractPlan } from './retract-plan.js';
@@ -235,11 +235,11 @@ const assets: Step<RetractPlan, JobDeps> = {
       }
       deleted.push(asset.id);
       await ctx.save({ deleted });
-      await ctx.progress(`Deleted ${deleted.length} of ${approved.length}: \`${asset.name}\``);
+      await ctx.progress(`Deleted ${deleted.length} of ${approved.length}: \`${esc(asset.name)}\``);
     }
     const added = live.filter((a) => !approved.some((p) => p.id === a.id));
     return {
-      detail: `Deleted ${deleted.length} asset(s): ${approved.map((a) => `\`${a.name}\``).join(', ')}.${added.length ? ` Kept ${added.length} uploaded after the plan (not approved for deletion).` : ''}`,
+      detail: `Deleted ${deleted.length} asset(s): ${approved.map((a) => `\`${esc(a.name)}\``).join(', ')}.${added.length ? ` Kept ${added.length} uploaded after the plan (not approved for deletion).` : ''}`,
     };
   },
 };

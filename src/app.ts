@@ -31,6 +31,8 @@ import { RequestStore } from './requests/store.js';
 import { TargetLocks } from './requests/target-lock.js';
 import { createSlackSurface, slackClientOptions } from './slack/bolt.js';
 import { SlackDirectory } from './slack/directory.js';
+import { SlackMembership } from './slack/membership.js';
+import { RedisReplayGuard } from './slack/replay-guard.js';
 import { registerInteractions } from './slack/interactions.js';
 import { NOTIFY_QUEUE, QueueNotifier } from './slack/notifier.js';
 import { createDrainProcessor } from './slack/notify-worker.js';
@@ -156,6 +158,16 @@ export async function startBackout(
     rejectRateLimitedCalls: true,
   });
   const directory = new SlackDirectory(slackApi);
+  // Who may request and approve: members of the installing workspace (auth.test, asked once now).
+  const members = new SlackMembership(slackApi);
+  if (env.BACKOUT_ROLE !== 'worker') {
+    members.installed().catch((err: unknown) => {
+      log.warn(
+        { err: (err as Error).message },
+        'auth.test failed at start-up; asked again on the first request',
+      );
+    });
+  }
   const responder = new ResponseUrlResponder(log);
 
   const kube = new KubeClients(env.KUBECONFIG, env.BACKOUT_KUBE_TIMEOUT);
@@ -195,6 +207,7 @@ export async function startBackout(
     cards,
     audit,
     directory,
+    members,
     jobs: jobsQueue,
     timers: timersQueue,
     metrics,
@@ -235,6 +248,7 @@ export async function startBackout(
     deployments,
     owners,
     directory,
+    members,
     flow,
     views: rollbackModal,
     log,
@@ -252,6 +266,8 @@ export async function startBackout(
   registerInteractions(surface.app, {
     flow,
     requests,
+    members,
+    replays: new RedisReplayGuard(redis, prefix),
     log,
     metrics,
     followUps: {
@@ -298,6 +314,7 @@ export async function startBackout(
       notifier,
       audit,
       cards,
+      redis,
       metrics,
       log,
       dryRun: env.DRY_RUN,
@@ -364,6 +381,8 @@ export async function startBackout(
       prefix,
       notify: notifyQueue,
       jobs: jobsQueue,
+      locks,
+      metrics,
       log,
       apiWarning: (data) => apiWarnings.fire(data),
     });

@@ -5,6 +5,7 @@ import type { CliIo } from './context.js';
 import { doctor } from './doctor.js';
 import { apiOpenApi, API_OPENAPI_USAGE } from './api-openapi.js';
 import { proxy, PROXY_USAGE } from './proxy.js';
+import { redisAcl } from './redis-acl.js';
 import { report } from './report.js';
 import { reportApi, REPORT_API_USAGE } from './report-api.js';
 
@@ -16,7 +17,8 @@ export const CLI_USAGE = `usage: backout [start]
        backout doctor [--json]
        ${PROXY_USAGE}
        ${API_OPENAPI_USAGE}
-       ${REPORT_API_USAGE}`;
+       ${REPORT_API_USAGE}
+       backout redis-acl middleware [--user <name>] [--password <password>]`;
 
 /**
  * The one-shot commands (audit, report, doctor). Undefined when `argv` is not one of them.
@@ -32,6 +34,7 @@ export async function runCliCommand(argv: readonly string[], io: CliIo): Promise
   else if (command === 'doctor') run = () => doctor(argv.slice(1), io);
   else if (command === 'proxy') run = () => proxy(argv.slice(1), io);
   else if (command === 'api' && sub === 'openapi') run = () => apiOpenApi(rest, io);
+  else if (command === 'redis-acl') run = () => redisAcl(argv.slice(1), io);
   if (!run) return undefined;
   try {
     return await run();

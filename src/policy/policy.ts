@@ -84,7 +84,7 @@ export function approvalRule(
  */
 export async function checkApprover(
   user: string,
-  request: BackoutRequest,
+  request: Pick<BackoutRequest, 'approval' | 'requester'>,
   directory: Directory,
 ): Promise<void> {
   const rule = request.approval;

@@ -38,6 +38,8 @@ interface Managed {
  */
 export class WorkerPool {
   private readonly managed: Managed[] = [];
+  /** Runs in progress in this process, by queue and job id, whichever worker started them. */
+  private readonly running = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -50,6 +52,8 @@ export class WorkerPool {
       /** The process's command connection, to tell "Redis down" from "this worker wedged". */
       probe: Redis;
       wedgeAfterMs?: number;
+      /** Overrides of WORKER_TIMING (tests compress them). */
+      timing?: Partial<Record<keyof typeof WORKER_TIMING, number>>;
     },
   ) {}
 
@@ -63,11 +67,12 @@ export class WorkerPool {
 
   private create(spec: WorkerSpec): Managed {
     const connection = createRedis(this.opts.redisUrl, 'worker', this.opts.log);
-    const worker = new Worker(spec.queue, spec.processor, {
+    const worker = new Worker(spec.queue, this.once(spec), {
       connection,
       prefix: this.opts.prefix,
       concurrency: spec.concurrency,
       ...WORKER_TIMING,
+      ...this.opts.timing,
     });
     worker.on('error', (err) => this.opts.log.warn({ queue: spec.queue, err: err.message }, 'worker error'));
     worker.on('failed', (job: Job | undefined, err: Error) => {
@@ -76,6 +81,36 @@ export class WorkerPool {
       }
     });
     return { spec, worker, connection };
+  }
+
+  /**
+   * One run per job at a time in this process. A worker the watchdog force-closed leaves its
+   * runs going (close(true) does not stop a processor); once their lock lapses BullMQ hands the
+   * job to the new worker, which must not start it beside the old run. It waits for that run
+   * to end (its fenced checkpoint writes stop it once the lock moved on), re-reads the job's
+   * checkpoints, and only then continues the work.
+   */
+  private once(spec: WorkerSpec): Processor {
+    return async (job: Job, token?: string, signal?: AbortSignal) => {
+      const key = `${spec.queue}\n${job.id ?? ''}`;
+      const earlier = this.running.get(key);
+      if (earlier) {
+        this.opts.log.warn(
+          { queue: spec.queue, jobId: job.id },
+          'job still running here under a closed worker; waiting for that run before continuing',
+        );
+        await earlier.catch(() => undefined);
+        const data = await this.opts.probe.hget(`${job.queueQualifiedName}:${job.id}`, 'data');
+        if (data) job.data = JSON.parse(data) as unknown;
+      }
+      const run: Promise<unknown> = Promise.resolve(spec.processor(job, token, signal));
+      this.running.set(key, run);
+      try {
+        return await run;
+      } finally {
+        if (this.running.get(key) === run) this.running.delete(key);
+      }
+    };
   }
 
   /** The current workers (a recreated worker replaces its predecessor here). */

@@ -62,6 +62,22 @@ export class TargetLocks {
     return (await this.redis.eval(EXTEND, 1, this.key(target), holder, this.ttlMs)) === 1;
   }
 
+  /** Every lock held now, with its holder (for the sweep that frees orphaned ones). */
+  async held(): Promise<{ target: string; holder: string }[]> {
+    const out: { target: string; holder: string }[] = [];
+    const start = `${this.prefix}:target:`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${start}*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const holder = await this.redis.get(key);
+        if (holder) out.push({ target: key.slice(start.length), holder });
+      }
+    } while (cursor !== '0');
+    return out;
+  }
+
   async release(target: string, holder: string): Promise<boolean> {
     return (await this.redis.eval(RELEASE, 1, this.key(target), holder)) === 1;
   }

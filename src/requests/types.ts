@@ -61,6 +61,8 @@ export interface RequestSpec<P = unknown> {
   slack: SlackPlace;
   dryRun: boolean;
   parentId?: string;
+  /** Set on a child request (a retraction's rollback): its job runs as a BullMQ child of this job. */
+  parentJob?: { id: string; queue: string };
 }
 
 /** What changes as the request moves through its life. */

@@ -32,7 +32,7 @@ describe('backout doctor', () => {
     const lines = stdout.trimEnd().split('\n');
     expect(lines.slice(0, -1).every((l) => l.startsWith('✓ '))).toBe(true);
     expect(stdout).toMatch(/✓ slack +token: valid: bot @backout \(U0000BOT\)/);
-    expect(stdout).toMatch(/✓ slack +scopes: all 8 scopes of manifest.yml granted/);
+    expect(stdout).toMatch(/✓ slack +scopes: all 9 scopes of manifest.yml granted/);
     expect(stdout).toMatch(
       /✓ slack +channel C0CHECKOUT: the bot is a member of #checkout-incidents \(checkout-api\/production\)/,
     );
@@ -50,7 +50,14 @@ describe('backout doctor', () => {
 
   describe('with faults seeded in the doubles', () => {
     beforeAll(() => {
-      world.slack.setScopes(['commands', 'chat:write', 'usergroups:read', 'channels:read', 'groups:read']);
+      world.slack.setScopes([
+        'commands',
+        'chat:write',
+        'usergroups:read',
+        'channels:read',
+        'groups:read',
+        'users:read',
+      ]);
       world.slack.setBotChannels([PEOPLE.incident]);
       world.prod.deny({ verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop' });
       world.github.hideRepo('acme/checkout');
