@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
@@ -18,9 +19,11 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { noTracing } from './observability/tracing.js';
 import { packageVersion } from './cli/package.js';
-import { urlPassword } from './cli/context.js';
 import { JOBS_QUEUE, TIMERS_QUEUE, type JobData } from './queue/job-definition.js';
 import { createRedis, waitForRedis } from './queue/redis.js';
+import { RedisProbe } from './redis/probe.js';
+import { RepeatLog } from './redis/repeat-log.js';
+import { describeTopology, topologyPassword } from './redis/topology.js';
 import { createStepRunner } from './queue/step-runner.js';
 import { createTimerProcessor, SWEEP_EVERY_MS } from './queue/timers.js';
 import { ApiWarnings } from '../jobs/api-warnings.js';
@@ -119,7 +122,7 @@ export async function startBackout(
     env.SLACK_SIGNING_SECRET,
     env.SLACK_APP_TOKEN,
     env.GITHUB_TOKEN,
-    urlPassword(env.REDIS_URL),
+    topologyPassword(env.redis.topology),
     environ[DEFAULT_TOKEN_ENV],
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
@@ -137,14 +140,23 @@ export async function startBackout(
         log,
       })
     : noTracing;
-  const prefix = env.BACKOUT_PREFIX;
-  const redis = createRedis(env.REDIS_URL, 'command', log);
+  const { topology, prefix } = env.redis;
+  const repeats = new RepeatLog(log);
+  const redisLogging = { log, repeats };
+  log.info({ redis: describeTopology(topology), prefix }, `redis: ${topology.kind}`);
+  if (env.redis.prefixChangedFrom !== undefined) {
+    log.warn(
+      { configured: env.redis.prefixChangedFrom, prefix },
+      `Redis Cluster: BACKOUT_PREFIX "${env.redis.prefixChangedFrom}" is used as "${prefix}" so that every key is in one slot; set BACKOUT_PREFIX=${prefix} to say so yourself`,
+    );
+  }
+  const redis = createRedis(topology, 'command', redisLogging);
   const queueOpts = { connection: redis, prefix };
   const jobsQueue = new Queue<JobData>(JOBS_QUEUE, queueOpts);
   const notifyQueue = new Queue(NOTIFY_QUEUE, queueOpts);
   const timersQueue = new Queue(TIMERS_QUEUE, queueOpts);
   for (const q of [jobsQueue, notifyQueue, timersQueue]) {
-    q.on('error', (err: Error) => log.warn({ queue: q.name, err: err.message }, 'queue error'));
+    q.on('error', (err: Error) => repeats.warn({ queue: q.name, err: err.message }, 'queue error'));
   }
   metrics.watchQueues([jobsQueue, notifyQueue, timersQueue]);
 
@@ -215,7 +227,8 @@ export async function startBackout(
     dryRun: env.DRY_RUN,
   });
 
-  const queueAvailable = () => redis.status === 'ready';
+  // Connected is not enough: a node answering MOVED or READONLY cannot take a request either.
+  const queueAvailable = () => redis.status === 'ready' && probe.healthy();
   // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
   const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
   const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log };
@@ -288,10 +301,20 @@ export async function startBackout(
 
   // Workers (role all or worker).
   const shutdown = new AbortController();
-  const pool = new WorkerPool({ redisUrl: env.REDIS_URL, prefix, log, metrics, probe: redis });
+  const pool = new WorkerPool({
+    connect: () => createRedis(topology, 'worker', redisLogging),
+    prefix,
+    log,
+    repeats,
+    metrics,
+    probe: redis,
+  });
+  // Readiness needs Redis to accept writes under the prefix, not only a connected socket.
+  const probe = new RedisProbe({ redis, prefix, log, repeats, owner: randomUUID() });
   // The command connection has no offline queue: give it a moment to connect before init reads Redis.
   // Every role appends to the audit chain, so every role continues it from the file if Redis lost it.
   await waitForRedis(redis, 10_000).catch(() => undefined);
+  probe.start();
   await audit.init().catch((err: unknown) => {
     log.warn(
       { err: (err as Error).message },
@@ -398,11 +421,16 @@ export async function startBackout(
   }
 
   const readiness = (): Readiness => {
-    const redisOk = redis.status === 'ready';
+    const redisOk = redis.status === 'ready' && probe.healthy();
     const workersOk = env.BACKOUT_ROLE === 'web' ? true : pool.healthy();
     return {
       ready: redisOk && workersOk,
-      checks: { redis: redisOk, workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk },
+      checks: {
+        redis:
+          redisOk ||
+          `not ready: ${redis.status === 'ready' ? (probe.last().error ?? 'no answer yet') : `connection ${redis.status}`}`,
+        workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk,
+      },
     };
   };
 
@@ -436,6 +464,8 @@ export async function startBackout(
       await Promise.allSettled([jobsQueue.close(), notifyQueue.close(), timersQueue.close()]);
       await audit.flush().catch(() => undefined);
       await tracing.shutdown();
+      probe.stop();
+      repeats.close();
       redis.disconnect();
       server.closeAllConnections();
       log.info('stopped');

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../observability/logger.js';
 import {
   appendAuditRecords,
@@ -128,7 +128,7 @@ export class RedisAuditLog implements ChainedAuditLog {
   private appending: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly dir: string | undefined,
     private readonly log: Logger,
@@ -164,7 +164,7 @@ export class RedisAuditLog implements ChainedAuditLog {
     if (adopted === 'OK') {
       this.log.warn(
         { seq: last.seq },
-        'audit log: Redis had no chain head; continuing the chain from the JSON-lines file',
+        'audit log: RedisClient had no chain head; continuing the chain from the JSON-lines file',
       );
       const details: CheckpointDetails = {
         throughSeq: last.seq,

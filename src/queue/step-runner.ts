@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
 import { asBackoutError, isBackoutError, IntegrationError, type BackoutError } from '../errors.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { ChainedAuditLog } from '../audit/log.js';
 import type { AuditEvent } from '../audit/record.js';
 import { planAuditFields } from '../audit/record.js';
@@ -33,7 +33,7 @@ export interface RunnerDeps<D> {
   audit: ChainedAuditLog;
   cards: CardRenderer;
   /** For checkpoint writes fenced by the job's lock token. */
-  redis: Redis;
+  redis: RedisClient;
   metrics: Metrics;
   log: Logger;
   dryRun: boolean;
@@ -475,7 +475,7 @@ export class LockLostError extends Error {
 }
 
 async function saveFenced(
-  redis: Redis,
+  redis: RedisClient,
   job: Job<JobData>,
   token: string | undefined,
   patch: Partial<JobData>,

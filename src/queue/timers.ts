@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestFlow } from '../requests/flow.js';
@@ -22,7 +22,7 @@ export const SWEEP_EVERY_MS = 30_000;
 export function createTimerProcessor(deps: {
   flow: RequestFlow;
   requests: RequestStore;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   notify: Queue;
   jobs: Queue<JobData>;

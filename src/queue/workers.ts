@@ -1,8 +1,8 @@
 import { Worker, type Job, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { createRedis } from './redis.js';
+import { backoffDelay, REDIS_SIDE_ERROR, type RedisClient } from '../redis/client.js';
+import type { RepeatLog } from '../redis/repeat-log.js';
 
 /**
  * Tuned so a job whose worker died resumes well within 30 s (BullMQ's defaults take up
@@ -26,10 +26,19 @@ export interface WorkerSpec {
 interface Managed {
   spec: WorkerSpec;
   worker: Worker;
-  connection: Redis;
+  connection: RedisClient;
   /** When the blocking connection was last seen not ready while Redis itself answered. */
   wedgedSince?: number;
+  /** Error storm: consecutive pauses, and whether one is running. */
+  storm: { pauses: number; pausedUntil?: number; recent: number[] };
 }
+
+/**
+ * BullMQ's fetch loop retries at once on any error that is not a lost connection: a node
+ * answering MOVED or READONLY turned it into ~100,000 log lines in 15 s. A worker that hits a
+ * Redis-side error (or 20 errors within a second) pauses for a capped, jittered backoff.
+ */
+const STORM = { baseMs: 500, capMs: 15_000, burst: 20, quietMs: 30_000 };
 
 /**
  * The process's BullMQ workers plus a watchdog: a worker whose blocking connection stays
@@ -45,12 +54,14 @@ export class WorkerPool {
 
   constructor(
     private readonly opts: {
-      redisUrl: string;
+      /** A fresh blocking connection (`maxRetriesPerRequest: null`) for each worker. */
+      connect: () => RedisClient;
       prefix: string;
       log: Logger;
+      repeats: RepeatLog;
       metrics: Metrics;
       /** The process's command connection, to tell "Redis down" from "this worker wedged". */
-      probe: Redis;
+      probe: RedisClient;
       wedgeAfterMs?: number;
       /** Overrides of WORKER_TIMING (tests compress them). */
       timing?: Partial<Record<keyof typeof WORKER_TIMING, number>>;
@@ -66,7 +77,7 @@ export class WorkerPool {
   }
 
   private create(spec: WorkerSpec): Managed {
-    const connection = createRedis(this.opts.redisUrl, 'worker', this.opts.log);
+    const connection = this.opts.connect();
     const worker = new Worker(spec.queue, this.once(spec), {
       connection,
       prefix: this.opts.prefix,
@@ -74,13 +85,42 @@ export class WorkerPool {
       ...WORKER_TIMING,
       ...this.opts.timing,
     });
-    worker.on('error', (err) => this.opts.log.warn({ queue: spec.queue, err: err.message }, 'worker error'));
+    const managed: Managed = { spec, worker, connection, storm: { pauses: 0, recent: [] } };
+    worker.on('error', (err) => {
+      this.opts.repeats.warn({ queue: spec.queue, err: err.message }, 'worker error');
+      this.backOff(managed, worker, err);
+    });
+    worker.on('completed', () => (managed.storm.pauses = 0));
     worker.on('failed', (job: Job | undefined, err: Error) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         this.opts.log.warn({ queue: spec.queue, jobId: job.id, err: err.message }, 'job failed for good');
       }
     });
-    return { spec, worker, connection };
+    return managed;
+  }
+
+  private backOff(m: Managed, worker: Worker, err: Error): void {
+    const now = Date.now();
+    const storm = m.storm;
+    storm.recent = storm.recent.filter((t) => now - t < 1_000);
+    storm.recent.push(now);
+    if (this.closing || storm.pausedUntil !== undefined || m.worker !== worker) return;
+    if (!REDIS_SIDE_ERROR.test(err.message) && storm.recent.length < STORM.burst) return;
+    storm.pauses++;
+    const delay = backoffDelay(storm.pauses, STORM.baseMs, STORM.capMs);
+    storm.pausedUntil = now + delay;
+    void worker.pause(true).catch(() => undefined);
+    setTimeout(() => {
+      delete storm.pausedUntil;
+      storm.recent = [];
+      if (this.closing || m.worker !== worker) return;
+      void worker.resume().catch(() => undefined);
+      // A quiet spell after resuming starts the backoff over.
+      setTimeout(() => {
+        if (storm.pausedUntil === undefined && Date.now() - (storm.recent.at(-1) ?? 0) >= STORM.quietMs)
+          storm.pauses = 0;
+      }, STORM.quietMs).unref();
+    }, delay).unref();
   }
 
   /**
@@ -131,6 +171,7 @@ export class WorkerPool {
     const redisUp = this.opts.probe.status === 'ready';
     const now = Date.now();
     for (const m of this.managed) {
+      if (m.storm.pausedUntil !== undefined) continue;
       const blocking = await m.worker.getBackend().blockingClient;
       const ok =
         m.worker.isRunning() &&
@@ -152,6 +193,7 @@ export class WorkerPool {
     const fresh = this.create(m.spec);
     m.worker = fresh.worker;
     m.connection = fresh.connection;
+    m.storm = fresh.storm;
     delete m.wedgedSince;
     await old.close(true).catch(() => undefined);
     oldConnection.disconnect();

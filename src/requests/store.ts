@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { isOutcome } from './outcome.js';
 import { CHAIN_CHECK, CHAIN_WRITE, type ChainedAuditLog } from '../audit/log.js';
 import type { AuditEvent, AuditRecord } from '../audit/record.js';
@@ -72,7 +72,7 @@ type StatusFields = Partial<Omit<RequestStatus, 'state' | 'version' | 'updatedAt
  */
 export class RequestStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** How long finished requests are kept for Retry/Undo and for the record. */
     private readonly retentionSeconds = 30 * 86_400,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 const ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
@@ -25,7 +25,7 @@ return 0
  */
 export class TargetLocks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlMs = 6 * 3_600_000,
   ) {}

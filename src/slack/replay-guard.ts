@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 /** Slack's replay window is 5 minutes; remember a little longer than that. */
 const REMEMBER_MS = 6 * 60_000;
@@ -17,7 +17,7 @@ export interface ReplayGuard {
  */
 export class RedisReplayGuard implements ReplayGuard {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { WorkerPool } from '../../src/queue/workers.js';
+import { createRedis } from '../../src/queue/redis.js';
+import { RepeatLog } from '../../src/redis/repeat-log.js';
 import { waitFor } from '../kit/wait.js';
 import { deleteKeys } from '../kit/world.js';
 import { freePort } from '../kit/process.js';
@@ -19,10 +21,14 @@ describe('the worker watchdog', () => {
     const prefix = `test-${randomUUID().slice(0, 8)}`;
     const probe = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
     const metrics = createMetrics();
+    const log = createLogger({ level: 'silent', secrets: [] });
+    const repeats = new RepeatLog(log);
     const pool = new WorkerPool({
-      redisUrl: 'redis://127.0.0.1:6379',
+      connect: () =>
+        createRedis({ kind: 'standalone', url: 'redis://127.0.0.1:6379' }, 'worker', { log, repeats }),
       prefix,
-      log: createLogger({ level: 'silent', secrets: [] }),
+      log,
+      repeats,
       metrics,
       probe,
       wedgeAfterMs: 1_000,
@@ -63,10 +69,14 @@ describe('the worker watchdog', () => {
     const prefix = `test-${randomUUID().slice(0, 8)}`;
     const probe = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
     const metrics = createMetrics();
+    const log = createLogger({ level: 'silent', secrets: [] });
+    const repeats = new RepeatLog(log);
     const pool = new WorkerPool({
-      redisUrl: 'redis://127.0.0.1:6379',
+      connect: () =>
+        createRedis({ kind: 'standalone', url: 'redis://127.0.0.1:6379' }, 'worker', { log, repeats }),
       prefix,
-      log: createLogger({ level: 'silent', secrets: [] }),
+      log,
+      repeats,
       metrics,
       probe,
       wedgeAfterMs: 500,
