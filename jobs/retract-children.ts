@@ -4,6 +4,7 @@ import { isTerminal } from '../src/requests/store.js';
 import type { BackoutRequest } from '../src/requests/types.js';
 import type { JobDeps } from './deps.js';
 import type { RetractPlan } from './retract-plan.js';
+import { plural } from '../src/text/plural.js';
 
 type Ctx = StepContext<RetractPlan, JobDeps>;
 
@@ -97,7 +98,7 @@ export async function rollbackChildren(ctx: Ctx): Promise<StepResult> {
     return { again: 10_000 };
   }
   if (pending.length > 0) {
-    const line = `Started ${children.length} rollback(s): ${states.map((c) => `${c.env} \`${c.id}\` (${c.r?.state ?? 'gone'})`).join(', ')}. Waiting for ${pending.length} to finish.`;
+    const line = `Started ${plural(children.length, 'rollback')}: ${states.map((c) => `${c.env} \`${c.id}\` (${c.r?.state ?? 'gone'})`).join(', ')}. Waiting for ${pending.length} to finish.`;
     if ((ctx.state as { lastProgress?: string }).lastProgress !== line) {
       await ctx.save({ lastProgress: line });
       await ctx.progress(line);
@@ -111,6 +112,6 @@ export async function rollbackChildren(ctx: Ctx): Promise<StepResult> {
   await ctx.save({ rollbackSummary: { started: children.length, ok, problems } });
   const notStarted = Object.keys(failures);
   return {
-    detail: `${ok} of ${envs.length} rollback(s) ended well${notStarted.length ? `; ${notStarted.join(', ')} could not start` : ''}. Each outcome is reported below.`,
+    detail: `${ok} of ${plural(envs.length, 'rollback')} ended well${notStarted.length ? `; ${notStarted.join(', ')} could not start` : ''}. Each outcome is reported below.`,
   };
 }

@@ -11,6 +11,7 @@ import { rollbackChildren } from './retract-children.js';
 import { describeRetraction, yesNo, type RetractPlan } from './retract-plan.js';
 import { report } from './retract-report.js';
 import { latestWarning, liveRelease, makeLatest, retractState, said, snapshotOf } from './retract-state.js';
+import { plural } from '../src/text/plural.js';
 
 export type { RetractPlan } from './retract-plan.js';
 export type { RetractState } from './retract-state.js';
@@ -94,7 +95,7 @@ const snapshot: Step<RetractPlan, JobDeps> = {
       await ctx.save({ snapshotRecorded: true });
     }
     return {
-      detail: `Recorded ${r.tag} as it is: pre-release ${yesNo(r.prerelease)}, ${snap.latest?.id === r.id ? 'the latest release' : `latest is ${snap.latest?.tag ?? 'none'}`}, ${r.assets.length} asset(s) with digests, notes of ${(r.body ?? '').length} characters.`,
+      detail: `Recorded ${r.tag} as it is: pre-release ${yesNo(r.prerelease)}, ${snap.latest?.id === r.id ? 'the latest release' : `latest is ${snap.latest?.tag ?? 'none'}`}, ${plural(r.assets.length, 'asset')} with digests, notes of ${(r.body ?? '').length} characters.`,
     };
   },
 };
@@ -209,7 +210,7 @@ const assets: Step<RetractPlan, JobDeps> = {
     const tag = plan.release.tag;
     const approved = plan.assets;
     if (!plan.deleteAssets)
-      return { detail: `Kept all ${approved.length} asset(s): --delete-assets was not given.` };
+      return { detail: `Kept all ${plural(approved.length, 'asset')}: --delete-assets was not given.` };
     if (approved.length === 0) return { detail: 'The release has no assets.' };
     const snap = snapshotOf(ctx);
     if (snap.release.immutable) {
@@ -228,7 +229,7 @@ const assets: Step<RetractPlan, JobDeps> = {
           await deps.releases.deleteAsset(plan.repo, asset.id);
         } catch (err) {
           if (githubStatus(err) !== 422) throw err;
-          const note = `assets kept after ${deleted.length} deletion(s): GitHub refused (422: ${said(err)})`;
+          const note = `assets kept after ${plural(deleted.length, 'deletion')}: GitHub refused (422: ${said(err)})`;
           await ctx.save({ assetsNote: note, deleted });
           return { detail: `:warning: ${note}.` };
         }
@@ -239,7 +240,7 @@ const assets: Step<RetractPlan, JobDeps> = {
     }
     const added = live.filter((a) => !approved.some((p) => p.id === a.id));
     return {
-      detail: `Deleted ${deleted.length} asset(s): ${approved.map((a) => `\`${esc(a.name)}\``).join(', ')}.${added.length ? ` Kept ${added.length} uploaded after the plan (not approved for deletion).` : ''}`,
+      detail: `Deleted ${plural(deleted.length, 'asset')}: ${approved.map((a) => `\`${esc(a.name)}\``).join(', ')}.${added.length ? ` Kept ${added.length} uploaded after the plan (not approved for deletion).` : ''}`,
     };
   },
 };

@@ -20,7 +20,8 @@ import { createMetrics } from './observability/metrics.js';
 import { noTracing } from './observability/tracing.js';
 import { packageVersion } from './cli/package.js';
 import { JOBS_QUEUE, TIMERS_QUEUE, type JobData } from './queue/job-definition.js';
-import { createRedis, waitForRedis } from './queue/redis.js';
+import { createRedis } from './queue/redis.js';
+import type { RedisClient } from './redis/client.js';
 import { RedisProbe } from './redis/probe.js';
 import { RepeatLog } from './redis/repeat-log.js';
 import { describeTopology, topologyPassword } from './redis/topology.js';
@@ -77,6 +78,22 @@ async function connectSocketMode(app: App, signal: AbortSignal, log: Logger): Pr
   }
 }
 
+/** Resolves when Redis is ready, after `timeoutMs`, or when `signal` aborts, whichever comes first; leaves no timer behind. */
+function redisReadyOrStop(redis: RedisClient, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    if (redis.status === 'ready' || signal?.aborted) return done();
+    redis.on('ready', done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Registers the periodic sweep, retrying until Redis takes it (or the process stops). */
 async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): Promise<void> {
   for (let attempt = 0; !signal.aborted; attempt++) {
@@ -98,6 +115,8 @@ async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): P
 export interface Backout {
   /** The port actually listened on (PORT=0 picks a free one). */
   port: number;
+  /** The port `/metrics` is also served on, when METRICS_PORT is set. */
+  metricsPort?: number;
   log: Logger;
   stop(): Promise<void>;
   readiness(): Readiness;
@@ -114,6 +133,8 @@ export async function startBackout(
     logDestination?: DestinationStream;
     /** Where secrets the config names by variable are read (Prometheus tokens); default process.env. */
     environ?: Environ;
+    /** Aborted when a stop is asked for while starting: start-up stops waiting for Redis. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<Backout> {
   const environ = opts.environ ?? process.env;
@@ -311,9 +332,43 @@ export async function startBackout(
   });
   // Readiness needs Redis to accept writes under the prefix, not only a connected socket.
   const probe = new RedisProbe({ redis, prefix, log, repeats, owner: randomUUID() });
-  // The command connection has no offline queue: give it a moment to connect before init reads Redis.
-  // Every role appends to the audit chain, so every role continues it from the file if Redis lost it.
-  await waitForRedis(redis, 10_000).catch(() => undefined);
+
+  const readiness = (): Readiness => {
+    const redisOk = redis.status === 'ready' && probe.healthy();
+    const workersOk = env.BACKOUT_ROLE === 'web' ? true : pool.healthy();
+    return {
+      ready: redisOk && workersOk,
+      checks: {
+        redis:
+          redisOk ||
+          `not ready: ${redis.status === 'ready' ? (probe.last().error ?? 'no answer yet') : `connection ${redis.status}`}`,
+        workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk,
+      },
+    };
+  };
+
+  // Listening comes first, whatever Redis does: liveness answers at once, readiness says "not
+  // ready" until Redis answers. Every role serves health and metrics; only web roles take Slack requests.
+  const server = createHttpServer({
+    ...(surface.receiver && env.BACKOUT_ROLE !== 'worker' ? { receiver: surface.receiver } : {}),
+    readiness,
+    registry: metrics.registry,
+    log,
+  });
+  server.listen(env.PORT);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  // METRICS_PORT: the same health and metrics endpoints on a port that is not exposed to Slack.
+  const metricsServer =
+    env.METRICS_PORT === undefined
+      ? undefined
+      : createHttpServer({ readiness, registry: metrics.registry, log }).listen(env.METRICS_PORT);
+  if (metricsServer) await once(metricsServer, 'listening');
+
+  // The command connection has no offline queue: give it a moment to connect before init reads Redis
+  // (a stop asked for meanwhile ends the wait). Every role appends to the audit chain, so every role
+  // continues it from the file if Redis lost it.
+  await redisReadyOrStop(redis, 10_000, opts.signal);
   probe.start();
   await audit.init().catch((err: unknown) => {
     log.warn(
@@ -321,7 +376,20 @@ export async function startBackout(
       'audit log not ready yet (Redis unreachable?); it catches up on the next record',
     );
   });
-  if (env.BACKOUT_ROLE !== 'web') {
+  // Jobs running in this process: a stop with none waits for nothing.
+  let activeJobs = 0;
+  const counted =
+    <T extends (...args: never[]) => Promise<unknown>>(processor: T) =>
+    async (...args: Parameters<T>): Promise<Awaited<ReturnType<T>>> => {
+      activeJobs++;
+      try {
+        return (await processor(...args)) as Awaited<ReturnType<T>>;
+      } finally {
+        activeJobs--;
+      }
+    };
+  // A stop asked for while starting: no workers to start, nothing more to wait for.
+  if (env.BACKOUT_ROLE !== 'web' && !opts.signal?.aborted) {
     scheduleAuditArchive({
       audit,
       redis,
@@ -410,40 +478,16 @@ export async function startBackout(
       apiWarning: (data) => apiWarnings.fire(data),
     });
     pool.start([
-      { queue: JOBS_QUEUE, processor: runner, concurrency: 16 },
+      { queue: JOBS_QUEUE, processor: counted(runner), concurrency: 16 },
       // Drains mostly wait (on Slack, and on each channel's pacing), one channel each: many at once
       // keep one busy channel from holding up the others.
-      { queue: NOTIFY_QUEUE, processor: drain, concurrency: 64 },
-      { queue: TIMERS_QUEUE, processor: timers, concurrency: 4 },
+      { queue: NOTIFY_QUEUE, processor: counted(drain), concurrency: 64 },
+      { queue: TIMERS_QUEUE, processor: counted(timers), concurrency: 4 },
     ]);
     // In the background: with Redis down at start-up this waits for it rather than holding start-up.
     void scheduleSweep(timersQueue, shutdown.signal, log);
   }
 
-  const readiness = (): Readiness => {
-    const redisOk = redis.status === 'ready' && probe.healthy();
-    const workersOk = env.BACKOUT_ROLE === 'web' ? true : pool.healthy();
-    return {
-      ready: redisOk && workersOk,
-      checks: {
-        redis:
-          redisOk ||
-          `not ready: ${redis.status === 'ready' ? (probe.last().error ?? 'no answer yet') : `connection ${redis.status}`}`,
-        workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk,
-      },
-    };
-  };
-
-  // Every role serves health and metrics; only web roles take Slack requests.
-  const server = createHttpServer({
-    ...(surface.receiver && env.BACKOUT_ROLE !== 'worker' ? { receiver: surface.receiver } : {}),
-    readiness,
-    registry: metrics.registry,
-    log,
-  });
-  server.listen(env.PORT);
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
   if (surface.socketMode && env.BACKOUT_ROLE !== 'worker')
     void connectSocketMode(surface.app, shutdown.signal, log);
   log.info(
@@ -458,10 +502,21 @@ export async function startBackout(
       const deadline = env.BACKOUT_SHUTDOWN_TIMEOUT;
       server.close();
       server.closeIdleConnections();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       if (surface.socketMode) await surface.app.stop().catch(() => undefined);
       shutdown.abort();
-      await pool.close(Math.max(1_000, deadline - 2_000));
-      await Promise.allSettled([jobsQueue.close(), notifyQueue.close(), timersQueue.close()]);
+      // Running jobs get the shutdown bound to finish or be handed back; with none, close at once
+      // (a graceful close would otherwise wait on a Redis that may not answer).
+      // Closing talks to Redis: when it does not answer, give up after a bound rather than hang.
+      const bounded = (work: Promise<unknown>, ms: number) =>
+        Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+      const jobsRunning = activeJobs > 0;
+      await bounded(
+        pool.close(jobsRunning ? Math.max(1_000, deadline - 2_000) : 0),
+        jobsRunning ? deadline : 300,
+      );
+      await bounded(Promise.allSettled([jobsQueue.close(), notifyQueue.close(), timersQueue.close()]), 300);
       await audit.flush().catch(() => undefined);
       await tracing.shutdown();
       probe.stop();
@@ -471,5 +526,6 @@ export async function startBackout(
       log.info('stopped');
     })());
 
-  return { port, log, stop, readiness };
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
+  return { port, ...(metricsPort === undefined ? {} : { metricsPort }), log, stop, readiness };
 }

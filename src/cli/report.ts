@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { parseArgs, stringFlag } from './args.js';
 import { cliRedisSetup, REDIS_ENV, fileExists, readEnv, type CliIo } from './context.js';
+import { plural } from '../text/plural.js';
 
 /**
  * `backout report --since <duration|date> [--until <duration|date>] [--format csv|json]
@@ -72,7 +73,7 @@ export async function report(argv: readonly string[], io: CliIo, now = new Date(
   const { records, conflicts } = merge(sources);
   if (conflicts.length > 0) {
     io.err(
-      `backout report: ${conflicts.length} seq(s) differ between copies (first: seq ${conflicts[0]}); run \`backout audit verify\`.`,
+      `backout report: ${plural(conflicts.length, 'seq')} differ between copies (first: seq ${conflicts[0]}); run \`backout audit verify\`.`,
     );
   }
   const service = stringFlag(args, 'service');
@@ -83,7 +84,7 @@ export async function report(argv: readonly string[], io: CliIo, now = new Date(
     await writeFile(out, text);
     const s = built.summary;
     io.err(
-      `backout report: ${s.events} event(s) from ${built.since} to ${built.until} written to ${out}; median request → done ${s.medianRequestToDoneSeconds === null ? 'n/a' : formatDuration(s.medianRequestToDoneSeconds * 1000)}.`,
+      `backout report: ${plural(s.events, 'event')} from ${built.since} to ${built.until} written to ${out}; median request → done ${s.medianRequestToDoneSeconds === null ? 'n/a' : formatDuration(s.medianRequestToDoneSeconds * 1000)}.`,
     );
   } else {
     io.write(text);

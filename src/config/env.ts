@@ -7,7 +7,40 @@ import { redisTopology, type RedisTopology } from '../redis/topology.js';
 const flag = z
   .string()
   .optional()
-  .transform((v) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim()));
+  .transform((v, ctx) => {
+    const answer = parseBoolean(v);
+    if (answer === 'invalid') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be 1, true, yes or on, or 0, false, no or off (got ${JSON.stringify(v)})`,
+      });
+      return z.NEVER;
+    }
+    return answer;
+  });
+
+/** Strict booleans (SPEC §5): anything but these words is a mistake, never a silent "no". */
+export function parseBoolean(value: string | undefined): boolean | 'invalid' {
+  if (value === undefined) return false;
+  const word = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(word)) return true;
+  if (['0', 'false', 'no', 'off'].includes(word)) return false;
+  return 'invalid';
+}
+
+const port = (fallback: number | undefined) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return fallback;
+      const n = Number(v.trim());
+      if (!/^\d+$/.test(v.trim()) || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: `must be a port number (got ${JSON.stringify(v)})` });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 /** A strict boolean (SPEC §5): anything but these words stops start-up. */
 const strictFlag = z
@@ -56,12 +89,9 @@ export const envSchema = z.object({
   REDIS_PASSWORD: z.string().optional(),
   REDIS_TLS: strictFlag,
   BACKOUT_CONFIG: z.string().min(1).default('./backout.yml'),
-  PORT: z.coerce
-    .number({ error: 'must be a port number' })
-    .int('must be a whole number')
-    .min(0)
-    .max(65535)
-    .default(3000),
+  PORT: port(3000).transform((v) => v ?? 3000),
+  /** Also serve `/metrics` on this port (not public behind an Ingress); `/metrics` stays on PORT too. */
+  METRICS_PORT: port(undefined),
   BACKOUT_ROLE: z.enum(['all', 'web', 'worker'], { error: 'must be all, web or worker' }).default('all'),
   DRY_RUN: flag,
   AUDIT_LOG_DIR: z.string().min(1).default('./audit'),

@@ -11,6 +11,7 @@ import { manifestBotScopes } from './manifest.js';
 import { notifierChecks } from './notifier.js';
 import { redisChecks } from './redis.js';
 import { slackChecks } from './slack.js';
+import { plural } from '../text/plural.js';
 
 const AREAS: CheckResult['area'][] = ['environment', 'config', 'slack', 'kubernetes', 'github', 'redis'];
 
@@ -46,13 +47,13 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
   const loaded = await loadConfigFile(configPath);
   if (loaded.ok) {
     config = loaded.config;
-    checks.push(ok('config', configPath, `valid: ${config.services.size} service(s)`));
+    checks.push(ok('config', configPath, `valid: ${plural(config.services.size, 'service')}`));
   } else {
     checks.push(
       fail(
         'config',
         configPath,
-        `${loaded.problems.length} problem(s): ${loaded.problems.join('; ')}`,
+        `${plural(loaded.problems.length, 'problem')}: ${loaded.problems.join('; ')}`,
         '`backout config check` lists them one per line; Kubernetes, GitHub and channel checks need a valid file',
       ),
     );
@@ -79,8 +80,8 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
   const [slack, kube, gh, redisResults, notifier] = await Promise.all([
     token
       ? manifestBotScopes().then(
-          (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes),
-          (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err)),
+          (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes, slackApiUrl),
+          (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err), slackApiUrl),
         )
       : Promise.resolve([]),
     config ? kubernetesChecks(kubeClients(kubeconfig), config, kubeconfig) : Promise.resolve([]),

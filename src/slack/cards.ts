@@ -6,6 +6,7 @@ import type { BackoutRequest, RequestState } from '../requests/types.js';
 import { describePrincipals, isEmpty } from '../policy/policy.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
 import type { SlackMessage } from './notifier.js';
+import { plural } from '../text/plural.js';
 
 /**
  * Every piece of Block Kit backout sends is built here, by pure functions, within
@@ -71,7 +72,9 @@ function linesToSections(lines: string[], maxBlocks: number): SectionBlock[] {
     if (current.length + line.length + 1 > LIMITS.sectionText - 40) {
       if (blocks.length === maxBlocks - 1) {
         blocks.push(
-          section(`${current}\n…and ${lines.length - i} more line(s) not shown (Slack's message limit).`),
+          section(
+            `${current}\n…and ${plural(lines.length - i, 'more line')} not shown (Slack's message limit).`,
+          ),
         );
         return blocks;
       }

@@ -46,7 +46,7 @@ describe('start-up and shutdown', () => {
     expect(await bot.exited).toBe(1);
     const text = bot.output.join('');
     expect(text).toMatch(/backout cannot start: 2 problems/);
-    expect(text).toContain('GITHUB_TOKEN is missing: services checkout-api name a GitHub repo');
+    expect(text).toContain('GITHUB_TOKEN is missing: service checkout-api names a GitHub repo');
     expect(text).toContain('KUBECONFIG names /nonexistent/kubeconfig, which does not exist');
   });
 

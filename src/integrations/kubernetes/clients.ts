@@ -50,6 +50,21 @@ export class KubeClients {
     return this.base.getContexts().map((c) => c.name);
   }
 
+  /** The namespace a context names (kubectl's default namespace for it), if any. */
+  namespaceOf(context: string): string | undefined {
+    return this.base.getContextObject(context)?.namespace;
+  }
+
+  /** The API server URL of a context's cluster. */
+  serverOf(context: string): string | undefined {
+    const ctx = this.base.getContextObject(context);
+    return ctx ? this.base.getCluster(ctx.cluster)?.server : undefined;
+  }
+
+  currentContext(): string | undefined {
+    return this.base.getCurrentContext() || undefined;
+  }
+
   for(context: string): KubeApis {
     const cached = this.byContext.get(context);
     if (cached) return cached;
