@@ -15,11 +15,14 @@ import type { Membership } from '../src/slack/membership.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { SlashCommand } from './command.js';
 import { canaryCommand, type CanaryCommandDeps } from './canary.js';
+import { flagCommand } from './flag.js';
+import type { FlagDeps } from './flag-plan.js';
 import { retractCommand, type RetractCommandDeps } from './retract.js';
-import { rollbackCommand, type RollbackCommandDeps } from './rollback.js';
+import type { RollbackCommandDeps } from './rollback.js';
+import { rollbackOrGroupCommand } from './rollback-entry.js';
 import type { Invocation } from './shared.js';
 
-export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps {
+export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps, FlagDeps {
   config: Config;
   directory: Directory;
   members: Membership;
@@ -158,7 +161,8 @@ export function registerCommands(app: App, deps: CommandDeps): void {
   // a burst cannot slow the acknowledgements of the rest, a dead cluster or repo holds up only
   // the commands about it, and aborts and dialogs never wait behind planning.
   const lanes = new CommandLanes();
-  register(app, rollbackCommand, deps, lanes);
+  register(app, rollbackOrGroupCommand, deps, lanes);
   register(app, retractCommand, deps, lanes);
   register(app, canaryCommand, deps, lanes);
+  register(app, flagCommand, deps, lanes);
 }

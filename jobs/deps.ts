@@ -11,7 +11,9 @@ import type { TargetLocks } from '../src/requests/target-lock.js';
 import type { BackoutRequest } from '../src/requests/types.js';
 import type { Notifier } from '../src/slack/notifier.js';
 import type { TrafficProviders } from '../src/integrations/traffic/types.js';
+import type { SwitchProviders } from '../src/integrations/flags/types.js';
 import type { CanaryBoard } from './canary-control.js';
+import type { MemberRollbacks } from './rollback-group.js';
 
 /** The small typed interfaces jobs use; built once by the composition root. */
 export interface JobDeps {
@@ -32,8 +34,12 @@ export interface JobDeps {
   releases: Releases;
   /** Snapshots of retracted releases, for `/retract undo`. */
   retractions: Retractions;
+  /** The member rollbacks a group rollback starts as its children, one at a time. */
+  memberRollbacks: MemberRollbacks;
   /** Rollbacks a retraction starts as its children. */
   childRollbacks: ChildRollbacks;
+  /** Kill switches: flag providers (Unleash, LaunchDarkly, flagd) and CronJob suspension. */
+  switches: SwitchProviders;
   /** Canary traffic providers (Gateway API, Argo Rollouts, NGINX Ingress). */
   traffic: TrafficProviders;
   /** Signals people send a running canary, and the position it publishes. */

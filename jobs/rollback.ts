@@ -13,6 +13,7 @@ import { verifyRound, type Verification } from './rollback-verify.js';
 import { holdTarget } from './hold-target.js';
 import { checkAsPlanned, checkNotOverridden, wroteTemplateSince, type OwnWrite } from './rollback-guard.js';
 import { afterPauseText, pauseSync } from './rollback-sync.js';
+import { migrationLines, type MigrationMark } from '../commands/rollback-migrations.js';
 
 export interface RollbackPlan {
   service: string;
@@ -39,6 +40,10 @@ export interface RollbackPlan {
   managedBy?: string[];
   /** Owners whose automatic sync the job pauses before the patch (`gitops: suspend`). */
   pauseSync?: WorkloadOwner[];
+  /** The service's kill switch, offered on the plan card as the gentler move. */
+  killSwitch?: string;
+  /** Irreversible data migrations this rollback crosses (approved as break-glass). */
+  migrations?: MigrationMark[];
 }
 
 type Ctx = StepContext<RollbackPlan, JobDeps>;
@@ -303,10 +308,26 @@ export const rollbackJob: JobDefinition<RollbackPlan, JobDeps> = {
       );
     }
     if (plan.managedBy?.length) lines.push(`*Last written by* ${plan.managedBy.join(', ')}`);
+    lines.push(...migrationLines(plan.migrations ?? []));
     lines.push(
       `Then wait for the rollout (timeout ${formatDuration(plan.timeoutMs)})${plan.health ? ` and verify health for ${formatDuration(plan.health.stabilityWindow)}` : ''}.`,
     );
     return lines;
+  },
+  pendingButtons(request): CardButton[] {
+    const flag = request.plan.killSwitch;
+    if (!flag) return [];
+    return [
+      {
+        action: 'flagInstead',
+        text: `Turn off ${flag} instead`,
+        confirm: {
+          title: `Turn off ${flag}?`,
+          text: `Files a /flag request to turn ${flag} off in ${request.plan.environment}. This rollback stays pending: reject it if the flag is enough.`,
+          confirm: 'File it',
+        },
+      },
+    ];
   },
   buttons(request): CardButton[] {
     if (

@@ -15,6 +15,7 @@ import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
+import { createSwitchProviders } from './integrations/flags/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { noTracing } from './observability/tracing.js';
@@ -55,6 +56,8 @@ import { DeprecationRegistry } from './api-retirement/index.js';
 import { definitionsByKind } from '../jobs/index.js';
 import { RedisCanaryBoard } from '../jobs/canary-control.js';
 import { canaryFollowUps } from '../commands/canary-actions.js';
+import { flagInsteadOfRollback, undoSwitch } from '../commands/flag-plan.js';
+import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-group.js';
 import type { DestinationStream } from 'pino';
 
 /**
@@ -145,6 +148,8 @@ export async function startBackout(
     env.GITHUB_TOKEN,
     topologyPassword(env.redis.topology),
     environ[DEFAULT_TOKEN_ENV],
+    env.UNLEASH_API_TOKEN,
+    env.LAUNCHDARKLY_API_TOKEN,
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
     level: env.LOG_LEVEL,
@@ -221,6 +226,12 @@ export async function startBackout(
   const health = new HttpHealthChecker(environ);
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
   const traffic = createTrafficProviders(kube, deployments);
+  // Kill switches: Unleash, LaunchDarkly, flagd's FeatureFlag, and CronJob suspension.
+  const switches = createSwitchProviders({
+    kube,
+    unleash: { url: env.UNLEASH_API_URL, token: env.UNLEASH_API_TOKEN },
+    launchdarkly: { url: env.LAUNCHDARKLY_API_URL, token: env.LAUNCHDARKLY_API_TOKEN },
+  });
   // GitHub: one Octokit (retry + throttling plugins) for every release operation.
   const releases = new GitHubReleases(
     createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log }),
@@ -294,6 +305,7 @@ export async function startBackout(
     canary,
     audit,
     notifier,
+    switches,
   });
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);
@@ -308,6 +320,8 @@ export async function startBackout(
       rollback: {
         undo: (request, user, place) =>
           rollForward(request, user, place, { config, deployments, owners, directory, flow }),
+        flagInstead: (request, user, place) =>
+          flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
       },
       retract: {
         undo: (request, user, place) => undoFromCard(request, user, place, retractDeps),
@@ -317,6 +331,21 @@ export async function startBackout(
           undoRetirement(request, user, place, { config, directory, flow, apiRegistry, queueAvailable }),
       },
       canary: canaryFollowUps(canaryDeps),
+      flag: {
+        undo: (request, user, place) =>
+          undoSwitch(request, user, place, { config, switches, directory, flow }),
+      },
+      'rollback-group': {
+        undo: (request, user, place) =>
+          rollGroupForward(request, user, place, {
+            config,
+            deployments,
+            owners,
+            directory,
+            flow,
+            requests,
+          }),
+      },
     },
   });
 
@@ -423,10 +452,20 @@ export async function startBackout(
         retractions,
         traffic,
         canary,
+        switches,
         statusLine: async (requestId, line) => {
           await requests.annotate(requestId, { statusLine: line });
           await cards.refresh(requestId);
         },
+        memberRollbacks: new GroupMemberRollbacks({
+          config,
+          deployments,
+          owners,
+          directory,
+          flow,
+          requests,
+          jobsQueue: jobsQueue.qualifiedName,
+        }),
         childRollbacks: new RetractionRollbacks({
           config,
           deployments,

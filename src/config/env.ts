@@ -101,6 +101,12 @@ export const envSchema = z.object({
     .string()
     .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
     .default('backout'),
+  /** Unleash Admin API base (e.g. https://unleash.example.com) and token, for `/flag` on services using Unleash. */
+  UNLEASH_API_URL: optionalUrl('the Unleash server base, e.g. https://unleash.example.com'),
+  UNLEASH_API_TOKEN: z.string().min(1).optional(),
+  /** LaunchDarkly REST API base (default https://app.launchdarkly.com) and access token. */
+  LAUNCHDARKLY_API_URL: optionalUrl('e.g. https://app.launchdarkly.com'),
+  LAUNCHDARKLY_API_TOKEN: z.string().min(1).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl('the OTLP/HTTP endpoint base, e.g. http://otel-collector:4318'),
   /** Deadline of one Kubernetes API call (client-node has none of its own). */
   BACKOUT_KUBE_TIMEOUT: z

@@ -31,6 +31,10 @@ export interface FileInput<P> {
   policy: Policy;
   /** Steps that cannot be undone; they make approval mandatory. */
   irreversible?: string[];
+  /** Approving is a break-glass decision, for this reason (e.g. an irreversible migration). */
+  breakGlass?: string;
+  /** Further approver lists the one approval must also satisfy (a group's members' policies). */
+  approvalAlso?: ApprovalRule['also'];
   slack: SlackPlace;
   parentId?: string;
   /** Filed by a running job as its child: approved by the parent's approval, its job a BullMQ child. */
@@ -177,10 +181,14 @@ export class RequestFlow {
     input: FileInput<unknown>,
     freeze: ReturnType<typeof activeFreeze>,
   ): Promise<ApprovalRule> {
-    const own = approvalRule(input.policy, {
-      irreversible: input.irreversible ?? [],
-      ...(freeze ? { freeze } : {}),
-    });
+    const own: ApprovalRule = {
+      ...approvalRule(input.policy, {
+        irreversible: input.irreversible ?? [],
+        ...(freeze ? { freeze } : {}),
+      }),
+      ...(input.approvalAlso?.length ? { also: input.approvalAlso } : {}),
+      ...(input.breakGlass ? { breakGlass: input.breakGlass } : {}),
+    };
     if (!input.child) return own;
     const covered: ApprovalRule = {
       required: false,
@@ -341,18 +349,33 @@ export class RequestFlow {
         },
       );
     }
+    if (request.approval.breakGlass && !breakGlass) {
+      throw new PolicyError(
+        `Approving this is a break-glass decision (${request.approval.breakGlass}), so a plain approval is not enough. Nothing was changed.`,
+        { hint: 'Use "Break glass & approve" on the card if this cannot wait.' },
+      );
+    }
     await checkApprover(user, request, deps.directory);
     await deps.members.checkMember(user, 'approve', request.approval.approvers.users);
+    const glass = breakGlass && (freeze !== undefined || request.approval.breakGlass !== undefined);
     const moved = await this.moveAudited(
       {
         type: 'request.approved',
         ...auditContext({ ...request, approver: user }),
-        ...(freeze ? { details: { breakGlass: true, freeze: freeze.name } } : {}),
+        ...(glass
+          ? {
+              details: {
+                breakGlass: true,
+                ...(freeze ? { freeze: freeze.name } : {}),
+                ...(request.approval.breakGlass ? { why: request.approval.breakGlass } : {}),
+              },
+            }
+          : {}),
       },
       requestId,
       ['pending'],
       'approved',
-      { approver: user, approvedAt: now.getTime(), breakGlass: breakGlass && freeze !== undefined },
+      { approver: user, approvedAt: now.getTime(), breakGlass: glass },
       { checkExpiry: true, now: now.getTime() },
     );
     if (!moved.ok) {
@@ -363,7 +386,7 @@ export class RequestFlow {
       const fresh = await deps.requests.get(requestId);
       return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
     }
-    deps.metrics.approvals.inc({ outcome: breakGlass && freeze ? 'break_glass' : 'approved' });
+    deps.metrics.approvals.inc({ outcome: glass ? 'break_glass' : 'approved' });
     // Approved and recorded: from here on the change will run, so no answer may say otherwise.
     try {
       await this.enqueue(requestId, 1, { kind: request.kind });

@@ -253,6 +253,10 @@ export function kindLabel(kind: BackoutRequest['kind']): string {
       return 'Retire API';
     case 'api-unretire':
       return 'Restore API';
+    case 'flag':
+      return 'Kill switch';
+    case 'rollback-group':
+      return 'Group rollback';
   }
 }
 

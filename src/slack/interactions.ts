@@ -22,7 +22,9 @@ export interface InteractionDeps {
   requests: RequestStore;
   members: Membership;
   replays: ReplayGuard;
-  followUps: Partial<Record<RequestKind, Partial<Record<'undo' | 'abort' | 'promote', FollowUp>>>>;
+  followUps: Partial<
+    Record<RequestKind, Partial<Record<'undo' | 'abort' | 'promote' | 'flagInstead', FollowUp>>>
+  >;
   log: Logger;
   metrics: Metrics;
 }
@@ -98,7 +100,8 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
         return deps.flow.retry(requestId, user, planHash);
       case 'undo':
       case 'abort':
-      case 'promote': {
+      case 'promote':
+      case 'flagInstead': {
         const request = await deps.requests.get(requestId);
         if (!request || !request.planHash.startsWith(planHash)) {
           throw new NotFoundError(`Request ${requestId} no longer exists, so nothing was changed.`);

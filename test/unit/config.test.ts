@@ -1,4 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatStartupProblems, readStartupSettings } from '../../src/cli/startup-problems.js';
 import { parseEnv } from '../../src/config/env.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { mergePolicy, DEFAULT_POLICY } from '../../src/config/model.js';
@@ -261,10 +265,6 @@ services:
   });
 
   it('start-up lists the environment, the file and the settings that span both in one message', async () => {
-    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { readStartupSettings, formatStartupProblems } = await import('../../src/cli/startup-problems.js');
     const dir = await mkdtemp(join(tmpdir(), 'backout-config-'));
     try {
       await writeFile(join(dir, 'backout.yml'), BROKEN);

@@ -2,6 +2,7 @@ import {
   AppsV1Api,
   AuthorizationV1Api,
   createConfiguration,
+  BatchV1Api,
   CustomObjectsApi,
   KubeConfig,
   NetworkingV1Api,
@@ -17,6 +18,7 @@ export interface KubeApis {
   custom: CustomObjectsApi;
   networking: NetworkingV1Api;
   authorization: AuthorizationV1Api;
+  batch: BatchV1Api;
   version: VersionApi;
 }
 
@@ -83,6 +85,7 @@ export class KubeClients {
       custom: new CustomObjectsApi(config),
       networking: new NetworkingV1Api(config),
       authorization: new AuthorizationV1Api(config),
+      batch: new BatchV1Api(config),
       version: new VersionApi(config),
     };
     this.byContext.set(context, apis);
