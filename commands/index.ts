@@ -11,16 +11,21 @@ import type { Principals } from '../src/config/schema.js';
 import { isEmpty, isIn } from '../src/policy/policy.js';
 import { helpMessage, renderError } from '../src/slack/cards.js';
 import type { Directory } from '../src/slack/directory.js';
+import type { Membership } from '../src/slack/membership.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import type { SlashCommand } from './command.js';
 import { canaryCommand, type CanaryCommandDeps } from './canary.js';
+import { flagCommand } from './flag.js';
+import type { FlagDeps } from './flag-plan.js';
 import { retractCommand, type RetractCommandDeps } from './retract.js';
-import { rollbackCommand, type RollbackCommandDeps } from './rollback.js';
+import type { RollbackCommandDeps } from './rollback.js';
+import { rollbackOrGroupCommand } from './rollback-entry.js';
 import type { Invocation } from './shared.js';
 
-export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps {
+export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps, FlagDeps {
   config: Config;
   directory: Directory;
+  members: Membership;
   log: Logger;
   metrics: Metrics;
   /** Whether Redis answers right now; commands that file requests fail fast when it does not. */
@@ -121,7 +126,14 @@ function register<C>(
             'backout.user': inv.user,
             ...commandSpanTarget(parsed, deps.config),
           },
-          () => cmd.run(parsed, inv, deps),
+          async () => {
+            // A Slack Connect user's command carries their own workspace: refused before any planning.
+            await deps.members.checkOrigin(inv.user, {
+              teamId: command.team_id,
+              enterpriseId: command.enterprise_id,
+            });
+            return cmd.run(parsed, inv, deps);
+          },
         ),
       );
       deps.metrics.commands.inc({ command: cmd.name, result: 'ok' });
@@ -149,7 +161,8 @@ export function registerCommands(app: App, deps: CommandDeps): void {
   // a burst cannot slow the acknowledgements of the rest, a dead cluster or repo holds up only
   // the commands about it, and aborts and dialogs never wait behind planning.
   const lanes = new CommandLanes();
-  register(app, rollbackCommand, deps, lanes);
+  register(app, rollbackOrGroupCommand, deps, lanes);
   register(app, retractCommand, deps, lanes);
   register(app, canaryCommand, deps, lanes);
+  register(app, flagCommand, deps, lanes);
 }

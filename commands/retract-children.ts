@@ -1,5 +1,6 @@
 import type { Config } from '../src/config/model.js';
 import { asBackoutError } from '../src/errors.js';
+import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
 import type { Deployments } from '../src/integrations/kubernetes/types.js';
 import type { RequestFlow } from '../src/requests/flow.js';
 import type { RequestStore } from '../src/requests/store.js';
@@ -14,13 +15,15 @@ import { requestRollback, resolve } from './rollback.js';
  * Files the rollbacks a retraction starts (`--rollback`) through the ordinary rollback planning,
  * as children of the retraction: each keeps its own target lock and card (posted where the
  * retraction's command came from, as a /rollback there would be), is approved by the
- * retraction's approval, and its job is a BullMQ flow child of the retraction's job.
+ * retraction's approval where that approval satisfies the environment's own policy (else it
+ * waits on its own card), and its job is a BullMQ flow child of the retraction's job.
  */
 export class RetractionRollbacks implements ChildRollbacks {
   constructor(
     private readonly deps: {
       config: Config;
       deployments: Deployments;
+      owners: SyncOwners;
       directory: Directory;
       flow: RequestFlow;
       requests: RequestStore;
@@ -43,12 +46,10 @@ export class RetractionRollbacks implements ChildRollbacks {
     const job = { id: parent.id, queue: this.deps.jobsQueue };
     const existing = await this.deps.requests.get(id);
     if (existing) {
-      // Filed before a crash: finish what filing does (approve, add the job; an existing job id is a no-op).
-      if (existing.state === 'pending' && existing.parentId === parent.id) {
-        await this.deps.requests.transition(id, ['pending'], 'approved', {
-          approvedAt: Date.now(),
-          ...(parent.approver ? { approver: parent.approver } : {}),
-        });
+      // Filed before a crash: finish what filing does (approve when the parent's approval covers
+      // it, add the job; an existing job id is a no-op). One waiting for its own card stays so.
+      if (existing.state === 'pending' && existing.parentId === parent.id && !existing.approval.required) {
+        await this.deps.flow.approveCovered(id, parent.approver);
       }
       const now = (await this.deps.requests.get(id)) ?? existing;
       if (now.state === 'approved') await this.deps.flow.enqueue(id, Math.max(1, now.run), { parent: job });

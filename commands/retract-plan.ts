@@ -17,6 +17,7 @@ import type { RetractPlan, RunningEnv } from '../jobs/retract-plan.js';
 import { runningTag } from './retract-running.js';
 import { filedText } from './rollback.js';
 import { placeFor, resolveService, type Invocation } from './shared.js';
+import { plural } from '../src/text/plural.js';
 
 export interface RetractDeps {
   config: Config;
@@ -201,7 +202,7 @@ export async function planRetraction(
   };
   const deletes = cmd.deleteAssets && !release.immutable && assets.length > 0;
   const rollbacks = cmd.rollback ? running.filter((r) => !r.problem).map((r) => r.environment) : [];
-  const title = `Retract ${service.name} ${release.tag}${plan.makeLatest ? `; ${plan.makeLatest.tag} becomes latest` : ''}${deletes ? `; delete ${assets.length} asset(s)` : ''}${rollbacks.length ? `; roll back ${rollbacks.join(', ')}` : ''}`;
+  const title = `Retract ${service.name} ${release.tag}${plan.makeLatest ? `; ${plan.makeLatest.tag} becomes latest` : ''}${deletes ? `; delete ${plural(assets.length, 'asset')}` : ''}${rollbacks.length ? `; roll back ${rollbacks.join(', ')}` : ''}`;
   const request = await deps.flow.file({
     kind: 'retract',
     service: service.name,
@@ -212,7 +213,7 @@ export async function planRetraction(
     plan,
     title,
     policy: retractionPolicy(service, rollbacks),
-    ...(deletes ? { irreversible: [`deleting ${assets.length} release asset(s)`] } : {}),
+    ...(deletes ? { irreversible: [`deleting ${plural(assets.length, 'release asset')}`] } : {}),
     slack: servicePlace(deps, service, inv),
   });
   return { message: ephemeral(filedText(request)), request };

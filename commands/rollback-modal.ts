@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../src/config/model.js';
 import { formatDuration } from '../src/config/duration.js';
 import { asBackoutError } from '../src/errors.js';
+import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
 import type { Deployments } from '../src/integrations/kubernetes/types.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { RequestFlow } from '../src/requests/flow.js';
@@ -34,6 +35,7 @@ export class RollbackModal implements Dialog {
     private readonly deps: {
       config: Config;
       deployments: Deployments;
+      owners: SyncOwners;
       directory: Directory;
       flow: RequestFlow;
       responder: Responder;

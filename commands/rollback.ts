@@ -1,6 +1,6 @@
 import type { EnvironmentConfig, ServiceConfig } from '../src/config/model.js';
 import { formatDuration } from '../src/config/duration.js';
-import { NotFoundError, UsageError } from '../src/errors.js';
+import { NotFoundError, PolicyError, UsageError } from '../src/errors.js';
 import type {
   DeploymentHistory,
   Deployments,
@@ -8,6 +8,8 @@ import type {
   RevisionEntry,
 } from '../src/integrations/kubernetes/types.js';
 import { planUndo, templateFingerprint } from '../src/integrations/kubernetes/undo.js';
+import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
+import { planOwnership } from './rollback-owners.js';
 import { checkRequester, describePrincipals, isEmpty } from '../src/policy/policy.js';
 import type { ChildOf, RequestFlow } from '../src/requests/flow.js';
 import type { BackoutRequest } from '../src/requests/types.js';
@@ -20,6 +22,7 @@ import { tokenize } from '../src/text/tokenize.js';
 import { QUICK } from '../src/queue/lanes.js';
 import type { SlashCommand } from './command.js';
 import type { RollbackPlan } from '../jobs/rollback.js';
+import { migrationLines, migrationsCrossed } from './rollback-migrations.js';
 import {
   checkReason,
   isHelp,
@@ -34,7 +37,7 @@ import {
 } from './shared.js';
 
 export const USAGE =
-  '/rollback <service> [--env <env>] [--to <revision>] [--reason "<text>"]  ·  /rollback <service> [--env <env>] history';
+  '/rollback <service> [--env <env>] [--to <revision>] [--reason "<text>"] [--across-migration]  ·  /rollback <service> [--env <env>] history';
 
 export const help: HelpSection = {
   command: '/rollback',
@@ -50,6 +53,7 @@ export const help: HelpSection = {
   ],
   notes: [
     'Rolls the Deployment back exactly like `kubectl rollout undo`: to the previous revision, or to `--to`. Then waits for the rollout and verifies health.',
+    'A rollback to before a revision marked `backout.dev/irreversible-migration` is refused; with `--across-migration` it needs a break-glass approval.',
   ],
 };
 
@@ -57,19 +61,31 @@ export type RollbackCommand =
   | { kind: 'help' }
   | { kind: 'modal' }
   | { kind: 'history'; service: string; env?: string }
-  | { kind: 'rollback'; service: string; env?: string; to?: number; reason?: string };
+  | {
+      kind: 'rollback';
+      service: string;
+      env?: string;
+      to?: number;
+      reason?: string;
+      /** Roll back across an irreversible migration anyway (break-glass approval). */
+      acrossMigration?: boolean;
+    };
 
 /** Pure: command text → typed command, or a UsageError that says what was wrong. */
 export function parse(text: string): RollbackCommand {
   const tokens = tokenize(text);
   if (tokens.length === 0) return { kind: 'modal' };
   if (isHelp(tokens)) return { kind: 'help' };
-  const { positionals, flags } = parseArgs(tokens, { env: 'string', to: 'string', reason: 'string' }, USAGE);
+  const { positionals, flags } = parseArgs(
+    tokens,
+    { env: 'string', to: 'string', reason: 'string', 'across-migration': 'boolean' },
+    USAGE,
+  );
   const service = serviceToken(positionals[0], USAGE);
   const env = flags.get('env') as string | undefined;
   if (wordValue(positionals[1])?.toLowerCase() === 'history') {
     noExtra(positionals, 2, USAGE);
-    if (flags.has('to') || flags.has('reason'))
+    if (flags.has('to') || flags.has('reason') || flags.has('across-migration'))
       throw new UsageError('`history` takes only --env.', { hint: USAGE });
     return { kind: 'history', service, ...(env ? { env } : {}) };
   }
@@ -91,12 +107,14 @@ export function parse(text: string): RollbackCommand {
     ...(env ? { env } : {}),
     ...(to !== undefined ? { to } : {}),
     ...(reason ? { reason } : {}),
+    ...(flags.has('across-migration') ? { acrossMigration: true } : {}),
   };
 }
 
 export interface RollbackDeps {
   config: Config;
   deployments: Deployments;
+  owners: SyncOwners;
   directory: Directory;
   flow: RequestFlow;
 }
@@ -141,7 +159,7 @@ export async function showHistory(
  * Bad targets (missing revision, paused, already there) change nothing and say why.
  */
 export async function requestRollback(
-  cmd: { service: string; env?: string; to?: number; reason?: string },
+  cmd: { service: string; env?: string; to?: number; reason?: string; acrossMigration?: boolean },
   inv: Invocation,
   deps: RollbackDeps,
   opts: { rollForwardOf?: string; child?: ChildOf } = {},
@@ -162,8 +180,18 @@ export async function requestRollback(
       ),
     };
   }
+  const crossed = migrationsCrossed(history, undo.target.revision);
+  if (crossed.length > 0 && !cmd.acrossMigration) {
+    throw new PolicyError(
+      `Rolling ${service.name} in ${env.name} back to revision ${undo.target.revision} would cross an irreversible data migration, so it was refused. Nothing was changed.\n${migrationLines(crossed).join('\n')}`,
+      {
+        hint: 'Follow the compensation runbook. If the old revision is known to work on the migrated data, run the command again with --across-migration: it then needs a break-glass approval.',
+      },
+    );
+  }
   const current = history.revisions.find((r) => r.current);
   const d = history.deployment;
+  const ownership = await planOwnership(deps.owners, env, service.name, d);
   const plan: RollbackPlan = {
     service: service.name,
     environment: env.name,
@@ -185,6 +213,13 @@ export async function requestRollback(
     timeoutMs: env.rolloutTimeoutMs,
     ...(env.health ? { health: env.health } : {}),
     ...(opts.rollForwardOf ? { rollForwardOf: opts.rollForwardOf } : {}),
+    ...(ownership.owners.length ? { owners: ownership.owners } : {}),
+    ...(ownership.managedBy.length ? { managedBy: ownership.managedBy } : {}),
+    ...(ownership.pauseSync.length ? { pauseSync: ownership.pauseSync } : {}),
+    ...(crossed.length ? { migrations: crossed } : {}),
+    ...(service.flags && !opts.child && !opts.rollForwardOf
+      ? { killSwitch: service.flags.killSwitches[0]! }
+      : {}),
   };
   const title = `${opts.rollForwardOf ? 'Roll forward' : 'Roll back'} ${service.name} in ${env.name} from revision ${d.revision} to revision ${undo.target.revision}`;
   const request = await deps.flow.file({
@@ -198,6 +233,14 @@ export async function requestRollback(
     plan,
     title,
     policy: env.policy,
+    ...(crossed.length
+      ? {
+          irreversible: crossed.map(
+            (m) => `rolling back across the irreversible migration of revision ${m.revision}`,
+          ),
+          breakGlass: 'irreversible migration',
+        }
+      : {}),
     slack: placeFor(deps.config, env, inv),
     ...(opts.child ? { child: opts.child } : {}),
   });

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { JobData } from '../src/queue/job-definition.js';
 import type { RequestStore } from '../src/requests/store.js';
@@ -66,7 +66,7 @@ export interface CanaryBoard {
 export class RedisCanaryBoard implements CanaryBoard {
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       prefix: string;
       jobs: Queue<JobData>;
       locks: TargetLocks;

@@ -6,7 +6,7 @@ import type { Stop, TrafficProvider, TrafficTarget } from '../src/integrations/t
 import type { StepContext, StepResult } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
 import { cardKey } from '../src/requests/card-view.js';
-import { actionReply, noteReply, type CardButton } from '../src/slack/cards.js';
+import { actionReply, esc, noteReply, type CardButton } from '../src/slack/cards.js';
 import { inWords, readingsLine, slackTime, type Round } from './canary-analysis.js';
 import type { CanaryPhase, CanarySignals } from './canary-control.js';
 import type { JobDeps } from './deps.js';
@@ -199,7 +199,7 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
   const p = provider(ctx);
   const w = walkOf(ctx);
   if (!ctx.state.abortShown) {
-    await show(ctx, w, 'aborting', `:rewind: Aborting: returning all traffic to stable (${a.reason}).`);
+    await show(ctx, w, 'aborting', `:rewind: Aborting: returning all traffic to stable (${esc(a.reason)}).`);
     await ctx.save({ abortShown: true });
   }
   const result = await p.abort(plan.target);
@@ -242,7 +242,7 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
     await ctx.save({ abortAudited: true });
   }
   const lines = [
-    `:rewind: *Canary aborted ${a.auto ? 'automatically' : `by <@${a.by ?? 'unknown'}>`}* at ${a.weight} % (step ${a.step} of ${totalSteps(plan)}): ${a.reason}`,
+    `:rewind: *Canary aborted ${a.auto ? 'automatically' : `by <@${a.by ?? 'unknown'}>`}* at ${a.weight} % (step ${a.step} of ${totalSteps(plan)}): ${esc(a.reason)}`,
     `All traffic is back on stable${plan.stableImage && !a.stableChanged ? ` (\`${plan.stableImage}\`)` : ''}: ${seen.message}.`,
     `Analysis: ${a.rounds} round(s), failed checks ${a.failedChecks} of ${plan.maxFailedChecks}. Last: ${a.lastAnalysis}.`,
   ];

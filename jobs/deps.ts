@@ -3,6 +3,7 @@ import type { DeprecationEntry } from '../src/api-retirement/index.js';
 import type { AuditLog } from '../src/audit/log.js';
 import type { Config } from '../src/config/model.js';
 import type { HealthChecker } from '../src/integrations/health.js';
+import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
 import type { Deployments } from '../src/integrations/kubernetes/types.js';
 import type { Retractions } from '../src/integrations/github/retractions.js';
 import type { Releases } from '../src/integrations/github/types.js';
@@ -10,12 +11,16 @@ import type { TargetLocks } from '../src/requests/target-lock.js';
 import type { BackoutRequest } from '../src/requests/types.js';
 import type { Notifier } from '../src/slack/notifier.js';
 import type { TrafficProviders } from '../src/integrations/traffic/types.js';
+import type { SwitchProviders } from '../src/integrations/flags/types.js';
 import type { CanaryBoard } from './canary-control.js';
+import type { MemberRollbacks } from './rollback-group.js';
 
 /** The small typed interfaces jobs use; built once by the composition root. */
 export interface JobDeps {
   config: Config;
   deployments: Deployments;
+  /** GitOps and release owners of Deployments (read for plans, paused under `gitops: suspend`). */
+  owners: SyncOwners;
   health: HealthChecker;
   locks: TargetLocks;
   audit: AuditLog;
@@ -29,8 +34,12 @@ export interface JobDeps {
   releases: Releases;
   /** Snapshots of retracted releases, for `/retract undo`. */
   retractions: Retractions;
+  /** The member rollbacks a group rollback starts as its children, one at a time. */
+  memberRollbacks: MemberRollbacks;
   /** Rollbacks a retraction starts as its children. */
   childRollbacks: ChildRollbacks;
+  /** Kill switches: flag providers (Unleash, LaunchDarkly, flagd) and CronJob suspension. */
+  switches: SwitchProviders;
   /** Canary traffic providers (Gateway API, Argo Rollouts, NGINX Ingress). */
   traffic: TrafficProviders;
   /** Signals people send a running canary, and the position it publishes. */

@@ -3,6 +3,8 @@ import { apiRetireJob, apiUnretireJob } from './api-retire.js';
 import { canaryJob } from './canary.js';
 import { canaryAbortJob } from './canary-abort.js';
 import type { JobDeps } from './deps.js';
+import { flagJob } from './flag.js';
+import { rollbackGroupJob } from './rollback-group.js';
 import { retractJob } from './retract.js';
 import { retractUndoJob } from './retract-undo.js';
 import { rollbackJob } from './rollback.js';
@@ -16,6 +18,8 @@ export const jobDefinitions: JobDefinition<unknown, JobDeps>[] = [
   retractUndoJob,
   canaryJob,
   canaryAbortJob,
+  flagJob,
+  rollbackGroupJob,
 ];
 
 export function definitionsByKind(): Map<string, JobDefinition<unknown, JobDeps>> {

@@ -4,6 +4,7 @@ import { isTerminal } from '../src/requests/store.js';
 import type { BackoutRequest } from '../src/requests/types.js';
 import type { JobDeps } from './deps.js';
 import type { RetractPlan } from './retract-plan.js';
+import { plural } from '../src/text/plural.js';
 
 type Ctx = StepContext<RetractPlan, JobDeps>;
 
@@ -85,8 +86,19 @@ export async function rollbackChildren(ctx: Ctx): Promise<StepResult> {
     children.map(async ([env, id]) => ({ env, id, r: await deps.childRollbacks.get(id) })),
   );
   const pending = states.filter((c) => c.r !== undefined && !isTerminal(c.r.state));
+  const awaitingApproval = pending.filter((c) => c.r?.state === 'pending');
+  if (awaitingApproval.length > 0) {
+    // Rollbacks on cards of their own (this approval did not cover their environment): their
+    // jobs do not exist until someone approves them, so look again shortly.
+    const line = `Waiting for approval of ${awaitingApproval.map((c) => `${c.env} \`${c.id}\``).join(', ')} on ${awaitingApproval.length === 1 ? 'its own card' : 'their own cards'}: this approval does not cover ${awaitingApproval.length === 1 ? 'that environment' : 'those environments'}.`;
+    if ((ctx.state as { lastProgress?: string }).lastProgress !== line) {
+      await ctx.save({ lastProgress: line });
+      await ctx.progress(line);
+    }
+    return { again: 10_000 };
+  }
   if (pending.length > 0) {
-    const line = `Started ${children.length} rollback(s): ${states.map((c) => `${c.env} \`${c.id}\` (${c.r?.state ?? 'gone'})`).join(', ')}. Waiting for ${pending.length} to finish.`;
+    const line = `Started ${plural(children.length, 'rollback')}: ${states.map((c) => `${c.env} \`${c.id}\` (${c.r?.state ?? 'gone'})`).join(', ')}. Waiting for ${pending.length} to finish.`;
     if ((ctx.state as { lastProgress?: string }).lastProgress !== line) {
       await ctx.save({ lastProgress: line });
       await ctx.progress(line);
@@ -100,6 +112,6 @@ export async function rollbackChildren(ctx: Ctx): Promise<StepResult> {
   await ctx.save({ rollbackSummary: { started: children.length, ok, problems } });
   const notStarted = Object.keys(failures);
   return {
-    detail: `${ok} of ${envs.length} rollback(s) ended well${notStarted.length ? `; ${notStarted.join(', ')} could not start` : ''}. Each outcome is reported below.`,
+    detail: `${ok} of ${plural(envs.length, 'rollback')} ended well${notStarted.length ? `; ${notStarted.join(', ')} could not start` : ''}. Each outcome is reported below.`,
   };
 }

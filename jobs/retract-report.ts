@@ -2,6 +2,7 @@ import type { Step } from '../src/queue/job-definition.js';
 import type { JobDeps } from './deps.js';
 import type { RetractPlan } from './retract-plan.js';
 import { retractState, type Ctx } from './retract-state.js';
+import { plural } from '../src/text/plural.js';
 
 function outcomeOf(ctx: Ctx): string {
   const s = retractState(ctx);
@@ -9,14 +10,14 @@ function outcomeOf(ctx: Ctx): string {
   if (s.flagsRefused) parts.push(`could not mark it pre-release (GitHub: ${s.flagsRefused})`);
   if (s.latestNote) parts.push(s.latestNote);
   if (s.assetsNote) parts.push(s.assetsNote);
-  else if (s.deleted?.length) parts.push(`${s.deleted.length} asset(s) deleted`);
+  else if (s.deleted?.length) parts.push(`${plural(s.deleted.length, 'asset')} deleted`);
   const r = s.rollbackSummary;
   if (r) {
     const total = ctx.plan.running.length;
     if (r.started < total)
       parts.push(`${total - r.started} of ${total} rollbacks could not start: ${r.problems.join('; ')}`);
     else if (r.ok < r.started) parts.push(`${r.started - r.ok} of ${r.started} rollbacks did not end well`);
-    else parts.push(`${r.started} rollback(s) done`);
+    else parts.push(`${plural(r.started, 'rollback')} done`);
   }
   const text = parts.join('; ');
   return text.length > 280 ? `${text.slice(0, 279)}…` : text;
@@ -31,7 +32,7 @@ export const report: Step<RetractPlan, JobDeps> = {
     if (ctx.dryRun) {
       await ctx.save({ outcome: 'dry run: nothing was changed' });
       return {
-        detail: `DRY_RUN: would have marked ${r.tag} pre-release, put the banner on${plan.makeLatest ? `, made ${plan.makeLatest.tag} latest` : ''}${plan.deleteAssets ? `, deleted ${plan.assets.length} asset(s)` : ''}${plan.rollback ? `, rolled back ${plan.running.length} environment(s)` : ''}. Nothing was changed.`,
+        detail: `DRY_RUN: would have marked ${r.tag} pre-release, put the banner on${plan.makeLatest ? `, made ${plan.makeLatest.tag} latest` : ''}${plan.deleteAssets ? `, deleted ${plural(plan.assets.length, 'asset')}` : ''}${plan.rollback ? `, rolled back ${plural(plan.running.length, 'environment')}` : ''}. Nothing was changed.`,
       };
     }
     const outcome = outcomeOf(ctx);
@@ -43,7 +44,8 @@ export const report: Step<RetractPlan, JobDeps> = {
     ];
     if (s.latestNote) lines.push(`• ${s.latestNote}.`);
     if (s.assetsNote) lines.push(`• ${s.assetsNote}.`);
-    else if (s.deleted?.length) lines.push(`• ${s.deleted.length} asset(s) deleted (not restorable).`);
+    else if (s.deleted?.length)
+      lines.push(`• ${plural(s.deleted.length, 'asset')} deleted (not restorable).`);
     else lines.push('• Assets untouched.');
     if (s.rollbackSummary) lines.push(`• Rollbacks: ${outcome.split('; ').pop() ?? ''}.`);
     lines.push(`Undo with \`/retract undo ${plan.service}@${r.tag}\` or the button on the card.`);

@@ -7,6 +7,7 @@ import { auditContext } from '../src/queue/step-runner.js';
 import type { JobDeps } from './deps.js';
 import { assetLine, describeUndo, yesNo, type RetractUndoPlan } from './retract-plan.js';
 import { latestWarning, makeLatest, said } from './retract-state.js';
+import { plural } from '../src/text/plural.js';
 
 export type { RetractUndoPlan } from './retract-plan.js';
 
@@ -156,7 +157,7 @@ const report: Step<RetractUndoPlan, JobDeps> = {
     if (s.flagsRefused) parts.push(`pre-release flag kept by GitHub (${s.flagsRefused})`);
     if (s.latestNote) parts.push(s.latestNote);
     if (plan.lostAssets.length)
-      parts.push(`${plan.lostAssets.length} deleted asset(s) could not be restored`);
+      parts.push(`${plural(plan.lostAssets.length, 'deleted asset')} could not be restored`);
     const outcome = parts.join('; ');
     await ctx.save({ outcome: outcome.length > 280 ? `${outcome.slice(0, 279)}…` : outcome });
     const lines = [

@@ -5,12 +5,13 @@ import type { ReleaseSnapshot } from '../src/integrations/github/retractions.js'
 import { whyNotReplacement } from '../src/integrations/github/selection.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
-import type { CardButton } from '../src/slack/cards.js';
+import { esc, type CardButton } from '../src/slack/cards.js';
 import type { JobDeps } from './deps.js';
 import { rollbackChildren } from './retract-children.js';
 import { describeRetraction, yesNo, type RetractPlan } from './retract-plan.js';
 import { report } from './retract-report.js';
 import { latestWarning, liveRelease, makeLatest, retractState, said, snapshotOf } from './retract-state.js';
+import { plural } from '../src/text/plural.js';
 
 export type { RetractPlan } from './retract-plan.js';
 export type { RetractState } from './retract-state.js';
@@ -94,7 +95,7 @@ const snapshot: Step<RetractPlan, JobDeps> = {
       await ctx.save({ snapshotRecorded: true });
     }
     return {
-      detail: `Recorded ${r.tag} as it is: pre-release ${yesNo(r.prerelease)}, ${snap.latest?.id === r.id ? 'the latest release' : `latest is ${snap.latest?.tag ?? 'none'}`}, ${r.assets.length} asset(s) with digests, notes of ${(r.body ?? '').length} characters.`,
+      detail: `Recorded ${r.tag} as it is: pre-release ${yesNo(r.prerelease)}, ${snap.latest?.id === r.id ? 'the latest release' : `latest is ${snap.latest?.tag ?? 'none'}`}, ${plural(r.assets.length, 'asset')} with digests, notes of ${(r.body ?? '').length} characters.`,
     };
   },
 };
@@ -209,7 +210,7 @@ const assets: Step<RetractPlan, JobDeps> = {
     const tag = plan.release.tag;
     const approved = plan.assets;
     if (!plan.deleteAssets)
-      return { detail: `Kept all ${approved.length} asset(s): --delete-assets was not given.` };
+      return { detail: `Kept all ${plural(approved.length, 'asset')}: --delete-assets was not given.` };
     if (approved.length === 0) return { detail: 'The release has no assets.' };
     const snap = snapshotOf(ctx);
     if (snap.release.immutable) {
@@ -228,18 +229,18 @@ const assets: Step<RetractPlan, JobDeps> = {
           await deps.releases.deleteAsset(plan.repo, asset.id);
         } catch (err) {
           if (githubStatus(err) !== 422) throw err;
-          const note = `assets kept after ${deleted.length} deletion(s): GitHub refused (422: ${said(err)})`;
+          const note = `assets kept after ${plural(deleted.length, 'deletion')}: GitHub refused (422: ${said(err)})`;
           await ctx.save({ assetsNote: note, deleted });
           return { detail: `:warning: ${note}.` };
         }
       }
       deleted.push(asset.id);
       await ctx.save({ deleted });
-      await ctx.progress(`Deleted ${deleted.length} of ${approved.length}: \`${asset.name}\``);
+      await ctx.progress(`Deleted ${deleted.length} of ${approved.length}: \`${esc(asset.name)}\``);
     }
     const added = live.filter((a) => !approved.some((p) => p.id === a.id));
     return {
-      detail: `Deleted ${deleted.length} asset(s): ${approved.map((a) => `\`${a.name}\``).join(', ')}.${added.length ? ` Kept ${added.length} uploaded after the plan (not approved for deletion).` : ''}`,
+      detail: `Deleted ${plural(deleted.length, 'asset')}: ${approved.map((a) => `\`${esc(a.name)}\``).join(', ')}.${added.length ? ` Kept ${added.length} uploaded after the plan (not approved for deletion).` : ''}`,
     };
   },
 };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
@@ -12,14 +13,19 @@ import { HttpHealthChecker } from './integrations/health.js';
 import { DEFAULT_TOKEN_ENV, type Environ } from './integrations/prometheus/client.js';
 import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
+import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
+import { createSwitchProviders } from './integrations/flags/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { noTracing } from './observability/tracing.js';
 import { packageVersion } from './cli/package.js';
-import { urlPassword } from './cli/context.js';
 import { JOBS_QUEUE, TIMERS_QUEUE, type JobData } from './queue/job-definition.js';
-import { createRedis, waitForRedis } from './queue/redis.js';
+import { createRedis } from './queue/redis.js';
+import type { RedisClient } from './redis/client.js';
+import { RedisProbe } from './redis/probe.js';
+import { RepeatLog } from './redis/repeat-log.js';
+import { describeTopology, topologyPassword } from './redis/topology.js';
 import { createStepRunner } from './queue/step-runner.js';
 import { createTimerProcessor, SWEEP_EVERY_MS } from './queue/timers.js';
 import { ApiWarnings } from '../jobs/api-warnings.js';
@@ -30,6 +36,8 @@ import { RequestStore } from './requests/store.js';
 import { TargetLocks } from './requests/target-lock.js';
 import { createSlackSurface, slackClientOptions } from './slack/bolt.js';
 import { SlackDirectory } from './slack/directory.js';
+import { SlackMembership } from './slack/membership.js';
+import { RedisReplayGuard } from './slack/replay-guard.js';
 import { registerInteractions } from './slack/interactions.js';
 import { NOTIFY_QUEUE, QueueNotifier } from './slack/notifier.js';
 import { createDrainProcessor } from './slack/notify-worker.js';
@@ -48,6 +56,8 @@ import { DeprecationRegistry } from './api-retirement/index.js';
 import { definitionsByKind } from '../jobs/index.js';
 import { RedisCanaryBoard } from '../jobs/canary-control.js';
 import { canaryFollowUps } from '../commands/canary-actions.js';
+import { flagInsteadOfRollback, undoSwitch } from '../commands/flag-plan.js';
+import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-group.js';
 import type { DestinationStream } from 'pino';
 
 /**
@@ -71,6 +81,22 @@ async function connectSocketMode(app: App, signal: AbortSignal, log: Logger): Pr
   }
 }
 
+/** Resolves when Redis is ready, after `timeoutMs`, or when `signal` aborts, whichever comes first; leaves no timer behind. */
+function redisReadyOrStop(redis: RedisClient, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    if (redis.status === 'ready' || signal?.aborted) return done();
+    redis.on('ready', done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Registers the periodic sweep, retrying until Redis takes it (or the process stops). */
 async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): Promise<void> {
   for (let attempt = 0; !signal.aborted; attempt++) {
@@ -92,6 +118,8 @@ async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): P
 export interface Backout {
   /** The port actually listened on (PORT=0 picks a free one). */
   port: number;
+  /** The port `/metrics` is also served on, when METRICS_PORT is set. */
+  metricsPort?: number;
   log: Logger;
   stop(): Promise<void>;
   readiness(): Readiness;
@@ -108,6 +136,8 @@ export async function startBackout(
     logDestination?: DestinationStream;
     /** Where secrets the config names by variable are read (Prometheus tokens); default process.env. */
     environ?: Environ;
+    /** Aborted when a stop is asked for while starting: start-up stops waiting for Redis. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<Backout> {
   const environ = opts.environ ?? process.env;
@@ -116,8 +146,10 @@ export async function startBackout(
     env.SLACK_SIGNING_SECRET,
     env.SLACK_APP_TOKEN,
     env.GITHUB_TOKEN,
-    urlPassword(env.REDIS_URL),
+    topologyPassword(env.redis.topology),
     environ[DEFAULT_TOKEN_ENV],
+    env.UNLEASH_API_TOKEN,
+    env.LAUNCHDARKLY_API_TOKEN,
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
     level: env.LOG_LEVEL,
@@ -134,14 +166,23 @@ export async function startBackout(
         log,
       })
     : noTracing;
-  const prefix = env.BACKOUT_PREFIX;
-  const redis = createRedis(env.REDIS_URL, 'command', log);
+  const { topology, prefix } = env.redis;
+  const repeats = new RepeatLog(log);
+  const redisLogging = { log, repeats };
+  log.info({ redis: describeTopology(topology), prefix }, `redis: ${topology.kind}`);
+  if (env.redis.prefixChangedFrom !== undefined) {
+    log.warn(
+      { configured: env.redis.prefixChangedFrom, prefix },
+      `Redis Cluster: BACKOUT_PREFIX "${env.redis.prefixChangedFrom}" is used as "${prefix}" so that every key is in one slot; set BACKOUT_PREFIX=${prefix} to say so yourself`,
+    );
+  }
+  const redis = createRedis(topology, 'command', redisLogging);
   const queueOpts = { connection: redis, prefix };
   const jobsQueue = new Queue<JobData>(JOBS_QUEUE, queueOpts);
   const notifyQueue = new Queue(NOTIFY_QUEUE, queueOpts);
   const timersQueue = new Queue(TIMERS_QUEUE, queueOpts);
   for (const q of [jobsQueue, notifyQueue, timersQueue]) {
-    q.on('error', (err: Error) => log.warn({ queue: q.name, err: err.message }, 'queue error'));
+    q.on('error', (err: Error) => repeats.warn({ queue: q.name, err: err.message }, 'queue error'));
   }
   metrics.watchQueues([jobsQueue, notifyQueue, timersQueue]);
 
@@ -155,6 +196,16 @@ export async function startBackout(
     rejectRateLimitedCalls: true,
   });
   const directory = new SlackDirectory(slackApi);
+  // Who may request and approve: members of the installing workspace (auth.test, asked once now).
+  const members = new SlackMembership(slackApi);
+  if (env.BACKOUT_ROLE !== 'worker') {
+    members.installed().catch((err: unknown) => {
+      log.warn(
+        { err: (err as Error).message },
+        'auth.test failed at start-up; asked again on the first request',
+      );
+    });
+  }
   const responder = new ResponseUrlResponder(log);
 
   const kube = new KubeClients(env.KUBECONFIG, env.BACKOUT_KUBE_TIMEOUT);
@@ -170,9 +221,17 @@ export async function startBackout(
     }
   }
   const deployments = new KubeDeployments(kube);
+  // Argo CD Applications and Flux objects that own Deployments (read for plans, paused on request).
+  const owners = new KubeSyncOwners(kube);
   const health = new HttpHealthChecker(environ);
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
   const traffic = createTrafficProviders(kube, deployments);
+  // Kill switches: Unleash, LaunchDarkly, flagd's FeatureFlag, and CronJob suspension.
+  const switches = createSwitchProviders({
+    kube,
+    unleash: { url: env.UNLEASH_API_URL, token: env.UNLEASH_API_TOKEN },
+    launchdarkly: { url: env.LAUNCHDARKLY_API_URL, token: env.LAUNCHDARKLY_API_TOKEN },
+  });
   // GitHub: one Octokit (retry + throttling plugins) for every release operation.
   const releases = new GitHubReleases(
     createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log }),
@@ -192,6 +251,7 @@ export async function startBackout(
     cards,
     audit,
     directory,
+    members,
     jobs: jobsQueue,
     timers: timersQueue,
     metrics,
@@ -199,7 +259,8 @@ export async function startBackout(
     dryRun: env.DRY_RUN,
   });
 
-  const queueAvailable = () => redis.status === 'ready';
+  // Connected is not enough: a node answering MOVED or READONLY cannot take a request either.
+  const queueAvailable = () => redis.status === 'ready' && probe.healthy();
   // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
   const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
   const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log };
@@ -214,6 +275,7 @@ export async function startBackout(
   const rollbackModal = new RollbackModal({
     config,
     deployments,
+    owners,
     directory,
     flow,
     responder,
@@ -229,7 +291,9 @@ export async function startBackout(
     retractViews: retractModal,
     config,
     deployments,
+    owners,
     directory,
+    members,
     flow,
     views: rollbackModal,
     log,
@@ -241,18 +305,23 @@ export async function startBackout(
     canary,
     audit,
     notifier,
+    switches,
   });
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);
   registerInteractions(surface.app, {
     flow,
     requests,
+    members,
+    replays: new RedisReplayGuard(redis, prefix),
     log,
     metrics,
     followUps: {
       rollback: {
         undo: (request, user, place) =>
-          rollForward(request, user, place, { config, deployments, directory, flow }),
+          rollForward(request, user, place, { config, deployments, owners, directory, flow }),
+        flagInstead: (request, user, place) =>
+          flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
       },
       retract: {
         undo: (request, user, place) => undoFromCard(request, user, place, retractDeps),
@@ -262,22 +331,94 @@ export async function startBackout(
           undoRetirement(request, user, place, { config, directory, flow, apiRegistry, queueAvailable }),
       },
       canary: canaryFollowUps(canaryDeps),
+      flag: {
+        undo: (request, user, place) =>
+          undoSwitch(request, user, place, { config, switches, directory, flow }),
+      },
+      'rollback-group': {
+        undo: (request, user, place) =>
+          rollGroupForward(request, user, place, {
+            config,
+            deployments,
+            owners,
+            directory,
+            flow,
+            requests,
+          }),
+      },
     },
   });
 
   // Workers (role all or worker).
   const shutdown = new AbortController();
-  const pool = new WorkerPool({ redisUrl: env.REDIS_URL, prefix, log, metrics, probe: redis });
-  // The command connection has no offline queue: give it a moment to connect before init reads Redis.
-  // Every role appends to the audit chain, so every role continues it from the file if Redis lost it.
-  await waitForRedis(redis, 10_000).catch(() => undefined);
+  const pool = new WorkerPool({
+    connect: () => createRedis(topology, 'worker', redisLogging),
+    prefix,
+    log,
+    repeats,
+    metrics,
+    probe: redis,
+  });
+  // Readiness needs Redis to accept writes under the prefix, not only a connected socket.
+  const probe = new RedisProbe({ redis, prefix, log, repeats, owner: randomUUID() });
+
+  const readiness = (): Readiness => {
+    const redisOk = redis.status === 'ready' && probe.healthy();
+    const workersOk = env.BACKOUT_ROLE === 'web' ? true : pool.healthy();
+    return {
+      ready: redisOk && workersOk,
+      checks: {
+        redis:
+          redisOk ||
+          `not ready: ${redis.status === 'ready' ? (probe.last().error ?? 'no answer yet') : `connection ${redis.status}`}`,
+        workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk,
+      },
+    };
+  };
+
+  // Listening comes first, whatever Redis does: liveness answers at once, readiness says "not
+  // ready" until Redis answers. Every role serves health and metrics; only web roles take Slack requests.
+  const server = createHttpServer({
+    ...(surface.receiver && env.BACKOUT_ROLE !== 'worker' ? { receiver: surface.receiver } : {}),
+    readiness,
+    registry: metrics.registry,
+    log,
+  });
+  server.listen(env.PORT);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  // METRICS_PORT: the same health and metrics endpoints on a port that is not exposed to Slack.
+  const metricsServer =
+    env.METRICS_PORT === undefined
+      ? undefined
+      : createHttpServer({ readiness, registry: metrics.registry, log }).listen(env.METRICS_PORT);
+  if (metricsServer) await once(metricsServer, 'listening');
+
+  // The command connection has no offline queue: give it a moment to connect before init reads Redis
+  // (a stop asked for meanwhile ends the wait). Every role appends to the audit chain, so every role
+  // continues it from the file if Redis lost it.
+  await redisReadyOrStop(redis, 10_000, opts.signal);
+  probe.start();
   await audit.init().catch((err: unknown) => {
     log.warn(
       { err: (err as Error).message },
       'audit log not ready yet (Redis unreachable?); it catches up on the next record',
     );
   });
-  if (env.BACKOUT_ROLE !== 'web') {
+  // Jobs running in this process: a stop with none waits for nothing.
+  let activeJobs = 0;
+  const counted =
+    <T extends (...args: never[]) => Promise<unknown>>(processor: T) =>
+    async (...args: Parameters<T>): Promise<Awaited<ReturnType<T>>> => {
+      activeJobs++;
+      try {
+        return (await processor(...args)) as Awaited<ReturnType<T>>;
+      } finally {
+        activeJobs--;
+      }
+    };
+  // A stop asked for while starting: no workers to start, nothing more to wait for.
+  if (env.BACKOUT_ROLE !== 'web' && !opts.signal?.aborted) {
     scheduleAuditArchive({
       audit,
       redis,
@@ -293,12 +434,14 @@ export async function startBackout(
       notifier,
       audit,
       cards,
+      redis,
       metrics,
       log,
       dryRun: env.DRY_RUN,
       jobDeps: {
         config,
         deployments,
+        owners,
         health,
         locks,
         audit,
@@ -309,13 +452,24 @@ export async function startBackout(
         retractions,
         traffic,
         canary,
+        switches,
         statusLine: async (requestId, line) => {
           await requests.annotate(requestId, { statusLine: line });
           await cards.refresh(requestId);
         },
+        memberRollbacks: new GroupMemberRollbacks({
+          config,
+          deployments,
+          owners,
+          directory,
+          flow,
+          requests,
+          jobsQueue: jobsQueue.qualifiedName,
+        }),
         childRollbacks: new RetractionRollbacks({
           config,
           deployments,
+          owners,
           directory,
           flow,
           requests,
@@ -357,39 +511,22 @@ export async function startBackout(
       prefix,
       notify: notifyQueue,
       jobs: jobsQueue,
+      locks,
+      metrics,
       log,
       apiWarning: (data) => apiWarnings.fire(data),
     });
     pool.start([
-      { queue: JOBS_QUEUE, processor: runner, concurrency: 16 },
+      { queue: JOBS_QUEUE, processor: counted(runner), concurrency: 16 },
       // Drains mostly wait (on Slack, and on each channel's pacing), one channel each: many at once
       // keep one busy channel from holding up the others.
-      { queue: NOTIFY_QUEUE, processor: drain, concurrency: 64 },
-      { queue: TIMERS_QUEUE, processor: timers, concurrency: 4 },
+      { queue: NOTIFY_QUEUE, processor: counted(drain), concurrency: 64 },
+      { queue: TIMERS_QUEUE, processor: counted(timers), concurrency: 4 },
     ]);
     // In the background: with Redis down at start-up this waits for it rather than holding start-up.
     void scheduleSweep(timersQueue, shutdown.signal, log);
   }
 
-  const readiness = (): Readiness => {
-    const redisOk = redis.status === 'ready';
-    const workersOk = env.BACKOUT_ROLE === 'web' ? true : pool.healthy();
-    return {
-      ready: redisOk && workersOk,
-      checks: { redis: redisOk, workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk },
-    };
-  };
-
-  // Every role serves health and metrics; only web roles take Slack requests.
-  const server = createHttpServer({
-    ...(surface.receiver && env.BACKOUT_ROLE !== 'worker' ? { receiver: surface.receiver } : {}),
-    readiness,
-    registry: metrics.registry,
-    log,
-  });
-  server.listen(env.PORT);
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
   if (surface.socketMode && env.BACKOUT_ROLE !== 'worker')
     void connectSocketMode(surface.app, shutdown.signal, log);
   log.info(
@@ -404,16 +541,30 @@ export async function startBackout(
       const deadline = env.BACKOUT_SHUTDOWN_TIMEOUT;
       server.close();
       server.closeIdleConnections();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       if (surface.socketMode) await surface.app.stop().catch(() => undefined);
       shutdown.abort();
-      await pool.close(Math.max(1_000, deadline - 2_000));
-      await Promise.allSettled([jobsQueue.close(), notifyQueue.close(), timersQueue.close()]);
+      // Running jobs get the shutdown bound to finish or be handed back; with none, close at once
+      // (a graceful close would otherwise wait on a Redis that may not answer).
+      // Closing talks to Redis: when it does not answer, give up after a bound rather than hang.
+      const bounded = (work: Promise<unknown>, ms: number) =>
+        Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+      const jobsRunning = activeJobs > 0;
+      await bounded(
+        pool.close(jobsRunning ? Math.max(1_000, deadline - 2_000) : 0),
+        jobsRunning ? deadline : 300,
+      );
+      await bounded(Promise.allSettled([jobsQueue.close(), notifyQueue.close(), timersQueue.close()]), 300);
       await audit.flush().catch(() => undefined);
       await tracing.shutdown();
+      probe.stop();
+      repeats.close();
       redis.disconnect();
       server.closeAllConnections();
       log.info('stopped');
     })());
 
-  return { port, log, stop, readiness };
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
+  return { port, ...(metricsPort === undefined ? {} : { metricsPort }), log, stop, readiness };
 }

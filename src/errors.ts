@@ -107,9 +107,9 @@ export function isBackoutError(err: unknown): err is BackoutError {
 }
 
 const REDIS_DOWN =
-  /Stream isn't writeable|Connection is closed|max retries per request|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|Command timed out|enableOfflineQueue|Connection in subscriber mode|LOADING/i;
+  /Stream isn't writeable|Connection is closed|max retries per request|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|Command timed out|enableOfflineQueue|Connection in subscriber mode|LOADING|^(?:MOVED|ASK|CROSSSLOT|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b|Cluster isn't ready|None of startup nodes is available|Failed to refresh slots cache/i;
 
-/** True for the errors ioredis raises while Redis cannot be reached. */
+/** True for the errors ioredis raises while Redis cannot be reached, or cannot serve backout's keys (failover, wrong node). */
 export function isRedisUnavailable(err: unknown): boolean {
   return err instanceof Error && (REDIS_DOWN.test(err.message) || err.name === 'MaxRetriesPerRequestError');
 }

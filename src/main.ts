@@ -1,78 +1,65 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
-import { parseEnv } from './config/env.js';
-import type { Config } from './config/model.js';
-import { loadConfigFile } from './config/load.js';
-import { configCheck } from './cli/config-check.js';
-import { formatStartupProblems } from './cli/startup-problems.js';
-import { prometheusSecretProblems } from './integrations/prometheus/secrets-check.js';
-import { CLI_USAGE as USAGE, processIo, runCliCommand } from './cli/run.js';
+// First, before any library: on a Node too old for them, one line that says how to get a suitable one.
+import './node-guard.js';
+import { processIo, runCliCommand } from './cli/run.js';
+import type { Backout } from './app.js';
 
-/** Settings that are each valid alone but not together, and files the environment names. */
-function crossCheckProblems(config: Config, env: NodeJS.ProcessEnv): string[] {
-  const problems: string[] = [];
-  const githubServices = [...config.services.values()].filter((s) => s.github);
-  if (githubServices.length > 0 && !env.GITHUB_TOKEN) {
-    problems.push(
-      `GITHUB_TOKEN is missing: services ${githubServices.map((s) => s.name).join(', ')} name a GitHub repo`,
+/**
+ * `backout start`. SIGTERM/SIGINT are taken from the first moment: a stop asked for while starting
+ * (Redis not answering yet) ends the start and exits 0 at once; later it stops the running bot.
+ */
+async function start(rest: readonly string[]): Promise<number> {
+  if (rest.length > 0) {
+    process.stderr.write(
+      `backout start: takes no arguments (got ${rest.join(' ')}). Run "backout help start".\n`,
     );
+    return 2;
   }
-  for (const path of (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)) {
-    if (!existsSync(path)) problems.push(`KUBECONFIG names ${path}, which does not exist`);
-  }
-  problems.push(...prometheusSecretProblems(config, env));
-  return problems;
-}
+  const stopAsked = new AbortController();
+  // Filled in once started; a signal before that only aborts the start.
+  const running: { app?: Backout; stopped?: () => void } = {};
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopAsked.signal.aborted) return;
+    stopAsked.abort();
+    const app = running.app;
+    if (!app) return;
+    app.log.info({ signal }, 'signal received');
+    const hard = setTimeout(() => {
+      app.log.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, shutdownBound + 5_000);
+    hard.unref();
+    void app.stop().finally(() => running.stopped?.());
+  };
+  let shutdownBound = 10_000;
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 
-async function start(): Promise<number> {
-  const env = parseEnv(process.env);
-  const configPath = process.env.BACKOUT_CONFIG || './backout.yml';
-  const config = await loadConfigFile(configPath);
-  const problems = [
-    ...(env.ok ? [] : env.problems),
-    ...(config.ok ? [] : config.problems.map((p) => `${configPath}: ${p}`)),
-    ...(config.ok ? crossCheckProblems(config.config, process.env) : []),
-  ];
-  if (!env.ok || !config.ok || problems.length > 0) {
-    process.stderr.write(`${formatStartupProblems(problems)}\n`);
+  const { formatStartupProblems, readStartupSettings } = await import('./cli/startup-problems.js');
+  const settings = await readStartupSettings(process.env);
+  if (!settings.ok) {
+    process.stderr.write(`${formatStartupProblems(settings.problems)}\n`);
     return 1;
   }
+  if (stopAsked.signal.aborted) return 0;
+  shutdownBound = settings.env.BACKOUT_SHUTDOWN_TIMEOUT;
   // Loaded here so that the one-shot commands (audit, report, doctor) start without the server.
   const { startBackout } = await import('./app.js');
-  const app = await startBackout(env.env, config.config);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      app.log.info({ signal }, 'signal received');
-      const hard = setTimeout(() => {
-        app.log.error('shutdown did not finish in time; exiting');
-        process.exit(1);
-      }, env.env.BACKOUT_SHUTDOWN_TIMEOUT + 5_000);
-      hard.unref();
-      app.stop().then(resolve, resolve);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
-  return 0;
+  const started = await startBackout(settings.env, settings.config, { signal: stopAsked.signal });
+  const done = new Promise<void>((resolve) => (running.stopped = resolve));
+  running.app = started;
+  // A stop asked for while starting: stop now.
+  if (stopAsked.signal.aborted) await started.stop();
+  else await done;
+  // Stopped in order (jobs finished or handed back, logs written): exit now, so that connections
+  // still retrying a Redis that does not answer cannot hold the process.
+  process.exit(0);
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, sub, ...rest] = argv;
-  if (command === undefined || command === 'start') return start();
-  if (command === 'config' && sub === 'check') {
-    return configCheck(rest[0] ?? process.env.BACKOUT_CONFIG ?? './backout.yml', (l) =>
-      process.stdout.write(`${l}\n`),
-    );
-  }
-  const cli = await runCliCommand(argv, processIo());
-  if (cli !== undefined) return cli;
-  if (command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  process.stderr.write(`backout: unknown command "${argv.join(' ')}"\n${USAGE}\n`);
-  return 2;
+  const code = await runCliCommand(argv, processIo());
+  if (code !== undefined) return code;
+  return start(argv.slice(1));
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from '../redis/client.js';
 import type { DeprecationEntry } from './entry.js';
 import { DEFAULT_PREFIX, registryKeys } from './keys.js';
 import { parseStoredEntries } from './registry.js';
@@ -6,7 +6,7 @@ import { withTimeout } from './timeout.js';
 
 export interface RegistryCacheOptions {
   /** Connection for reads; never closed by the cache. */
-  redis: Redis;
+  redis: RedisClient;
   service: string;
   prefix?: string;
   onError?: (err: unknown) => void;
@@ -27,7 +27,7 @@ export class RegistryCache {
   private current: readonly DeprecationEntry[] = Object.freeze([]);
   private loadedVersion = -1;
   private readonly keys: ReturnType<typeof registryKeys>;
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
   private loading = false;
   private dirty = false;
   private failures = 0;
@@ -39,7 +39,7 @@ export class RegistryCache {
 
   constructor(private readonly options: RegistryCacheOptions) {
     this.keys = registryKeys(options.prefix ?? DEFAULT_PREFIX);
-    this.subscriber = options.redis.duplicate();
+    this.subscriber = duplicateClient(options.redis);
     this.subscriber.on('error', (err: unknown) => this.report(err));
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.keys.changed && message === options.service) this.refresh();

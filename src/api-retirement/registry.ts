@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { trend, type Trend } from './trend.js';
 import { deprecationEntrySchema, type DeprecationEntry } from './entry.js';
@@ -36,7 +36,7 @@ export class DeprecationRegistry {
   private readonly keys: ReturnType<typeof registryKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string = DEFAULT_PREFIX,
   ) {
     this.keys = registryKeys(prefix);
@@ -134,7 +134,7 @@ export class DeprecationRegistry {
   /** One MULTI: the write, the version bump and the notification, so readers never see one without the other. */
   private async change(
     service: string,
-    write: (multi: ReturnType<Redis['multi']>) => unknown,
+    write: (multi: ReturnType<RedisClient['multi']>) => unknown,
   ): Promise<{ version: number; written: number }> {
     const multi = this.redis.multi();
     write(multi);

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { DEFAULT_PREFIX, registryKeys, utcDay } from './keys.js';
 import { withTimeout } from './timeout.js';
 
 export const OVERFLOW_CLIENT = 'other';
 
 export interface UsageRecorderOptions {
-  redis: Redis;
+  redis: RedisClient;
   service: string;
   prefix?: string;
   /** Distinct clients kept per entry per day; further ones are counted under `other`. */

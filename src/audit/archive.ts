@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { formatDuration } from '../config/duration.js';
 import { serialise, writeFileAtomically } from './file.js';
 import { ARCHIVE_DIR, auditKeys, type RedisAuditLog } from './log.js';
@@ -32,7 +32,7 @@ return 0
  */
 export async function archiveAudit(opts: {
   audit: RedisAuditLog;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   dir: string;
   retentionMs: number;

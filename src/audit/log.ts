@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../observability/logger.js';
 import {
   appendAuditRecords,
@@ -48,6 +48,58 @@ export interface AuditLog {
   append(event: AuditEvent): Promise<AuditRecord>;
 }
 
+/**
+ * The next link of the chain, for a caller that writes it in its own Lua script together with
+ * another change (a request's transition): the script starts with CHAIN_CHECK and writes with
+ * CHAIN_WRITE, so the record and the change land together or not at all.
+ */
+export interface ChainLink {
+  /** head key, stream key: pass them as KEYS[1] and KEYS[2]. */
+  keys: [string, string];
+  /** expected previous hash, seq, record JSON, genesis hash, record hash: ARGV[1..5]. */
+  args: [string, string, string, string, string];
+}
+
+/** What the script that carried a link answered: `head-moved` asks for a fresh link. */
+export type LinkOutcome<R> = { written: true; result: R } | { written: false; result: R } | 'head-moved';
+
+export interface ChainedAuditLog extends AuditLog {
+  /**
+   * Builds the next record for `event` and hands its link to `write`, which runs one script that
+   * writes the record (CHAIN_WRITE) only if its own change is made too. Retried while another
+   * writer moves the head. Resolves with the record when it was written.
+   */
+  appendWith<R>(
+    event: AuditEvent,
+    write: (link: ChainLink) => Promise<LinkOutcome<R>>,
+  ): Promise<{ record?: AuditRecord; result: R }>;
+}
+
+/**
+ * Lua, first thing in a script carrying a ChainLink (KEYS[1] head, KEYS[2] stream, ARGV[1..5]):
+ * returns {'head-moved'} when another record came first, and refuses (before any write) a
+ * stream key that is not a stream, so a broken audit stream changes nothing.
+ */
+export const CHAIN_CHECK = `
+local head = redis.call('GET', KEYS[1])
+if head then
+  local sep = string.find(head, ' ')
+  if string.sub(head, sep + 1) ~= ARGV[1] then return {'head-moved', ''} end
+elseif ARGV[1] ~= ARGV[4] then
+  return {'head-moved', ''}
+end
+local streamType = redis.call('TYPE', KEYS[2])['ok']
+if streamType ~= 'stream' and streamType ~= 'none' then
+  return redis.error_reply('the audit stream ' .. KEYS[2] .. ' is a ' .. streamType .. ', not a stream')
+end
+`;
+
+/** Lua: the first write of a script carrying a ChainLink (an XADD that fails leaves nothing written). */
+export const CHAIN_WRITE = `
+redis.call('XADD', KEYS[2], ARGV[2] .. '-0', 'record', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2] .. ' ' .. ARGV[5])
+`;
+
 export const AUDIT_FILE = 'audit.jsonl';
 export const ARCHIVE_DIR = 'archive';
 
@@ -67,7 +119,7 @@ export const auditKeys = (prefix: string) => ({
  * so two writers never duplicate or lose a line. When it writes a checkpoint that
  * archived records, it drops those records from the file (they are in the archive).
  */
-export class RedisAuditLog implements AuditLog {
+export class RedisAuditLog implements ChainedAuditLog {
   private readonly headKey: string;
   private readonly streamKey: string;
   private readonly lockKey: string;
@@ -76,7 +128,7 @@ export class RedisAuditLog implements AuditLog {
   private appending: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly dir: string | undefined,
     private readonly log: Logger,
@@ -112,7 +164,7 @@ export class RedisAuditLog implements AuditLog {
     if (adopted === 'OK') {
       this.log.warn(
         { seq: last.seq },
-        'audit log: Redis had no chain head; continuing the chain from the JSON-lines file',
+        'audit log: RedisClient had no chain head; continuing the chain from the JSON-lines file',
       );
       const details: CheckpointDetails = {
         throughSeq: last.seq,
@@ -177,6 +229,57 @@ export class RedisAuditLog implements AuditLog {
         setTimeout(resolve, 1 + Math.random() * Math.min(50, 2 * (attempt + 1))),
       );
     }
+  }
+
+  appendWith<R>(
+    event: AuditEvent,
+    write: (link: ChainLink) => Promise<LinkOutcome<R>>,
+  ): Promise<{ record?: AuditRecord; result: R }> {
+    const turn = this.appending.then(() => this.appendWithNow(event, write));
+    this.appending = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async appendWithNow<R>(
+    event: AuditEvent,
+    write: (link: ChainLink) => Promise<LinkOutcome<R>>,
+  ): Promise<{ record?: AuditRecord; result: R }> {
+    const deadline = Date.now() + 10_000;
+    for (let attempt = 0; ; attempt++) {
+      const record = await this.nextRecord(event);
+      const outcome = await write({
+        keys: [this.headKey, this.streamKey],
+        args: [record.prevHash, String(record.seq), JSON.stringify(record), GENESIS_HASH, record.hash],
+      });
+      if (outcome !== 'head-moved') {
+        if (!outcome.written) return { result: outcome.result };
+        this.logStateChange(record);
+        void this.flush().catch(() => undefined);
+        return { record, result: outcome.result };
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `audit log: could not append after ${attempt + 1} attempts in 10 s (another writer kept moving the chain head)`,
+        );
+      }
+      await new Promise((resolve) =>
+        setTimeout(resolve, 1 + Math.random() * Math.min(50, 2 * (attempt + 1))),
+      );
+    }
+  }
+
+  /** The record that would follow the current head. */
+  private async nextRecord(event: AuditEvent): Promise<AuditRecord> {
+    const head = await this.redis.get(this.headKey);
+    const [seqText, prevHash] = head ? head.split(' ') : ['0', GENESIS_HASH];
+    const body: Omit<AuditRecord, 'hash'> = {
+      ...stripUndefined(event),
+      seq: Number(seqText) + 1,
+      id: randomUUID(),
+      ts: new Date().toISOString(),
+      prevHash: prevHash!,
+    };
+    return { ...body, hash: hashRecord(body) };
   }
 
   /** Reads records from the stream, in chain order. */

@@ -18,6 +18,7 @@ export type AuditEventType =
   | 'canary.weight'
   | 'canary.promotion-approved'
   | 'canary.aborted'
+  | 'gitops.sync-paused'
   | 'audit.checkpoint';
 
 /** What callers provide; the log adds seq, id, timestamp and the chain. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../observability/logger.js';
 import { archiveAudit } from './archive.js';
 import type { RedisAuditLog } from './log.js';
@@ -14,7 +14,7 @@ const FIRST_RUN_AFTER_MS = 60_000;
  */
 export function scheduleAuditArchive(opts: {
   audit: RedisAuditLog;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   dir: string;
   retentionMs: number;

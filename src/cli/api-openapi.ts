@@ -13,9 +13,6 @@ import { UsageError } from '../errors.js';
 import { parseArgs, stringFlag } from './args.js';
 import { connectRedis, readEnv, type CliIo } from './context.js';
 
-export const API_OPENAPI_USAGE =
-  'backout api openapi <spec.yaml|json> --service <name> [--out <file>] [--check] [--base-path </prefix>]';
-
 /**
  * `backout api openapi`: writes the spec with every operation the registry deprecates marked, or
  * with `--check` exits 1 listing where spec and registry disagree (for CI). YAML comments are not

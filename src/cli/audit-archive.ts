@@ -5,8 +5,9 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
+import { connectOnce } from '../redis/connect-once.js';
 import { parseArgs, stringFlag } from './args.js';
-import { connectRedis, readEnv, type CliIo } from './context.js';
+import { cliRedisSetup, REDIS_ENV, readEnv, type CliIo } from './context.js';
 
 /**
  * `backout audit archive [--older-than <duration>]`: moves records older than the
@@ -16,18 +17,18 @@ import { connectRedis, readEnv, type CliIo } from './context.js';
  */
 export async function auditArchive(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { valued: ['older-than'] });
-  const env = readEnv(io.env, [
-    'REDIS_URL',
-    'BACKOUT_PREFIX',
-    'AUDIT_LOG_DIR',
-    'BACKOUT_CONFIG',
-    'LOG_LEVEL',
-  ]);
+  const env = readEnv(io.env, [...REDIS_ENV, 'AUDIT_LOG_DIR', 'BACKOUT_CONFIG', 'LOG_LEVEL']);
   if (!env.ok) {
     for (const p of env.problems) io.err(`backout audit archive: ${p}`);
     return 2;
   }
-  const { REDIS_URL, BACKOUT_PREFIX, AUDIT_LOG_DIR, BACKOUT_CONFIG } = env.env;
+  const redisFound = cliRedisSetup(io.env, env.env);
+  if (!redisFound.ok) {
+    for (const p of redisFound.problems) io.err(`backout audit archive: ${p}`);
+    return 2;
+  }
+  const { topology, prefix: BACKOUT_PREFIX } = redisFound.setup;
+  const { AUDIT_LOG_DIR, BACKOUT_CONFIG } = env.env;
   const olderThan = stringFlag(args, 'older-than');
   let retentionMs: number;
   if (olderThan !== undefined) {
@@ -46,7 +47,7 @@ export async function auditArchive(argv: readonly string[], io: CliIo): Promise<
     retentionMs = config.config.auditRetentionMs;
   }
 
-  const redis = await connectRedis(REDIS_URL);
+  const redis = await connectOnce(topology);
   try {
     const log = createLogger({
       level: env.env.LOG_LEVEL === 'info' ? 'warn' : env.env.LOG_LEVEL,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
+import { connectOnce } from '../redis/connect-once.js';
 import { readAuditFile } from '../audit/file.js';
 import { ARCHIVE_DIR, AUDIT_FILE, RedisAuditLog, auditKeys } from '../audit/log.js';
 import { checkpointOf, type AuditRecord } from '../audit/record.js';
@@ -7,7 +8,7 @@ import { compareCopies, readArchives, verifyFromGenesis } from '../audit/sources
 import { verifyLive, type VerifyResult } from '../audit/verify.js';
 import { createLogger } from '../observability/logger.js';
 import { parseArgs, stringFlag } from './args.js';
-import { connectRedis, fileExists, readEnv, type CliIo } from './context.js';
+import { cliRedisSetup, REDIS_ENV, fileExists, readEnv, type CliIo } from './context.js';
 
 interface Line {
   /** Undefined: not checked. */
@@ -24,21 +25,27 @@ interface Line {
  */
 export async function auditVerify(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { valued: ['file', 'archive'], booleans: ['no-stream'] });
-  const env = readEnv(io.env, ['REDIS_URL', 'BACKOUT_PREFIX', 'AUDIT_LOG_DIR']);
+  const env = readEnv(io.env, [...REDIS_ENV, 'AUDIT_LOG_DIR']);
   if (!env.ok) {
     for (const p of env.problems) io.err(`backout audit verify: ${p}`);
     return 2;
   }
-  const { REDIS_URL, BACKOUT_PREFIX, AUDIT_LOG_DIR } = env.env;
+  const redisFound = cliRedisSetup(io.env, env.env);
+  if (!redisFound.ok) {
+    for (const p of redisFound.problems) io.err(`backout audit verify: ${p}`);
+    return 2;
+  }
+  const { topology, prefix: BACKOUT_PREFIX } = redisFound.setup;
+  const { AUDIT_LOG_DIR } = env.env;
   const filePath = stringFlag(args, 'file') ?? join(AUDIT_LOG_DIR, AUDIT_FILE);
   const archiveDir = stringFlag(args, 'archive') ?? join(AUDIT_LOG_DIR, ARCHIVE_DIR);
   const lines: Line[] = [];
 
   let stream: AuditRecord[] | undefined;
   if (!args.flags.has('no-stream')) {
-    let redis: Redis | undefined;
+    let redis: RedisClient | undefined;
     try {
-      redis = await connectRedis(REDIS_URL);
+      redis = await connectOnce(topology);
       const log = createLogger({ level: 'silent', secrets: [] });
       const audit = new RedisAuditLog(redis, BACKOUT_PREFIX, undefined, log);
       stream = await audit.readStream();

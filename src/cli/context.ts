@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { envSchema, type Env } from '../config/env.js';
+import { envSchema, redisSetup, type Env, type RedisSetup } from '../config/env.js';
 
 /** What a CLI command reads and writes: lines out and err, and the environment. */
 export interface CliIo {
@@ -30,6 +30,26 @@ export function readEnv<K extends Key>(
     else problems.push(`${key} ${result.error.issues[0]?.message ?? 'is not valid'}`);
   }
   return problems.length ? { ok: false, problems } : { ok: true, env: values as Pick<Env, K> };
+}
+
+/** The variables that say which Redis, and with which prefix (SPEC §5). */
+export const REDIS_ENV = [
+  'REDIS_URL',
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_MASTER',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_USERNAME',
+  'REDIS_PASSWORD',
+  'REDIS_TLS',
+  'BACKOUT_PREFIX',
+] as const;
+
+/** Topology and prefix for a CLI command, with the same rules as the server. */
+export function cliRedisSetup(
+  raw: NodeJS.ProcessEnv,
+  env: Pick<Env, (typeof REDIS_ENV)[number]>,
+): { ok: true; setup: RedisSetup } | { ok: false; problems: string[] } {
+  return redisSetup(env, raw.REDIS_URL !== undefined && raw.REDIS_URL !== '');
 }
 
 /** A Redis connection for a one-shot command: fails fast instead of retrying forever. */

@@ -7,10 +7,6 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { parseArgs, stringFlag } from './args.js';
 import { readEnv, redactUrl, type CliIo } from './context.js';
 
-export const PROXY_USAGE = `backout proxy --service <name> --upstream <http(s)://host:port> [--listen <[host]:port>]
-        [--admin-listen <[host]:port>] [--client-id source|header:<name>|api-key:<header>]
-        [--trusted-proxies <cidr,…>] [--upstream-timeout <duration>] [--connect-timeout <duration>]`;
-
 export interface ProxySettings {
   service: string;
   upstream: URL;

@@ -5,9 +5,6 @@ import { UsageError } from '../errors.js';
 import { parseArgs, stringFlag } from './args.js';
 import { connectRedis, readEnv, type CliIo } from './context.js';
 
-export const REPORT_API_USAGE =
-  'backout report api --service <name> [--days <1-35>] [--format csv|json] [--out <file>]';
-
 /**
  * `backout report api`: the usage evidence behind a retirement, one row per endpoint and client
  * (CSV: totals, share, first and last seen, trend, then one column per day; JSON: the same as objects).

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
+import { connectOnce } from '../redis/connect-once.js';
 import { readAuditFile } from '../audit/file.js';
 import { ARCHIVE_DIR, AUDIT_FILE, RedisAuditLog } from '../audit/log.js';
 import type { AuditRecord } from '../audit/record.js';
@@ -10,7 +11,8 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { parseArgs, stringFlag } from './args.js';
-import { connectRedis, fileExists, readEnv, type CliIo } from './context.js';
+import { cliRedisSetup, REDIS_ENV, fileExists, readEnv, type CliIo } from './context.js';
+import { plural } from '../text/plural.js';
 
 /**
  * `backout report --since <duration|date> [--until <duration|date>] [--format csv|json]
@@ -33,20 +35,26 @@ export async function report(argv: readonly string[], io: CliIo, now = new Date(
   if (format !== 'csv' && format !== 'json')
     throw new UsageError(`--format must be csv or json, got "${format}"`);
 
-  const env = readEnv(io.env, ['REDIS_URL', 'BACKOUT_PREFIX', 'AUDIT_LOG_DIR']);
+  const env = readEnv(io.env, [...REDIS_ENV, 'AUDIT_LOG_DIR']);
   if (!env.ok) {
     for (const p of env.problems) io.err(`backout report: ${p}`);
     return 2;
   }
-  const { REDIS_URL, BACKOUT_PREFIX, AUDIT_LOG_DIR } = env.env;
+  const redisFound = cliRedisSetup(io.env, env.env);
+  if (!redisFound.ok) {
+    for (const p of redisFound.problems) io.err(`backout report: ${p}`);
+    return 2;
+  }
+  const { topology, prefix: BACKOUT_PREFIX } = redisFound.setup;
+  const { AUDIT_LOG_DIR } = env.env;
   const sources: AuditRecord[][] = [];
   for (const archive of await readArchives(join(AUDIT_LOG_DIR, ARCHIVE_DIR))) sources.push(archive.records);
   const filePath = join(AUDIT_LOG_DIR, AUDIT_FILE);
   if (await fileExists(filePath)) sources.push(await readAuditFile(filePath));
   if (!args.flags.has('no-stream')) {
-    let redis: Redis | undefined;
+    let redis: RedisClient | undefined;
     try {
-      redis = await connectRedis(REDIS_URL);
+      redis = await connectOnce(topology);
       const audit = new RedisAuditLog(
         redis,
         BACKOUT_PREFIX,
@@ -65,7 +73,7 @@ export async function report(argv: readonly string[], io: CliIo, now = new Date(
   const { records, conflicts } = merge(sources);
   if (conflicts.length > 0) {
     io.err(
-      `backout report: ${conflicts.length} seq(s) differ between copies (first: seq ${conflicts[0]}); run \`backout audit verify\`.`,
+      `backout report: ${plural(conflicts.length, 'seq')} differ between copies (first: seq ${conflicts[0]}); run \`backout audit verify\`.`,
     );
   }
   const service = stringFlag(args, 'service');
@@ -76,7 +84,7 @@ export async function report(argv: readonly string[], io: CliIo, now = new Date(
     await writeFile(out, text);
     const s = built.summary;
     io.err(
-      `backout report: ${s.events} event(s) from ${built.since} to ${built.until} written to ${out}; median request → done ${s.medianRequestToDoneSeconds === null ? 'n/a' : formatDuration(s.medianRequestToDoneSeconds * 1000)}.`,
+      `backout report: ${plural(s.events, 'event')} from ${built.since} to ${built.until} written to ${out}; median request → done ${s.medianRequestToDoneSeconds === null ? 'n/a' : formatDuration(s.medianRequestToDoneSeconds * 1000)}.`,
     );
   } else {
     io.write(text);

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument, LineCounter } from 'yaml';
+import { isMap, isScalar, parseDocument, LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { configSchema } from './schema.js';
 import { buildConfig, type Config } from './model.js';
 import { closest } from '../text/suggest.js';
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+/** On failure, `raw` is the document as parsed (when it is YAML at all), for checks that span file and environment. */
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[]; raw?: unknown };
 
 /** Reads and validates the YAML file; every problem names its path in the file (and line when known). */
 export async function loadConfigFile(path: string): Promise<ConfigResult> {
@@ -14,11 +15,12 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(err)})`;
+    const why = code === 'ENOENT' ? 'no such file' : `the file cannot be read (${code ?? String(err)})`;
+    // The caller names the path; this says what to do.
     return {
       ok: false,
       problems: [
-        `${path} ${why}. Set BACKOUT_CONFIG to your config file; backout.example.yml shows the shape.`,
+        `${why}. Set BACKOUT_CONFIG to your config file, or write one with \`backout init\` (backout.example.yml shows every key).`,
       ],
     };
   }
@@ -40,22 +42,31 @@ export function parseConfigText(text: string, source = 'config'): ConfigResult {
   const raw: unknown = doc.toJS() ?? {};
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (result.success) return { ok: true, config: buildConfig(result.data) };
-  const problems = result.error.issues.map((issue) => {
-    const where = issue.path.length ? issue.path.join('.') : '(top level)';
-    const at =
-      issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
-        ? [...issue.path, issue.keys[0]]
-        : issue.path;
-    const line = lineOf(doc, lineCounter, at);
-    return `${where}: ${describeIssue(issue)}${line ? ` (line ${line})` : ''}`;
-  });
-  // Cross-field rules run in the schema only once the shape is valid; report them anyway.
-  for (const [path, message] of crossFieldProblems(raw)) {
-    const text = `${path.join('.')}: ${message}`;
-    const line = lineOf(doc, lineCounter, path);
-    if (!problems.some((p) => p.startsWith(text))) problems.push(`${text}${line ? ` (line ${line})` : ''}`);
+  const found: { line: number | undefined; text: string }[] = [];
+  const add = (path: PropertyKey[], message: string, key?: string) => {
+    const where = [...path, ...(key === undefined ? [] : [key])].map(String).join('.') || '(top level)';
+    const text = `${where}: ${message}`;
+    if (found.some((p) => p.text === text)) return;
+    found.push({
+      line: key === undefined ? lineOf(doc, lineCounter, path) : keyLine(doc, lineCounter, path, key),
+      text,
+    });
+  };
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      // One problem per key, on the key's own line.
+      for (const k of issue.keys) add(issue.path, unknownKey(k), k);
+    } else add(issue.path, describeIssue(issue));
   }
-  return { ok: false, problems };
+  // Cross-field rules run in the schema only once the shape is valid; report them anyway.
+  for (const [path, message] of crossFieldProblems(raw)) add(path, message);
+  // In the order of the file, as someone reading it top to bottom meets them.
+  found.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+  return {
+    ok: false,
+    problems: found.map((p) => `${p.text}${p.line ? ` (line ${p.line})` : ''}`),
+    raw,
+  };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -86,33 +97,47 @@ const KNOWN_KEYS: Record<string, string[]> = {
   policy: ['requesters', 'approvers', 'approval', 'twoPerson', 'approvalTtl'],
 };
 
+function unknownKey(k: string): string {
+  const guess = closest(k, Object.values(KNOWN_KEYS).flat());
+  return `unknown key${guess ? ` (did you mean "${guess}"?)` : ''}`;
+}
+
+/** zod's words for a type, in the words of a YAML file. */
+const KIND: Record<string, string> = {
+  object: 'a mapping',
+  record: 'a mapping',
+  map: 'a mapping',
+  array: 'a list',
+  tuple: 'a list',
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  date: 'a date',
+};
+const kind = (expected: string) => KIND[expected] ?? expected;
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return `required (expected ${issue.expected})`;
-  }
-  if (issue.code === 'unrecognized_keys') {
-    const all = Object.values(KNOWN_KEYS).flat();
-    return issue.keys
-      .map((k) => {
-        const guess = closest(k, all);
-        return `unknown key "${k}"${guess ? ` (did you mean "${guess}"?)` : ''}`;
-      })
-      .join('; ');
+    return `required (${kind(issue.expected)})`;
   }
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
   if (issue.code === 'invalid_type') {
-    return `expected ${issue.expected}, got ${describeInput(issue.input)}`;
+    return `expected ${kind(issue.expected)}, got ${describeInput(issue.input)}`;
+  }
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const bound = String(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+    const what =
+      issue.origin === 'array' || issue.origin === 'set'
+        ? `${bound} item${bound === '1' ? '' : 's'}`
+        : issue.origin === 'string'
+          ? `${bound} character${bound === '1' ? '' : 's'}`
+          : bound;
+    return `must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${what}`;
   }
   return issue.message;
-}
-
-function describeInput(input: unknown): string {
-  if (input === null) return 'null';
-  if (Array.isArray(input)) return 'a list';
-  if (typeof input === 'object') return 'a mapping';
-  return `${typeof input} ${JSON.stringify(input)}`;
 }
 
 function lineOf(
@@ -126,4 +151,28 @@ function lineOf(
     if (node && typeof node === 'object' && node.range) return counter.linePos(node.range[0]).line;
   }
   return undefined;
+}
+
+/** The line of `key` itself inside the mapping at `path` (not of its value, which may start a line later). */
+function keyLine(
+  doc: ReturnType<typeof parseDocument>,
+  counter: LineCounter,
+  path: PropertyKey[],
+  key: string,
+): number | undefined {
+  const parent: unknown = path.length === 0 ? doc.contents : doc.getIn(path as (string | number)[], true);
+  if (isMap(parent)) {
+    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
+    const range = isScalar(pair?.key) ? pair.key.range : undefined;
+    if (range) return counter.linePos(range[0]).line;
+  }
+  return lineOf(doc, counter, [...path, key]);
+}
+
+function describeInput(input: unknown): string {
+  if (input === null) return 'nothing';
+  if (Array.isArray(input)) return 'a list';
+  if (typeof input === 'object') return 'a mapping';
+  if (typeof input === 'string') return `text ${JSON.stringify(input)}`;
+  return `${typeof input === 'boolean' ? '' : `${typeof input} `}${JSON.stringify(input)}`;
 }

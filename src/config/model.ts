@@ -1,4 +1,4 @@
-import type { CanaryConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
+import type { CanaryConfig, FlagsConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
 
 /** A policy with every field decided (nearest block wins, field by field). */
 export interface Policy {
@@ -7,6 +7,8 @@ export interface Policy {
   approval: 'required' | 'not-required';
   twoPerson: boolean;
   approvalTtlMs: number;
+  /** Approval for `/flag … off` (the safe direction); absent: as `approval`. */
+  flagOff?: 'required' | 'not-required';
 }
 
 export interface Freeze {
@@ -25,7 +27,13 @@ export interface EnvironmentConfig {
   channel?: string;
   health?: HealthConfig;
   rolloutTimeoutMs: number;
+  /** A rollback of a Deployment a GitOps controller syncs by itself: suspend its sync, refuse, or ignore it. */
+  gitops: 'suspend' | 'refuse' | 'ignore';
   canary?: CanaryConfig;
+  /** The flag provider's name for this environment. */
+  flagEnvironment: string;
+  /** CronJobs `/flag <service> cronjobs off` suspends. */
+  cronJobs: string[];
   policy: Policy;
 }
 
@@ -33,6 +41,7 @@ export interface ServiceConfig {
   name: string;
   github?: { owner: string; repo: string; fullName: string };
   channel?: string;
+  flags?: FlagsConfig;
   environments: Map<string, EnvironmentConfig>;
   /** The service-level policy (for actions that are not per environment, such as retracting a release). */
   policy: Policy;
@@ -45,6 +54,8 @@ export interface Config {
   /** Reminders before each API brownout and sunset (`apiRetirement.warnBefore`), longest first. */
   apiWarnBeforeMs: number[];
   services: Map<string, ServiceConfig>;
+  /** Ordered groups for `/rollback <group>`: members in the order they are rolled back. */
+  groups: Map<string, { service: string; environment: string }[]>;
   /** Every channel named in the file: commands run in one of these keep their thread there. */
   knownChannels: Set<string>;
 }
@@ -63,12 +74,14 @@ export function mergePolicy(base: Policy, ...blocks: (RawPolicy | undefined)[]):
   let out = base;
   for (const block of blocks) {
     if (!block) continue;
+    const flagOff = block.flagOff ?? out.flagOff;
     out = {
       requesters: block.requesters ?? out.requesters,
       approvers: block.approvers ?? out.approvers,
       approval: block.approval ?? out.approval,
       twoPerson: block.twoPerson ?? out.twoPerson,
       approvalTtlMs: block.approvalTtl ?? out.approvalTtlMs,
+      ...(flagOff ? { flagOff } : {}),
     };
   }
   return out;
@@ -92,7 +105,10 @@ export function buildConfig(raw: RawConfig): Config {
         ...(channel ? { channel } : {}),
         ...(env.health ? { health: env.health } : {}),
         rolloutTimeoutMs: env.rollout.timeout,
+        gitops: env.gitops,
         ...(env.canary ? { canary: env.canary } : {}),
+        flagEnvironment: env.flags?.environment ?? envName,
+        cronJobs: env.cronJobs ?? [],
         policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy, env.policy),
       });
     }
@@ -101,6 +117,7 @@ export function buildConfig(raw: RawConfig): Config {
       name: svcName,
       ...(svc.github ? { github: { owner, repo, fullName: svc.github.repo } } : {}),
       ...(svc.channel ? { channel: svc.channel } : {}),
+      ...(svc.flags ? { flags: svc.flags } : {}),
       environments,
       policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy),
     });
@@ -117,6 +134,7 @@ export function buildConfig(raw: RawConfig): Config {
     auditRetentionMs: raw.audit.retention,
     apiWarnBeforeMs: [...new Set(raw.apiRetirement.warnBefore)].sort((a, b) => b - a),
     services,
+    groups: new Map(Object.entries(raw.groups)),
     knownChannels,
   };
 }

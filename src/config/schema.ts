@@ -37,6 +37,12 @@ export const policySchema = z.strictObject({
   twoPerson: z.boolean().optional(),
   /** How long a pending request can be approved. */
   approvalTtl: durationSchema.optional(),
+  /**
+   * Whether `/flag … off` (turning a kill switch off, suspending CronJobs: the safe direction)
+   * waits for an Approve click. Absent: as `approval`. `not-required` makes the first
+   * mitigation one action; turning things back on always follows `approval`.
+   */
+  flagOff: z.enum(['required', 'not-required']).optional(),
 });
 
 export const freezeSchema = z.strictObject({
@@ -178,6 +184,39 @@ export const canarySchema = z
       ctx.addIssue({ code: 'custom', path: [key], message: `required for provider ${c.provider}` });
   });
 
+const flagKey = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+    'expected a flag key of letters, digits, dots, dashes and underscores',
+  );
+
+/** A service's feature-flag provider and the kill switches `/flag` may turn off (SPEC §1). */
+export const flagsSchema = z
+  .strictObject({
+    provider: z.enum(['unleash', 'launchdarkly', 'flagd']),
+    /** Unleash project id or LaunchDarkly project key. */
+    project: z.string().min(1).default('default'),
+    /** flagd: the OpenFeature Operator `FeatureFlag` resource holding the flags (in each environment's namespace). */
+    featureFlag: z.string().min(1).optional(),
+    /** flagd: the variants that mean off and on (`defaultVariant` is flipped between them). */
+    offVariant: z.string().min(1).default('off'),
+    onVariant: z.string().min(1).default('on'),
+    /** The flags `/flag` may switch; `/rollback` cards offer turning the first one off instead. */
+    killSwitches: z.array(flagKey).min(1),
+  })
+  .superRefine((f, ctx) => {
+    if (f.provider === 'flagd' && !f.featureFlag)
+      ctx.addIssue({ code: 'custom', path: ['featureFlag'], message: 'required for provider flagd' });
+    for (const reserved of ['status', 'cronjobs', 'help'])
+      if (f.killSwitches.includes(reserved))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['killSwitches'],
+          message: `"${reserved}" is a /flag keyword and cannot be a flag's name here`,
+        });
+  });
+
 export const environmentSchema = z.strictObject({
   /** The environment used when a command names none. */
   default: z.boolean().default(false),
@@ -191,7 +230,17 @@ export const environmentSchema = z.strictObject({
   channel: slackChannelId.optional(),
   health: healthSchema.optional(),
   rollout: z.strictObject({ timeout: durationSchema.default(600_000) }).default({ timeout: 600_000 }),
+  /**
+   * What a rollback does when a GitOps controller (Argo CD, Flux) syncs the Deployment by itself:
+   * `refuse` (default) says why and changes nothing, `suspend` pauses its sync as an approved step
+   * first, `ignore` rolls back anyway (the controller may put its template back).
+   */
+  gitops: z.enum(['suspend', 'refuse', 'ignore']).default('refuse'),
   canary: canarySchema.optional(),
+  /** The flag provider's name for this environment (default: this environment's name). */
+  flags: z.strictObject({ environment: z.string().min(1) }).optional(),
+  /** CronJobs (in this environment's namespace) that `/flag <service> cronjobs off` suspends. */
+  cronJobs: z.array(z.string().min(1)).optional(),
   policy: policySchema.optional(),
 });
 
@@ -199,6 +248,7 @@ export const serviceSchema = z.strictObject({
   github: z.strictObject({ repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected owner/name') }).optional(),
   /** The service's incident channel, used by environments that name none. */
   channel: slackChannelId.optional(),
+  flags: flagsSchema.optional(),
   environments: z.record(name, environmentSchema).refine((envs) => Object.keys(envs).length > 0, {
     message: 'a service needs at least one environment',
   }),
@@ -233,6 +283,18 @@ export const configSchema = z
     services: z.record(name, serviceSchema).refine((s) => Object.keys(s).length > 0, {
       message: 'configure at least one service',
     }),
+    /**
+     * Ordered multi-service rollbacks: `/rollback <group>` rolls every member back, one after
+     * another in this order, each verified before the next.
+     */
+    groups: z
+      .record(
+        name,
+        z
+          .array(z.strictObject({ service: name, environment: name }))
+          .min(2, 'a group needs at least two members'),
+      )
+      .default({}),
   })
   .superRefine((cfg, ctx) => {
     for (const [svcName, svc] of Object.entries(cfg.services)) {
@@ -244,6 +306,34 @@ export const configSchema = z
           message: `only one environment may be the default (${defaults.map(([n]) => n).join(', ')} all say default: true)`,
         });
       }
+    }
+    for (const [groupName, members] of Object.entries(cfg.groups)) {
+      if (cfg.services[groupName])
+        ctx.addIssue({
+          code: 'custom',
+          path: ['groups', groupName],
+          message: `a group cannot share its name with a service (/rollback ${groupName} would be ambiguous)`,
+        });
+      const seen = new Set<string>();
+      members.forEach((m, i) => {
+        const svc = cfg.services[m.service];
+        if (!svc)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['groups', groupName, i, 'service'],
+            message: `no service called ${m.service}`,
+          });
+        else if (!svc.environments[m.environment])
+          ctx.addIssue({
+            code: 'custom',
+            path: ['groups', groupName, i, 'environment'],
+            message: `${m.service} has no environment called ${m.environment}`,
+          });
+        const key = `${m.service}/${m.environment}`;
+        if (seen.has(key))
+          ctx.addIssue({ code: 'custom', path: ['groups', groupName, i], message: `${key} is listed twice` });
+        seen.add(key);
+      });
     }
     cfg.freezes.forEach((f, i) => {
       if (Date.parse(f.to) <= Date.parse(f.from)) {
@@ -258,3 +348,4 @@ export type Principals = z.infer<typeof principalsSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type PrometheusConfig = z.infer<typeof prometheusSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;
+export type FlagsConfig = z.infer<typeof flagsSchema>;

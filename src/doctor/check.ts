@@ -57,3 +57,70 @@ export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Prom
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
+
+/** What each network error code means, and what to do about it. */
+const CAUSES: Record<string, { what: string; fix: string }> = {
+  ECONNREFUSED: {
+    what: 'connection refused',
+    fix: 'nothing listens there: check the host and port in the URL, and that the service runs',
+  },
+  ENOTFOUND: { what: 'host not found', fix: 'the host name does not resolve: check the URL and DNS' },
+  EAI_AGAIN: { what: 'DNS did not answer', fix: 'check the resolver and the network' },
+  ETIMEDOUT: {
+    what: 'timed out',
+    fix: 'a firewall or proxy may drop the connection: check the network path',
+  },
+  UND_ERR_CONNECT_TIMEOUT: {
+    what: 'connect timed out',
+    fix: 'a firewall or proxy may drop the connection: check the network path',
+  },
+  ECONNRESET: {
+    what: 'connection reset',
+    fix: 'a proxy or a TLS/plain-HTTP mismatch: check the scheme (http/https) and proxies',
+  },
+  EHOSTUNREACH: { what: 'host unreachable', fix: 'check routing and firewalls between here and the host' },
+  CERT_HAS_EXPIRED: { what: 'TLS certificate expired', fix: 'renew the server certificate' },
+  DEPTH_ZERO_SELF_SIGNED_CERT: {
+    what: 'self-signed TLS certificate',
+    fix: 'trust its CA with NODE_EXTRA_CA_CERTS=<ca bundle>',
+  },
+  SELF_SIGNED_CERT_IN_CHAIN: {
+    what: 'untrusted TLS certificate chain',
+    fix: 'trust its CA with NODE_EXTRA_CA_CERTS=<ca bundle>',
+  },
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: {
+    what: 'untrusted TLS certificate',
+    fix: 'trust its CA with NODE_EXTRA_CA_CERTS=<ca bundle>',
+  },
+  ERR_TLS_CERT_ALTNAME_INVALID: {
+    what: 'TLS certificate is for another host name',
+    fix: 'use the host name the certificate names',
+  },
+};
+
+/** The first system error code (ECONNREFUSED, ENOTFOUND…) in an error's chain of causes. */
+export function causeCode(err: unknown, depth = 0): string | undefined {
+  if (depth > 5 || typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; cause?: unknown; original?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(e.code)) return e.code;
+  for (const next of [e.cause, e.original, ...(Array.isArray(e.errors) ? (e.errors as unknown[]) : [])]) {
+    const code = causeCode(next, depth + 1);
+    if (code) return code;
+  }
+  return undefined;
+}
+
+/** "cannot reach <url>: connection refused (ECONNREFUSED)" and the fix for that cause. */
+export function unreachable(
+  err: unknown,
+  url: string,
+  fallbackFix: string,
+): { message: string; fix: string } {
+  const code = causeCode(err);
+  const known = code ? CAUSES[code] : undefined;
+  const why = known ? `${known.what} (${code})` : code ? `${messageOf(err)} (${code})` : messageOf(err);
+  return {
+    message: `cannot reach ${url}: ${why}`,
+    fix: known ? `${known.fix}; ${fallbackFix}` : fallbackFix,
+  };
+}

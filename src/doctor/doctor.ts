@@ -1,9 +1,9 @@
 import { LogLevel, WebClient } from '@slack/web-api';
-import { envSchema, parseEnv } from '../config/env.js';
+import { envSchema, parseEnv, redisSetup } from '../config/env.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { KubeClients } from '../integrations/kubernetes/clients.js';
-import { connectRedis, redactUrl } from '../cli/context.js';
+import { connectOnce } from '../redis/connect-once.js';
 import { fail, ok, type CheckResult } from './check.js';
 import { githubChecks } from './github.js';
 import { kubernetesChecks } from './kubernetes.js';
@@ -11,6 +11,7 @@ import { manifestBotScopes } from './manifest.js';
 import { notifierChecks } from './notifier.js';
 import { redisChecks } from './redis.js';
 import { slackChecks } from './slack.js';
+import { plural } from '../text/plural.js';
 
 const AREAS: CheckResult['area'][] = ['environment', 'config', 'slack', 'kubernetes', 'github', 'redis'];
 
@@ -46,13 +47,13 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
   const loaded = await loadConfigFile(configPath);
   if (loaded.ok) {
     config = loaded.config;
-    checks.push(ok('config', configPath, `valid: ${config.services.size} service(s)`));
+    checks.push(ok('config', configPath, `valid: ${plural(config.services.size, 'service')}`));
   } else {
     checks.push(
       fail(
         'config',
         configPath,
-        `${loaded.problems.length} problem(s): ${loaded.problems.join('; ')}`,
+        `${plural(loaded.problems.length, 'problem')}: ${loaded.problems.join('; ')}`,
         '`backout config check` lists them one per line; Kubernetes, GitHub and channel checks need a valid file',
       ),
     );
@@ -60,23 +61,44 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
 
   const token = str('SLACK_BOT_TOKEN');
   const slackApiUrl = str('SLACK_API_URL');
-  const redisUrl = str('REDIS_URL') ?? 'redis://127.0.0.1:6379';
+  const redis = redisSetup(
+    {
+      REDIS_URL: str('REDIS_URL') ?? 'redis://127.0.0.1:6379',
+      REDIS_SENTINELS: str('REDIS_SENTINELS'),
+      REDIS_SENTINEL_MASTER: str('REDIS_SENTINEL_MASTER'),
+      REDIS_CLUSTER_NODES: str('REDIS_CLUSTER_NODES'),
+      REDIS_USERNAME: str('REDIS_USERNAME'),
+      REDIS_PASSWORD: str('REDIS_PASSWORD'),
+      REDIS_TLS: field('REDIS_TLS') === true ? true : field('REDIS_TLS') === false ? false : undefined,
+      BACKOUT_PREFIX: str('BACKOUT_PREFIX') ?? 'backout',
+    },
+    str('REDIS_URL') !== undefined,
+  );
   const kubeconfig = str('KUBECONFIG');
   const github = { GITHUB_TOKEN: str('GITHUB_TOKEN'), GITHUB_API_URL: str('GITHUB_API_URL') };
 
-  const [slack, kube, gh, redis, notifier] = await Promise.all([
+  const [slack, kube, gh, redisResults, notifier] = await Promise.all([
     token
       ? manifestBotScopes().then(
-          (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes),
-          (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err)),
+          (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes, slackApiUrl),
+          (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err), slackApiUrl),
         )
       : Promise.resolve([]),
     config ? kubernetesChecks(kubeClients(kubeconfig), config, kubeconfig) : Promise.resolve([]),
     config ? githubChecks(github, config) : Promise.resolve([]),
-    redisChecks(() => connectRedis(redisUrl), redactUrl(redisUrl)),
-    notifierChecks(() => connectRedis(redisUrl), str('BACKOUT_PREFIX') ?? 'backout'),
+    redis.ok
+      ? redisChecks({
+          topology: redis.setup.topology,
+          prefix: redis.setup.prefix,
+          connect: () => connectOnce(redis.setup.topology),
+        })
+      : // Already listed under "environment" (parseEnv runs the same check).
+        Promise.resolve([]),
+    redis.ok
+      ? notifierChecks(() => connectOnce(redis.setup.topology), redis.setup.prefix)
+      : Promise.resolve([]),
   ]);
-  checks.push(...slack, ...notifier, ...kube, ...gh, ...redis);
+  checks.push(...slack, ...notifier, ...kube, ...gh, ...redisResults);
   return checks.sort((a, b) => AREAS.indexOf(a.area) - AREAS.indexOf(b.area));
 }
 

@@ -1,6 +1,6 @@
 import { Octokit } from '@octokit/rest';
 import type { Config } from '../config/model.js';
-import { fail, messageOf, ok, warn, withTimeout, type CheckResult } from './check.js';
+import { fail, messageOf, ok, unreachable, warn, withTimeout, type CheckResult } from './check.js';
 
 const TIMEOUT_MS = 8_000;
 
@@ -81,12 +81,12 @@ export async function githubChecks(
             "authorise the token for the organisation's SSO, or wait for the rate limit to reset",
           );
         }
-        return fail(
-          'github',
-          name,
-          `cannot reach GitHub: ${messageOf(err)}`,
+        const { message, fix } = unreachable(
+          err,
+          env.GITHUB_API_URL ?? 'https://api.github.com',
           'check GITHUB_API_URL and the network path to GitHub',
         );
+        return fail('github', name, message, fix);
       }
     }),
   );

@@ -1,7 +1,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import type { Config } from '../config/model.js';
 import type { KubeClients } from '../integrations/kubernetes/clients.js';
-import { fail, messageOf, ok, withTimeout, type CheckResult } from './check.js';
+import { fail, messageOf, ok, unreachable, withTimeout, type CheckResult } from './check.js';
 
 const TIMEOUT_MS = 8_000;
 
@@ -14,7 +14,7 @@ export interface KubeNeed {
 }
 
 const DEPLOYMENTS: KubeNeed[] = [
-  { group: 'apps', resource: 'deployments', verbs: ['get', 'list', 'patch'] },
+  { group: 'apps', resource: 'deployments', verbs: ['get', 'patch'] },
   { group: 'apps', resource: 'replicasets', verbs: ['list'] },
 ];
 
@@ -22,7 +22,7 @@ const DEPLOYMENTS: KubeNeed[] = [
 const CANARY: Record<string, KubeNeed[]> = {
   'argo-rollouts': [
     { group: 'argoproj.io', resource: 'rollouts', verbs: ['get', 'patch'] },
-    { group: 'argoproj.io', resource: 'rollouts/status', verbs: ['get', 'patch'] },
+    { group: 'argoproj.io', resource: 'rollouts/status', verbs: ['patch'] },
   ],
   'nginx-ingress': [{ group: 'networking.k8s.io', resource: 'ingresses', verbs: ['get', 'patch'] }],
   'gateway-api': [{ group: 'gateway.networking.k8s.io', resource: 'httproutes', verbs: ['get', 'patch'] }],
@@ -104,18 +104,23 @@ async function contextChecks(
     return out;
   } catch (err) {
     const code = err instanceof ApiException ? err.code : undefined;
-    return [
-      fail(
-        'kubernetes',
-        name,
-        code === 401
-          ? 'the API server refused the credentials (401 Unauthorized)'
-          : `the API server does not answer: ${messageOf(err)}`,
-        code === 401
-          ? `renew the credentials of context ${context} in the kubeconfig (token, client certificate or exec plugin)`
-          : `check the server address of context ${context}, the network path to it and its certificate`,
-      ),
-    ];
+    const server = clients.serverOf(context) ?? `the API server of ${context}`;
+    if (code === 401) {
+      return [
+        fail(
+          'kubernetes',
+          name,
+          `${server} refused the credentials (401 Unauthorized)`,
+          `renew the credentials of context ${context} in the kubeconfig (token, client certificate or exec plugin)`,
+        ),
+      ];
+    }
+    const { message, fix } = unreachable(
+      err,
+      server,
+      `check the server address of context ${context} in the kubeconfig`,
+    );
+    return [fail('kubernetes', name, message, fix)];
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { readDeadLetters } from '../slack/dead-letters.js';
 import { messageOf, ok, warn, withTimeout, type CheckResult } from './check.js';
 
@@ -8,8 +8,11 @@ const TIMEOUT_MS = 5_000;
  * The notifier's dead-letter list: messages Slack refused for good. They never block a
  * channel, but each one is a card, step or note that nobody saw as it was meant.
  */
-export async function notifierChecks(connect: () => Promise<Redis>, prefix: string): Promise<CheckResult[]> {
-  let redis: Redis | undefined;
+export async function notifierChecks(
+  connect: () => Promise<RedisClient>,
+  prefix: string,
+): Promise<CheckResult[]> {
+  let redis: RedisClient | undefined;
   try {
     redis = await connect();
     const { total, newest } = await withTimeout(

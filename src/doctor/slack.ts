@@ -1,6 +1,6 @@
 import { WebAPIPlatformError, type WebClient } from '@slack/web-api';
 import type { Config } from '../config/model.js';
-import { fail, messageOf, ok, warn, withTimeout, type CheckResult } from './check.js';
+import { fail, messageOf, ok, unreachable, warn, withTimeout, type CheckResult } from './check.js';
 
 const TIMEOUT_MS = 8_000;
 
@@ -27,6 +27,8 @@ export async function slackChecks(
   client: WebClient,
   config: Config | undefined,
   manifestScopes: string[] | Error,
+  /** Where the Web API is (SLACK_API_URL), for messages. */
+  apiUrl = 'https://slack.com/api/',
 ): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   let auth;
@@ -34,6 +36,11 @@ export async function slackChecks(
     auth = await withTimeout(client.auth.test(), TIMEOUT_MS, 'Slack auth.test');
   } catch (err) {
     const code = platformError(err);
+    const down = unreachable(
+      err,
+      apiUrl,
+      'check network access to slack.com (or SLACK_API_URL), proxies and firewalls',
+    );
     out.push(
       code
         ? fail(
@@ -44,12 +51,7 @@ export async function slackChecks(
               ? 'reinstall the app from manifest.yml so the token carries its scopes'
               : 'copy the Bot User OAuth Token (xoxb-…) from the app\'s "OAuth & Permissions" page into SLACK_BOT_TOKEN; reinstall the app to the workspace if the token was revoked',
           )
-        : fail(
-            'slack',
-            'token',
-            `cannot reach the Slack Web API: ${messageOf(err)}`,
-            'check network access to slack.com (or SLACK_API_URL), proxies and firewalls',
-          ),
+        : fail('slack', 'token', down.message, down.fix),
     );
     return out;
   }
@@ -98,7 +100,9 @@ export async function slackChecks(
   if (!config) return out;
   const channels = channelUses(config);
   const results = await Promise.all(
-    [...channels].map(([id, uses]) => channelCheck(client, id, uses.join(', '), botName)),
+    [...channels].map(([id, uses]) =>
+      channelCheck(client, id, uses.join(', '), botName, (granted ?? []).includes('chat:write.public')),
+    ),
   );
   out.push(...results);
   return out;
@@ -109,6 +113,8 @@ async function channelCheck(
   id: string,
   uses: string,
   botName: string,
+  /** chat:write.public is granted: the bot may post in public channels it has not joined. */
+  postsPublic: boolean,
 ): Promise<CheckResult> {
   const name = `channel ${id}`;
   try {
@@ -126,14 +132,21 @@ async function channelCheck(
         `unarchive it, or name another channel in the config`,
       );
     }
-    return info.channel?.is_member
-      ? ok('slack', name, `the bot is a member of ${label} (${uses})`)
-      : fail(
-          'slack',
-          name,
-          `the bot is not a member of ${label} (${uses}), so it cannot post cards or thread replies there`,
-          `in ${label}, type /invite @${botName}`,
-        );
+    if (info.channel?.is_member) return ok('slack', name, `the bot is a member of ${label} (${uses})`);
+    // As manifest.yml promises: with chat:write.public a public channel needs no invitation.
+    if (postsPublic && info.channel?.is_private !== true) {
+      return ok(
+        'slack',
+        name,
+        `${label} (${uses}) is public and the token has chat:write.public: the bot posts there without joining`,
+      );
+    }
+    return fail(
+      'slack',
+      name,
+      `the bot is not a member of ${label} (${uses}), so it cannot post cards or thread replies there`,
+      `in ${label}, type /invite @${botName}`,
+    );
   } catch (err) {
     const code = platformError(err);
     if (code === 'channel_not_found') {

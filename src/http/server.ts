@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { HTTPReceiver } from '@slack/bolt';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
+import { refuseDeclaredOversize } from './body-limit.js';
 
 export interface Readiness {
   ready: boolean;
@@ -10,7 +11,8 @@ export interface Readiness {
 
 /**
  * One port for Slack (POST /slack/events), liveness, readiness and metrics. Slack
- * requests go to Bolt's own listener, which verifies signatures and timestamps.
+ * requests go to Bolt's own listener, which verifies signatures and timestamps. Bodies over
+ * MAX_BODY_BYTES are refused with 413 on every route (see body-limit.ts).
  */
 export function createHttpServer(opts: {
   receiver?: HTTPReceiver;
@@ -21,6 +23,14 @@ export function createHttpServer(opts: {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
+    // Every route, before anything reads the body; chunked bodies are bounded where they are read.
+    if (refuseDeclaredOversize(req, res)) {
+      opts.log.warn(
+        { method, path, length: req.headers['content-length'] },
+        'request body too large; refused',
+      );
+      return;
+    }
     if (path === '/slack/events' && method === 'POST' && opts.receiver) {
       opts.receiver.requestListener(req, res);
       return;

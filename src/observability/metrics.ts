@@ -37,6 +37,16 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    replaysIgnored: new Counter({
+      name: 'backout_interaction_replays_ignored_total',
+      help: "Button clicks delivered again within Slack's 5-minute window (same action_ts, user and button), ignored",
+      registers: [registry],
+    }),
+    orphanLocksFreed: new Counter({
+      name: 'backout_orphan_locks_freed_total',
+      help: 'Target locks freed by the sweep because their holder was overdue, gone or failed',
+      registers: [registry],
+    }),
     jobs: new Counter({
       name: 'backout_jobs_total',
       help: 'Jobs finished, by type and outcome',

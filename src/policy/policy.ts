@@ -84,7 +84,7 @@ export function approvalRule(
  */
 export async function checkApprover(
   user: string,
-  request: BackoutRequest,
+  request: Pick<BackoutRequest, 'approval' | 'requester'>,
   directory: Directory,
 ): Promise<void> {
   const rule = request.approval;
@@ -99,9 +99,20 @@ export async function checkApprover(
       },
     );
   }
-  if (isEmpty(rule.approvers)) return;
-  if (await isIn(user, rule.approvers, directory)) return;
-  throw new PolicyError('You are not an approver for this request, so nothing was changed.', {
-    hint: `It can be approved by ${who}.`,
-  });
+  if (!isEmpty(rule.approvers) && !(await isIn(user, rule.approvers, directory))) {
+    throw new PolicyError('You are not an approver for this request, so nothing was changed.', {
+      hint: `It can be approved by ${who}.`,
+    });
+  }
+  const missing: string[] = [];
+  for (const extra of rule.also ?? []) {
+    if (!isEmpty(extra.approvers) && !(await isIn(user, extra.approvers, directory)))
+      missing.push(`${extra.covers} (approvers: ${describePrincipals(extra.approvers)})`);
+  }
+  if (missing.length > 0) {
+    throw new PolicyError(
+      `Your approval does not cover every part of this request, so nothing was changed. Still missing an approver for: ${missing.join('; ')}.`,
+      { hint: 'One person on every list must approve it.' },
+    );
+  }
 }

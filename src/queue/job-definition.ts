@@ -57,6 +57,8 @@ export interface JobDefinition<P, D> {
   steps: Step<P, D>[];
   /** The plan in plain words, one line each, for the card. */
   describe(plan: P): string[];
+  /** Extra buttons on a plan card waiting for approval, after Approve and Reject. */
+  pendingButtons?(request: BackoutRequest<P>): CardButton[];
   /** Extra buttons for a finished or failed request (Retry is added by the runner). */
   buttons?(request: BackoutRequest<P>): CardButton[];
 }

@@ -1,6 +1,8 @@
 import { DelayedError, UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
 import { asBackoutError, isBackoutError, IntegrationError, type BackoutError } from '../errors.js';
-import type { AuditLog } from '../audit/log.js';
+import type { RedisClient } from '../redis/client.js';
+import type { ChainedAuditLog } from '../audit/log.js';
+import type { AuditEvent } from '../audit/record.js';
 import { planAuditFields } from '../audit/record.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -8,7 +10,7 @@ import type { SpanAttributes, Tracing } from '../observability/tracing.js';
 import type { RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
-import { noteReply, stepReply, type StepEvent } from '../slack/cards.js';
+import { esc, noteReply, stepReply, type StepEvent } from '../slack/cards.js';
 import { isOutcome, outcomeOfError, type Outcome } from '../requests/outcome.js';
 import type { Notifier } from '../slack/notifier.js';
 import { cardKey, type CardRenderer } from '../requests/card-view.js';
@@ -28,8 +30,10 @@ export interface RunnerDeps<D> {
   requests: RequestStore;
   locks: TargetLocks;
   notifier: Notifier;
-  audit: AuditLog;
+  audit: ChainedAuditLog;
   cards: CardRenderer;
+  /** For checkpoint writes fenced by the job's lock token. */
+  redis: RedisClient;
   metrics: Metrics;
   log: Logger;
   dryRun: boolean;
@@ -54,6 +58,23 @@ export function createStepRunner<D>(
   definitions: Map<string, JobDefinition<unknown, D>>,
   deps: RunnerDeps<D>,
 ) {
+  /** The lock token each running job was started with. */
+  const tokens = new WeakMap<Job<JobData>, string | undefined>();
+  /** Checkpoints are written only while this run still holds the job's lock (see saveFenced). */
+  const saveData = (job: Job<JobData>, patch: Partial<JobData>) =>
+    saveFenced(deps.redis, job, tokens.get(job), patch);
+
+  /** A request's transition with its audit record, in one atomic step. */
+  async function moveAudited(
+    event: AuditEvent,
+    request: BackoutRequest,
+    from: BackoutRequest['state'][],
+    to: BackoutRequest['state'],
+    fields: Parameters<RequestStore['transition']>[3] = {},
+  ) {
+    return deps.requests.transitionAudited(deps.audit, event, request.id, from, to, fields);
+  }
+
   return async function process(job: Job<JobData>, token?: string): Promise<string> {
     const data = job.data;
     const request = await deps.requests.get(data.requestId);
@@ -66,17 +87,20 @@ export function createStepRunner<D>(
     }
 
     const log = deps.log.child({ requestId: request.id, jobId: job.id, kind: request.kind, run: data.run });
+    tokens.set(job, token);
     if (request.state === 'approved') {
-      await deps.requests.transition(request.id, ['approved'], 'running');
-      request.state = 'running';
       if (!data.state.started) {
-        await deps.audit.append({
-          type: 'job.started',
-          ...auditContext(request),
-          details: { run: data.run, dryRun: deps.dryRun },
-        });
+        await moveAudited(
+          { type: 'job.started', ...auditContext(request), details: { run: data.run, dryRun: deps.dryRun } },
+          request,
+          ['approved'],
+          'running',
+        );
         await saveData(job, { state: { ...data.state, started: true } });
+      } else {
+        await deps.requests.transition(request.id, ['approved'], 'running');
       }
+      request.state = 'running';
     }
 
     const heartbeat = request.mutating
@@ -108,23 +132,26 @@ export function createStepRunner<D>(
     if (
       err instanceof DelayedError ||
       err instanceof UnrecoverableError ||
-      err instanceof WaitingChildrenError
+      err instanceof WaitingChildrenError ||
+      err instanceof LockLostError
     )
       return;
     if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) return;
     const reason = `stopped after ${job.opts.attempts ?? 1} attempts: ${asBackoutError(err).message}`;
     try {
-      const moved = await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
-        outcome: oneLine(reason),
-        verdict: 'failed',
-      });
+      const moved = await moveAudited(
+        {
+          type: 'job.failed',
+          ...auditContext(request),
+          outcome: oneLine(reason),
+          details: { run: job.data.run },
+        },
+        request,
+        ['running', 'approved'],
+        'failed',
+        { outcome: oneLine(reason), verdict: 'failed' },
+      );
       if (!moved.ok) return;
-      await deps.audit.append({
-        type: 'job.failed',
-        ...auditContext(request),
-        outcome: oneLine(reason),
-        details: { run: job.data.run },
-      });
       if (request.mutating) await deps.locks.release(request.target, request.id);
       await deps.cards.refresh(request.id);
       deps.metrics.jobs.inc({ type: request.kind, outcome: 'failed' });
@@ -173,7 +200,12 @@ export function createStepRunner<D>(
             () => runWithInlineWaits(step, contextFor(job, request, step, replyKey, i, total, log)),
           );
         } catch (err) {
-          if (err instanceof DelayedError || err instanceof WaitingChildrenError) throw err;
+          if (
+            err instanceof DelayedError ||
+            err instanceof WaitingChildrenError ||
+            err instanceof LockLostError
+          )
+            throw err;
           return fail(job, request, step, i, total, replyKey, asBackoutError(err), log);
         }
       }
@@ -331,13 +363,13 @@ export function createStepRunner<D>(
   ): Promise<string> {
     // A step that verified the result says how it went (healthy, degraded); otherwise it succeeded.
     const verdict: Outcome = isOutcome(job.data.state.verdict) ? job.data.state.verdict : 'succeeded';
-    await deps.requests.transition(request.id, ['running'], 'succeeded', { outcome, verdict });
-    await deps.audit.append({
-      type: 'job.succeeded',
-      ...auditContext(request),
-      outcome,
-      details: { run: job.data.run, verdict },
-    });
+    await moveAudited(
+      { type: 'job.succeeded', ...auditContext(request), outcome, details: { run: job.data.run, verdict } },
+      request,
+      ['running'],
+      'succeeded',
+      { outcome, verdict },
+    );
     if (request.mutating) await deps.locks.release(request.target, request.id);
     await deps.cards.refresh(request.id);
     deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
@@ -363,7 +395,10 @@ export function createStepRunner<D>(
   ): Promise<never> {
     const attempts = job.opts.attempts ?? 1;
     const retryable = error !== undefined && isRetryable(error) && job.attemptsMade + 1 < attempts;
-    const message = error ? `${error.message}${error.hint ? `\n${error.hint}` : ''}` : (outcome ?? 'failed');
+    // An outcome is plain text (the card shows it escaped too); it may carry a person's reason.
+    const message = error
+      ? `${error.message}${error.hint ? `\n${error.hint}` : ''}`
+      : esc(outcome ?? 'failed');
     if (retryable) {
       log.warn({ err: error, attempt: job.attemptsMade + 1, attempts }, 'step failed; BullMQ will retry');
       await deps.notifier.update(
@@ -384,16 +419,18 @@ export function createStepRunner<D>(
       replyKey,
       stepReply({ index: index + 1, total, label: step.label, event: 'failed', detail: message }),
     );
-    await deps.requests.transition(request.id, ['running', 'approved'], 'failed', {
-      outcome: oneLine(finalOutcome),
-      verdict,
-    });
-    await deps.audit.append({
-      type: 'job.failed',
-      ...auditContext(request),
-      outcome: oneLine(finalOutcome),
-      details: { step: step.name, run: job.data.run, verdict, ...(error ? { code: error.code } : {}) },
-    });
+    await moveAudited(
+      {
+        type: 'job.failed',
+        ...auditContext(request),
+        outcome: oneLine(finalOutcome),
+        details: { step: step.name, run: job.data.run, verdict, ...(error ? { code: error.code } : {}) },
+      },
+      request,
+      ['running', 'approved'],
+      'failed',
+      { outcome: oneLine(finalOutcome), verdict },
+    );
     if (request.mutating) await deps.locks.release(request.target, request.id);
     await deps.cards.refresh(request.id);
     deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
@@ -419,10 +456,40 @@ function oneLine(text: string): string {
   return first.length > 300 ? `${first.slice(0, 299)}…` : first;
 }
 
-async function saveData(job: Job<JobData>, patch: Partial<JobData>): Promise<void> {
+/** Writes the job's data only if `token` still holds the job's lock (BullMQ's lock key). */
+const FENCED_UPDATE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+redis.call('HSET', KEYS[2], 'data', ARGV[2])
+return 1
+`;
+
+/**
+ * A run that lost its lock (it stalled, and another worker has the job now) must not write
+ * checkpoints over the new run's: the write is refused and this run stops.
+ */
+export class LockLostError extends Error {
+  constructor(jobId: string | undefined) {
+    super(`job ${jobId ?? '?'} is no longer held by this run (its lock moved on); this run stops here`);
+  }
+}
+
+async function saveFenced(
+  redis: RedisClient,
+  job: Job<JobData>,
+  token: string | undefined,
+  patch: Partial<JobData>,
+): Promise<void> {
   const next = { ...job.data, ...patch };
   if (patch.stepStartedAt === undefined && 'stepStartedAt' in patch) delete next.stepStartedAt;
-  await job.updateData(next);
+  if (token === undefined) {
+    await job.updateData(next);
+    return;
+  }
+  const jobKey = `${job.queueQualifiedName}:${job.id}`;
+  const written = await redis.eval(FENCED_UPDATE, 2, `${jobKey}:lock`, jobKey, token, JSON.stringify(next));
+  if (written !== 1) throw new LockLostError(job.id);
+  job.data = next;
 }
 
 export function spanAttributes(request: BackoutRequest): SpanAttributes {

@@ -1,27 +1,33 @@
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { RequestFlow } from '../requests/flow.js';
 import type { RequestStore } from '../requests/store.js';
+import type { TargetLocks } from '../requests/target-lock.js';
 import { DRAIN_JOB_OPTIONS } from '../slack/notifier.js';
 import { channelsWithBacklog } from '../slack/notify-worker.js';
 import type { JobData } from './job-definition.js';
 import type { ApiWarningJob } from '../../jobs/api-warnings.js';
+import { freeOrphanedLocks } from './orphan-locks.js';
 
 export const SWEEP_EVERY_MS = 30_000;
 
 /**
  * Durable timers: request expiry (one delayed job per request) and a periodic sweep that
  * heals what a crash between two writes can leave behind — an outbox with no drain job
- * queued, or an approved request whose job was never added.
+ * queued, an approved request whose job was never added, a target lock whose holder is
+ * overdue, gone or failed — and trims the request index.
  */
 export function createTimerProcessor(deps: {
   flow: RequestFlow;
   requests: RequestStore;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   notify: Queue;
   jobs: Queue<JobData>;
+  locks: TargetLocks;
+  metrics: Metrics;
   log: Logger;
   /** Runs a due API retirement reminder. */
   apiWarning?: (data: ApiWarningJob) => Promise<string>;
@@ -48,6 +54,8 @@ export function createTimerProcessor(deps: {
         deps.log.warn({ requestId: request.id }, 'approved request had no job; queueing it');
         await deps.flow.enqueue(request.id, Math.max(1, request.run));
       }
+      await freeOrphanedLocks(deps);
+      await deps.requests.trimIndex();
     }
   };
 }

@@ -21,14 +21,16 @@ export function buttonsFor(
   switch (request.state) {
     case 'pending':
       return [
-        request.approval.freeze
+        request.approval.freeze || request.approval.breakGlass
           ? {
               action: 'breakGlass',
               text: 'Break glass & approve',
               style: 'danger',
               confirm: {
-                title: 'Break the freeze?',
-                text: `The ${request.approval.freeze} freeze is in force. Approving runs this anyway, and the audit log records it as a break-glass approval.`,
+                title: request.approval.freeze ? 'Break the freeze?' : 'Break glass?',
+                text: request.approval.freeze
+                  ? `The ${request.approval.freeze} freeze is in force. Approving runs this anyway, and the audit log records it as a break-glass approval.`
+                  : `This crosses an ${request.approval.breakGlass}: it cannot be undone. Approving runs it anyway, and the audit log records it as a break-glass approval.`,
                 confirm: 'Break glass',
               },
             }
@@ -43,6 +45,7 @@ export function buttonsFor(
               },
             },
         { action: 'reject', text: 'Reject', style: 'danger' },
+        ...(def?.pendingButtons?.(request) ?? []),
       ];
     case 'failed':
       return [

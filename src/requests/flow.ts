@@ -1,18 +1,20 @@
 import type { Queue } from 'bullmq';
-import type { AuditLog } from '../audit/log.js';
+import type { ChainedAuditLog } from '../audit/log.js';
+import type { AuditEvent } from '../audit/record.js';
 import type { Config, Policy } from '../config/model.js';
-import { BusyError, NotFoundError, PolicyError } from '../errors.js';
+import { BusyError, IntegrationError, NotFoundError, PolicyError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { activeFreeze, approvalRule, checkApprover } from '../policy/policy.js';
 import type { JobData } from '../queue/job-definition.js';
 import { auditContext } from '../queue/step-runner.js';
 import type { Directory } from '../slack/directory.js';
+import type { Membership } from '../slack/membership.js';
 import type { Notifier } from '../slack/notifier.js';
 import { cardKey, type CardRenderer } from './card-view.js';
 import { newRequestId } from './ids.js';
 import { planHash } from './plan-hash.js';
-import { isTerminal, type RequestStore } from './store.js';
+import { isTerminal, type RequestStore, type TransitionResult } from './store.js';
 import type { TargetLocks } from './target-lock.js';
 import type { ApprovalRule, BackoutRequest, RequestKind, SlackPlace } from './types.js';
 
@@ -29,6 +31,10 @@ export interface FileInput<P> {
   policy: Policy;
   /** Steps that cannot be undone; they make approval mandatory. */
   irreversible?: string[];
+  /** Approving is a break-glass decision, for this reason (e.g. an irreversible migration). */
+  breakGlass?: string;
+  /** Further approver lists the one approval must also satisfy (a group's members' policies). */
+  approvalAlso?: ApprovalRule['also'];
   slack: SlackPlace;
   parentId?: string;
   /** Filed by a running job as its child: approved by the parent's approval, its job a BullMQ child. */
@@ -59,8 +65,9 @@ export interface FlowDeps {
   locks: TargetLocks;
   notifier: Notifier;
   cards: CardRenderer;
-  audit: AuditLog;
+  audit: ChainedAuditLog;
   directory: Directory;
+  members: Membership;
   jobs: Queue<JobData>;
   timers: Queue;
   metrics: Metrics;
@@ -69,6 +76,18 @@ export interface FlowDeps {
 }
 
 export const JOB_ATTEMPTS = 5;
+
+/** The expiry timer: retried with backoff, so one Redis hiccup does not leave a request pending for ever. */
+export function expiryTimer(requestId: string, delay: number) {
+  return {
+    jobId: `expire-${requestId}`,
+    delay,
+    attempts: 8,
+    backoff: { type: 'exponential' as const, delay: 1_000 },
+    removeOnComplete: true,
+    removeOnFail: 100,
+  };
+}
 
 export type Decision = { ok: true; message: string } | { ok: false; message: string };
 
@@ -93,19 +112,12 @@ export class RequestFlow {
         `The ${freeze.name} freeze is in force until ${freeze.to.toISOString()} and ${input.child.parentId} was not approved as a break-glass change, so this was not started. Nothing was changed.`,
       );
     }
+    // A child's requester was checked when its parent was filed.
+    if (!input.child)
+      await deps.members.checkMember(input.requester, 'request', input.policy.requesters.users);
+    const approval = await this.childApproval(input, freeze);
     if (input.mutating) await this.takeTarget(input.target, id);
     try {
-      const approval: ApprovalRule = input.child
-        ? {
-            required: false,
-            reasons: [`covered by the approval of ${input.child.parentId}`],
-            approvers: input.policy.approvers,
-            twoPerson: input.policy.twoPerson,
-          }
-        : approvalRule(input.policy, {
-            irreversible: input.irreversible ?? [],
-            ...(freeze ? { freeze } : {}),
-          });
       const request = (await deps.requests.create({
         id,
         kind: input.kind,
@@ -124,6 +136,7 @@ export class RequestFlow {
         slack: input.slack,
         dryRun: deps.dryRun,
         ...(input.parentId || input.child ? { parentId: input.child?.parentId ?? input.parentId } : {}),
+        ...(input.child ? { parentJob: input.child.job } : {}),
       })) as BackoutRequest<P>;
       await deps.audit.append({
         type: 'request.created',
@@ -143,29 +156,124 @@ export class RequestFlow {
         ...(input.slack.threadTs ? { threadTs: input.slack.threadTs } : {}),
       });
       if (approval.required) {
-        await deps.timers.add(
-          'expire',
-          { requestId: id },
-          {
-            jobId: `expire-${id}`,
-            delay: input.policy.approvalTtlMs,
-            removeOnComplete: true,
-            removeOnFail: 100,
-          },
-        );
+        await deps.timers.add('expire', { requestId: id }, expiryTimer(id, input.policy.approvalTtlMs));
         return request;
       }
+      // Covered by the parent's approval: that approver is this request's approver too.
       const approver = input.child?.approver;
-      await deps.requests.transition(id, ['pending'], 'approved', {
-        approvedAt: now.getTime(),
-        ...(approver ? { approver } : {}),
-      });
-      await this.enqueue(id, 1, input.child ? { parent: input.child.job } : {});
+      await this.approveCovered(id, approver, now);
+      await this.enqueue(id, 1);
       await deps.cards.refresh(id);
       return { ...request, state: 'approved', ...(approver ? { approver } : {}) };
     } catch (err) {
       if (input.mutating) await deps.locks.release(input.target, id).catch(() => false);
       throw err;
+    }
+  }
+
+  /**
+   * The approval a request needs under its own policy. A child (a retraction's rollback) is
+   * covered by its parent's Approve only where that click satisfies this environment's own
+   * policy: the parent's approver is an approver here (and not the requester under the
+   * two-person rule) and a full member of the workspace. Otherwise it needs its own card.
+   */
+  private async childApproval(
+    input: FileInput<unknown>,
+    freeze: ReturnType<typeof activeFreeze>,
+  ): Promise<ApprovalRule> {
+    const own: ApprovalRule = {
+      ...approvalRule(input.policy, {
+        irreversible: input.irreversible ?? [],
+        ...(freeze ? { freeze } : {}),
+      }),
+      ...(input.approvalAlso?.length ? { also: input.approvalAlso } : {}),
+      ...(input.breakGlass ? { breakGlass: input.breakGlass } : {}),
+    };
+    if (!input.child) return own;
+    const covered: ApprovalRule = {
+      required: false,
+      reasons: [`covered by the approval of ${input.child.parentId}`],
+      approvers: input.policy.approvers,
+      twoPerson: input.policy.twoPerson,
+    };
+    if (!own.required) return covered;
+    const approver = input.child.approver;
+    if (!approver) {
+      return {
+        ...own,
+        reasons: [
+          ...own.reasons,
+          `${input.child.parentId} was started without an approval that covers this environment`,
+        ],
+      };
+    }
+    try {
+      await checkApprover(approver, { approval: own, requester: input.requester }, this.deps.directory);
+      await this.deps.members.checkMember(approver, 'approve', own.approvers.users);
+      return covered;
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      return {
+        ...own,
+        reasons: [
+          ...own.reasons,
+          `<@${approver}> approved ${input.child.parentId} but is not an approver for this environment`,
+        ],
+      };
+    }
+  }
+
+  /**
+   * pending → approved for a request that needs no click of its own (policy, or covered by its
+   * parent's approval, whose approver it records), audited in the same step.
+   */
+  async approveCovered(id: string, approver: string | undefined, now = new Date()): Promise<void> {
+    const request = await this.deps.requests.get(id);
+    if (!request || request.state !== 'pending') return;
+    const moved = await this.moveAudited(
+      {
+        type: 'request.approved',
+        ...auditContext({ ...request, ...(approver ? { approver } : {}) }),
+        details: request.parentJob ? { coveredBy: request.parentId } : { approval: 'not required' },
+      },
+      id,
+      ['pending'],
+      'approved',
+      { approvedAt: now.getTime(), ...(approver ? { approver } : {}) },
+    );
+    if (!moved.ok && !(moved.reason === 'conflict' && moved.state !== 'pending')) {
+      throw new Error(`request ${id} could not be approved (${moved.reason})`);
+    }
+  }
+
+  /**
+   * A transition and its audit record, in one atomic step. When the audit cannot be written the
+   * request has not moved: the caller says so ("nothing was changed" is then the truth).
+   */
+  private async moveAudited(
+    event: AuditEvent,
+    id: string,
+    from: BackoutRequest['state'][],
+    to: BackoutRequest['state'],
+    fields: Parameters<RequestStore['transition']>[3] = {},
+    opts: { checkExpiry?: boolean; now?: number } = {},
+  ): Promise<TransitionResult> {
+    try {
+      return await this.deps.requests.transitionAudited(this.deps.audit, event, id, from, to, fields, opts);
+    } catch (err) {
+      this.deps.log.error(
+        { err, requestId: id, event: event.type },
+        'could not write the transition and its audit record',
+      );
+      throw new IntegrationError(
+        'redis',
+        `The audit record (${event.type}) could not be written (${(err as Error).message}), so the request was not moved to ${to}: it is still ${from.join(' or ')}. Nothing was changed.`,
+        {
+          retryable: true,
+          cause: err,
+          hint: 'Try again in a moment. If it keeps failing, check Redis with `backout doctor` and the audit chain with `backout audit verify`.',
+        },
+      );
     }
   }
 
@@ -189,17 +297,19 @@ export class RequestFlow {
   }
 
   /**
-   * Adds the request's job (a no-op when it exists). With `parent`, the job is a BullMQ flow
-   * child of that job: the parent waits for it, and a child that fails for good does not
-   * block the parent (it is recorded among the parent's failed children instead).
+   * Adds the request's job (a no-op when it exists). A child request's job is a BullMQ flow
+   * child of its parent's job (given, or as recorded when it was filed): the parent waits for
+   * it, and a child that fails for good does not block the parent.
    */
   async enqueue(
     requestId: string,
     run: number,
     opts: { parent?: { id: string; queue: string }; kind?: RequestKind } = {},
   ): Promise<void> {
-    const kind = opts.kind ?? (await this.deps.requests.get(requestId))?.kind;
+    const request = opts.kind && opts.parent ? undefined : await this.deps.requests.get(requestId);
+    const kind = opts.kind ?? request?.kind;
     if (!kind) return;
+    const parent = opts.parent ?? request?.parentJob;
     const data: JobData = { requestId, run, completed: [], state: {} };
     await this.deps.requests.annotate(requestId, { run });
     await this.deps.jobs.add(kind, data, {
@@ -208,7 +318,7 @@ export class RequestFlow {
       backoff: { type: 'exponential', delay: 2_000 },
       removeOnComplete: { age: 30 * 86_400 },
       removeOnFail: { age: 30 * 86_400 },
-      ...(opts.parent ? { parent: opts.parent, ignoreDependencyOnFailure: true } : {}),
+      ...(parent ? { parent, ignoreDependencyOnFailure: true } : {}),
     });
   }
 
@@ -239,12 +349,33 @@ export class RequestFlow {
         },
       );
     }
+    if (request.approval.breakGlass && !breakGlass) {
+      throw new PolicyError(
+        `Approving this is a break-glass decision (${request.approval.breakGlass}), so a plain approval is not enough. Nothing was changed.`,
+        { hint: 'Use "Break glass & approve" on the card if this cannot wait.' },
+      );
+    }
     await checkApprover(user, request, deps.directory);
-    const moved = await deps.requests.transition(
+    await deps.members.checkMember(user, 'approve', request.approval.approvers.users);
+    const glass = breakGlass && (freeze !== undefined || request.approval.breakGlass !== undefined);
+    const moved = await this.moveAudited(
+      {
+        type: 'request.approved',
+        ...auditContext({ ...request, approver: user }),
+        ...(glass
+          ? {
+              details: {
+                breakGlass: true,
+                ...(freeze ? { freeze: freeze.name } : {}),
+                ...(request.approval.breakGlass ? { why: request.approval.breakGlass } : {}),
+              },
+            }
+          : {}),
+      },
       requestId,
       ['pending'],
       'approved',
-      { approver: user, approvedAt: now.getTime(), breakGlass: breakGlass && freeze !== undefined },
+      { approver: user, approvedAt: now.getTime(), breakGlass: glass },
       { checkExpiry: true, now: now.getTime() },
     );
     if (!moved.ok) {
@@ -255,15 +386,24 @@ export class RequestFlow {
       const fresh = await deps.requests.get(requestId);
       return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
     }
-    deps.metrics.approvals.inc({ outcome: breakGlass && freeze ? 'break_glass' : 'approved' });
-    await deps.audit.append({
-      type: 'request.approved',
-      ...auditContext({ ...request, approver: user }),
-      ...(freeze ? { details: { breakGlass: true, freeze: freeze.name } } : {}),
-    });
-    await this.enqueue(requestId, 1, { kind: request.kind });
+    deps.metrics.approvals.inc({ outcome: glass ? 'break_glass' : 'approved' });
+    // Approved and recorded: from here on the change will run, so no answer may say otherwise.
+    try {
+      await this.enqueue(requestId, 1, { kind: request.kind });
+    } catch (err) {
+      deps.log.warn(
+        { err, requestId },
+        'approved, but the job could not be queued yet; the sweep will queue it',
+      );
+      return {
+        ok: true,
+        message: `Approved and recorded, but the job could not be queued just now (${(err as Error).message}). ${request.title} will start by itself once the queue answers (checked every 30 s); follow it in the thread.`,
+      };
+    }
     await deps.timers.remove(`expire-${requestId}`).catch(() => 0);
-    await deps.cards.refresh(requestId);
+    await deps.cards
+      .refresh(requestId)
+      .catch((err: unknown) => deps.log.warn({ err, requestId }, 'card refresh failed'));
     return { ok: true, message: `Approved. ${request.title} is starting; follow it in the thread.` };
   }
 
@@ -272,22 +412,27 @@ export class RequestFlow {
     const request = await this.load(requestId, shownHash);
     if (request.state !== 'pending') return { ok: false, message: alreadyDecided(request) };
     // The requester may withdraw their own request; anyone else must be an approver.
-    if (user !== request.requester) await checkApprover(user, request, deps.directory);
+    if (user !== request.requester) {
+      await checkApprover(user, request, deps.directory);
+      await deps.members.checkMember(user, 'approve', request.approval.approvers.users);
+    }
     const to = user === request.requester ? 'cancelled' : 'rejected';
-    const moved = await deps.requests.transition(requestId, ['pending'], to, {
-      decidedBy: user,
-      decidedAt: now.getTime(),
-    });
+    const moved = await this.moveAudited(
+      {
+        type: to === 'rejected' ? 'request.rejected' : 'request.cancelled',
+        ...auditContext(request),
+        details: { by: user },
+      },
+      requestId,
+      ['pending'],
+      to,
+      { decidedBy: user, decidedAt: now.getTime() },
+    );
     if (!moved.ok) {
       const fresh = await deps.requests.get(requestId);
       return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
     }
     deps.metrics.approvals.inc({ outcome: to });
-    await deps.audit.append({
-      type: to === 'rejected' ? 'request.rejected' : 'request.cancelled',
-      ...auditContext(request),
-      details: { by: user },
-    });
     await this.finishWithoutJob(request);
     return {
       ok: true,
@@ -296,52 +441,123 @@ export class RequestFlow {
   }
 
   /** Called by the expiry timer (and on a late click): pending → expired, card says so. */
-  async expire(requestId: string): Promise<boolean> {
+  async expire(requestId: string, why?: string): Promise<boolean> {
     const { deps } = this;
-    const moved = await deps.requests.transition(requestId, ['pending'], 'expired');
-    if (!moved.ok) return false;
     const request = await deps.requests.get(requestId);
-    if (!request) return false;
+    if (!request || request.state !== 'pending') return false;
+    const moved = await this.moveAudited(
+      { type: 'request.expired', ...auditContext(request), ...(why ? { details: { why } } : {}) },
+      requestId,
+      ['pending'],
+      'expired',
+      why ? { statusLine: why } : {},
+    );
+    if (!moved.ok) return false;
     deps.metrics.approvals.inc({ outcome: 'expired' });
-    await deps.audit.append({ type: 'request.expired', ...auditContext(request) });
     await this.finishWithoutJob(request);
+    return true;
+  }
+
+  /**
+   * Ends a running request whose job is gone or failed for good (the sweep found it holding
+   * its target): failed, with `why` on its card, the target free again. Retry stays possible.
+   */
+  async abandon(requestId: string, why: string): Promise<boolean> {
+    const request = await this.deps.requests.get(requestId);
+    if (!request || request.state !== 'running') return false;
+    const moved = await this.moveAudited(
+      {
+        type: 'job.failed',
+        ...auditContext(request),
+        outcome: why,
+        details: { by: 'sweep', run: request.run },
+      },
+      requestId,
+      ['running'],
+      'failed',
+      { outcome: why },
+    );
+    if (!moved.ok) return false;
+    if (request.mutating) await this.deps.locks.release(request.target, request.id);
+    await this.deps.cards.refresh(request.id);
     return true;
   }
 
   /** Cancels a pending request (e.g. its card could not be posted), telling nobody but the audit. */
   async cancel(requestId: string, why: string): Promise<boolean> {
-    const moved = await this.deps.requests.transition(requestId, ['pending'], 'cancelled', {
-      statusLine: why,
-    });
-    if (!moved.ok) return false;
     const request = await this.deps.requests.get(requestId);
-    if (!request) return false;
-    await this.deps.audit.append({ type: 'request.cancelled', ...auditContext(request), details: { why } });
+    if (!request || request.state !== 'pending') return false;
+    const moved = await this.moveAudited(
+      { type: 'request.cancelled', ...auditContext(request), details: { why } },
+      requestId,
+      ['pending'],
+      'cancelled',
+      { statusLine: why },
+    );
+    if (!moved.ok) return false;
     await this.finishWithoutJob(request);
     return true;
   }
 
-  /** Retry of a failed job: re-takes the target, continues from the failed step as a new run. */
-  async retry(requestId: string, user: string, shownHash: string): Promise<Decision> {
+  /**
+   * Retry of a failed job: re-checks the clicker's rights and any freeze now in force,
+   * re-takes the target, continues from the failed step as a new run.
+   */
+  async retry(requestId: string, user: string, shownHash: string, now = new Date()): Promise<Decision> {
     const { deps } = this;
     const request = await this.load(requestId, shownHash);
     if (request.state !== 'failed')
       return { ok: false, message: `Only a failed job can be retried; this one is ${request.state}.` };
-    if (request.approval.required) await checkApprover(user, request, deps.directory);
-    else if (user !== request.requester) await checkApprover(user, request, deps.directory);
-    if (request.mutating) await this.takeTarget(request.target, request.id);
-    const moved = await deps.requests.transition(requestId, ['failed'], 'approved', { statusLine: '' });
-    if (!moved.ok) return { ok: false, message: 'Someone else retried it first.' };
-    const run = request.run + 1;
-    await deps.requests.annotate(requestId, { run });
-    await deps.audit.append({ type: 'job.retried', ...auditContext(request), details: { by: user, run } });
-    const job = await deps.jobs.getJob(requestId);
-    if (job && (await job.isFailed())) {
-      await job.updateData({ ...job.data, run, stepStartedAt: undefined });
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    if (request.approval.required || user !== request.requester) {
+      await checkApprover(user, request, deps.directory);
+      await deps.members.checkMember(user, 'approve', request.approval.approvers.users);
     } else {
-      await job?.remove().catch(() => undefined);
-      await this.enqueue(requestId, run);
+      await deps.members.checkMember(user, 'request', []);
+    }
+    const freeze = request.mutating
+      ? activeFreeze(deps.config, request.service, request.environment, now)
+      : undefined;
+    // Only an approval that broke this very freeze carries over to a retry during it.
+    if (freeze && !(request.breakGlass && request.approval.freeze === freeze.name)) {
+      throw new PolicyError(
+        `The ${freeze.name} freeze is in force until ${freeze.to.toISOString()}, and this request was not approved to break it, so it was not retried. Nothing was changed; the job stays failed.`,
+        { hint: 'Run the command again to get a break-glass card, or retry after the freeze.' },
+      );
+    }
+    if (request.mutating) await this.takeTarget(request.target, request.id);
+    const run = request.run + 1;
+    let moved: TransitionResult;
+    try {
+      moved = await this.moveAudited(
+        { type: 'job.retried', ...auditContext(request), details: { by: user, run } },
+        requestId,
+        ['failed'],
+        'approved',
+        { statusLine: '', run },
+      );
+    } catch (err) {
+      if (request.mutating) await deps.locks.release(request.target, request.id).catch(() => false);
+      throw err;
+    }
+    if (!moved.ok) return { ok: false, message: 'Someone else retried it first.' };
+    try {
+      const job = await deps.jobs.getJob(requestId);
+      if (job && (await job.isFailed())) {
+        await job.updateData({ ...job.data, run, stepStartedAt: undefined });
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      } else {
+        await job?.remove().catch(() => undefined);
+        await this.enqueue(requestId, run);
+      }
+    } catch (err) {
+      deps.log.warn(
+        { err, requestId },
+        'retry recorded, but the job could not be queued yet; the sweep will queue it',
+      );
+      return {
+        ok: true,
+        message: `Retry recorded, but the job could not be queued just now (${(err as Error).message}). It will start by itself once the queue answers (checked every 30 s).`,
+      };
     }
     await deps.cards.refresh(requestId);
     return { ok: true, message: 'Retrying from the step that failed; follow it in the thread.' };

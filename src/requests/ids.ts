@@ -9,6 +9,8 @@ const PREFIX: Record<string, string> = {
   'canary-abort': 'ca',
   'api-retire': 'ar',
   'api-unretire': 'au',
+  flag: 'fl',
+  'rollback-group': 'rg',
 };
 
 /**

@@ -35,7 +35,7 @@ export const OUTCOME_MARK: Record<Outcome, string> = {
   succeeded: ':white_check_mark:',
   degraded: ':warning:',
   failed: ':x:',
-  overridden: ':no_entry:',
+  overridden: ':leftwards_arrow_with_hook:',
   stale: ':no_entry_sign:',
   'no-op': ':information_source:',
 };

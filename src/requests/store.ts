@@ -1,5 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { isOutcome } from './outcome.js';
+import { CHAIN_CHECK, CHAIN_WRITE, type ChainedAuditLog } from '../audit/log.js';
+import type { AuditEvent, AuditRecord } from '../audit/record.js';
 import {
   TERMINAL_STATES,
   type BackoutRequest,
@@ -28,6 +30,33 @@ redis.call('HINCRBY', KEYS[1], 'version', 1)
 return {'ok', state}
 `;
 
+/**
+ * TRANSITION with its audit record in the same script: KEYS[1..2] and ARGV[1..5] are the
+ * audit chain link, KEYS[3] the request; ARGV[6..9] from, to, now, checkExpiry; then fields.
+ * Every check comes before the first write, and the record is written first, so either both
+ * land or neither does.
+ */
+const TRANSITION_AUDITED = `${CHAIN_CHECK}
+local state = redis.call('HGET', KEYS[3], 'state')
+if not state then return {'missing', ''} end
+local allowed = false
+for s in string.gmatch(ARGV[6], '[^,]+') do
+  if s == state then allowed = true end
+end
+if not allowed then return {'conflict', state} end
+if ARGV[9] == '1' then
+  local expires = tonumber(redis.call('HGET', KEYS[3], 'expiresAt'))
+  if expires and tonumber(ARGV[8]) >= expires then return {'expired', state} end
+end
+${CHAIN_WRITE}
+redis.call('HSET', KEYS[3], 'state', ARGV[7], 'updatedAt', ARGV[8])
+for i = 10, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+redis.call('HINCRBY', KEYS[3], 'version', 1)
+return {'ok', state}
+`;
+
 export type TransitionResult =
   | { ok: true; from: RequestState }
   | { ok: false; reason: 'missing' }
@@ -43,7 +72,7 @@ type StatusFields = Partial<Omit<RequestStatus, 'state' | 'version' | 'updatedAt
  */
 export class RequestStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** How long finished requests are kept for Retry/Undo and for the record. */
     private readonly retentionSeconds = 30 * 86_400,
@@ -104,6 +133,48 @@ export class RequestStore {
     return { ok: false, reason: status as 'conflict' | 'expired', state: state as RequestState };
   }
 
+  /**
+   * `transition` and its audit record in one atomic step: the record is in the chain exactly
+   * when the request moved. A failed audit write throws and leaves the request as it was.
+   */
+  async transitionAudited(
+    audit: ChainedAuditLog,
+    event: AuditEvent,
+    id: string,
+    from: RequestState[],
+    to: RequestState,
+    fields: StatusFields = {},
+    opts: { checkExpiry?: boolean; now?: number } = {},
+  ): Promise<TransitionResult & { record?: AuditRecord }> {
+    const args: (string | number)[] = [
+      from.join(','),
+      to,
+      opts.now ?? Date.now(),
+      opts.checkExpiry ? '1' : '0',
+    ];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    const { record, result } = await audit.appendWith<TransitionResult>(event, async (link) => {
+      const [status, state] = (await this.redis.eval(
+        TRANSITION_AUDITED,
+        3,
+        ...link.keys,
+        this.key(id),
+        ...link.args,
+        ...args,
+      )) as [string, string];
+      if (status === 'head-moved') return 'head-moved';
+      if (status === 'ok') return { written: true, result: { ok: true, from: state as RequestState } };
+      if (status === 'missing') return { written: false, result: { ok: false, reason: 'missing' } };
+      return {
+        written: false,
+        result: { ok: false, reason: status as 'conflict' | 'expired', state: state as RequestState },
+      };
+    });
+    return record ? { ...result, record } : result;
+  }
+
   /** Sets status fields that are not a state change (status line, outcome, run counter). */
   async annotate(id: string, fields: StatusFields): Promise<void> {
     const flat: Record<string, string> = {};
@@ -116,6 +187,15 @@ export class RequestStore {
 
   async incrementRun(id: string): Promise<number> {
     return this.redis.hincrby(this.key(id), 'run', 1);
+  }
+
+  /** Drops index entries of requests past their retention (their hashes have expired already). */
+  async trimIndex(now = Date.now()): Promise<number> {
+    return this.redis.zremrangebyscore(
+      `${this.prefix}:reqs:by-time`,
+      '-inf',
+      now - this.retentionSeconds * 1000,
+    );
   }
 
   /** Ids of requests created in [fromMs, toMs], oldest first. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 const ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
@@ -25,7 +25,7 @@ return 0
  */
 export class TargetLocks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlMs = 6 * 3_600_000,
   ) {}
@@ -60,6 +60,22 @@ export class TargetLocks {
 
   async extend(target: string, holder: string): Promise<boolean> {
     return (await this.redis.eval(EXTEND, 1, this.key(target), holder, this.ttlMs)) === 1;
+  }
+
+  /** Every lock held now, with its holder (for the sweep that frees orphaned ones). */
+  async held(): Promise<{ target: string; holder: string }[]> {
+    const out: { target: string; holder: string }[] = [];
+    const start = `${this.prefix}:target:`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${start}*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const holder = await this.redis.get(key);
+        if (holder) out.push({ target: key.slice(start.length), holder });
+      }
+    } while (cursor !== '0');
+    return out;
   }
 
   async release(target: string, holder: string): Promise<boolean> {

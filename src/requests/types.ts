@@ -3,7 +3,15 @@ import type { Outcome } from './outcome.js';
 
 /** What a request asks for; each kind has one job module in `jobs/`. */
 export type RequestKind =
-  'rollback' | 'retract' | 'retract-undo' | 'canary' | 'canary-abort' | 'api-retire' | 'api-unretire';
+  | 'rollback'
+  | 'retract'
+  | 'retract-undo'
+  | 'canary'
+  | 'canary-abort'
+  | 'api-retire'
+  | 'api-unretire'
+  | 'flag'
+  | 'rollback-group';
 
 /**
  * pending → approved | rejected | expired | cancelled (the atomic approval transitions),
@@ -28,6 +36,13 @@ export interface ApprovalRule {
   twoPerson: boolean;
   /** Set when a freeze is active: approving is a break-glass decision. */
   freeze?: string;
+  /** Set when approving is a break-glass decision for another reason (an irreversible migration). */
+  breakGlass?: string;
+  /**
+   * Further approver lists the approver must also be on (one approval covering several targets,
+   * e.g. every member of a group rollback); each names what it covers.
+   */
+  also?: { covers: string; approvers: Principals }[];
 }
 
 export interface SlackPlace {
@@ -61,6 +76,8 @@ export interface RequestSpec<P = unknown> {
   slack: SlackPlace;
   dryRun: boolean;
   parentId?: string;
+  /** Set on a child request (a retraction's rollback): its job runs as a BullMQ child of this job. */
+  parentJob?: { id: string; queue: string };
 }
 
 /** What changes as the request moves through its life. */

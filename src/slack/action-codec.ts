@@ -9,6 +9,8 @@ export const ACTION = {
   abort: 'backout_abort',
   undo: 'backout_undo',
   promote: 'backout_promote',
+  /** On a rollback's plan card: turn the service's kill switch off instead. */
+  flagInstead: 'backout_flag_instead',
 } as const;
 
 export type ActionName = keyof typeof ACTION;

@@ -1,5 +1,6 @@
 import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Env } from '../config/env.js';
+import { MAX_BODY_BYTES } from '../http/body-limit.js';
 import type { Logger } from '../observability/logger.js';
 
 /** Slack Web API calls have bounded timeouts and few retries: BullMQ owns long retries. */
@@ -62,6 +63,8 @@ export function createSlackSurface(env: Env, log: Logger): SlackSurface {
     logger,
     processBeforeResponse: false,
     unhandledRequestTimeoutMillis: 3_001,
+    // Chunked bodies (no declared length) stop being read at the shared limit: 413.
+    bodyLimit: MAX_BODY_BYTES,
   });
   return { app: new App({ ...common, receiver }), receiver, socketMode: false };
 }

@@ -6,6 +6,7 @@ import type { BackoutRequest, RequestState } from '../requests/types.js';
 import { describePrincipals, isEmpty } from '../policy/policy.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
 import type { SlackMessage } from './notifier.js';
+import { plural } from '../text/plural.js';
 
 /**
  * Every piece of Block Kit backout sends is built here, by pure functions, within
@@ -22,9 +23,23 @@ export const LIMITS = {
   text: 3900,
 };
 
-/** Escapes user text for mrkdwn so a reason cannot ping @channel or forge a link. */
+/** U+2060 WORD JOINER: invisible; after an `@` it stops Slack reading `@here` as a broadcast. */
+const JOIN = '\u2060';
+
+/**
+ * The one escaping function for text a person, GitHub or a cluster wrote (reasons, release
+ * and asset names, condition messages), applied where it goes into mrkdwn. Escaped `&`, `<`,
+ * `>` cannot open a `<!here>`, a `<@U…>` mention, a `<#C…>` or a `<https://…|label>` link;
+ * an invisible joiner keeps a typed `@here`/`@channel`/`@everyone` from broadcasting. A bare
+ * URL stays readable and copyable as typed: it shows its whole target, so no label can
+ * disguise where it leads. Apply it once, to the outside part only.
+ */
 export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/@(?=(here|channel|everyone)\b)/gi, `@${JOIN}`);
 }
 
 export function truncate(text: string, max: number, note = '…'): string {
@@ -57,7 +72,9 @@ function linesToSections(lines: string[], maxBlocks: number): SectionBlock[] {
     if (current.length + line.length + 1 > LIMITS.sectionText - 40) {
       if (blocks.length === maxBlocks - 1) {
         blocks.push(
-          section(`${current}\n…and ${lines.length - i} more line(s) not shown (Slack's message limit).`),
+          section(
+            `${current}\n…and ${plural(lines.length - i, 'more line')} not shown (Slack's message limit).`,
+          ),
         );
         return blocks;
       }
@@ -199,7 +216,8 @@ export function requestCard(view: RequestCardView): SlackMessage {
   if (r.dryRun) footer.unshift(':test_tube: *DRY RUN* — nothing will be changed');
   blocks.push(context(...footer));
   return {
-    text: truncate(`${kindLabel(r.kind)} ${where}: ${r.title} — ${plainState(r)}`, LIMITS.text),
+    // The fallback text drives notifications: a `<!here>` in it would ping the channel.
+    text: truncate(`${kindLabel(r.kind)} ${where}: ${esc(r.title)} — ${esc(plainState(r))}`, LIMITS.text),
     blocks,
   };
 }
@@ -235,6 +253,10 @@ export function kindLabel(kind: BackoutRequest['kind']): string {
       return 'Retire API';
     case 'api-unretire':
       return 'Restore API';
+    case 'flag':
+      return 'Kill switch';
+    case 'rollback-group':
+      return 'Group rollback';
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { z } from 'zod';
 import { notifyKeys } from './notifier.js';
 
@@ -17,7 +17,7 @@ export type DeadLetter = z.infer<typeof deadLetterSchema>;
 
 /** Keeps a message Slack refused for good where operators (and `backout doctor`) can see it. */
 export async function recordDeadLetter(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   letter: Omit<DeadLetter, 'at'>,
 ): Promise<void> {
@@ -31,7 +31,7 @@ export async function recordDeadLetter(
 
 /** The newest dead letters, and how many are kept in all. */
 export async function readDeadLetters(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   limit = 5,
 ): Promise<{ total: number; newest: DeadLetter[] }> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { KnownBlock } from '@slack/types';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -50,7 +50,7 @@ const PACE = {
 export type DrainPoint = 'before-call' | 'answered' | 'recorded';
 
 export interface DeliveryDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   slack: NotifySlack;
   log: Logger;

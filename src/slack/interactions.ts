@@ -7,6 +7,8 @@ import type { RequestStore } from '../requests/store.js';
 import type { BackoutRequest, RequestKind } from '../requests/types.js';
 import { actionName, decodeActionValue, type ActionName } from './action-codec.js';
 import { ephemeral, renderError } from './cards.js';
+import type { Membership } from './membership.js';
+import type { ReplayGuard } from './replay-guard.js';
 
 /** What a kind of request does when its Undo / Abort / Promote button is clicked. */
 export type FollowUp = (
@@ -18,7 +20,11 @@ export type FollowUp = (
 export interface InteractionDeps {
   flow: RequestFlow;
   requests: RequestStore;
-  followUps: Partial<Record<RequestKind, Partial<Record<'undo' | 'abort' | 'promote', FollowUp>>>>;
+  members: Membership;
+  replays: ReplayGuard;
+  followUps: Partial<
+    Record<RequestKind, Partial<Record<'undo' | 'abort' | 'promote' | 'flagInstead', FollowUp>>>
+  >;
   log: Logger;
   metrics: Metrics;
 }
@@ -40,6 +46,24 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
     const log = deps.log.child({ action: action.action_id, user, requestId: value?.requestId });
     let answer: string;
     try {
+      // The same click (its action_ts, who, which button) delivered again: already handled.
+      const first = await deps.replays.firstTime([
+        user,
+        action.action_ts,
+        action.action_id,
+        action.block_id,
+        action.value ?? '',
+        body.container?.message_ts ?? '',
+      ]);
+      if (!first) {
+        log.warn({ actionTs: action.action_ts }, 'interaction replayed; ignored');
+        deps.metrics.replaysIgnored.inc();
+        return;
+      }
+      await deps.members.checkOrigin(user, {
+        teamId: body.user.team_id ?? body.team?.id,
+        enterpriseId: body.enterprise?.id,
+      });
       if (!name || !value)
         throw new UsageError('That button is not one backout understands, so nothing was changed.');
       answer = (
@@ -76,7 +100,8 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
         return deps.flow.retry(requestId, user, planHash);
       case 'undo':
       case 'abort':
-      case 'promote': {
+      case 'promote':
+      case 'flagInstead': {
         const request = await deps.requests.get(requestId);
         if (!request || !request.planHash.startsWith(planHash)) {
           throw new NotFoundError(`Request ${requestId} no longer exists, so nothing was changed.`);

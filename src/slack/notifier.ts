@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 export interface SlackMessage {
   text: string;
@@ -121,7 +121,7 @@ export class QueueNotifier implements Notifier {
   private readonly keys: ReturnType<typeof notifyKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly queue: Queue,
     private readonly prefix: string,
   ) {

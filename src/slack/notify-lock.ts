@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 /**
  * Takes the lock for `owner`: free, or held by an earlier run of the same drain job (a crash
@@ -49,7 +49,7 @@ export class DrainLock {
   readonly token: string;
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     owner: string,
     private readonly ttlMs: number,
@@ -58,7 +58,7 @@ export class DrainLock {
   }
 
   static async acquire(
-    redis: Redis,
+    redis: RedisClient,
     key: string,
     owner: string,
     ttlMs: number,

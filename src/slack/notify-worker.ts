@@ -1,5 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
+import { scanKeys } from '../redis/scan.js';
 import { createDrainer, type DrainDeps } from './drain.js';
 
 export type { DrainDeps } from './drain.js';
@@ -19,14 +20,7 @@ export function createDrainProcessor(deps: DrainDeps) {
 }
 
 /** Lists channels whose outbox is not empty (for the periodic sweep that re-queues drains). */
-export async function channelsWithBacklog(redis: Redis, prefix: string): Promise<string[]> {
+export async function channelsWithBacklog(redis: RedisClient, prefix: string): Promise<string[]> {
   const pattern = `${prefix}:notify:lanes:*`;
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
-    cursor = next;
-    for (const key of found) out.push(key.slice(pattern.length - 1));
-  } while (cursor !== '0');
-  return out;
+  return (await scanKeys(redis, pattern)).map((key) => key.slice(pattern.length - 1));
 }

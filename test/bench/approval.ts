@@ -14,6 +14,7 @@ import { waitFor } from '../kit/wait.js';
 import { PEOPLE, type World } from '../kit/world.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createRedis } from '../../src/queue/redis.js';
+import { RepeatLog } from '../../src/redis/repeat-log.js';
 import { forkChild } from './procs.js';
 import type { BenchService } from './setup.js';
 import { summarize, type Summary } from './stats.js';
@@ -141,7 +142,11 @@ export async function benchApproval(opts: {
 async function bareBullmq(prefix: string, count: number, warmup: number): Promise<Summary> {
   const redisUrl = 'redis://127.0.0.1:6379';
   const worker = await forkChild('bare-worker.ts', { BENCH_REDIS_URL: redisUrl, BENCH_PREFIX: prefix });
-  const connection = createRedis(redisUrl, 'command', createLogger({ level: 'warn', secrets: [] }));
+  const log = createLogger({ level: 'warn', secrets: [] });
+  const connection = createRedis({ kind: 'standalone', url: redisUrl }, 'command', {
+    log,
+    repeats: new RepeatLog(log),
+  });
   const queue = new Queue('jobs', { connection, prefix });
   try {
     const latencies: number[] = [];

@@ -7,13 +7,17 @@
 import { Worker } from 'bullmq';
 import { createLogger } from '../../src/observability/logger.js';
 import { createRedis } from '../../src/queue/redis.js';
+import { RepeatLog } from '../../src/redis/repeat-log.js';
 import { WORKER_TIMING } from '../../src/queue/workers.js';
 
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = process.env.BENCH_PREFIX ?? 'bench-bare';
 
 const log = createLogger({ level: 'warn', secrets: [] });
-const connection = createRedis(redisUrl, 'worker', log);
+const connection = createRedis({ kind: 'standalone', url: redisUrl }, 'worker', {
+  log,
+  repeats: new RepeatLog(log),
+});
 const worker = new Worker('jobs', () => Promise.resolve('done'), {
   connection,
   prefix,

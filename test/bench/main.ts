@@ -9,6 +9,8 @@
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
  * test doubles on a unique Redis prefix. Every child process and Redis key is cleaned up, also on failure.
  */
+// First, before any library: on a Node too old for them, one line that says how to get one.
+import '../../src/node-guard.js';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';

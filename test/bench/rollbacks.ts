@@ -8,7 +8,7 @@
  * (observed through the double's change hook, at the instant it is written).
  */
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import type { KubernetesDouble, StoreEvent } from '../doubles/kubernetes.js';
 import type { SlackDouble } from '../doubles/slack.js';
 import type { BotProcess } from '../kit/process.js';
@@ -86,7 +86,7 @@ export interface OverheadFigures {
 /** Pairs completed jobs with their Deployment's convergence. */
 async function overheadOf(opts: {
   jobs: Job[];
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   namespace: string;
   convergence: ConvergenceLog;
@@ -144,7 +144,7 @@ function rollbackCommand(bot: BotProcess, s: BenchService, responseUrl?: string)
 export async function benchOverhead(opts: {
   bot: BotProcess;
   jobs: Queue;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   namespace: string;
   convergence: ConvergenceLog;
@@ -264,7 +264,7 @@ export async function benchMemory(opts: {
   bot: BotProcess;
   slack: SlackDouble;
   jobs: Queue;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   namespace: string;
   convergence: ConvergenceLog;

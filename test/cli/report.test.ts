@@ -140,7 +140,7 @@ describe('backout report', () => {
     ]) {
       const cap = captureIo(kit.env);
       expect(await runCliCommand(args, cap.io)).toBe(2);
-      expect(cap.stderr()).toContain('usage: backout');
+      expect(cap.stderr()).toContain('Usage: backout report');
     }
   });
 

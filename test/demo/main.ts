@@ -3,6 +3,8 @@
  * GitHub and Prometheus, on your Redis. It plays an incident and prints the Slack
  * thread as a transcript. Nothing outside this machine is contacted.
  */
+// First, before any library: on a Node too old for them, one line that says how to get one.
+import '../../src/node-guard.js';
 import { Redis } from 'ioredis';
 import { playCanaryScene } from './scene-canary.js';
 import { playRetractScene } from './scene-retract.js';
@@ -60,8 +62,14 @@ async function main(): Promise<number> {
   process.stdout.write(
     'backout demo — the real bot, local stand-ins for Slack, Kubernetes, GitHub and Prometheus.\n\n',
   );
-  await scene(() => createWorld(), playRollbackScene);
-  await scene(() => createWorld(), playRetractScene);
+  // Scenes 1 and 2 are one incident: one world, one bot, one thread of events.
+  await scene(
+    () => createWorld(),
+    async (world, bot, names) => {
+      await playRollbackScene(world, bot, names);
+      await playRetractScene(world, bot, names);
+    },
+  );
   await scene(
     () => createWorld({ config: canaryConfigYaml({ dwell: '1s', interval: '300ms' }) }),
     playCanaryScene,

@@ -10,7 +10,7 @@ import {
   slash,
   weightPatches,
 } from '../e2e/canary-kit.js';
-import { indent, readable } from './transcript.js';
+import { indent, readable, withProgress } from './transcript.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -24,10 +24,14 @@ export async function playCanaryScene(
   seedCanaries(world);
   const { image, channel } = SERVICES.nginx;
   out('━━ Scene 3 · a careful canary ━━');
-  out(`web ${image} goes out behind NGINX Ingress, 5 → 20 → 50 %, with analysis at each step.`);
+  out('The next day, with checkout-api calm again, another team ships: a new bot and workspace state for');
+  out(
+    `the web service. web ${image} goes out behind NGINX Ingress, 5 → 20 → 50 %, with analysis at each step.`,
+  );
   out();
-  out(`> @${names[PEOPLE.requester]}: /canary web start ${image}`);
-  await slash(bot.client, world, 'nginx', `start ${image} --reason "2.0 launch"`);
+  const command = `start ${image} --reason "2.0 launch"`;
+  out(`> @${names[PEOPLE.requester]}: /canary web ${command}`);
+  await slash(bot.client, world, 'nginx', command);
   const plan = await card(world, 'nginx');
   out(`> @${names[PEOPLE.sre1]} clicks Approve`);
   await click(bot.client, world, 'nginx', plan, 'backout_approve', PEOPLE.sre1);
@@ -50,10 +54,17 @@ export async function playCanaryScene(
   );
   out(`> @${names[PEOPLE.sre2]} clicks Promote to 100 %`);
   await click(bot.client, world, 'nginx', gate, 'backout_promote', PEOPLE.sre2);
-  await cardSays(world, 'nginx', plan.ts, /promoted/, 60_000);
-  await waitFor(() => world.slack.thread(channel, plan.ts).some((m) => /Step 6\/6.*finished/.test(m.text)), {
-    what: 'report',
-  });
+  await withProgress(
+    'thread replies posted',
+    () => world.slack.thread(channel, plan.ts).length,
+    (async () => {
+      await cardSays(world, 'nginx', plan.ts, /promoted/, 60_000);
+      await waitFor(
+        () => world.slack.thread(channel, plan.ts).some((m) => /Step 6\/6.*finished/.test(m.text)),
+        { what: 'report' },
+      );
+    })(),
+  );
   out();
   out(`#${names[channel] ?? 'web'} — the canary card and its thread:`);
   out(indent(say(world.slack.transcript(channel, plan.ts)), '  │ '));

@@ -2,7 +2,7 @@ import { cardIn, click, run, waitCard } from '../kit/flows.js';
 import { PEOPLE, type RunningApp, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
 import { REPO, seedReleases } from '../e2e/retract-kit.js';
-import { indent, readable } from './transcript.js';
+import { indent, readable, withProgress } from './transcript.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const text = (body: string) => (JSON.parse(body) as { text: string }).text;
@@ -16,11 +16,15 @@ export async function playRetractScene(
   const say = (t: string) => readable(t, names);
   seedReleases(world);
   out('━━ Scene 2 · pull a bad release ━━');
-  out('v1.4.2 corrupts carts on resume. Pull it, point people at v1.4.1, and roll back whatever runs it.');
+  out('Minutes later, same incident: v1.4.2 also corrupts carts on resume. Production is already back on');
+  out(
+    '1.4.1; staging still runs 1.4.2. Pull the release, point people at v1.4.1, and roll back whatever runs it.',
+  );
   out();
   out(
     `> @${names[PEOPLE.requester]}: /retract checkout-api@v1.4.2 --rollback --reason "corrupts carts on resume"`,
   );
+  const cardsBefore = world.slack.messages(PEOPLE.checkout).filter((m) => !m.thread_ts).length;
   const filed = await run(
     world,
     bot,
@@ -28,15 +32,22 @@ export async function playRetractScene(
     'checkout-api@v1.4.2 --rollback --reason "corrupts carts on resume"',
   );
   out(indent(say(text(await filed.answer())), '  (only you) '));
-  const card = await cardIn(world);
+  // Scene 1's card is already in #checkout: this one comes after it.
+  const card = await cardIn(world, PEOPLE.checkout, cardsBefore);
   out();
   out(`> @${names[PEOPLE.sre1]} clicks Approve`);
   await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
-  await waitCard(world, card, /— done/, 90_000);
-  await waitFor(() => world.slack.thread(card.channel, card.ts).some((m) => /is retracted/.test(m.text)), {
-    what: 'outcome note',
-    timeoutMs: 30_000,
-  });
+  await withProgress(
+    'thread replies posted',
+    () => world.slack.thread(card.channel, card.ts).length,
+    (async () => {
+      await waitCard(world, card, /— done/, 90_000);
+      await waitFor(
+        () => world.slack.thread(card.channel, card.ts).some((m) => /is retracted/.test(m.text)),
+        { what: 'outcome note', timeoutMs: 30_000 },
+      );
+    })(),
+  );
   out();
   out('#checkout — the retraction card and its thread:');
   out(indent(say(world.slack.transcript(card.channel, card.ts)), '  │ '));

@@ -1,7 +1,7 @@
 import { findButton } from '../kit/slack-signing.js';
 import { PEOPLE, type RunningApp, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
-import { indent, readable } from './transcript.js';
+import { indent, readable, withProgress } from './transcript.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -13,7 +13,7 @@ export async function playRollbackScene(
 ): Promise<void> {
   const say = (text: string) => readable(text, names);
   out('━━ Scene 1 · a bad deploy ━━');
-  out('checkout-api 1.4.2 went out ten minutes ago; the 5xx rate is climbing.');
+  out('checkout-api 1.4.2 went out a minute ago; the 5xx rate is climbing.');
   out();
   world.prometheus.set('code=~"5.."', 0.0009);
 
@@ -97,13 +97,19 @@ export async function playRollbackScene(
     ),
   );
   world.prometheus.set('code=~"5.."', 0.0004);
-  await waitFor(() => /— done/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), {
-    what: 'rollback to finish',
-    timeoutMs: 60_000,
-  });
-  await waitFor(
-    () => world.slack.thread(PEOPLE.checkout, card.ts).some((m) => /back on revision/.test(m.text)),
-    { what: 'outcome' },
+  await withProgress(
+    'thread replies posted',
+    () => world.slack.thread(PEOPLE.checkout, card.ts).length,
+    (async () => {
+      await waitFor(() => /— done/.test(world.slack.message(PEOPLE.checkout, card.ts)?.text ?? ''), {
+        what: 'rollback to finish',
+        timeoutMs: 60_000,
+      });
+      await waitFor(
+        () => world.slack.thread(PEOPLE.checkout, card.ts).some((m) => /back on revision/.test(m.text)),
+        { what: 'outcome' },
+      );
+    })(),
   );
   out();
   out('#checkout — the card (edited in place) and its thread:');
@@ -111,7 +117,7 @@ export async function playRollbackScene(
   const d = world.prod.get('Deployment', 'shop', 'checkout-api');
   out();
   out(
-    `Kubernetes: deployment/checkout-api now runs ${d?.spec?.template.spec?.containers.map((c) => c.image).join(', ')} (revision ${d?.metadata?.annotations?.['deployment.kubernetes.io/revision']}).`,
+    `Kubernetes: deployment/checkout-api now runs ${d?.spec?.template.spec?.containers.map((c) => c.image).join(', ')}: revision 2's pod template, which Kubernetes numbers revision ${d?.metadata?.annotations?.['deployment.kubernetes.io/revision']} (as \`kubectl rollout undo\` does).`,
   );
   const audit = await world.redis.xlen(`${world.prefix}:audit:stream`);
   out(`Audit: ${audit} hash-chained records for this incident (Redis stream and AUDIT_LOG_DIR/audit.jsonl).`);

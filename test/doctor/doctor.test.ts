@@ -3,6 +3,7 @@ import type { CheckResult } from '../../src/doctor/check.js';
 import { runCliCommand } from '../../src/cli/run.js';
 import { captureIo, runCli } from '../cli/kit.js';
 import { SlackDouble } from '../doubles/slack.js';
+import { freePort } from '../kit/process.js';
 import { createWorld, PEOPLE, type World } from '../kit/world.js';
 import { RedisSettingsDouble } from './redis-double.js';
 
@@ -32,12 +33,12 @@ describe('backout doctor', () => {
     const lines = stdout.trimEnd().split('\n');
     expect(lines.slice(0, -1).every((l) => l.startsWith('✓ '))).toBe(true);
     expect(stdout).toMatch(/✓ slack +token: valid: bot @backout \(U0000BOT\)/);
-    expect(stdout).toMatch(/✓ slack +scopes: all 8 scopes of manifest.yml granted/);
+    expect(stdout).toMatch(/✓ slack +scopes: all 9 scopes of manifest.yml granted/);
     expect(stdout).toMatch(
       /✓ slack +channel C0CHECKOUT: the bot is a member of #checkout-incidents \(checkout-api\/production\)/,
     );
     expect(stdout).toMatch(/✓ kubernetes +context prod: reachable/);
-    expect(stdout).toMatch(/✓ kubernetes +prod\/shop deployments.apps: get, list, patch allowed/);
+    expect(stdout).toMatch(/✓ kubernetes +prod\/shop deployments.apps: get, patch allowed/);
     expect(stdout).toMatch(/✓ kubernetes +staging\/shop replicasets.apps: list allowed/);
     expect(stdout).toMatch(/✓ kubernetes +prod\/pay deployments.apps/);
     expect(stdout).toMatch(/✓ github +repo acme\/checkout: visible to the token, with write access/);
@@ -50,7 +51,14 @@ describe('backout doctor', () => {
 
   describe('with faults seeded in the doubles', () => {
     beforeAll(() => {
-      world.slack.setScopes(['commands', 'chat:write', 'usergroups:read', 'channels:read', 'groups:read']);
+      world.slack.setScopes([
+        'commands',
+        'chat:write',
+        'usergroups:read',
+        'channels:read',
+        'groups:read',
+        'users:read',
+      ]);
       world.slack.setBotChannels([PEOPLE.incident]);
       world.prod.deny({ verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop' });
       world.github.hideRepo('acme/checkout');
@@ -71,7 +79,7 @@ describe('backout doctor', () => {
       );
       expect(line(/^✓ slack +channel C0INCIDENT:/)).toContain('slack.incidentChannel');
       expect(line(/^✗ kubernetes +prod\/shop deployments\.apps:/)).toMatch(
-        /patch denied \(backout needs get, list, patch\) — fix: grant .*Role in namespace shop .*apiGroups: \["apps"\], resources: \["deployments"\].*kubectl auth can-i patch deployments\.apps -n shop --context prod/,
+        /patch denied \(backout needs get, patch\) — fix: grant .*Role in namespace shop .*apiGroups: \["apps"\], resources: \["deployments"\].*kubectl auth can-i patch deployments\.apps -n shop --context prod/,
       );
       expect(line(/^. kubernetes +staging\/shop deployments\.apps:/)).toMatch(/^✓/);
       expect(line(/^✗ github +repo acme\/checkout:/)).toMatch(
@@ -101,6 +109,46 @@ describe('backout doctor', () => {
       ]);
       for (const c of failed) expect(c.fix).toBeTruthy();
     });
+  });
+
+  it('agrees with manifest.yml: with chat:write.public a public channel the bot has not joined passes, a private one fails', async () => {
+    const slack = await SlackDouble.start();
+    try {
+      slack.setChannel(PEOPLE.checkout, { name: 'checkout-incidents' });
+      slack.setChannel(PEOPLE.incident, { name: 'incidents', isPrivate: true });
+      slack.setBotChannels([]);
+      const cap = captureIo({ ...world.rawEnv, REDIS_URL: healthyRedis.url, SLACK_API_URL: slack.apiUrl });
+      await runCliCommand(['doctor'], cap.io);
+      const out = cap.stdout();
+      expect(out).toMatch(/✓ slack +scopes: all \d+ scopes of manifest.yml granted/);
+      expect(out).toMatch(
+        /✓ slack +channel C0CHECKOUT: #checkout-incidents \(checkout-api\/production\) is public and the token has chat:write.public/,
+      );
+      expect(out).toMatch(
+        /✗ slack +channel C0INCIDENT: the bot is not a member of #incidents .* — fix: in #incidents, type \/invite @backout/,
+      );
+    } finally {
+      await slack.stop();
+    }
+  });
+
+  it('names the URL, the cause code and the fix when a service does not answer', async () => {
+    // A port nothing listens on (not port 1: fetch refuses "bad ports" before connecting).
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const cap = captureIo({
+      ...world.rawEnv,
+      REDIS_URL: healthyRedis.url,
+      SLACK_API_URL: `${dead}/api/`,
+      GITHUB_API_URL: dead,
+    });
+    expect(await runCliCommand(['doctor'], cap.io)).toBe(1);
+    const out = cap.stdout();
+    expect(out).toMatch(
+      /✗ slack +token: cannot reach http:\/\/127\.0\.0\.1:\d+\/api\/: connection refused \(ECONNREFUSED\) — fix: nothing listens there: check the host and port/,
+    );
+    expect(out).toMatch(
+      /✗ github +repo acme\/checkout: cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(ECONNREFUSED\) — fix: nothing listens there.*check GITHUB_API_URL/,
+    );
   });
 
   it('says so when CONFIG is disabled, when Redis is away, and when the Slack token is refused', async () => {

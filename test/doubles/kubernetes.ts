@@ -254,6 +254,18 @@ export class KubernetesDouble {
     return this.store.create(kind, normalizeSeed(kind, obj)) as unknown as KindMap[K];
   }
 
+  addCronJob(obj: Seed<KindMap['CronJob']>): KindMap['CronJob'] {
+    return this.store.create('CronJob', normalizeSeed('CronJob', obj)) as unknown as KindMap['CronJob'];
+  }
+
+  /** A `core.openfeature.dev/v1beta1` FeatureFlag, validated against the CRD's schema. */
+  addFeatureFlag(obj: Seed<KindMap['FeatureFlag']>): KindMap['FeatureFlag'] {
+    return this.store.create(
+      'FeatureFlag',
+      normalizeSeed('FeatureFlag', obj),
+    ) as unknown as KindMap['FeatureFlag'];
+  }
+
   get<K extends Kind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
     return this.store.get(kind, namespace, name) as unknown as KindMap[K] | undefined;
   }

@@ -109,6 +109,14 @@ export interface UserOptions {
   isBot?: boolean;
   deleted?: boolean;
   tz?: string;
+  /** A multi-channel guest (`is_restricted`). */
+  restricted?: boolean;
+  /** A single-channel guest (`is_ultra_restricted`, which Slack sets with `is_restricted`). */
+  ultraRestricted?: boolean;
+  /** The user's home workspace when it is not this one (a Slack Connect user). */
+  teamId?: string;
+  /** Slack marks some external users it shares no channel context for as strangers. */
+  stranger?: boolean;
 }
 
 export interface FaultWindow {
@@ -1138,8 +1146,11 @@ export class SlackDouble {
       body: {
         user: {
           id,
-          team_id: this.teamId,
+          team_id: u.teamId ?? this.teamId,
           name,
+          is_restricted: (u.restricted ?? false) || (u.ultraRestricted ?? false),
+          is_ultra_restricted: u.ultraRestricted ?? false,
+          ...(u.stranger ? { is_stranger: true } : {}),
           real_name: realName,
           deleted: u.deleted ?? false,
           is_bot: u.isBot ?? id === this.botUserId,

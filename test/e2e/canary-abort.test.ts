@@ -153,7 +153,8 @@ describe('canaries that do not go to 100 %: automatic abort, abort at any time, 
       const abort = await slash(bot.client, world, 'gateway', 'abort --reason "p99 regression"');
       expect(await answerAt(world, abort.responseUrl)).toContain('all traffic returns to stable now');
       const done = await cardSays(world, 'gateway', plan.ts, /aborted/).catch(debug('gateway', plan.ts));
-      expect(done.text).toContain(`aborted by <@${PEOPLE.requester}> at 20 %: p99 regression`);
+      // The outcome is plain text, escaped on the card and in its notification text alike.
+      expect(done.text).toContain(`aborted by &lt;@${PEOPLE.requester}&gt; at 20 %: p99 regression`);
       expect(weightPatches(world, 'gateway')).toEqual([5, 20, 0]);
       const refs = world.prod.get('HTTPRoute', NS, 'api')!.spec.rules![0]!.backendRefs!;
       expect(refs.map((r) => [r.name, r.weight])).toEqual([

@@ -1,4 +1,6 @@
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeKubeconfig } from '../doubles/kubeconfig.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cardIn, click, deploymentPatches, run, waitCard } from '../kit/flows.js';
 import { spawnBackout } from '../kit/process.js';
@@ -44,8 +46,22 @@ describe('start-up and shutdown', () => {
     expect(await bot.exited).toBe(1);
     const text = bot.output.join('');
     expect(text).toMatch(/backout cannot start: 2 problems/);
-    expect(text).toContain('GITHUB_TOKEN is missing: services checkout-api name a GitHub repo');
+    expect(text).toContain('GITHUB_TOKEN is missing: service checkout-api names a GitHub repo');
     expect(text).toContain('KUBECONFIG names /nonexistent/kubeconfig, which does not exist');
+  });
+
+  it('a kubeconfig that would send a token over plain http stops start-up, naming the context and the fix', async () => {
+    world = await createWorld();
+    const kubeconfig = join(world.dir, 'http-kubeconfig');
+    writeKubeconfig(kubeconfig, [{ name: 'prod', server: 'http://127.0.0.1:1', token: 'secret-token' }]);
+    const bot = await spawnBackout(world, { KUBECONFIG: kubeconfig }, { waitReady: false });
+    expect(await bot.exited).toBe(1);
+    const text = bot.output.join('');
+    expect(text).toContain(
+      'kubeconfig context "prod" would send a bearer token to http://127.0.0.1:1 over plain http, which kubectl also refuses',
+    );
+    expect(text).toContain('Fix: point cluster "prod" at its https:// address');
+    expect(text).not.toContain('secret-token');
   });
 
   it('SIGTERM during a rollout: the process exits within its shutdown bound and another worker finishes the job', async () => {
@@ -55,7 +71,7 @@ describe('start-up and shutdown', () => {
     await run(world, first, '/rollback', 'checkout-api');
     const card = await cardIn(world);
     await click(world, first, card, 'backout_approve', PEOPLE.sre1);
-    await waitFor(() => world.slack.thread(card.channel, card.ts).some((m) => m.text.includes('Step 4/6')), {
+    await waitFor(() => world.slack.thread(card.channel, card.ts).some((m) => m.text.includes('Step 5/7')), {
       what: 'wait step',
       timeoutMs: 20_000,
     });

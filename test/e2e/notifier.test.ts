@@ -7,6 +7,7 @@ import { waitFor } from '../kit/wait.js';
 const LABELS = [
   'Check live state',
   'Hold the service',
+  'Pause the GitOps sync',
   'Restore the target',
   'Wait for the rollout',
   'Verify health',
@@ -25,8 +26,8 @@ async function finishedInOrderOnce(world: World, card: SlackMessage) {
     () => world.slack.thread(card.channel, card.ts).some((m) => /back on revision/.test(m.text)),
     { what: 'outcome note', timeoutMs: 30_000 },
   );
-  expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6]);
-  const steps = world.slack.thread(card.channel, card.ts).filter((m) => /Step \d\/6/.test(m.text));
+  expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  const steps = world.slack.thread(card.channel, card.ts).filter((m) => /Step \d\/7/.test(m.text));
   LABELS.forEach((label, i) => expect(steps[i]?.text).toContain(label));
   expect(noDuplicateReplies(world, card)).toBe(true);
   const replies = world.slack.thread(card.channel, card.ts).slice(1);

@@ -56,7 +56,7 @@ describe('--delete-assets deletes only after approval, and undo says the assets 
     const deleting = await command(world, bot.client, '/retract', 'storefront@v2.0.0 --delete-assets');
     expect(await deleting.reply()).toContain('needs approval');
     const second = await cardMatching(world, /Retract storefront v2\.0\.0/);
-    expect(JSON.stringify(second.blocks)).toContain('deleting 1 release asset(s) cannot be undone');
+    expect(JSON.stringify(second.blocks)).toContain('deleting 1 release asset cannot be undone');
     expect(world.github.writes().length).toBe(writes);
     expect(world.github.release('acme/storefront', 'v2.0.0').assets).toHaveLength(1);
   });
@@ -72,18 +72,18 @@ describe('--delete-assets deletes only after approval, and undo says the assets 
     expect(await reply()).toContain('needs approval');
     const card = await cardMatching(
       world,
-      /Retract checkout-api v1\.4\.2; v1\.4\.1 becomes latest; delete 2 asset\(s\)/,
+      /Retract checkout-api v1\.4\.2; v1\.4\.1 becomes latest; delete 2 assets/,
     );
     const plan = JSON.stringify(card.blocks);
     expect(plan).toContain('*Assets to delete* (cannot be undone):');
     expect(plan).toContain('checkout-v1.4.2-linux-amd64.tar.gz');
-    expect(plan).toContain('deleting 2 release asset(s) cannot be undone');
+    expect(plan).toContain('deleting 2 release assets cannot be undone');
     const writes = world.github.writes().length;
     expect(release(world, 'v1.4.2').assets).toHaveLength(2);
 
     await approve(world, bot.client, card.ts);
     const done = await finished(world, card.ts);
-    expect(done.text).toContain('done (retracted; 2 asset(s) deleted)');
+    expect(done.text).toContain('done (retracted; 2 assets deleted)');
     expect(release(world, 'v1.4.2').assets).toEqual([]);
     const deletes = world.github
       .writes()
@@ -94,7 +94,7 @@ describe('--delete-assets deletes only after approval, and undo says the assets 
     );
     expect(release(world, 'v1.4.2').prerelease).toBe(true);
     expect(world.github.latest(REPO)?.tag_name).toBe('v1.4.1');
-    expect(world.slack.transcript(PEOPLE.checkout, card.ts)).toContain('Deleted 2 asset(s)');
+    expect(world.slack.transcript(PEOPLE.checkout, card.ts)).toContain('Deleted 2 assets');
   });
 
   it('undo lists the deleted assets as not restorable', async () => {
@@ -104,7 +104,7 @@ describe('--delete-assets deletes only after approval, and undo says the assets 
     expect(JSON.stringify(card.blocks)).toContain('*Not restorable* (deleted by the retraction');
     await approve(world, bot.client, card.ts);
     const done = await finished(world, card.ts);
-    expect(done.text).toContain('done (restored; 2 deleted asset(s) could not be restored)');
+    expect(done.text).toContain('done (restored; 2 deleted assets could not be restored)');
     const note = await waitFor(
       () => world.slack.thread(PEOPLE.checkout, card.ts).find((m) => m.text.includes('Not restorable')),
       { what: 'the outcome note' },

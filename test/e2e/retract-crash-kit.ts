@@ -73,7 +73,7 @@ export async function crashDrill(crashes: CrashPoint[]): Promise<void> {
     }
 
     const done = await finished(world, card.ts, 120_000, () => bot?.output.join('') ?? '');
-    expect(done.text).toContain('done (retracted; 3 asset(s) deleted; 2 rollback(s) done)');
+    expect(done.text).toContain('done (retracted; 3 assets deleted; 2 rollbacks done)');
 
     // GitHub: one banner, one latest move, one delete per asset — nothing twice.
     const ok = writes().filter((w) => w.status < 300);

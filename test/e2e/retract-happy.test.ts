@@ -77,7 +77,7 @@ describe('retracting a release travels the whole path, and undo puts it back exa
     expect(thread).toContain('Snapshot the release into the audit log');
     expect(thread).toContain('v1.4.2 is now a pre-release, with the RETRACTED banner on top of its notes.');
     expect(thread).toContain('v1.4.1 is now the latest release.');
-    expect(thread).toContain('Kept all 2 asset(s): --delete-assets was not given.');
+    expect(thread).toContain('Kept all 2 assets: --delete-assets was not given.');
     expect(thread).toContain('Assets untouched.');
 
     const audit = (await readFile(join(world.dir, 'audit', 'audit.jsonl'), 'utf8'))

@@ -40,7 +40,7 @@ describe('--rollback rolls back every environment running the tag, as children r
 
     await approve(world, bot.client, card.ts);
     const done = await finished(world, card.ts, 45_000, () => bot.logs.join(''));
-    expect(done.text).toContain('done (retracted; 2 rollback(s) done)');
+    expect(done.text).toContain('done (retracted; 2 rollbacks done)');
     expect(image(world, 'prod')).toBe('shop/checkout:1.4.1');
     expect(image(world, 'staging')).toBe('shop/checkout:1.4.1');
     expect(release(world, 'v1.4.2').prerelease).toBe(true);

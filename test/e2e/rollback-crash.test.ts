@@ -22,7 +22,7 @@ async function approvedRollback(world: World, bot: BotProcess): Promise<SlackMes
 }
 
 const stepStarted = (world: World, card: SlackMessage, n: number) =>
-  world.slack.thread(card.channel, card.ts).some((m) => m.text.includes(`Step ${n}/6`));
+  world.slack.thread(card.channel, card.ts).some((m) => m.text.includes(`Step ${n}/7`));
 
 async function finishAfterRestart(world: World, card: SlackMessage): Promise<void> {
   const again = await spawnBackout(world);
@@ -40,7 +40,7 @@ async function finishAfterRestart(world: World, card: SlackMessage): Promise<voi
   expect(
     world.prod.get('Deployment', 'shop', 'checkout-api')?.spec?.template.spec?.containers[0]?.image,
   ).toBe('shop/checkout:1.4.1');
-  expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6]);
+  expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   expect(noDuplicateReplies(world, card)).toBe(true);
   expect((await auditTypes(world)).filter((t) => t === 'job.succeeded')).toHaveLength(1);
 }
@@ -69,7 +69,7 @@ describe('a worker killed with SIGKILL during a rollback step, then restarted, f
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge', tickMs: 1_500 });
     const bot = await spawnBackout(world);
     const card = await approvedRollback(world, bot);
-    await waitFor(() => stepStarted(world, card, 4), { what: 'the wait step', timeoutMs: 20_000 });
+    await waitFor(() => stepStarted(world, card, 5), { what: 'the wait step', timeoutMs: 20_000 });
     await bot.crash();
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge', tickMs: 50 });
     await finishAfterRestart(world, card);
@@ -81,7 +81,7 @@ describe('a worker killed with SIGKILL during a rollback step, then restarted, f
     });
     const bot = await spawnBackout(world);
     const card = await approvedRollback(world, bot);
-    await waitFor(() => stepStarted(world, card, 5), { what: 'the verify step', timeoutMs: 30_000 });
+    await waitFor(() => stepStarted(world, card, 6), { what: 'the verify step', timeoutMs: 30_000 });
     await bot.crash();
     await finishAfterRestart(world, card);
   });

@@ -55,7 +55,10 @@ describe('a rollback travels the whole path: signed command → plan card → ap
     expect(d?.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('4');
     const [patch] = deploymentPatches(world.prod);
     expect(patch?.contentType).toBe('application/json-patch+json');
+    // kubectl's patch, behind two preconditions: the planned generation and the resourceVersion just read.
     expect((patch?.body as { op: string; path: string }[]).map((op) => `${op.op} ${op.path}`)).toEqual([
+      'test /metadata/generation',
+      'replace /metadata/resourceVersion',
       'replace /spec/template',
       'replace /metadata/annotations',
     ]);
@@ -64,7 +67,7 @@ describe('a rollback travels the whole path: signed command → plan card → ap
       () => world.slack.thread(card.channel, card.ts).some((m) => /back on revision 2/.test(m.text)),
       { what: 'outcome note' },
     );
-    expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(stepNumbers(world, card)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(noDuplicateReplies(world, card)).toBe(true);
     const thread = world.slack.transcript(card.channel, card.ts);
     expect(thread).toContain('error-rate 0.001 (max 0.005)');
@@ -74,7 +77,7 @@ describe('a rollback travels the whole path: signed command → plan card → ap
       'request.created',
       'request.approved',
       'job.started',
-      ...['preflight', 'lock', 'apply', 'wait', 'verify', 'report'].flatMap(() => [
+      ...['preflight', 'lock', 'pause-sync', 'apply', 'wait', 'verify', 'report'].flatMap(() => [
         'step.started',
         'step.finished',
       ]),

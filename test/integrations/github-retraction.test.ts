@@ -143,6 +143,8 @@ describe('matching running images to a release tag', () => {
         uid: 'u',
         resourceVersion: '1',
         generation: 1,
+        labels: {},
+        managers: [],
         observedGeneration: 1,
         paused,
         replicas: 1,

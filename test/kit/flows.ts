@@ -112,7 +112,7 @@ export async function auditTypes(world: World): Promise<string[]> {
 }
 
 /** Step numbers of the step replies in a card's thread, in thread order. */
-export function stepNumbers(world: World, card: { channel: string; ts: string }, total = 6): number[] {
+export function stepNumbers(world: World, card: { channel: string; ts: string }, total = 7): number[] {
   const pattern = new RegExp(`Step (\\d+)/${total}`);
   return world.slack
     .thread(card.channel, card.ts)

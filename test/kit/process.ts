@@ -45,7 +45,9 @@ export async function spawnBackout(
 ): Promise<BotProcess> {
   const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
   const env = { ...process.env, ...world.rawEnv, ...overrides, PORT: String(port) };
-  const child = spawn(process.execPath, opts.entry ?? ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
+  // `backout start`: a bare `backout` prints help.
+  const args = [...(opts.entry ?? ['--import', 'tsx', join(ROOT, 'src/main.ts')]), 'start'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

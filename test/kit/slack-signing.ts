@@ -60,6 +60,8 @@ export interface CommandFields {
   response_url?: string;
   trigger_id?: string;
   thread_ts?: string;
+  /** The invoking user's workspace, when not the installing one. */
+  team_id?: string;
 }
 
 export interface BlockActionOptions {
@@ -79,6 +81,10 @@ export interface BlockActionOptions {
   message?: { text?: string; blocks?: unknown[]; user?: string; botId?: string };
   /** The button is in an ephemeral message. */
   ephemeral?: boolean;
+  /** The clicker's home workspace (`user.team_id`), when not the installing one (Slack Connect). */
+  userTeamId?: string;
+  /** Send this `action_ts` (a replayed click carries its original one). */
+  actionTs?: string;
 }
 
 export interface ViewSubmissionOptions {
@@ -139,7 +145,7 @@ export class SlackClient {
   async command(fields: CommandFields, opts: SignOptions = {}): Promise<SlackReply> {
     const form: Record<string, string> = {
       token: VERIFICATION_TOKEN,
-      team_id: this.teamId,
+      team_id: fields.team_id ?? this.teamId,
       team_domain: this.teamDomain,
       channel_id: fields.channel_id,
       channel_name: fields.channel_name ?? fields.channel_id.toLowerCase(),
@@ -162,7 +168,7 @@ export class SlackClient {
     const userName = o.userName ?? o.user.toLowerCase();
     const payload = {
       type: 'block_actions',
-      user: { id: o.user, username: userName, name: userName, team_id: this.teamId },
+      user: { id: o.user, username: userName, name: userName, team_id: o.userTeamId ?? this.teamId },
       api_app_id: this.apiAppId,
       token: VERIFICATION_TOKEN,
       container: {
@@ -196,7 +202,7 @@ export class SlackClient {
           block_id: o.blockId ?? 'actions',
           text: { type: 'plain_text', text: o.buttonText ?? o.actionId, emoji: true },
           ...(o.value !== undefined ? { value: o.value } : {}),
-          action_ts: actionTs(),
+          action_ts: o.actionTs ?? actionTs(),
         },
       ],
     };
@@ -295,13 +301,23 @@ export class SlackClient {
     return this.post(body, { 'content-type': contentType, ...headers });
   }
 
+  /** Sends the last signed request again, byte for byte with its signature (a replay). */
+  async replayLast(): Promise<SlackReply> {
+    if (!this.last) throw new Error('nothing was sent yet');
+    return this.post(this.last.body, this.last.headers);
+  }
+
+  private last: { body: string; headers: Record<string, string> } | undefined;
+
   private async signedPost(body: string, opts: SignOptions): Promise<SlackReply> {
     const signed = signSlackRequest(opts.secret ?? this.signingSecret, body, opts.timestampSec);
-    return this.post(body, {
+    const headers = {
       'content-type': 'application/x-www-form-urlencoded',
       ...signed,
       ...(opts.signature !== undefined ? { 'x-slack-signature': opts.signature } : {}),
-    });
+    };
+    this.last = { body, headers };
+    return this.post(body, headers);
   }
 
   private async post(body: string, headers: Record<string, string>): Promise<SlackReply> {

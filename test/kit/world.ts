@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
+import { scanKeys } from '../../src/redis/scan.js';
 import { parseEnv, type Env } from '../../src/config/env.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { startBackout, type Backout } from '../../src/app.js';
@@ -79,8 +81,9 @@ export interface World {
   prometheus: PrometheusDouble;
   probe: HttpTarget;
   dir: string;
+  /** The key prefix backout uses (hash-tagged on Cluster). */
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   env: Env;
   rawEnv: Record<string, string>;
   configPath: string;
@@ -99,7 +102,12 @@ export interface RunningApp {
 
 /** Doubles for Slack, Kubernetes (prod and staging, over HTTPS with a bearer token each), GitHub, Prometheus and a probe target; a unique Redis prefix. */
 export async function createWorld(
-  opts: { config?: (w: { prometheus: string; probe: string }) => string; seed?: boolean } = {},
+  opts: {
+    config?: (w: { prometheus: string; probe: string }) => string;
+    seed?: boolean;
+    /** Another Redis than the standalone one on 6379: its variables and a client for the test's reads. */
+    redis?: { env: Record<string, string>; client: () => RedisClient };
+  } = {},
 ): Promise<World> {
   const [slack, prod, staging, github, prometheus, probe] = await Promise.all([
     SlackDouble.start(),
@@ -132,7 +140,7 @@ export async function createWorld(
       });
     }
   }
-  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const rawPrefix = `test-${randomUUID().slice(0, 8)}`;
   const rawEnv: Record<string, string> = {
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -144,12 +152,19 @@ export async function createWorld(
     BACKOUT_CONFIG: configPath,
     PORT: '0',
     AUDIT_LOG_DIR: join(dir, 'audit'),
-    BACKOUT_PREFIX: prefix,
+    BACKOUT_PREFIX: rawPrefix,
     LOG_LEVEL: 'info',
     BACKOUT_SHUTDOWN_TIMEOUT: '3s',
   };
+  if (opts.redis) {
+    delete rawEnv.REDIS_URL;
+    Object.assign(rawEnv, opts.redis.env);
+  }
   const env = parsedEnv(rawEnv);
-  const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: false, maxRetriesPerRequest: 1 });
+  const prefix = env.redis.prefix;
+  const redis: RedisClient = opts.redis
+    ? opts.redis.client()
+    : new Redis('redis://127.0.0.1:6379', { lazyConnect: false, maxRetriesPerRequest: 1 });
   const running: RunningApp[] = [];
 
   const world: World = {
@@ -215,11 +230,9 @@ function parsedEnv(raw: Record<string, string>): Env {
   return result.env;
 }
 
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+export async function deleteKeys(redis: RedisClient, prefix: string): Promise<void> {
+  const keys = await scanKeys(redis, `${prefix}:*`, 500);
+  // One call per key: on Cluster a DEL of many keys must stay within one slot.
+  for (let i = 0; i < keys.length; i += 500)
+    await Promise.all(keys.slice(i, i + 500).map((key) => redis.del(key)));
 }

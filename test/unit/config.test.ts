@@ -1,4 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatStartupProblems, readStartupSettings } from '../../src/cli/startup-problems.js';
 import { parseEnv } from '../../src/config/env.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { mergePolicy, DEFAULT_POLICY } from '../../src/config/model.js';
@@ -58,7 +62,7 @@ services:
     const text = result.problems.join('\n');
     expect(text).toContain('services.checkout-api.environments.production.kubernetes: required');
     expect(text).toContain('slack.incidentChannel: expected a Slack channel id');
-    expect(text).toMatch(/unknown key "servics" \(did you mean "services"\?\)/);
+    expect(text).toMatch(/servics: unknown key \(did you mean "services"\?\) \(line 3\)/);
     expect(text).toContain(
       'services.checkout-api.environments.production.health.stabilityWindow: expected a duration',
     );
@@ -170,12 +174,135 @@ describe('environment', () => {
     expect(result.ok).toBe(true);
   });
 
-  it('DRY_RUN accepts the usual truthy spellings', () => {
-    for (const v of ['1', 'true', 'yes', 'TRUE']) {
-      const r = parseEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', DRY_RUN: v });
-      expect(r.ok && r.env.DRY_RUN).toBe(true);
+  it('booleans are strict: 1/true/yes/on and 0/false/no/off; anything else stops start-up naming the variable', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    for (const v of ['1', 'true', 'yes', 'on', 'TRUE', ' On ']) {
+      const r = parseEnv({ ...base, DRY_RUN: v });
+      expect(r.ok && r.env.DRY_RUN, v).toBe(true);
     }
-    const off = parseEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', DRY_RUN: '0' });
-    expect(off.ok && off.env.DRY_RUN).toBe(false);
+    for (const v of ['0', 'false', 'no', 'off', 'OFF']) {
+      const r = parseEnv({ ...base, DRY_RUN: v });
+      expect(r.ok && r.env.DRY_RUN === false, v).toBe(true);
+    }
+    const unset = parseEnv(base);
+    expect(unset.ok && unset.env.DRY_RUN === false).toBe(true);
+    for (const v of ['y', 'n', 'enabled', '2', 'truee']) {
+      const r = parseEnv({ ...base, DRY_RUN: v });
+      expect(r.ok, v).toBe(false);
+      if (!r.ok) {
+        expect(r.problems).toEqual([
+          `DRY_RUN must be 1, true, yes or on, or 0, false, no or off (got ${JSON.stringify(v)})`,
+        ]);
+      }
+    }
+  });
+
+  it('a port says what it got', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    for (const v of ['eighty', '70000', '3000.5', '-1']) {
+      const r = parseEnv({ ...base, PORT: v, METRICS_PORT: v });
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.problems).toEqual([
+          `PORT must be a port number (got ${JSON.stringify(v)})`,
+          `METRICS_PORT must be a port number (got ${JSON.stringify(v)})`,
+        ]);
+      }
+    }
+    const ok = parseEnv({ ...base, PORT: '8080', METRICS_PORT: '9464' });
+    expect(ok.ok && [ok.env.PORT, ok.env.METRICS_PORT]).toEqual([8080, 9464]);
+    const dflt = parseEnv(base);
+    expect(dflt.ok && [dflt.env.PORT, dflt.env.METRICS_PORT]).toEqual([3000, undefined]);
+  });
+});
+
+describe('config messages', () => {
+  const BROKEN = `slack:
+  incidentChannel: general
+sevrices:
+  x: 1
+policy:
+  approval: sometimes
+services:
+  checkout-api:
+    github: { repo: nope }
+    environments:
+      production:
+        kubernetes: { context: prod }
+        health:
+          probes: oops
+`;
+
+  it("come in the order of the file, each on its own line, in backout's words", () => {
+    const result = parseConfigText(BROKEN);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const lines = result.problems.map((p) => Number(/\(line (\d+)\)$/.exec(p)?.[1]));
+    expect(lines).toEqual([...lines].sort((a, b) => a - b));
+    expect(result.problems).toContain('sevrices: unknown key (did you mean "services"?) (line 3)');
+    expect(result.problems).toContain(
+      'slack.incidentChannel: expected a Slack channel id such as C0123ABCD (line 2)',
+    );
+    expect(result.problems).toContain('policy.approval: expected one of "required", "not-required" (line 6)');
+    expect(result.problems).toContain('services.checkout-api.github.repo: expected owner/name (line 9)');
+    expect(result.problems).toContain(
+      'services.checkout-api.environments.production.kubernetes.namespace: required (text) (line 12)',
+    );
+    expect(result.problems).toContain(
+      'services.checkout-api.environments.production.health.probes: expected a list, got text "oops" (line 14)',
+    );
+    const text = result.problems.join('\n');
+    expect(text).not.toMatch(/expected (record|object|array|string)\b|Too (small|big)|Invalid input/);
+  });
+
+  it('a typo in a top-level key is reported on its own line, not on the line of its value', () => {
+    const result = parseConfigText(
+      'services:\n  a:\n    environments:\n      p: { kubernetes: { context: c, namespace: n, deployment: d } }\nfreezez:\n  - name: x\n',
+    );
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.problems).toEqual(['freezez: unknown key (did you mean "freezes"?) (line 5)']);
+  });
+
+  it('start-up lists the environment, the file and the settings that span both in one message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'backout-config-'));
+    try {
+      await writeFile(join(dir, 'backout.yml'), BROKEN);
+      const result = await readStartupSettings({
+        BACKOUT_CONFIG: join(dir, 'backout.yml'),
+        DRY_RUN: 'y',
+        PORT: 'http',
+        KUBECONFIG: join(dir, 'missing-kubeconfig'),
+      });
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      const message = formatStartupProblems(result.problems);
+      for (const expected of [
+        'SLACK_BOT_TOKEN is missing',
+        'PORT must be a port number (got "http")',
+        'DRY_RUN must be 1, true, yes or on',
+        'GITHUB_TOKEN is missing: service checkout-api names a GitHub repo',
+        `KUBECONFIG names ${join(dir, 'missing-kubeconfig')}, which does not exist`,
+        `${join(dir, 'backout.yml')}: sevrices: unknown key`,
+      ]) {
+        expect(message).toContain(expected);
+      }
+      expect(message).toContain('README.md ("Environment")');
+      expect(message).toContain('README.md ("Configuration file")');
+
+      const missing = await readStartupSettings({
+        BACKOUT_CONFIG: './nowhere.yml',
+        SLACK_BOT_TOKEN: 'xoxb-1',
+        SLACK_SIGNING_SECRET: 's',
+      });
+      expect(missing.ok).toBe(false);
+      if (!missing.ok) {
+        expect(missing.problems).toEqual([
+          './nowhere.yml: no such file. Set BACKOUT_CONFIG to your config file, or write one with `backout init` (backout.example.yml shows every key).',
+        ]);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

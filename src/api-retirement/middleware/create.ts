@@ -1,4 +1,6 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/client.js';
+import { effectivePrefix } from '../../redis/prefix.js';
 import { clientIdResolver, type ClientIdOption } from '../client-id.js';
 import type { DeprecationEntry } from '../entry.js';
 import type { RequestFacts } from '../match.js';
@@ -16,8 +18,11 @@ import {
 import { nodeMiddleware, type NodeMiddleware } from './node.js';
 
 export interface DeprecationMiddlewareOptions {
-  /** A connection (shared, never closed by the middleware) or a Redis URL (owned and closed). */
-  redis: Redis | string;
+  /**
+   * A connection (shared, never closed by the middleware) or a Redis URL (owned and closed).
+   * For Sentinel or Cluster pass an ioredis `Redis` (with `sentinels`) or `Cluster`.
+   */
+  redis: RedisClient | string;
   service: string;
   prefix?: string;
   clientId?: ClientIdOption;
@@ -47,7 +52,6 @@ export interface DeprecationMiddleware {
 
 export function createDeprecationMiddleware(options: DeprecationMiddlewareOptions): DeprecationMiddleware {
   const onError = options.onError ?? (() => undefined);
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
   const owned = typeof options.redis === 'string';
   // One retry per command: usage writes and loads fail fast and are retried by their own schedules.
   const redis =
@@ -57,6 +61,10 @@ export function createDeprecationMiddleware(options: DeprecationMiddlewareOption
     throw new Error('createDeprecationMiddleware needs a Redis connection without keyPrefix; use `prefix`');
   }
   if (owned) redis.on('error', onError);
+  // On Cluster backout hash-tags its prefix (`backout` → `{backout}`); read the same keys.
+  const decided = effectivePrefix(options.prefix ?? DEFAULT_PREFIX, redis instanceof Cluster);
+  if (!decided.ok) throw new Error(`createDeprecationMiddleware: ${decided.problem}`);
+  const prefix = decided.prefix;
 
   const cache = new RegistryCache({ redis, service: options.service, prefix, onError, ...options.registry });
   const recorder = new UsageRecorder({ redis, service: options.service, prefix, onError, ...options.usage });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/client.js';
 import type { Release } from './types.js';
 
 /** A release exactly as it was before a retraction touched it: what `undo` puts back. */
@@ -33,7 +33,7 @@ export interface Retractions {
  */
 export class RedisRetractions implements Retractions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly keepSeconds = 400 * 86_400,
   ) {}

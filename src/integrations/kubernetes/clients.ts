@@ -2,6 +2,7 @@ import {
   AppsV1Api,
   AuthorizationV1Api,
   createConfiguration,
+  BatchV1Api,
   CustomObjectsApi,
   KubeConfig,
   NetworkingV1Api,
@@ -10,13 +11,14 @@ import {
   type Configuration,
 } from '@kubernetes/client-node';
 import { delimiter } from 'node:path';
-import { IntegrationError } from '../../errors.js';
+import { BackoutError, IntegrationError } from '../../errors.js';
 
 export interface KubeApis {
   apps: AppsV1Api;
   custom: CustomObjectsApi;
   networking: NetworkingV1Api;
   authorization: AuthorizationV1Api;
+  batch: BatchV1Api;
   version: VersionApi;
 }
 
@@ -33,27 +35,36 @@ export class KubeClients {
   private readonly byContext = new Map<string, KubeApis>();
   private readonly base: KubeConfig;
 
-  /** `kubeconfig`: the KUBECONFIG value (one path or several joined by ":"); absent: ~/.kube/config or in-cluster. */
+  /**
+   * `kubeconfig`: the KUBECONFIG value (one path or several joined by ":"); absent: ~/.kube/config or
+   * in-cluster. Refuses a kubeconfig that would send credentials over plain http (see `plainHttpCredentials`).
+   */
   constructor(
     kubeconfig?: string,
     readonly callTimeoutMs = KUBE_CALL_TIMEOUT_MS,
   ) {
-    this.base = new KubeConfig();
-    const paths = (kubeconfig ?? '').split(delimiter).filter(Boolean);
-    if (paths.length === 0) {
-      this.base.loadFromDefault();
-      return;
-    }
-    this.base.loadFromFile(paths[0]!);
-    for (const path of paths.slice(1)) {
-      const next = new KubeConfig();
-      next.loadFromFile(path);
-      this.base.mergeConfig(next, true);
-    }
+    this.base = loadKubeconfig(kubeconfig);
+    const problems = plainHttpCredentials(this.base);
+    if (problems.length > 0) throw new BackoutError('config', problems.join('\n'));
   }
 
   contexts(): string[] {
     return this.base.getContexts().map((c) => c.name);
+  }
+
+  /** The namespace a context names (kubectl's default namespace for it), if any. */
+  namespaceOf(context: string): string | undefined {
+    return this.base.getContextObject(context)?.namespace;
+  }
+
+  /** The API server URL of a context's cluster. */
+  serverOf(context: string): string | undefined {
+    const ctx = this.base.getContextObject(context);
+    return ctx ? this.base.getCluster(ctx.cluster)?.server : undefined;
+  }
+
+  currentContext(): string | undefined {
+    return this.base.getCurrentContext() || undefined;
   }
 
   for(context: string): KubeApis {
@@ -74,6 +85,7 @@ export class KubeClients {
       custom: new CustomObjectsApi(config),
       networking: new NetworkingV1Api(config),
       authorization: new AuthorizationV1Api(config),
+      batch: new BatchV1Api(config),
       version: new VersionApi(config),
     };
     this.byContext.set(context, apis);
@@ -102,4 +114,56 @@ function withDeadline(kc: KubeConfig, timeoutMs: number): Configuration {
       },
     ],
   });
+}
+
+function loadKubeconfig(kubeconfig: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  const paths = (kubeconfig ?? '').split(delimiter).filter(Boolean);
+  if (paths.length === 0) {
+    kc.loadFromDefault();
+    return kc;
+  }
+  kc.loadFromFile(paths[0]!);
+  for (const path of paths.slice(1)) {
+    const next = new KubeConfig();
+    next.loadFromFile(path);
+    kc.mergeConfig(next, true);
+  }
+  return kc;
+}
+
+/**
+ * Contexts whose user carries credentials (a bearer token, basic auth, a client certificate, an
+ * exec or auth-provider plugin) for an `http://` server: anyone on the path could read and replay
+ * them, so, like kubectl, backout refuses to start with them. One problem per context, with the fix.
+ */
+export function plainHttpCredentials(kc: KubeConfig): string[] {
+  const problems: string[] = [];
+  for (const ctx of kc.getContexts()) {
+    const cluster = kc.getCluster(ctx.cluster);
+    const user = kc.getUser(ctx.user);
+    if (!cluster || !user || !cluster.server.toLowerCase().startsWith('http://')) continue;
+    const kinds = [
+      user.token ? 'a bearer token' : '',
+      user.username || user.password ? 'basic auth' : '',
+      user.certData || user.certFile ? 'a client certificate' : '',
+      user.exec ? 'an exec credential plugin' : '',
+      user.authProvider ? 'an auth provider' : '',
+    ].filter(Boolean);
+    if (kinds.length === 0) continue;
+    problems.push(
+      `kubeconfig context "${ctx.name}" would send ${kinds.join(' and ')} to ${cluster.server} over plain http, which kubectl also refuses. ` +
+        `Fix: point cluster "${ctx.cluster}" at its https:// address (with certificate-authority-data), or drop the credentials for a local unauthenticated endpoint such as \`kubectl proxy\`.`,
+    );
+  }
+  return problems;
+}
+
+/** Start-up problems of the kubeconfig KUBECONFIG names (credentials over http), without building clients. */
+export function kubeconfigProblems(kubeconfig: string | undefined): string[] {
+  try {
+    return plainHttpCredentials(loadKubeconfig(kubeconfig));
+  } catch (err) {
+    return [`the kubeconfig could not be read: ${err instanceof Error ? err.message : String(err)}`];
+  }
 }

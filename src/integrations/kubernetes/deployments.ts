@@ -1,4 +1,5 @@
 import {
+  ApiException,
   PatchStrategy,
   setHeaderOptions,
   type V1Deployment,
@@ -7,13 +8,16 @@ import {
 } from '@kubernetes/client-node';
 import { kubeError } from './errors.js';
 import type { KubeClients } from './clients.js';
-import type {
-  DeploymentHistory,
-  DeploymentSnapshot,
-  Deployments,
-  KubeTarget,
-  PodTemplate,
-  RevisionEntry,
+import {
+  FIELD_MANAGER,
+  type DeploymentHistory,
+  type DeploymentSnapshot,
+  type Deployments,
+  type FieldManager,
+  type GuardedWrite,
+  type KubeTarget,
+  type PodTemplate,
+  type RevisionEntry,
 } from './types.js';
 import { imagesOf, parseRevision, sameTemplate } from './undo.js';
 
@@ -35,6 +39,19 @@ export function selectorString(selector: V1LabelSelector | undefined): string {
   return parts.join(',');
 }
 
+function managersOf(d: V1Deployment): FieldManager[] {
+  return (d.metadata?.managedFields ?? []).map((m) => {
+    const fields = wire<Record<string, Record<string, unknown> | undefined>>(m.fieldsV1);
+    return {
+      manager: m.manager ?? '(unnamed)',
+      operation: m.operation ?? 'Update',
+      ...(m.time ? { time: new Date(m.time).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+      ...(m.subresource ? { subresource: m.subresource } : {}),
+      ownsTemplate: fields['f:spec']?.['f:template'] !== undefined,
+    };
+  });
+}
+
 export function snapshot(d: V1Deployment): DeploymentSnapshot {
   const annotations = d.metadata?.annotations ?? {};
   return {
@@ -43,6 +60,8 @@ export function snapshot(d: V1Deployment): DeploymentSnapshot {
     uid: d.metadata?.uid ?? '',
     resourceVersion: d.metadata?.resourceVersion ?? '',
     generation: d.metadata?.generation ?? 0,
+    labels: d.metadata?.labels ?? {},
+    managers: managersOf(d),
     observedGeneration: d.status?.observedGeneration ?? 0,
     paused: d.spec?.paused === true,
     replicas: d.spec?.replicas ?? 1,
@@ -121,12 +140,33 @@ export class KubeDeployments implements Deployments {
     t: KubeTarget,
     template: PodTemplate,
     annotations: Record<string, string>,
-  ): Promise<DeploymentSnapshot> {
+    expect: { generation: number; resourceVersion: string },
+  ): Promise<GuardedWrite> {
     const body = [
+      // Preconditions: the spec is still the one planned from (a failed test is a 422), and nothing
+      // at all was written since the last read (a resourceVersion in the result is checked: 409).
+      { op: 'test', path: '/metadata/generation', value: expect.generation },
+      { op: 'replace', path: '/metadata/resourceVersion', value: expect.resourceVersion },
       { op: 'replace', path: '/spec/template', value: template },
       { op: 'replace', path: '/metadata/annotations', value: annotations },
     ];
-    return this.patch(t, body, PatchStrategy.JsonPatch);
+    try {
+      const apps = this.clients.for(t.context).apps;
+      const updated = await apps.patchNamespacedDeployment(
+        { name: t.deployment, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      );
+      return { ok: true, deployment: snapshot(updated) };
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 409) return { ok: false, reason: 'conflict' };
+      if (
+        err instanceof ApiException &&
+        err.code === 422 &&
+        /test(ing value)?.*failed/i.test(bodyText(err.body))
+      )
+        return { ok: false, reason: 'changed' };
+      throw kubeError(err, `Deployment ${t.namespace}/${t.deployment}`, t.context);
+    }
   }
 
   async setImage(t: KubeTarget, container: string, image: string): Promise<DeploymentSnapshot> {
@@ -139,7 +179,7 @@ export class KubeDeployments implements Deployments {
     try {
       const apps = this.clients.for(t.context).apps;
       const updated = await apps.patchNamespacedDeployment(
-        { name: t.deployment, namespace: t.namespace, body },
+        { name: t.deployment, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
         setHeaderOptions('Content-Type', strategy),
       );
       return snapshot(updated);
@@ -147,4 +187,8 @@ export class KubeDeployments implements Deployments {
       throw kubeError(err, `Deployment ${t.namespace}/${t.deployment}`, t.context);
     }
   }
+}
+
+function bodyText(body: unknown): string {
+  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
 }

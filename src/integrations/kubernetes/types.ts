@@ -17,12 +17,25 @@ export type PodTemplate = {
   [k: string]: unknown;
 };
 
+/** One `metadata.managedFields` entry: who last wrote which part of the object, and when. */
+export interface FieldManager {
+  manager: string;
+  operation: string;
+  /** ISO time of the manager's last write (second precision, as the API server keeps it). */
+  time?: string;
+  subresource?: string;
+  /** Whether it owns fields under `spec.template` (it deployed a pod template). */
+  ownsTemplate: boolean;
+}
+
 export interface DeploymentSnapshot {
   name: string;
   namespace: string;
   uid: string;
   resourceVersion: string;
   generation: number;
+  labels: Record<string, string>;
+  managers: FieldManager[];
   observedGeneration: number;
   paused: boolean;
   replicas: number;
@@ -73,12 +86,28 @@ export interface RolloutProgress {
 export interface Deployments {
   get(target: KubeTarget): Promise<DeploymentSnapshot>;
   history(target: KubeTarget): Promise<DeploymentHistory>;
-  /** kubectl rollout undo's JSON patch: replace /spec/template and /metadata/annotations. */
+  /**
+   * kubectl rollout undo's JSON patch (replace /spec/template and /metadata/annotations), applied
+   * only if the Deployment is still at `expect.generation` (a JSON-patch `test`) and
+   * `expect.resourceVersion` (409 otherwise): someone else's change is never overwritten.
+   */
   restoreTemplate(
     target: KubeTarget,
     template: PodTemplate,
     annotations: Record<string, string>,
-  ): Promise<DeploymentSnapshot>;
+    expect: { generation: number; resourceVersion: string },
+  ): Promise<GuardedWrite>;
   /** Sets one container's image (canary promotion onto the stable Deployment). */
   setImage(target: KubeTarget, container: string, image: string): Promise<DeploymentSnapshot>;
 }
+
+/**
+ * A write with preconditions: applied, or refused because the object moved — `changed` when its
+ * generation is no longer the expected one (someone changed the spec), `conflict` when only its
+ * resourceVersion did (a status update, say: read again and retry).
+ */
+export type GuardedWrite =
+  { ok: true; deployment: DeploymentSnapshot } | { ok: false; reason: 'changed' | 'conflict' };
+
+/** The field manager backout's own writes are recorded under (managedFields). */
+export const FIELD_MANAGER = 'backout';

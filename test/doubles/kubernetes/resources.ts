@@ -5,9 +5,11 @@ import {
   type IHTTPRoute,
 } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { CronJob, type ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { ReplicaSet, type IReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 
+import { FeatureFlag, type IFeatureFlag } from './feature-flag.js';
 import { deepEqual, isObject } from './json.js';
 import { invalid } from './status.js';
 
@@ -19,7 +21,9 @@ export type Kind =
   | 'HTTPRoute'
   | 'Application'
   | 'Kustomization'
-  | 'HelmRelease';
+  | 'HelmRelease'
+  | 'CronJob'
+  | 'FeatureFlag';
 
 /**
  * A custom resource the double stores without a published schema (Argo CD Applications, Flux
@@ -42,6 +46,8 @@ export interface KindMap {
   Application: GenericResource;
   Kustomization: GenericResource;
   HelmRelease: GenericResource;
+  CronJob: ICronJob;
+  FeatureFlag: IFeatureFlag;
 }
 
 export type ObjectMeta = NonNullable<IDeployment['metadata']>;
@@ -90,6 +96,8 @@ const SCHEMAS: Record<Kind, (obj: KObject) => string | undefined> = {
   Application: specIsObject,
   Kustomization: specIsObject,
   HelmRelease: specIsObject,
+  CronJob: schemaCheck((o) => new CronJob(o as unknown as ICronJob)),
+  FeatureFlag: schemaCheck((o) => new FeatureFlag(o)),
 };
 
 function specIsObject(obj: KObject): string | undefined {
@@ -177,6 +185,8 @@ export const RESOURCES: Record<Kind, ResourceType> = {
   Application: makeType('Application', 'argoproj.io', 'v1alpha1', 'applications', true),
   Kustomization: makeType('Kustomization', 'kustomize.toolkit.fluxcd.io', 'v1', 'kustomizations', true),
   HelmRelease: makeType('HelmRelease', 'helm.toolkit.fluxcd.io', 'v2', 'helmreleases', true),
+  CronJob: makeType('CronJob', 'batch', 'v1', 'cronjobs', false),
+  FeatureFlag: makeType('FeatureFlag', 'core.openfeature.dev', 'v1beta1', 'featureflags', true),
 };
 
 export function apiVersionOf(type: ResourceType): string {

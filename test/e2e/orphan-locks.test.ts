@@ -1,0 +1,88 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOBS_QUEUE, TIMERS_QUEUE } from '../../src/queue/job-definition.js';
+import { auditTypes, cardIn, click, run, waitCard } from '../kit/flows.js';
+import { waitFor } from '../kit/wait.js';
+import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
+
+const requestIdOf = (card: { blocks?: unknown[] }) =>
+  /`(rb-[a-z0-9]{8})`/.exec(JSON.stringify(card.blocks))?.[1] ?? '';
+
+describe('the sweep frees orphaned target locks and trims the request index', () => {
+  let world: World;
+  let bot: RunningApp;
+  let timers: Queue;
+  let jobs: Queue;
+
+  beforeAll(async () => {
+    world = await createWorld();
+    bot = await world.start();
+    timers = new Queue(TIMERS_QUEUE, { connection: world.redis, prefix: world.prefix });
+    jobs = new Queue(JOBS_QUEUE, { connection: world.redis, prefix: world.prefix });
+  });
+  afterAll(async () => {
+    await timers.close();
+    await jobs.close();
+    await world.close();
+  });
+
+  /** Runs one sweep now, through the app's own timers worker. */
+  async function sweep(): Promise<void> {
+    const job = await timers.add('sweep', {}, { removeOnComplete: false });
+    const done = await waitFor(
+      async () => {
+        const j = await timers.getJob(job.id!);
+        return j?.finishedOn !== undefined ? j : undefined;
+      },
+      { what: 'the sweep' },
+    );
+    expect(done.failedReason).toBeUndefined();
+  }
+
+  const lockKey = (target: string) => `${world.prefix}:target:${target}`;
+
+  it('a pending request whose expiry timer was lost is expired, its card says so, and the target is free', async () => {
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    const id = requestIdOf(card);
+    expect(await world.redis.get(lockKey('checkout-api/production'))).toBe(id);
+    // The timer is lost and the approval window long over.
+    await timers.remove(`expire-${id}`);
+    const key = `${world.prefix}:req:${id}`;
+    const spec = JSON.parse((await world.redis.hget(key, 'spec'))!) as { expiresAt: number };
+    spec.expiresAt = Date.now() - 120_000;
+    await world.redis.hset(key, { spec: JSON.stringify(spec), expiresAt: String(spec.expiresAt) });
+    await sweep();
+    const text = await waitCard(world, card, /Expired/);
+    expect(text).toContain('was freed by the sweep (the expiry timer did not fire)');
+    expect(await world.redis.get(lockKey('checkout-api/production'))).toBeNull();
+    expect(await auditTypes(world)).toContain('request.expired');
+  });
+
+  it('a running request whose job is gone is marked failed with the reason on its card, and its target is freed', async () => {
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world, PEOPLE.checkout, 1);
+    const id = requestIdOf(card);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Done/);
+    // A crash left it "running", holding the target, with its job removed.
+    await world.redis.hset(`${world.prefix}:req:${id}`, 'state', 'running');
+    await world.redis.set(lockKey('checkout-api/production'), id);
+    await (await jobs.getJob(id))?.remove();
+    await sweep();
+    const text = await waitCard(world, card, /Failed/);
+    expect(text).toContain('its job is gone while the request was still running');
+    expect(await world.redis.get(lockKey('checkout-api/production'))).toBeNull();
+    expect(await world.redis.hget(`${world.prefix}:req:${id}`, 'state')).toBe('failed');
+  });
+
+  it('a lock whose holder no longer exists is freed; index entries past retention are trimmed', async () => {
+    await world.redis.set(lockKey('payments/production'), 'rb-vanished');
+    const index = `${world.prefix}:reqs:by-time`;
+    await world.redis.zadd(index, Date.now() - 31 * 86_400_000, 'rb-ancient');
+    await sweep();
+    expect(await world.redis.get(lockKey('payments/production'))).toBeNull();
+    expect(await world.redis.zscore(index, 'rb-ancient')).toBeNull();
+    expect(await world.redis.zcard(index)).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,158 @@
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisChecks } from '../../src/doctor/redis.js';
+import { connectOnce } from '../../src/redis/connect-once.js';
+import { startCluster, type RedisSet } from '../kit/redis-servers.js';
+import { waitFor } from '../kit/wait.js';
+import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
+import { approvedRollback, expectAuditChain, readyStatus } from './redis-ha-kit.js';
+
+/** The replica serving `slot`, and its master, from CLUSTER NODES. */
+async function slotOwners(cluster: RedisSet, slot: number): Promise<{ master: number; replica: number }> {
+  const c = cluster.client(cluster.nodes[0]!.port);
+  try {
+    const lines = String(await c.cluster('NODES'))
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
+    const port = (addr: string) => Number(addr.split('@')[0]!.split(':')[1]);
+    const owner = lines.find(
+      (l) =>
+        l[2]!.includes('master') &&
+        l.slice(8).some((range) => {
+          const [from, to = from] = range.split('-').map(Number);
+          return slot >= from! && slot <= to!;
+        }),
+    );
+    const replica = lines.find((l) => l[3] === owner?.[0]);
+    if (!owner || !replica) throw new Error(`no master with a replica for slot ${slot}`);
+    return { master: port(owner[1]!), replica: port(replica[1]!) };
+  } finally {
+    c.disconnect();
+  }
+}
+
+describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
+  let cluster: RedisSet;
+  let world: World;
+  let bot: RunningApp;
+
+  beforeAll(async () => {
+    cluster = await startCluster(3);
+    const seeds = cluster.nodes
+      .slice(0, 2)
+      .map((n) => `127.0.0.1:${n.port}`)
+      .join(',');
+    world = await createWorld({
+      redis: {
+        env: { REDIS_CLUSTER_NODES: seeds },
+        client: () =>
+          new Cluster(
+            cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+            { redisOptions: { maxRetriesPerRequest: 3 } },
+          ),
+      },
+    });
+    bot = await world.start();
+  }, 60_000);
+  afterAll(async () => {
+    await world?.close();
+    await cluster?.stop();
+  });
+
+  it('uses the prefix hash-tagged, says so at start-up, and is ready', async () => {
+    expect(world.prefix).toBe(`{${world.rawEnv.BACKOUT_PREFIX}}`);
+    const notes = bot.logs.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(notes).toContain(
+      `Redis Cluster: BACKOUT_PREFIX "${world.rawEnv.BACKOUT_PREFIX}" is used as "${world.prefix}" so that every key is in one slot; set BACKOUT_PREFIX=${world.prefix} to say so yourself`,
+    );
+    await waitFor(async () => (await readyStatus(bot)) === 200, { what: 'readiness on the cluster' });
+  });
+
+  it("doctor names the topology, the role of each node, each master's settings and the prefix's slot", async () => {
+    const { topology, prefix } = world.env.redis;
+    const results = await redisChecks({ topology, prefix, connect: () => connectOnce(topology) });
+    const line = (name: string) => results.find((r) => r.name === name);
+    expect(line('topology')?.status).toBe('ok');
+    expect(line('topology')?.message).toMatch(
+      /^Cluster: 3 master\(s\), 3 replica\(s\); cluster_state ok, 16384 of 16384 slots assigned/,
+    );
+    const nodes = results.filter((r) => r.name.startsWith('node '));
+    expect(nodes).toHaveLength(6);
+    expect(nodes.filter((r) => /^master \(slots/.test(r.message))).toHaveLength(3);
+    expect(nodes.filter((r) => /^replica of 127\.0\.0\.1:\d+/.test(r.message))).toHaveLength(3);
+    expect(nodes.filter((r) => /holds backout's slot \d+/.test(r.message))).toHaveLength(1);
+    expect(results.filter((r) => r.name.startsWith('maxmemory-policy '))).toHaveLength(3);
+    expect(results.filter((r) => r.name.startsWith('persistence ')).every((r) => r.status === 'warn')).toBe(
+      true,
+    );
+    expect(line('prefix')).toMatchObject({
+      status: 'ok',
+      message: `${prefix} is slot-safe: every key carries the hash tag ${prefix}`,
+    });
+  });
+
+  it('pointed at one Cluster node with REDIS_URL, it is not ready, answers "queue unavailable" and logs a few lines, not a storm', async () => {
+    const wrong = await world.start({
+      REDIS_URL: `redis://127.0.0.1:${cluster.nodes[0]!.port}`,
+      REDIS_CLUSTER_NODES: '',
+    });
+    try {
+      const started = Date.now();
+      await waitFor(() => wrong.logs.some((l) => l.includes('redis failed the readiness probe')), {
+        what: 'the probe to fail',
+      });
+      expect(await readyStatus(wrong)).toBe(503);
+      const probeLine = wrong.logs.find((l) => l.includes('redis failed the readiness probe'))!;
+      expect(probeLine).toMatch(/set REDIS_CLUSTER_NODES \(seed nodes\) instead of REDIS_URL/);
+      const during = await wrong.client.command({
+        command: '/rollback',
+        text: 'checkout-api --reason "wrong node"',
+        user_id: PEOPLE.requester,
+        channel_id: PEOPLE.checkout,
+      });
+      expect((during.json as { text: string }).text).toMatch(/queue is unavailable.*nothing was changed/i);
+      // Let the workers' fetch loops run into MOVED/CROSSSLOT for a few seconds.
+      await waitFor(() => Date.now() - started > 4_000, {
+        what: 'four seconds of errors',
+        timeoutMs: 10_000,
+      });
+      const lines = wrong.logs.filter((l) => /"level":"(warn|error)"/.test(l));
+      expect(lines.length).toBeLessThan(40);
+    } finally {
+      await wrong.stop();
+    }
+  });
+
+  it('runs a full approved rollback', async () => {
+    await approvedRollback(world, bot, 0);
+    await expectAuditChain(world, 1);
+  });
+
+  it('finishes a rollback exactly once across a master failover triggered after the approval', async () => {
+    const tag = world.prefix.slice(1, -1);
+    const probe = cluster.client(cluster.nodes[0]!.port);
+    const slot = Number(await probe.cluster('KEYSLOT', tag));
+    probe.disconnect();
+    const { master, replica } = await slotOwners(cluster, slot);
+
+    await approvedRollback(world, bot, 1, async () => {
+      const r = cluster.client(replica);
+      try {
+        expect(await r.cluster('FAILOVER')).toBe('OK');
+        await waitFor(async () => /role:master/.test(await r.info('replication')), {
+          what: `replica ${replica} to take over slot ${slot} from ${master}`,
+          timeoutMs: 20_000,
+        });
+      } finally {
+        r.disconnect();
+      }
+    });
+    expect((await slotOwners(cluster, slot)).master).toBe(replica);
+    await expectAuditChain(world, 2);
+    await waitFor(async () => (await readyStatus(bot)) === 200, { what: 'readiness after the failover' });
+    // Errors during the switch are logged once per kind with a count, not once per retry.
+    const warnings = bot.logs.filter((l) => /"level":"(warn|error)"/.test(l));
+    expect(warnings.length).toBeLessThan(40);
+  }, 90_000);
+});
