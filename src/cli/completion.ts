@@ -53,10 +53,14 @@ export function completionScript(shell: string | undefined): string {
     .join('\n');
   const groupCases = [...groups]
     .map(
+      // A group head that is a command itself (`report`) offers its own flags beside its subcommands.
       ([g, subs]) =>
-        `      ${g}) COMPREPLY=($(compgen -W ${JSON.stringify(subs.join(' '))} -- "$cur")); return ;;`,
+        `      ${g}) COMPREPLY=($(compgen -W ${JSON.stringify([...subs, ...(options.find((o) => o.name === g)?.flags ?? [])].join(' '))} -- "$cur")); return ;;`,
     )
     .join('\n');
+  const multiword = COMMANDS.filter((c) => c.name.includes(' '))
+    .map((c) => JSON.stringify(c.name))
+    .join('|');
   const body = `_backout() {
   local cur="\${COMP_WORDS[COMP_CWORD]}"
   local first="\${COMP_WORDS[1]}" second="\${COMP_WORDS[2]}"
@@ -71,7 +75,7 @@ ${groupCases}
     esac
   fi
   local name="$first" opts=""
-  case "$first" in ${[...groups.keys()].join('|')}) name="$first $second" ;; esac
+  case "$first $second" in ${multiword}) name="$first $second" ;; esac
   case "$name" in
 ${cases}
   esac

@@ -475,7 +475,7 @@ export class RequestFlow {
       requestId,
       ['running'],
       'failed',
-      { outcome: why },
+      { outcome: why, verdict: 'failed' },
     );
     if (!moved.ok) return false;
     if (request.mutating) await this.deps.locks.release(request.target, request.id);

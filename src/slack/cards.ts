@@ -162,7 +162,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
   ];
   let status = STATE_LINE[r.state];
   if ((r.state === 'succeeded' || r.state === 'failed') && r.outcome) {
-    const verdict = r.verdict ?? (r.state === 'failed' ? 'failed' : undefined);
+    // A failed request never wears a success verdict left by an earlier step (e.g. verify said
+    // healthy, then the job was lost before it reported and the sweep failed the request).
+    const verdict =
+      r.state === 'failed' && (!r.verdict || OUTCOME_WORD[r.verdict] === 'Done') ? 'failed' : r.verdict;
     // 'succeeded' says only that the job ran; the outcome's own words (e.g. assets kept) pick the mark.
     const mark = verdict && verdict !== 'succeeded' ? OUTCOME_MARK[verdict] : statusEmoji(r.outcome);
     const word = verdict ? OUTCOME_WORD[verdict] : 'Done';

@@ -117,6 +117,8 @@ describe('shell completion', () => {
     expect(await complete('backout do')).toEqual(['doctor']);
     expect(await complete('backout audit ')).toEqual(['verify', 'archive']);
     expect(await complete('backout report --f')).toEqual(['--format']);
+    expect(await complete('backout report a')).toEqual(['api']);
+    expect(await complete('backout report api --d')).toEqual(['--days']);
     expect(await complete('backout audit verify --no')).toEqual(['--no-stream']);
     expect(await complete('backout completion z')).toEqual(['zsh']);
   });

@@ -203,6 +203,10 @@ describe.each(OVERLAYS)('deploy/overlays/%s rendered with kubectl kustomize', (o
         'gateway.networking.k8s.io/httproutes:patch',
         'networking.k8s.io/ingresses:get',
         'networking.k8s.io/ingresses:patch',
+        'batch/cronjobs:get',
+        'batch/cronjobs:patch',
+        'core.openfeature.dev/featureflags:get',
+        'core.openfeature.dev/featureflags:patch',
       ].sort(),
     );
   });

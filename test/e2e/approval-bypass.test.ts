@@ -187,7 +187,7 @@ freezes:
       'Approved.',
     );
     const done = await finished(world, card.ts, 45_000, () => bot.logs.join(''));
-    expect(done.text).toContain('2 rollback(s) done');
+    expect(done.text).toContain('2 rollbacks done');
     expect(
       world.staging.get('Deployment', 'shop', 'checkout-api')?.spec?.template.spec?.containers[0]?.image,
     ).toBe('shop/checkout:1.4.1');

@@ -95,7 +95,8 @@ describe('Argo Rollouts: an abort says the truth about the Degraded Rollout, and
     expect(world.slack.message(SERVICES.argo.channel, request.ts)?.text).not.toMatch(/done|no-op/);
     world.prod.holdRollout(NS, 'shop', false);
     const done = await cardSays(world, 'argo', request.ts, /done/);
-    expect(done.text).toContain(`aborted by <@${PEOPLE.oncall}>`);
+    // The outcome is plain text, escaped like every outcome (see canary-abort).
+    expect(done.text).toContain(`aborted by &lt;@${PEOPLE.oncall}&gt;`);
     expect(done.text).not.toContain('no-op');
     expect(
       world.prod

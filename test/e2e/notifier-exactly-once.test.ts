@@ -70,7 +70,7 @@ describe('the notifier delivers every message exactly once, and never lets one m
       world.slack.refuse({
         methods: ['chat.postMessage'],
         error: 'cannot_reply_to_message',
-        when: (args) => JSON.stringify(args).includes('Step 1/6'),
+        when: (args) => JSON.stringify(args).includes('Step 1/7'),
       });
       await run(world, bot, '/rollback', 'checkout-api');
       const card = await cardIn(world);
@@ -82,16 +82,16 @@ describe('the notifier delivers every message exactly once, and never lets one m
         )
       ).at;
       const step2 = await waitFor(
-        () => world.slack.thread(card.channel, card.ts).find((m) => /Step 2\/6/.test(m.text)),
+        () => world.slack.thread(card.channel, card.ts).find((m) => /Step 2\/7/.test(m.text)),
         { what: 'step 2 after the refused step 1', timeoutMs: 10_000 },
       );
       expect(Number(step2.ts) * 1000 - refusedAt).toBeLessThan(5_000);
       await waitCard(world, card, /Done — healthy/, 60_000);
-      expect(world.slack.thread(card.channel, card.ts).some((m) => /Step 1\/6/.test(m.text))).toBe(false);
+      expect(world.slack.thread(card.channel, card.ts).some((m) => /Step 1\/7/.test(m.text))).toBe(false);
       expect(noDuplicateReplies(world, card)).toBe(true);
       // Tried as it was, then as plain text; never again.
       expect(
-        world.slack.allCallsTo('chat.postMessage').filter((c) => JSON.stringify(c.args).includes('Step 1/6')),
+        world.slack.allCallsTo('chat.postMessage').filter((c) => JSON.stringify(c.args).includes('Step 1/7')),
       ).toHaveLength(2);
 
       const dead = await readDeadLetters(world.redis, world.prefix);

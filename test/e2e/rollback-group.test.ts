@@ -34,6 +34,8 @@ interface AuditEntry {
   type: string;
   requestId?: string;
   service?: string;
+  approver?: string;
+  details?: { coveredBy?: string };
 }
 
 async function audit(world: World): Promise<AuditEntry[]> {
@@ -104,7 +106,12 @@ describe('/rollback <group>: members in order, one approval, the first failure s
       'job.started gateway',
       'job.succeeded gateway',
     ]);
-    expect(entries.filter((e) => e.type === 'request.approved')).toHaveLength(1);
+    // One human approval (the group's card, by the approver who completed it); each member's own
+    // request records that it was covered by the group's approval, naming the same approver.
+    const approvals = entries.filter((e) => e.type === 'request.approved');
+    const human = approvals.filter((e) => !e.details?.coveredBy);
+    expect(human).toHaveLength(1);
+    expect(approvals.filter((e) => e.details?.coveredBy === human[0]!.requestId)).toHaveLength(3);
     expect(world.slack.transcript(card.channel, card.ts)).toContain(
       'every member rolled back in order and verified',
     );

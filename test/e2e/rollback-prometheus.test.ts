@@ -93,9 +93,9 @@ services:
     expect(text).not.toMatch(/pod="a"\} 0\.001/);
     // The verify step found problems: it wears a warning, never a plain check mark.
     expect(text).toMatch(
-      /:warning: Step 5\/6 · \*Verify health over the stability window\* — finished with problems/,
+      /:warning: Step 6\/7 · \*Verify health over the stability window\* — finished with problems/,
     );
-    expect(text).not.toMatch(/:white_check_mark: Step 5\/6 · \*Verify health/);
+    expect(text).not.toMatch(/:white_check_mark: Step 6\/7 · \*Verify health/);
     const counted = await metrics();
     expect(counted).toContain('backout_jobs_total{type="rollback",outcome="degraded"} 1');
     expect(counted).toContain('backout_jobs_total{type="rollback",outcome="healthy"} 1');

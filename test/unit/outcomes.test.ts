@@ -96,6 +96,14 @@ describe('every outcome has its own mark', () => {
       buttons: [],
     });
     expect(JSON.stringify(failed.blocks)).toContain(':x: *Failed — failed: no check passed*');
+    // Verify had said healthy, then the job was lost and the sweep failed the request: never "Done".
+    const lost = requestCard({
+      request: { ...r, state: 'failed', outcome: 'its job is gone', verdict: 'healthy' },
+      planLines: [],
+      buttons: [],
+    });
+    expect(JSON.stringify(lost.blocks)).toContain(':x: *Failed — its job is gone*');
+    expect(JSON.stringify(lost.blocks)).not.toContain('Done');
     const step = stepReply({ index: 5, total: 6, label: 'Verify', event: 'warned', durationMs: 300 });
     expect(step.text).toMatch(/^:warning: Step 5\/6 · \*Verify\* — finished with problems/);
     expect(step.text).not.toContain(':white_check_mark:');

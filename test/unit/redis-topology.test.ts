@@ -116,7 +116,13 @@ describe('error storms', () => {
   it('backoff is capped and jittered within [cap/2, cap]', () => {
     expect(backoffDelay(1, 100, 2_000, () => 0)).toBe(50);
     expect(backoffDelay(1, 100, 2_000, () => 1)).toBe(100);
-    for (const attempt of [5, 6, 50, 1_000]) {
+    // Attempt 5 is still below the cap: its ceiling is 100 × 2⁴ = 1,600 ms.
+    for (let i = 0; i < 50; i++) {
+      const d = backoffDelay(5, 100, 2_000);
+      expect(d).toBeGreaterThanOrEqual(800);
+      expect(d).toBeLessThanOrEqual(1_600);
+    }
+    for (const attempt of [6, 50, 1_000]) {
       const d = backoffDelay(attempt, 100, 2_000);
       expect(d).toBeGreaterThanOrEqual(1_000);
       expect(d).toBeLessThanOrEqual(2_000);
