@@ -7,12 +7,15 @@
 import '../../src/node-guard.js';
 import { Redis } from 'ioredis';
 import { playCanaryScene } from './scene-canary.js';
+import { mitigateConfigYaml, playMitigateScene, seedMitigateScene } from './scene-mitigate.js';
 import { playRetractScene } from './scene-retract.js';
 import { playRollbackScene } from './scene-rollback.js';
 import { canaryConfigYaml } from '../e2e/canary-kit.js';
+import { LaunchDarklyDouble } from '../doubles/launchdarkly.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const LD_TOKEN = 'api-0000-backout-demo-token';
 
 async function redisAnswers(): Promise<boolean> {
   const redis = new Redis(REDIS_URL, {
@@ -70,6 +73,18 @@ async function main(): Promise<number> {
       await playRetractScene(world, bot, names);
     },
   );
+  // Scene 3 is another incident: its own world, with LaunchDarkly (a local stand-in) holding the kill switch.
+  const ld = await LaunchDarklyDouble.start({ token: LD_TOKEN });
+  try {
+    await scene(
+      () => createWorld({ config: mitigateConfigYaml }),
+      (world, bot, names) => playMitigateScene(world, bot, names, ld),
+      { LAUNCHDARKLY_API_URL: ld.baseUrl, LAUNCHDARKLY_API_TOKEN: LD_TOKEN },
+      (world) => seedMitigateScene(world, ld),
+    );
+  } finally {
+    await ld.stop();
+  }
   await scene(
     () => createWorld({ config: canaryConfigYaml({ dwell: '1s', interval: '300ms' }) }),
     playCanaryScene,
@@ -84,10 +99,13 @@ async function main(): Promise<number> {
 async function scene(
   make: () => Promise<World>,
   play: (world: World, bot: RunningApp, names: Record<string, string>) => Promise<void>,
+  env: Record<string, string> = {},
+  seed: (world: World) => void = () => undefined,
 ): Promise<void> {
   const world = await make();
   try {
-    const bot = await world.start({ REDIS_URL, LOG_LEVEL: 'warn' });
+    seed(world);
+    const bot = await world.start({ REDIS_URL, LOG_LEVEL: 'warn', ...env });
     try {
       await play(world, bot, NAMES);
     } catch (err) {

@@ -23,8 +23,8 @@ export async function playCanaryScene(
   const say = (t: string) => readable(t, names);
   seedCanaries(world);
   const { image, channel } = SERVICES.nginx;
-  out('━━ Scene 3 · a careful canary ━━');
-  out('The next day, with checkout-api calm again, another team ships: a new bot and workspace state for');
+  out('━━ Scene 4 · a careful canary ━━');
+  out('The next day, with carts calm again, another team ships: a new bot and workspace state for');
   out(
     `the web service. web ${image} goes out behind NGINX Ingress, 5 → 20 → 50 %, with analysis at each step.`,
   );
