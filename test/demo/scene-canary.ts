@@ -24,15 +24,20 @@ export async function playCanaryScene(
   seedCanaries(world);
   const { image, channel } = SERVICES.nginx;
   out('━━ Scene 4 · a careful canary ━━');
-  out('The next day, with carts calm again, another team ships: a new bot and workspace state for');
-  out(
-    `the web service. web ${image} goes out behind NGINX Ingress, 5 → 20 → 50 %, with analysis at each step.`,
-  );
+  out('The next day, with carts calm again, another team ships carefully: the web service goes out as a');
+  out(`canary, ${image} behind NGINX Ingress, 5 → 20 → 50 %, with analysis at each step.`);
   out();
   const command = `start ${image} --reason "2.0 launch"`;
   out(`> @${names[PEOPLE.requester]}: /canary web ${command}`);
-  await slash(bot.client, world, 'nginx', command);
-  const plan = await card(world, 'nginx');
+  const { ack, responseUrl } = await slash(bot.client, world, 'nginx', command);
+  out(indent(say((ack.json as { text?: string } | undefined)?.text ?? ''), '  (only you) '));
+  // What the planner answered (the card's link, or why there is no card) comes through response_url.
+  const answer = await waitFor(() => world.slack.responses(responseUrl)[0], {
+    what: 'the canary plan',
+    timeoutMs: 60_000,
+  });
+  out(indent(say((answer.body as { text?: string }).text ?? ''), '  (only you) '));
+  const plan = await card(world, 'nginx', 60_000);
   out(`> @${names[PEOPLE.sre1]} clicks Approve`);
   await click(bot.client, world, 'nginx', plan, 'backout_approve', PEOPLE.sre1);
   const gate = await gateMessage(world, 'nginx', plan.ts, 60_000);

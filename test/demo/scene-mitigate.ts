@@ -79,10 +79,14 @@ export async function playMitigateScene(
   await withProgress(
     'messages posted in #checkout',
     () => world.slack.messages(PEOPLE.checkout).length,
-    waitFor(() => /every member rolled back in order/.test(world.slack.transcript(card.channel, card.ts)), {
-      what: 'the group rollback to finish',
-      timeoutMs: 120_000,
-    }),
+    (async () => {
+      await waitFor(
+        () => /every member rolled back in order/.test(world.slack.transcript(card.channel, card.ts)),
+        { what: 'the group rollback to finish', timeoutMs: 120_000 },
+      );
+      // The card's own edit follows its thread's replies in the same lane.
+      await waitCard(world, card, /Done/, 60_000);
+    })(),
   );
   out();
   out(`#${names[PEOPLE.checkout]} — the group card and its thread:`);

@@ -254,7 +254,7 @@ export async function answerAt(world: World, responseUrl: string, what = 'answer
   return JSON.stringify(r.body);
 }
 
-export function card(world: World, provider: Provider): Promise<SlackMessage> {
+export function card(world: World, provider: Provider, timeoutMs = 15_000): Promise<SlackMessage> {
   return waitFor(
     () =>
       world.slack
@@ -262,6 +262,7 @@ export function card(world: World, provider: Provider): Promise<SlackMessage> {
         .find((m) => !m.thread_ts && m.text.startsWith('Canary ')),
     {
       what: `${provider} canary card`,
+      timeoutMs,
     },
   );
 }
