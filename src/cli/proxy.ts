@@ -5,7 +5,8 @@ import type { ListenAddress } from '../api-retirement/proxy/server.js';
 import { forwardedSource, trustList } from '../api-retirement/proxy/forwarded.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { parseArgs, stringFlag } from './args.js';
-import { readEnv, redactUrl, type CliIo } from './context.js';
+import { cliRedisSetup, readEnv, REDIS_ENV, type CliIo } from './context.js';
+import { describeTopology, topologyPassword } from '../redis/topology.js';
 
 export interface ProxySettings {
   service: string;
@@ -86,15 +87,21 @@ function duration(text: string, flag: string): number {
   return ms;
 }
 
-/** Runs until SIGTERM/SIGINT; Redis comes from the same environment as the bot's. */
+/** Runs until SIGTERM/SIGINT; Redis comes from the same environment as the bot's (any topology). */
 export async function proxy(argv: readonly string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const settings = parseProxyArgs(argv);
-  const env = readEnv(io.env, ['REDIS_URL', 'BACKOUT_PREFIX', 'LOG_LEVEL']);
+  const env = readEnv(io.env, [...REDIS_ENV, 'LOG_LEVEL']);
   if (!env.ok) {
     for (const p of env.problems) io.err(`backout proxy: ${p}`);
     return 2;
   }
-  const secrets = [safePassword(env.env.REDIS_URL)].filter((s): s is string => Boolean(s));
+  const redisFound = cliRedisSetup(io.env, env.env);
+  if (!redisFound.ok) {
+    for (const p of redisFound.problems) io.err(`backout proxy: ${p}`);
+    return 2;
+  }
+  const { topology, prefix } = redisFound.setup;
+  const secrets = [topologyPassword(topology)].filter((s): s is string => Boolean(s));
   const log = createLogger({ level: env.env.LOG_LEVEL, secrets }).child({
     component: 'proxy',
     service: settings.service,
@@ -102,10 +109,19 @@ export async function proxy(argv: readonly string[], io: CliIo, signal?: AbortSi
   const { createDeprecationMiddleware } = await import('../api-retirement/middleware/index.js');
   const { startRetirementProxy } = await import('../api-retirement/proxy/server.js');
   const errors = rateLimitedErrors(log);
+  // Standalone: the middleware owns its connection from the URL. Sentinel and Cluster: the same
+  // client the bot builds (failover following, replica acknowledgement), closed here on stop.
+  const shared =
+    topology.kind === 'standalone'
+      ? undefined
+      : (await import('../queue/redis.js')).createRedis(topology, 'command', {
+          log,
+          repeats: new (await import('../redis/repeat-log.js')).RepeatLog(log),
+        });
   const middleware = createDeprecationMiddleware({
-    redis: env.env.REDIS_URL,
+    redis: topology.kind === 'standalone' ? topology.url : shared!,
     service: settings.service,
-    prefix: env.env.BACKOUT_PREFIX,
+    prefix,
     clientId: settings.clientId,
     onError: (err) => errors(err, 'registry'),
   });
@@ -124,7 +140,7 @@ export async function proxy(argv: readonly string[], io: CliIo, signal?: AbortSi
       port: running.port,
       adminPort: running.adminPort,
       upstream: settings.upstream.origin,
-      redis: redactUrl(env.env.REDIS_URL),
+      redis: describeTopology(topology),
     },
     'backout proxy listening',
   );
@@ -137,6 +153,7 @@ export async function proxy(argv: readonly string[], io: CliIo, signal?: AbortSi
   log.info('backout proxy stopping: finishing requests in flight and flushing usage counts');
   await running.close();
   await middleware.close();
+  shared?.disconnect();
   return 0;
 }
 
@@ -155,12 +172,4 @@ function rateLimitedErrors(log: Logger) {
     log.warn({ context, cause, repeated: seen?.folded ?? 0 }, `backout proxy: ${context}: ${cause}`);
     last.set(key, { at: now, folded: 0 });
   };
-}
-
-function safePassword(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).password) || undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,7 +1,11 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeprecationRegistry } from '../../src/api-retirement/registry.js';
 import { redisChecks } from '../../src/doctor/redis.js';
 import { connectOnce } from '../../src/redis/connect-once.js';
+import { makeEntry } from '../api-retirement/fixtures.js';
+import { parseDeprecationHeader, parseSunsetHeader } from '../api-retirement/http-parse.js';
+import { startProxyProcess, startPythonUpstream } from '../api-retirement/proxy-kit.js';
 import { startCluster, type RedisSet } from '../kit/redis-servers.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
@@ -121,6 +125,39 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
       expect(lines.length).toBeLessThan(40);
     } finally {
       await wrong.stop();
+    }
+  });
+
+  it('backout proxy reads its registry through the Cluster (REDIS_CLUSTER_NODES) and serves its headers', async () => {
+    const prefix = `{bo-proxy-${Date.now().toString(36)}}`;
+    const client = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+    const now = Math.floor(Date.now() / 1000) * 1000; // the headers carry whole seconds
+    const entry = makeEntry({
+      deprecatedAt: new Date(now - 10 * 86_400_000).toISOString(),
+      sunset: new Date(now + 10 * 86_400_000).toISOString(),
+    });
+    await new DeprecationRegistry(client, prefix).put(entry);
+    const upstream = await startPythonUpstream();
+    const seeds = cluster.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+    try {
+      const proxy = await startProxyProcess(['--service', 'checkout', '--upstream', upstream.url], {
+        REDIS_URL: '',
+        REDIS_CLUSTER_NODES: seeds,
+        BACKOUT_PREFIX: prefix,
+      });
+      try {
+        const res = await fetch(`${proxy.url}/v1/orders/7`);
+        expect(res.status).toBe(200);
+        expect(parseDeprecationHeader(res.headers.get('deprecation')!)).toBe(Date.parse(entry.deprecatedAt));
+        expect(parseSunsetHeader(res.headers.get('sunset')!)).toBe(Date.parse(entry.sunset));
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
+      await upstream.stop();
+      const keys = await client.keys(`${prefix}*`);
+      if (keys.length) await client.del(...keys);
+      client.disconnect();
     }
   });
 
