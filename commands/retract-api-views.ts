@@ -10,6 +10,7 @@ import { formatDuration } from '../src/config/duration.js';
 import { esc, LIMITS, truncate } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import { code, formatDelay, formatInstant } from '../jobs/api-retire-text.js';
+import { plural } from '../src/text/plural.js';
 
 /** Clients listed per endpoint in a usage report; the rest are summed up in one line. */
 export const MAX_CLIENTS_SHOWN = 15;
@@ -56,7 +57,7 @@ function entryLines(entry: DeprecationEntry, now: Date): string[] {
     const upcoming = entry.brownouts.filter((w) => Date.parse(w.start) > at);
     const next = upcoming[0];
     lines.push(
-      `    brownouts: ${entry.brownouts.length} window(s), ${upcoming.length} still to come${next ? `; next ${formatWindow(next)}` : ''}`,
+      `    brownouts: ${plural(entry.brownouts.length, 'window')}, ${upcoming.length} still to come${next ? `; next ${formatWindow(next)}` : ''}`,
     );
   }
   if (entry.delay)
@@ -116,7 +117,10 @@ export function usageMessage(
     const rest = item.clients.slice(MAX_CLIENTS_SHOWN);
     if (rest.length) {
       lines.push(
-        `    • …and ${rest.length} more client(s), ${rest.reduce((sum, c) => sum + c.count, 0)} requests`,
+        `    • …and ${plural(rest.length, 'more client')}, ${plural(
+          rest.reduce((sum, c) => sum + c.count, 0),
+          'request',
+        )}`,
       );
     }
     if (item.clients.some((c) => c.client === OVERFLOW_CLIENT || c.client === ANONYMOUS_CLIENT))
@@ -135,7 +139,7 @@ function fit(lines: string[]): string {
   const out: string[] = [];
   let length = 0;
   for (const [index, line] of lines.entries()) {
-    const note = `\n…and ${lines.length - index} more line(s) not shown (Slack's message limit).`;
+    const note = `\n…and ${plural(lines.length - index, 'more line')} not shown (Slack's message limit).`;
     if (length + line.length + 1 + note.length > LIMITS.text) {
       out.push(note.trim());
       break;

@@ -10,6 +10,7 @@ import { actionReply, esc, noteReply, type CardButton } from '../src/slack/cards
 import { inWords, readingsLine, slackTime, type Round } from './canary-analysis.js';
 import type { CanaryPhase, CanarySignals } from './canary-control.js';
 import type { JobDeps } from './deps.js';
+import { plural } from '../src/text/plural.js';
 
 export interface CanaryPlan {
   service: string;
@@ -244,7 +245,7 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
   const lines = [
     `:rewind: *Canary aborted ${a.auto ? 'automatically' : `by <@${a.by ?? 'unknown'}>`}* at ${a.weight} % (step ${a.step} of ${totalSteps(plan)}): ${esc(a.reason)}`,
     `All traffic is back on stable${plan.stableImage && !a.stableChanged ? ` (\`${plan.stableImage}\`)` : ''}: ${seen.message}.`,
-    `Analysis: ${a.rounds} round(s), failed checks ${a.failedChecks} of ${plan.maxFailedChecks}. Last: ${a.lastAnalysis}.`,
+    `Analysis: ${plural(a.rounds, 'round')}, failed checks ${a.failedChecks} of ${plan.maxFailedChecks}. Last: ${a.lastAnalysis}.`,
   ];
   if (a.failures.length) lines.push(`Failures: ${a.failures.join(' | ')}`);
   if (a.stableChanged)

@@ -20,6 +20,7 @@ import {
 } from './canary-shared.js';
 import { guardSplit } from './canary-guard.js';
 import type { JobDeps } from './deps.js';
+import { plural } from '../src/text/plural.js';
 
 const MAX_FAILURES_KEPT = 20;
 
@@ -47,7 +48,7 @@ export async function round(
   if (w.failedChecks >= plan.maxFailedChecks) {
     return startAbort(ctx, w, {
       auto: true,
-      reason: `${w.failedChecks} failed check(s), the limit is ${plan.maxFailedChecks} — ${failedLine(r)}`,
+      reason: `${plural(w.failedChecks, 'failed check')}, the limit is ${plan.maxFailedChecks} — ${failedLine(r)}`,
       ...during,
     });
   }
@@ -153,7 +154,7 @@ function gateText(plan: CanaryPlan, ctx: Ctx, w: Walk): string {
   const r = ctx.request;
   return [
     `:raised_hand: *Approval needed to go to 100 %* — the canary \`${plan.image}\` has ${w.weight} % of ${plan.service}'s traffic in ${plan.environment}.`,
-    `Analysis: ${w.rounds} round(s), failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last round ${w.last ? slackTime(w.last.at) : ''}: ${readingsLine(w.last)}.`,
+    `Analysis: ${plural(w.rounds, 'round')}, failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last round ${w.last ? slackTime(w.last.at) : ''}: ${readingsLine(w.last)}.`,
     plan.target.provider === 'argo-rollouts'
       ? `*Promote to 100 %* fully promotes the Rollout (\`promote --full\`): the new version becomes stable.`
       : `*Promote to 100 %* gives the stable Deployment \`${plan.target.stableDeployment}\` the canary's pod spec, waits for it to roll out, then hands all traffic back to stable and scales the canary down. The canary never gets more than its current ${w.weight} %.`,
@@ -172,10 +173,10 @@ async function gate(ctx: Ctx, w: Walk, sig: CanarySignals): Promise<StepResult> 
     await postGate(ctx, w, gateText(plan, ctx, w), true);
   }
   if (sig.approved) {
-    const text = `:white_check_mark: Promotion to 100 % approved by <@${sig.approved.by}> at ${slackTime(sig.approved.at)}, with the canary at ${w.weight} % and ${w.failedChecks} failed check(s). Last analysis: ${readingsLine(w.last)}.`;
+    const text = `:white_check_mark: Promotion to 100 % approved by <@${sig.approved.by}> at ${slackTime(sig.approved.at)}, with the canary at ${w.weight} % and ${plural(w.failedChecks, 'failed check')}. Last analysis: ${readingsLine(w.last)}.`;
     await closeGate(ctx, text);
     return {
-      detail: `Walked to ${w.weight} % with ${w.rounds} analysis round(s), ${w.failedChecks} failed; 100 % approved by <@${sig.approved.by}>.`,
+      detail: `Walked to ${w.weight} % with ${plural(w.rounds, 'analysis round')}, ${w.failedChecks} failed; 100 % approved by <@${sig.approved.by}>.`,
     };
   }
   if (Date.now() >= w.nextRoundAt!) {

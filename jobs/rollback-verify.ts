@@ -3,6 +3,7 @@ import type { HealthConfig } from '../src/config/schema.js';
 import type { HealthChecker, HealthReading } from '../src/integrations/health.js';
 import type { Outcome } from '../src/requests/outcome.js';
 import { esc } from '../src/slack/cards.js';
+import { plural } from '../src/text/plural.js';
 
 /** What the verify step keeps across its rounds (checkpointed in the job). */
 export interface Verification {
@@ -64,9 +65,9 @@ export async function verifyRound(
   const window = formatDuration(health.stabilityWindow);
   const first = v.failures[0] ? `\nFirst failure: ${esc(v.failures[0])}` : '';
   const detail = {
-    healthy: `Healthy over ${window} (${v.rounds} rounds):\n${lines}`,
-    degraded: `Degraded: ${v.failures.length} failed check(s) over ${v.rounds} rounds of ${window}. Last round:\n${lines}${first}`,
-    failed: `Failed: in the last round of ${window} no check passed (${v.failures.length} failed check(s) over ${v.rounds} rounds). Last round:\n${lines}${first}`,
+    healthy: `Healthy over ${window} (${plural(v.rounds, 'round')}):\n${lines}`,
+    degraded: `Degraded: ${plural(v.failures.length, 'failed check')} over ${plural(v.rounds, 'round')} of ${window}. Last round:\n${lines}${first}`,
+    failed: `Failed: in the last round of ${window} no check passed (${plural(v.failures.length, 'failed check')} over ${plural(v.rounds, 'round')}). Last round:\n${lines}${first}`,
   }[verdict];
   return { done: true, v, verdict, summary: lines, detail };
 }
