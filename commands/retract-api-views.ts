@@ -11,6 +11,7 @@ import { esc, LIMITS, truncate } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import { code, formatDelay, formatInstant } from '../jobs/api-retire-text.js';
 import { plural } from '../src/text/plural.js';
+import { slackDate } from '../src/text/time.js';
 
 /** Clients listed per endpoint in a usage report; the rest are summed up in one line. */
 export const MAX_CLIENTS_SHOWN = 15;
@@ -19,11 +20,6 @@ export const USAGE_DAYS = 30;
 
 const OVERFLOW_CLIENT = 'other';
 const ANONYMOUS_CLIENT = 'anonymous';
-
-/** Slack renders this in the reader's time zone; the fallback is the ISO time. */
-function slackDate(at: string): string {
-  return `<!date^${Math.floor(Date.parse(at) / 1000)}^{date_short_pretty} {time}|${at}>`;
-}
 
 function relative(at: string, now: Date): string {
   const ms = Date.parse(at) - now.getTime();
@@ -82,7 +78,7 @@ export function listMessage(service: string, entries: readonly DeprecationEntry[
 
 function clientLine(client: ClientUsage): string {
   const first = client.firstSeen ? `, first seen ${client.firstSeen}` : '';
-  const seen = client.lastSeen ? `, last seen ${slackDate(client.lastSeen)}` : '';
+  const seen = client.lastSeen ? `, last seen ${slackDate(Date.parse(client.lastSeen))}` : '';
   const share = `${Math.round(client.share * 1000) / 10} %`;
   return `    • ${code(client.client)} — ${client.count} request${client.count === 1 ? '' : 's'} (${share})${first}${seen} · ${describeTrend(client.trend)}`;
 }

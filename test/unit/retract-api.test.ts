@@ -322,7 +322,7 @@ describe('/retract api list and usage answers', () => {
       '*`GET /v1/checkout/*`* — 7 requests from 3 clients · rising (+0.5 requests/day each day) ·',
     );
     expect(text).toContain(
-      '• `mobile-ios` — 4 requests (57.1 %), first seen 2026-05-31, last seen <!date^1780311600^{date_short_pretty} {time}|2026-06-01T11:00:00.000Z> · rising (+1.5 requests/day each day)',
+      '• `mobile-ios` — 4 requests (57.1 %), first seen 2026-05-31, last seen <!date^1780311600^{date_short_pretty} {time}|2026-06-01 11:00 UTC> · rising (+1.5 requests/day each day)',
     );
     expect(text).toContain("• `&lt;!channel&gt; 'x'` — 2 requests (28.6 %), first seen 2026-05-30");
     expect(text).toContain('falling (-0.5 requests/day each day)');
