@@ -37,7 +37,15 @@ export function readingLines(readings: HealthReading[]): string {
 
 export type RoundResult =
   | { done: false; v: Verification; progress: string; againMs: number }
-  | { done: true; v: Verification; verdict: Verdict; summary: string; detail: string };
+  | {
+      done: true;
+      v: Verification;
+      verdict: Verdict;
+      /** One line for the outcome reply. */
+      summary: string;
+      /** Every reading of the last round, for the verify step's reply. */
+      detail: string;
+    };
 
 /** Takes one round of readings and says whether the window is over, and how it ended. */
 export async function verifyRound(
@@ -69,5 +77,21 @@ export async function verifyRound(
     degraded: `Degraded: ${plural(v.failures.length, 'failed check')} over ${plural(v.rounds, 'round')} of ${window}. Last round:\n${lines}${first}`,
     failed: `Failed: in the last round of ${window} no check passed (${plural(v.failures.length, 'failed check')} over ${plural(v.rounds, 'round')}). Last round:\n${lines}${first}`,
   }[verdict];
-  return { done: true, v, verdict, summary: lines, detail };
+  return { done: true, v, verdict, summary: summaryLine(v, verdict), detail };
+}
+
+/**
+ * The verdict in one line, for the outcome reply: the verify step's own reply already lists
+ * every reading. What failed in the last round stays named, since that is what people act on.
+ */
+export function summaryLine(v: Verification, verdict: Verdict): string {
+  const total = v.last.length;
+  const passed = v.last.filter((r) => r.ok).length;
+  const failing = v.last.filter((r) => !r.ok).map((r) => esc(r.detail));
+  if (verdict === 'healthy') return `${passed} of ${plural(total, 'check')} passed in every round.`;
+  if (failing.length === 0) {
+    const first = v.failures[0] ? ` (first: ${esc(v.failures[0])})` : '';
+    return `${passed} of ${plural(total, 'check')} passed in the last round; ${plural(v.failures.length, 'check')} failed in earlier rounds${first}.`;
+  }
+  return `${passed} of ${plural(total, 'check')} passed in the last round; failing: ${failing.join('; ')}.`;
 }
