@@ -10,6 +10,8 @@ import { formatDuration } from '../src/config/duration.js';
 import { esc, LIMITS, truncate } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
 import { code, formatDelay, formatInstant } from '../jobs/api-retire-text.js';
+import { plural } from '../src/text/plural.js';
+import { slackDate } from '../src/text/time.js';
 
 /** Clients listed per endpoint in a usage report; the rest are summed up in one line. */
 export const MAX_CLIENTS_SHOWN = 15;
@@ -18,11 +20,6 @@ export const USAGE_DAYS = 30;
 
 const OVERFLOW_CLIENT = 'other';
 const ANONYMOUS_CLIENT = 'anonymous';
-
-/** Slack renders this in the reader's time zone; the fallback is the ISO time. */
-function slackDate(at: string): string {
-  return `<!date^${Math.floor(Date.parse(at) / 1000)}^{date_short_pretty} {time}|${at}>`;
-}
 
 function relative(at: string, now: Date): string {
   const ms = Date.parse(at) - now.getTime();
@@ -56,7 +53,7 @@ function entryLines(entry: DeprecationEntry, now: Date): string[] {
     const upcoming = entry.brownouts.filter((w) => Date.parse(w.start) > at);
     const next = upcoming[0];
     lines.push(
-      `    brownouts: ${entry.brownouts.length} window(s), ${upcoming.length} still to come${next ? `; next ${formatWindow(next)}` : ''}`,
+      `    brownouts: ${plural(entry.brownouts.length, 'window')}, ${upcoming.length} still to come${next ? `; next ${formatWindow(next)}` : ''}`,
     );
   }
   if (entry.delay)
@@ -81,7 +78,7 @@ export function listMessage(service: string, entries: readonly DeprecationEntry[
 
 function clientLine(client: ClientUsage): string {
   const first = client.firstSeen ? `, first seen ${client.firstSeen}` : '';
-  const seen = client.lastSeen ? `, last seen ${slackDate(client.lastSeen)}` : '';
+  const seen = client.lastSeen ? `, last seen ${slackDate(Date.parse(client.lastSeen))}` : '';
   const share = `${Math.round(client.share * 1000) / 10} %`;
   return `    • ${code(client.client)} — ${client.count} request${client.count === 1 ? '' : 's'} (${share})${first}${seen} · ${describeTrend(client.trend)}`;
 }
@@ -116,7 +113,10 @@ export function usageMessage(
     const rest = item.clients.slice(MAX_CLIENTS_SHOWN);
     if (rest.length) {
       lines.push(
-        `    • …and ${rest.length} more client(s), ${rest.reduce((sum, c) => sum + c.count, 0)} requests`,
+        `    • …and ${plural(rest.length, 'more client')}, ${plural(
+          rest.reduce((sum, c) => sum + c.count, 0),
+          'request',
+        )}`,
       );
     }
     if (item.clients.some((c) => c.client === OVERFLOW_CLIENT || c.client === ANONYMOUS_CLIENT))
@@ -135,7 +135,7 @@ function fit(lines: string[]): string {
   const out: string[] = [];
   let length = 0;
   for (const [index, line] of lines.entries()) {
-    const note = `\n…and ${lines.length - index} more line(s) not shown (Slack's message limit).`;
+    const note = `\n…and ${plural(lines.length - index, 'more line')} not shown (Slack's message limit).`;
     if (length + line.length + 1 + note.length > LIMITS.text) {
       out.push(note.trim());
       break;

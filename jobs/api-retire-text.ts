@@ -11,6 +11,7 @@ import type { SlackMessage } from '../src/slack/notifier.js';
 import type { ApiWarning } from '../src/api-retirement/warnings.js';
 import { describeTrend } from '../src/api-retirement/trend.js';
 import type { ApiRetirePlan, ApiUnretirePlan } from './api-retire-plan.js';
+import { plural } from '../src/text/plural.js';
 
 /** Brownout windows listed one per line on cards and in answers; the rest are summarised. */
 export const MAX_WINDOW_LINES = 10;
@@ -50,7 +51,7 @@ export function windowLines(windows: readonly BrownoutWindow[], max = MAX_WINDOW
   const lines = windows.slice(0, max).map((w) => `• ${formatWindow(w)}`);
   const last = windows[windows.length - 1];
   if (windows.length > max && last) {
-    lines.push(`• …and ${windows.length - max} more window(s), the last ${formatWindow(last)}`);
+    lines.push(`• …and ${plural(windows.length - max, 'more window')}, the last ${formatWindow(last)}`);
   }
   return lines;
 }
@@ -138,7 +139,9 @@ export function describeUnretire(plan: ApiUnretirePlan): string[] {
     '• no `Deprecation`, `Sunset` or `Link` headers',
   ];
   if (entry.brownouts.length)
-    lines.push(`• no brownouts (its ${entry.brownouts.length} window(s) no longer apply)`);
+    lines.push(
+      `• no brownouts (${entry.brownouts.length === 1 ? 'its one window no longer applies' : `its ${entry.brownouts.length} windows no longer apply`})`,
+    );
   if (entry.delay) lines.push(`• no delay (it was up to ${formatDelay(entry.delay.maxMs)})`);
   lines.push(`• no \`410 Gone\` from the sunset of ${formatInstant(entry.sunset)}`);
   lines.push(

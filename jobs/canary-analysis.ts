@@ -1,7 +1,6 @@
 import { formatDuration } from '../src/config/duration.js';
 import type { HealthConfig } from '../src/config/schema.js';
 import type { HealthChecker } from '../src/integrations/health.js';
-import { slackDate } from '../src/slack/cards.js';
 
 /** One analysis round: the environment's health checks, read once at a given weight. */
 export interface Round {
@@ -44,11 +43,6 @@ export function failedLine(round: Round): string {
     .filter((r) => !r.ok)
     .map((r) => r.detail)
     .join('; ');
-}
-
-/** A time of day Slack renders in the reader's time zone. */
-export function slackTime(ms: number): string {
-  return slackDate(ms, '{time_secs}');
 }
 
 export function inWords(ms: number): string {

@@ -7,9 +7,11 @@ import type { StepContext, StepResult } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
 import { cardKey } from '../src/requests/card-view.js';
 import { actionReply, esc, noteReply, type CardButton } from '../src/slack/cards.js';
-import { inWords, readingsLine, slackTime, type Round } from './canary-analysis.js';
+import { inWords, readingsLine, type Round } from './canary-analysis.js';
 import type { CanaryPhase, CanarySignals } from './canary-control.js';
 import type { JobDeps } from './deps.js';
+import { plural } from '../src/text/plural.js';
+import { slackDate } from '../src/text/time.js';
 
 export interface CanaryPlan {
   service: string;
@@ -97,7 +99,7 @@ export const gateKey = (requestId: string) => `${requestId}.gate`;
 
 function analysisLine(plan: CanaryPlan, w: Walk): string {
   if (!w.last) return `Analysis every ${formatDuration(plan.intervalMs)}; none yet at this weight.`;
-  return `Last analysis ${slackTime(w.last.at)} (round ${w.rounds}): ${readingsLine(w.last)} — failed checks ${w.failedChecks} of ${plan.maxFailedChecks}.`;
+  return `Last analysis ${slackDate(w.last.at, { seconds: true })} (round ${w.rounds}): ${readingsLine(w.last)} — failed checks ${w.failedChecks} of ${plan.maxFailedChecks}.`;
 }
 
 /** The card's status line and the published position, from the walk. */
@@ -111,10 +113,10 @@ export async function show(ctx: Ctx, w: Walk, phase: CanaryPhase, extra?: string
       head = `:arrows_counterclockwise: Moving the canary \`${plan.image}\` to *${plan.stops[w.stop]?.weight ?? 100} %* (${step}); ${w.weight} % now.`;
       break;
     case 'dwell':
-      head = `:traffic_light: Canary \`${plan.image}\` at *${w.weight} %* · ${step} · next step ${slackTime(w.dwellUntil ?? now)} (${inWords((w.dwellUntil ?? now) - now)}).`;
+      head = `:traffic_light: Canary \`${plan.image}\` at *${w.weight} %* · ${step} · next step ${slackDate(w.dwellUntil ?? now, { seconds: true })} (${inWords((w.dwellUntil ?? now) - now)}).`;
       break;
     case 'gate':
-      head = `:raised_hand: Canary \`${plan.image}\` at *${w.weight} %* · waiting since ${slackTime(w.gateSince ?? now)} for an Approve to go to 100 %.`;
+      head = `:raised_hand: Canary \`${plan.image}\` at *${w.weight} %* · waiting since ${slackDate(w.gateSince ?? now, { seconds: true })} for an Approve to go to 100 %.`;
       break;
     default:
       head = extra ?? '';
@@ -244,7 +246,7 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
   const lines = [
     `:rewind: *Canary aborted ${a.auto ? 'automatically' : `by <@${a.by ?? 'unknown'}>`}* at ${a.weight} % (step ${a.step} of ${totalSteps(plan)}): ${esc(a.reason)}`,
     `All traffic is back on stable${plan.stableImage && !a.stableChanged ? ` (\`${plan.stableImage}\`)` : ''}: ${seen.message}.`,
-    `Analysis: ${a.rounds} round(s), failed checks ${a.failedChecks} of ${plan.maxFailedChecks}. Last: ${a.lastAnalysis}.`,
+    `Analysis: ${plural(a.rounds, 'round')}, failed checks ${a.failedChecks} of ${plan.maxFailedChecks}. Last: ${a.lastAnalysis}.`,
   ];
   if (a.failures.length) lines.push(`Failures: ${a.failures.join(' | ')}`);
   if (a.stableChanged)

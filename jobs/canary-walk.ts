@@ -1,7 +1,7 @@
 import { formatDuration } from '../src/config/duration.js';
 import type { Step, StepResult } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
-import { analyse, failedLine, readingsLine, slackTime } from './canary-analysis.js';
+import { analyse, failedLine, readingsLine } from './canary-analysis.js';
 import type { CanarySignals } from './canary-control.js';
 import {
   closeGate,
@@ -20,6 +20,8 @@ import {
 } from './canary-shared.js';
 import { guardSplit } from './canary-guard.js';
 import type { JobDeps } from './deps.js';
+import { plural } from '../src/text/plural.js';
+import { slackDate } from '../src/text/time.js';
 
 const MAX_FAILURES_KEPT = 20;
 
@@ -47,7 +49,7 @@ export async function round(
   if (w.failedChecks >= plan.maxFailedChecks) {
     return startAbort(ctx, w, {
       auto: true,
-      reason: `${w.failedChecks} failed check(s), the limit is ${plan.maxFailedChecks} — ${failedLine(r)}`,
+      reason: `${plural(w.failedChecks, 'failed check')}, the limit is ${plan.maxFailedChecks} — ${failedLine(r)}`,
       ...during,
     });
   }
@@ -105,7 +107,7 @@ async function move(ctx: Ctx, w: Walk): Promise<StepResult | undefined> {
   await saveWalk(ctx, w);
   await ctx.note(
     `weight-${w.stop}`,
-    `:arrow_right: *${stop.weight} %* of traffic to the canary \`${plan.image}\` (step ${w.stop + 1} of ${totalSteps(plan)}): ${seen.message}.\nDwell ${formatDuration(plan.dwellMs)} with analysis every ${formatDuration(Math.min(plan.intervalMs, plan.dwellMs))}; next step at ${slackTime(w.dwellUntil)}.`,
+    `:arrow_right: *${stop.weight} %* of traffic to the canary \`${plan.image}\` (step ${w.stop + 1} of ${totalSteps(plan)}): ${seen.message}.\nDwell ${formatDuration(plan.dwellMs)} with analysis every ${formatDuration(Math.min(plan.intervalMs, plan.dwellMs))}; next step at ${slackDate(w.dwellUntil, { seconds: true })}.`,
   );
   await show(ctx, w, 'dwell');
   return undefined;
@@ -153,7 +155,7 @@ function gateText(plan: CanaryPlan, ctx: Ctx, w: Walk): string {
   const r = ctx.request;
   return [
     `:raised_hand: *Approval needed to go to 100 %* — the canary \`${plan.image}\` has ${w.weight} % of ${plan.service}'s traffic in ${plan.environment}.`,
-    `Analysis: ${w.rounds} round(s), failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last round ${w.last ? slackTime(w.last.at) : ''}: ${readingsLine(w.last)}.`,
+    `Analysis: ${plural(w.rounds, 'round')}, failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last round ${w.last ? slackDate(w.last.at, { seconds: true }) : ''}: ${readingsLine(w.last)}.`,
     plan.target.provider === 'argo-rollouts'
       ? `*Promote to 100 %* fully promotes the Rollout (\`promote --full\`): the new version becomes stable.`
       : `*Promote to 100 %* gives the stable Deployment \`${plan.target.stableDeployment}\` the canary's pod spec, waits for it to roll out, then hands all traffic back to stable and scales the canary down. The canary never gets more than its current ${w.weight} %.`,
@@ -172,10 +174,10 @@ async function gate(ctx: Ctx, w: Walk, sig: CanarySignals): Promise<StepResult> 
     await postGate(ctx, w, gateText(plan, ctx, w), true);
   }
   if (sig.approved) {
-    const text = `:white_check_mark: Promotion to 100 % approved by <@${sig.approved.by}> at ${slackTime(sig.approved.at)}, with the canary at ${w.weight} % and ${w.failedChecks} failed check(s). Last analysis: ${readingsLine(w.last)}.`;
+    const text = `:white_check_mark: Promotion to 100 % approved by <@${sig.approved.by}> at ${slackDate(sig.approved.at, { seconds: true })}, with the canary at ${w.weight} % and ${plural(w.failedChecks, 'failed check')}. Last analysis: ${readingsLine(w.last)}.`;
     await closeGate(ctx, text);
     return {
-      detail: `Walked to ${w.weight} % with ${w.rounds} analysis round(s), ${w.failedChecks} failed; 100 % approved by <@${sig.approved.by}>.`,
+      detail: `Walked to ${w.weight} % with ${plural(w.rounds, 'analysis round')}, ${w.failedChecks} failed; 100 % approved by <@${sig.approved.by}>.`,
     };
   }
   if (Date.now() >= w.nextRoundAt!) {

@@ -20,6 +20,7 @@ import { guardSplit } from './canary-guard.js';
 import { round, walk } from './canary-walk.js';
 import type { JobDeps } from './deps.js';
 import { holdTarget } from './hold-target.js';
+import { plural } from '../src/text/plural.js';
 
 export type { CanaryPlan } from './canary-shared.js';
 
@@ -190,7 +191,7 @@ const promote: Step<CanaryPlan, JobDeps> = {
       await ctx.save({ promotionIndex: index + 1, actionStartedAt: undefined });
     }
     return {
-      detail: `\`${plan.image}\` is now stable and serves all of ${plan.service}'s traffic in ${plan.environment}. Analysis ran ${w.rounds} round(s) to the end, failed checks ${w.failedChecks} of ${plan.maxFailedChecks}.`,
+      detail: `\`${plan.image}\` is now stable and serves all of ${plan.service}'s traffic in ${plan.environment}. Analysis ran ${plural(w.rounds, 'round')} to the end, failed checks ${w.failedChecks} of ${plan.maxFailedChecks}.`,
     };
   },
 };
@@ -208,7 +209,7 @@ const report: Step<CanaryPlan, JobDeps> = {
     }
     const w = walkOf(ctx);
     const outcome = `promoted: ${plan.image} is stable`;
-    const text = `:white_check_mark: *${plan.service} in ${plan.environment} runs \`${plan.image}\` as stable*, with all traffic.\nAnalysis: ${w.rounds} round(s), failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last: ${readingsLine(w.last)}.`;
+    const text = `:white_check_mark: *${plan.service} in ${plan.environment} runs \`${plan.image}\` as stable*, with all traffic.\nAnalysis: ${plural(w.rounds, 'round')}, failed checks ${w.failedChecks} of ${plan.maxFailedChecks}. Last: ${readingsLine(w.last)}.`;
     await ctx.save({ outcome });
     await ctx.note('outcome', text);
     await show(ctx, w, 'finished', `:white_check_mark: \`${plan.image}\` promoted: stable, all traffic.`);
@@ -230,8 +231,8 @@ export function describeCanary(plan: CanaryPlan): string[] {
             (c) =>
               `${c.name}${c.max !== undefined ? ` ≤ ${c.max}` : ''}${c.min !== undefined ? ` ≥ ${c.min}` : ''}`,
           ),
-          ...(plan.health?.probes.length ? [`${plan.health.probes.length} probe(s)`] : []),
-        ].join(', ')}; abort at ${plan.maxFailedChecks} failed check(s)`
+          ...(plan.health?.probes.length ? [plural(plan.health.probes.length, 'probe')] : []),
+        ].join(', ')}; abort at ${plural(plan.maxFailedChecks, 'failed check')}`
       : '*Analysis* none: this environment has no health checks, so steps advance on time alone',
   ];
   if (plan.stopsNote) lines.push(`_${plan.stopsNote}_`);

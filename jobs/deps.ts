@@ -9,6 +9,7 @@ import type { Retractions } from '../src/integrations/github/retractions.js';
 import type { Releases } from '../src/integrations/github/types.js';
 import type { TargetLocks } from '../src/requests/target-lock.js';
 import type { BackoutRequest } from '../src/requests/types.js';
+import type { People } from '../src/slack/directory.js';
 import type { Notifier } from '../src/slack/notifier.js';
 import type { TrafficProviders } from '../src/integrations/traffic/types.js';
 import type { SwitchProviders } from '../src/integrations/flags/types.js';
@@ -26,6 +27,8 @@ export interface JobDeps {
   audit: AuditLog;
   /** For messages beyond the step replies (announcements in a service's channel). */
   notifier: Notifier;
+  /** Slack display names, for text read outside Slack (the release banner); undefined when unreadable. */
+  people: People;
   /** The deprecation registry services read through the middleware (`/retract api`). */
   apiRegistry: ApiRegistry;
   /** Reminders before API brownouts and sunsets. */

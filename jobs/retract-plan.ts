@@ -1,6 +1,7 @@
 import type { ReleaseSnapshot } from '../src/integrations/github/retractions.js';
 import type { ReleaseAsset, RepoRef } from '../src/integrations/github/types.js';
 import { esc } from '../src/slack/cards.js';
+import { slackDate } from '../src/text/time.js';
 
 export interface ReleaseRef {
   id: number;
@@ -148,7 +149,7 @@ export function describeUndo(plan: RetractUndoPlan): string[] {
   const before = plan.snapshot.release;
   const lines = [
     `*Release* <${plan.htmlUrl}|${esc(plan.tag)}> of \`${plan.repo.fullName}\`, retracted by \`${plan.retraction}\``,
-    `*Flags* pre-release: ${yesNo(plan.live.prerelease)} → *${yesNo(before.prerelease)}* (as in the snapshot of ${plan.snapshot.takenAt})`,
+    `*Flags* pre-release: ${yesNo(plan.live.prerelease)} → *${yesNo(before.prerelease)}* (as in the snapshot of ${slackDate(Date.parse(plan.snapshot.takenAt))})`,
     `*Notes* the RETRACTED banner goes; the notes become exactly the ${(before.body ?? '').length} characters the snapshot holds`,
   ];
   if (plan.editedSince) {

@@ -12,7 +12,7 @@ export type Ctx = StepContext<RetractPlan, JobDeps>;
 export interface RetractState {
   snapshot?: ReleaseSnapshot;
   snapshotRecorded?: boolean;
-  /** The banner text, fixed once so a re-run writes the very same notes. */
+  /** The banner text (Slack names included), fixed once so a re-run writes the very same notes. */
   banner?: string;
   /** GitHub's words when it refused the pre-release flag (immutable release). */
   flagsRefused?: string;

@@ -109,11 +109,19 @@ const banner: Step<RetractPlan, JobDeps> = {
     const snap = snapshotOf(ctx);
     let text = retractState(ctx).banner;
     if (!text) {
+      // Names as Slack has them now, read once: the text is saved before the write, so a re-run
+      // writes the very same banner whatever Slack answers then.
+      const [requesterName, approverName] = await Promise.all([
+        deps.people.displayName(request.requester),
+        request.approver ? deps.people.displayName(request.approver) : undefined,
+      ]);
       text = retractionBanner({
         requestId: request.id,
         at: new Date(),
         requester: request.requester,
+        ...(requesterName ? { requesterName } : {}),
         ...(request.approver ? { approver: request.approver } : {}),
+        ...(approverName ? { approverName } : {}),
         ...(request.reason ? { reason: request.reason } : {}),
         ...(plan.replacement
           ? { replacement: { tag: plan.replacement.tag, url: plan.replacement.url } }

@@ -3,6 +3,7 @@ import type { HealthConfig } from '../src/config/schema.js';
 import type { HealthChecker, HealthReading } from '../src/integrations/health.js';
 import type { Outcome } from '../src/requests/outcome.js';
 import { esc } from '../src/slack/cards.js';
+import { plural } from '../src/text/plural.js';
 
 /** What the verify step keeps across its rounds (checkpointed in the job). */
 export interface Verification {
@@ -36,7 +37,15 @@ export function readingLines(readings: HealthReading[]): string {
 
 export type RoundResult =
   | { done: false; v: Verification; progress: string; againMs: number }
-  | { done: true; v: Verification; verdict: Verdict; summary: string; detail: string };
+  | {
+      done: true;
+      v: Verification;
+      verdict: Verdict;
+      /** One line for the outcome reply. */
+      summary: string;
+      /** Every reading of the last round, for the verify step's reply. */
+      detail: string;
+    };
 
 /** Takes one round of readings and says whether the window is over, and how it ended. */
 export async function verifyRound(
@@ -64,9 +73,25 @@ export async function verifyRound(
   const window = formatDuration(health.stabilityWindow);
   const first = v.failures[0] ? `\nFirst failure: ${esc(v.failures[0])}` : '';
   const detail = {
-    healthy: `Healthy over ${window} (${v.rounds} rounds):\n${lines}`,
-    degraded: `Degraded: ${v.failures.length} failed check(s) over ${v.rounds} rounds of ${window}. Last round:\n${lines}${first}`,
-    failed: `Failed: in the last round of ${window} no check passed (${v.failures.length} failed check(s) over ${v.rounds} rounds). Last round:\n${lines}${first}`,
+    healthy: `Healthy over ${window} (${plural(v.rounds, 'round')}):\n${lines}`,
+    degraded: `Degraded: ${plural(v.failures.length, 'failed check')} over ${plural(v.rounds, 'round')} of ${window}. Last round:\n${lines}${first}`,
+    failed: `Failed: in the last round of ${window} no check passed (${plural(v.failures.length, 'failed check')} over ${plural(v.rounds, 'round')}). Last round:\n${lines}${first}`,
   }[verdict];
-  return { done: true, v, verdict, summary: lines, detail };
+  return { done: true, v, verdict, summary: summaryLine(v, verdict), detail };
+}
+
+/**
+ * The verdict in one line, for the outcome reply: the verify step's own reply already lists
+ * every reading. What failed in the last round stays named, since that is what people act on.
+ */
+export function summaryLine(v: Verification, verdict: Verdict): string {
+  const total = v.last.length;
+  const passed = v.last.filter((r) => r.ok).length;
+  const failing = v.last.filter((r) => !r.ok).map((r) => esc(r.detail));
+  if (verdict === 'healthy') return `${passed} of ${plural(total, 'check')} passed in every round.`;
+  if (failing.length === 0) {
+    const first = v.failures[0] ? ` (first: ${esc(v.failures[0])})` : '';
+    return `${passed} of ${plural(total, 'check')} passed in the last round; ${plural(v.failures.length, 'check')} failed in earlier rounds${first}.`;
+  }
+  return `${passed} of ${plural(total, 'check')} passed in the last round; failing: ${failing.join('; ')}.`;
 }

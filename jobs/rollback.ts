@@ -14,6 +14,7 @@ import { holdTarget } from './hold-target.js';
 import { checkAsPlanned, checkNotOverridden, wroteTemplateSince, type OwnWrite } from './rollback-guard.js';
 import { afterPauseText, pauseSync } from './rollback-sync.js';
 import { migrationLines, type MigrationMark } from '../commands/rollback-migrations.js';
+import { plural } from '../src/text/plural.js';
 
 export interface RollbackPlan {
   service: string;
@@ -131,7 +132,7 @@ const apply: Step<RollbackPlan, JobDeps> = {
         const after = write.deployment;
         await ctx.save({ applied: true, appliedGeneration: after.generation });
         return {
-          detail: `deployment.apps/${plan.target.deployment} rolled back — pod template of revision ${plan.to.revision} (${plan.to.replicaSet}) restored; generation ${after.generation}.${attempt > 1 ? ` (${attempt - 1} write conflict(s) first, 409: read again each time.)` : ''}`,
+          detail: `deployment.apps/${plan.target.deployment} rolled back — pod template of revision ${plan.to.revision} (${plan.to.replicaSet}) restored; generation ${after.generation}.${attempt > 1 ? ` (${plural(attempt - 1, 'write conflict')} first, 409: read again each time.)` : ''}`,
         };
       }
       await ctx.save({ applying: false });

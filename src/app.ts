@@ -35,7 +35,7 @@ import { RequestFlow } from './requests/flow.js';
 import { RequestStore } from './requests/store.js';
 import { TargetLocks } from './requests/target-lock.js';
 import { createSlackSurface, slackClientOptions } from './slack/bolt.js';
-import { SlackDirectory } from './slack/directory.js';
+import { SlackDirectory, SlackPeople } from './slack/directory.js';
 import { SlackMembership } from './slack/membership.js';
 import { RedisReplayGuard } from './slack/replay-guard.js';
 import { registerInteractions } from './slack/interactions.js';
@@ -446,6 +446,7 @@ export async function startBackout(
         locks,
         audit,
         notifier,
+        people: new SlackPeople(slackApi),
         apiRegistry,
         apiWarnings,
         releases,

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/client.js';
 import { readDeadLetters } from '../slack/dead-letters.js';
 import { messageOf, ok, warn, withTimeout, type CheckResult } from './check.js';
+import { plural } from '../text/plural.js';
 
 const TIMEOUT_MS = 5_000;
 
@@ -31,7 +32,7 @@ export async function notifierChecks(
       warn(
         'slack',
         'dead letters',
-        `${total} message(s) Slack refused for good and backout set aside so the rest of their channel went on; newest: ${examples}`,
+        `${plural(total, 'message')} Slack refused for good and backout set aside so the rest of their channel went on; newest: ${examples}`,
         `read the log lines "moved it to the dead-letter list" for each; invite the bot or fix the channel for not_in_channel/channel_not_found, report other errors as a bug; the list is ${prefix}:notify:dead (LRANGE to read, DEL once handled)`,
       ),
     ];

@@ -3,6 +3,7 @@ import type { RedisClient } from '../redis/client.js';
 import { prefixHashTag } from '../redis/prefix.js';
 import type { RedisTopology } from '../redis/topology.js';
 import { fail, ok, warn, withTimeout, type CheckResult } from './check.js';
+import { plural } from '../text/plural.js';
 
 const TIMEOUT_MS = 5_000;
 
@@ -71,7 +72,11 @@ export async function topologyChecks(
     );
   } else {
     checks.push(
-      ok('redis', 'topology', `Sentinel: ${where}; master at ${master}, ${replicas.length} replica(s)`),
+      ok(
+        'redis',
+        'topology',
+        `Sentinel: ${where}; master at ${master}, ${plural(replicas.length, 'replica')}`,
+      ),
     );
   }
   checks.push(ok('redis', `node ${master}`, 'master'));
@@ -124,7 +129,7 @@ async function clusterFindings(cluster: Cluster, prefix: string): Promise<Topolo
       ? ok(
           'redis',
           'topology',
-          `Cluster: ${masters.length} master(s), ${nodes.length - masters.length} replica(s); ${state}`,
+          `Cluster: ${plural(masters.length, 'master')}, ${plural(nodes.length - masters.length, 'replica')}; ${state}`,
         )
       : fail('redis', 'topology', `Cluster: ${state}`, 'fix the cluster (redis-cli --cluster check <node>)'),
   );
@@ -135,7 +140,7 @@ async function clusterFindings(cluster: Cluster, prefix: string): Promise<Topolo
     const replicas = nodes.filter((r) => r.masterId === n.id);
     const holdsPrefix = slot !== undefined && n.slots.some((range) => inRange(range, slot));
     const text = n.master
-      ? `master (slots ${n.slots.join(' ') || 'none'}), ${replicas.length} replica(s)${holdsPrefix ? `; holds backout's slot ${slot}` : ''}`
+      ? `master (slots ${n.slots.join(' ') || 'none'}), ${plural(replicas.length, 'replica')}${holdsPrefix ? `; holds backout's slot ${slot}` : ''}`
       : `replica of ${owner?.addr ?? n.masterId}`;
     checks.push(
       n.failing

@@ -3,6 +3,7 @@ import type { Config, Freeze, Policy } from '../config/model.js';
 import { PolicyError } from '../errors.js';
 import type { Directory } from '../slack/directory.js';
 import type { ApprovalRule, BackoutRequest } from '../requests/types.js';
+import { slackDate } from '../text/time.js';
 
 export function isEmpty(p: Principals): boolean {
   return p.users.length === 0 && p.usergroups.length === 0;
@@ -66,7 +67,7 @@ export function approvalRule(
   for (const step of opts.irreversible ?? []) reasons.push(`${step} cannot be undone`);
   if (opts.freeze) {
     reasons.push(
-      `the ${opts.freeze.name} freeze is in force until ${opts.freeze.to.toISOString()} (break-glass approval)`,
+      `the ${opts.freeze.name} freeze is in force until ${slackDate(opts.freeze.to)} (break-glass approval)`,
     );
   }
   return {

@@ -5,6 +5,7 @@ import type { RequestFlow } from '../requests/flow.js';
 import { isTerminal, type RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import type { JobData } from './job-definition.js';
+import { utcText } from '../text/time.js';
 
 /** A pending request this long past its expiry has lost its expiry timer. */
 export const OVERDUE_GRACE_MS = 60_000;
@@ -34,7 +35,7 @@ export async function freeOrphanedLocks(
     } else if (request.state === 'pending' && request.expiresAt + OVERDUE_GRACE_MS < now) {
       done = await deps.flow.expire(
         request.id,
-        `Expired at ${new Date(request.expiresAt).toISOString()} without approval; ${target} was freed by the sweep (the expiry timer did not fire). Nothing was changed.`,
+        `Expired at ${utcText(request.expiresAt)} without approval; ${target} was freed by the sweep (the expiry timer did not fire). Nothing was changed.`,
       );
     } else if (request.state === 'running') {
       const job = await deps.jobs.getJob(request.id);

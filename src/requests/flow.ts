@@ -17,6 +17,7 @@ import { planHash } from './plan-hash.js';
 import { isTerminal, type RequestStore, type TransitionResult } from './store.js';
 import type { TargetLocks } from './target-lock.js';
 import type { ApprovalRule, BackoutRequest, RequestKind, SlackPlace } from './types.js';
+import { slackDate } from '../text/time.js';
 
 export interface FileInput<P> {
   kind: RequestKind;
@@ -109,7 +110,7 @@ export class RequestFlow {
         : undefined;
     if (input.child && freeze && !input.child.breakGlass) {
       throw new PolicyError(
-        `The ${freeze.name} freeze is in force until ${freeze.to.toISOString()} and ${input.child.parentId} was not approved as a break-glass change, so this was not started. Nothing was changed.`,
+        `The ${freeze.name} freeze is in force until ${slackDate(freeze.to)} and ${input.child.parentId} was not approved as a break-glass change, so this was not started. Nothing was changed.`,
       );
     }
     // A child's requester was checked when its parent was filed.
@@ -341,7 +342,7 @@ export class RequestFlow {
       : undefined;
     if (freeze && !breakGlass) {
       throw new PolicyError(
-        `The ${freeze.name} freeze is in force until ${freeze.to.toISOString()}, so a plain approval is not enough. Nothing was changed.`,
+        `The ${freeze.name} freeze is in force until ${slackDate(freeze.to)}, so a plain approval is not enough. Nothing was changed.`,
         {
           hint: request.approval.freeze
             ? 'Use "Break glass & approve" if this cannot wait.'
@@ -520,7 +521,7 @@ export class RequestFlow {
     // Only an approval that broke this very freeze carries over to a retry during it.
     if (freeze && !(request.breakGlass && request.approval.freeze === freeze.name)) {
       throw new PolicyError(
-        `The ${freeze.name} freeze is in force until ${freeze.to.toISOString()}, and this request was not approved to break it, so it was not retried. Nothing was changed; the job stays failed.`,
+        `The ${freeze.name} freeze is in force until ${slackDate(freeze.to)}, and this request was not approved to break it, so it was not retried. Nothing was changed; the job stays failed.`,
         { hint: 'Run the command again to get a break-glass card, or retry after the freeze.' },
       );
     }
@@ -606,5 +607,5 @@ function alreadyDecided(r: BackoutRequest): string {
 }
 
 function expiredMessage(r: BackoutRequest): string {
-  return `This request expired at ${new Date(r.expiresAt).toISOString()} without approval, so it can no longer be approved. Nothing was changed. Run the command again for a fresh plan.`;
+  return `This request expired at ${slackDate(r.expiresAt)} without approval, so it can no longer be approved. Nothing was changed. Run the command again for a fresh plan.`;
 }

@@ -7,6 +7,7 @@ import { describePrincipals, isEmpty } from '../policy/policy.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
 import type { SlackMessage } from './notifier.js';
 import { plural } from '../text/plural.js';
+import { slackDate } from '../text/time.js';
 
 /**
  * Every piece of Block Kit backout sends is built here, by pure functions, within
@@ -142,13 +143,6 @@ function button(b: CardButton, request: BackoutRequest): Button {
   };
 }
 
-/** A time Slack renders in each reader's own time zone; the fallback (ISO, UTC) shows elsewhere. */
-export function slackDate(ms: number, format = '{date_short_pretty} {time}'): string {
-  return `<!date^${Math.floor(ms / 1000)}^${format}|${new Date(ms).toISOString()}>`;
-}
-
-const when = (ms: number) => slackDate(ms);
-
 /** The request's parent card: plan, approval, then live status and progress, edited in place. */
 export function requestCard(view: RequestCardView): SlackMessage {
   const r = view.request;
@@ -202,7 +196,7 @@ export function requestCard(view: RequestCardView): SlackMessage {
       : '';
     blocks.push(
       context(
-        `Needs approval by ${who}${notRequester} before ${when(r.expiresAt)} (${formatDuration(r.expiresAt - r.createdAt)} window).`,
+        `Needs approval by ${who}${notRequester} before ${slackDate(r.expiresAt)} (${formatDuration(r.expiresAt - r.createdAt)} window).`,
         `Why: ${r.approval.reasons.join('; ')}.`,
       ),
     );

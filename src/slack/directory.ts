@@ -40,3 +40,46 @@ export class SlackDirectory implements Directory {
     return members;
   }
 }
+
+/** What people are called in Slack, for text read outside it (a GitHub release banner). */
+export interface People {
+  /**
+   * The user's display name (their real name when they set none); undefined when Slack does
+   * not say within the deadline, or the user is unknown: callers then name the user by id.
+   */
+  displayName(user: string): Promise<string | undefined>;
+}
+
+const NAME_DEADLINE_MS = 3_000;
+
+interface UserInfoAnswer {
+  user?: { real_name?: string; profile?: { display_name?: string; real_name?: string } };
+}
+
+/** `users.info` (Tier 4), bounded by a deadline so a slow Slack never holds up a job. */
+export class SlackPeople implements People {
+  constructor(
+    private readonly client: Pick<WebClient, 'users'>,
+    private readonly deadlineMs = NAME_DEADLINE_MS,
+  ) {}
+
+  async displayName(user: string): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.deadlineMs);
+    });
+    try {
+      const answer = (await Promise.race([this.client.users.info({ user }), deadline])) as
+        UserInfoAnswer | undefined;
+      const u = answer?.user;
+      const name = [u?.profile?.display_name, u?.profile?.real_name, u?.real_name]
+        .map((n) => n?.trim())
+        .find(Boolean);
+      return name || undefined;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

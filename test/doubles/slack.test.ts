@@ -235,6 +235,12 @@ describe('SlackDouble Web API', () => {
       id: 'U1',
       name: 'ada',
       real_name: 'Ada L',
+      profile: { real_name: 'Ada L', display_name: '' },
+    });
+    slack.setUser('U2', { name: 'grace', realName: 'Grace Hopper', displayName: 'grace.h' });
+    expect((await web.users.info({ user: 'U2' })).user?.profile).toMatchObject({
+      real_name: 'Grace Hopper',
+      display_name: 'grace.h',
     });
   });
 

@@ -106,6 +106,8 @@ export interface ChannelOptions {
 export interface UserOptions {
   name?: string;
   realName?: string;
+  /** `profile.display_name`: empty unless set, as in Slack (people often leave it blank). */
+  displayName?: string;
   isBot?: boolean;
   deleted?: boolean;
   tz?: string;
@@ -1155,7 +1157,7 @@ export class SlackDouble {
           deleted: u.deleted ?? false,
           is_bot: u.isBot ?? id === this.botUserId,
           tz: u.tz ?? 'Etc/UTC',
-          profile: { real_name: realName, display_name: name },
+          profile: { real_name: realName, display_name: u.displayName ?? '' },
         },
       },
     };

@@ -134,8 +134,9 @@ describe('canaries that do not go to 100 %: automatic abort, abort at any time, 
         () => {
           const blocks = JSON.stringify(world.slack.message(SERVICES.gateway.channel, plan.ts)?.blocks);
           return (
-            /at \*20 %\* · step 2 of 4 · next step <!date\^\d+\^\{time_secs\}/.test(blocks) &&
-            blocks.includes('Last analysis')
+            /at \*20 %\* · step 2 of 4 · next step <!date\^\d+\^\{date_short_pretty\} \{time_secs\}/.test(
+              blocks,
+            ) && blocks.includes('Last analysis')
           );
         },
         { what: 'the card to show 20 %' },

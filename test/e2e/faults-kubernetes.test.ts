@@ -32,8 +32,7 @@ describe('Kubernetes faults during a rollback', () => {
       expect(patches.filter((r) => r.status === status)).toHaveLength(2);
       const apply = world.slack.thread(card.channel, card.ts).find((m) => m.text.includes('Step 4/7'))!;
       // A 5xx is retried by the queue; a conflict is re-read and retried within the step.
-      if (status === 409)
-        expect(apply.text).toContain('2 write conflict(s) first, 409: read again each time');
+      if (status === 409) expect(apply.text).toContain('2 write conflicts first, 409: read again each time');
       else expect(apply.history.some((v) => /Retrying automatically/.test(v.text))).toBe(true);
     },
   );

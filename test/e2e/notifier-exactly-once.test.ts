@@ -110,7 +110,7 @@ describe('the notifier delivers every message exactly once, and never lets one m
       const [note] = await notifierChecks(() => connectRedis('redis://127.0.0.1:6379'), world.prefix);
       expect(note).toMatchObject({ area: 'slack', name: 'dead letters', status: 'warn' });
       expect(note!.message).toMatch(
-        /^1 message\(s\) Slack refused for good .*chat\.postMessage: cannot_reply_to_message/,
+        /^1 message Slack refused for good .*chat\.postMessage: cannot_reply_to_message/,
       );
 
       // The channel is not blocked: a new request's card arrives at once.

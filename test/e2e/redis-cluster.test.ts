@@ -79,7 +79,7 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     const line = (name: string) => results.find((r) => r.name === name);
     expect(line('topology')?.status).toBe('ok');
     expect(line('topology')?.message).toMatch(
-      /^Cluster: 3 master\(s\), 3 replica\(s\); cluster_state ok, 16384 of 16384 slots assigned/,
+      /^Cluster: 3 masters, 3 replicas; cluster_state ok, 16384 of 16384 slots assigned/,
     );
     const nodes = results.filter((r) => r.name.startsWith('node '));
     expect(nodes).toHaveLength(6);

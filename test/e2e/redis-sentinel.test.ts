@@ -44,7 +44,7 @@ describe('on Redis Sentinel (a master, a replica, three sentinels)', () => {
     const master = await set.masterPort();
     const line = (name: string) => results.find((r) => r.name === name);
     expect(line('topology')?.status).toBe('ok');
-    expect(line('topology')?.message).toContain(`master at 127.0.0.1:${master}, 1 replica(s)`);
+    expect(line('topology')?.message).toContain(`master at 127.0.0.1:${master}, 1 replica`);
     expect(line(`node 127.0.0.1:${master}`)?.message).toBe('master');
     const replica = set.nodes.find((n) => n.port !== master && !set.sentinelPorts.includes(n.port))!;
     expect(line(`node 127.0.0.1:${replica.port}`)?.message).toMatch(/^replica of 127\.0\.0\.1:\d+ \(online/);

@@ -25,6 +25,9 @@ describe('retracting a release travels the whole path, and undo puts it back exa
     seedReleases(world, {
       more: [{ tag: 'v1.5.0', draft: true, body: 'Work in progress' }],
     });
+    // One with a display name, one without (Slack then has only the real name).
+    world.slack.setUser(PEOPLE.requester, { name: 'ada', realName: 'Ada Lovelace', displayName: 'Ada' });
+    world.slack.setUser(PEOPLE.sre1, { name: 'grace', realName: 'Grace Hopper' });
     bot = await world.start();
   });
   afterAll(async () => {
@@ -57,7 +60,8 @@ describe('retracting a release travels the whole path, and undo puts it back exa
     expect(after.prerelease).toBe(true);
     expect(after.body?.startsWith(`<!-- backout:retracted request=`)).toBe(true);
     expect(after.body).toContain('**RETRACTED** on ');
-    expect(after.body).toContain(`by Slack user ${PEOPLE.requester}, approved by Slack user ${PEOPLE.sre1}`);
+    // Named as in Slack: Slack user ids mean nothing on GitHub.
+    expect(after.body).toContain('by Ada, approved by Grace Hopper.');
     expect(after.body).toContain('Reason: corrupts carts on resume');
     expect(after.body).toContain(
       'Use [v1.4.1](https://github.com/acme/checkout/releases/tag/v1.4.1) instead.',

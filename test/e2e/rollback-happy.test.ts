@@ -72,6 +72,10 @@ describe('a rollback travels the whole path: signed command → plan card → ap
     const thread = world.slack.transcript(card.channel, card.ts);
     expect(thread).toContain('error-rate 0.001 (max 0.005)');
     expect(thread).toContain('answered 200');
+    // The verify step lists the readings; the outcome reply sums them up in one line.
+    expect(thread.split('error-rate 0.001 (max 0.005)')).toHaveLength(2);
+    const outcome = world.slack.thread(card.channel, card.ts).find((m) => /back on revision 2/.test(m.text))!;
+    expect(outcome.text).toMatch(/— \*healthy\*\.\n\d+ of \d+ checks passed in every round\.$/);
 
     expect(await auditTypes(world)).toEqual([
       'request.created',

@@ -91,6 +91,11 @@ services:
       /error-ratio: 1 of 2 series outside max 0\.05: checkout_error_ratio\{[^}]*pod="b"\} 0\.5/,
     );
     expect(text).not.toMatch(/pod="a"\} 0\.001/);
+    // The outcome reply is one line that still names the failing series, not the list again.
+    const outcome = world.slack.thread(second.channel, second.ts).find((m) => /— \*degraded\*/.test(m.text))!;
+    expect(outcome.text).toMatch(
+      /— \*degraded\*\.\n0 of 1 check passed in the last round; failing: error-ratio: 1 of 2 series outside max 0\.05: checkout_error_ratio\{[^}]*pod="b"\} 0\.5\.$/,
+    );
     // The verify step found problems: it wears a warning, never a plain check mark.
     expect(text).toMatch(
       /:warning: Step 6\/7 · \*Verify health over the stability window\* — finished with problems/,

@@ -35,12 +35,15 @@ function rel(tag: string, day: number, over: Partial<Release> = {}): Release {
   };
 }
 
-const banner = (reason?: string) =>
+const banner = (reason?: string, names: { requesterName?: string; approverName?: string } = {}) =>
   retractionBanner({
     requestId: 'rt-abcd2345',
     at: new Date('2026-05-01T14:03:59Z'),
     requester: 'U0REQUEST',
     approver: 'U0SRE1',
+    requesterName: 'Ada Lovelace',
+    approverName: 'grace.h',
+    ...names,
     ...(reason !== undefined ? { reason } : {}),
     replacement: { tag: 'v1.4.1', url: 'https://github.com/acme/x/releases/tag/v1.4.1' },
   });
@@ -51,7 +54,7 @@ describe('the RETRACTED banner', () => {
       [
         '<!-- backout:retracted request=rt-abcd2345 -->',
         '> [!WARNING]',
-        '> **RETRACTED** on 2026-05-01 14:03 UTC by Slack user U0REQUEST, approved by Slack user U0SRE1.',
+        '> **RETRACTED** on 2026-05-01 14:03 UTC by Ada Lovelace, approved by grace.h.',
         '> Reason: corrupts carts',
         '> Use [v1.4.1](https://github.com/acme/x/releases/tag/v1.4.1) instead.',
         '<!-- /backout:retracted -->',
@@ -61,6 +64,13 @@ describe('the RETRACTED banner', () => {
     expect(retractedBy(body)).toBe('rt-abcd2345');
     expect(isRetracted('notes')).toBe(false);
     expect(isRetracted('text <!-- backout:retracted request=rt-abcd2345 -->')).toBe(false);
+  });
+
+  it('names people by id when their Slack names could not be read, and never lets a name mention anyone', () => {
+    const unnamed = banner('x', { requesterName: '', approverName: '  ' });
+    expect(unnamed).toContain('by Slack user U0REQUEST, approved by Slack user U0SRE1.');
+    const odd = banner('x', { requesterName: '<b>@alice</b>' });
+    expect(odd).toContain('by &lt;b>@\u2060alice&lt;/b>, approved by grace.h.');
   });
 
   it('keeps a reason on one quoted line, without HTML or GitHub @-mentions', () => {

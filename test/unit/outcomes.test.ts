@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { verdictOf, type Verification } from '../../jobs/rollback-verify.js';
+import { summaryLine, verdictOf, type Verification } from '../../jobs/rollback-verify.js';
 import type { HealthReading } from '../../src/integrations/health.js';
 import { judge, parseSample, seriesName } from '../../src/integrations/prometheus/result.js';
 import { OUTCOMES, OUTCOME_MARK } from '../../src/requests/outcome.js';
@@ -29,6 +29,31 @@ describe('how a verification ends', () => {
     ['nothing passing at the end', verification(3, [reading(0, 2), reading(0, 1)]), 'failed'],
   ] as const)('%s → %s', (_, v, expected) => {
     expect(verdictOf(v)).toBe(expected);
+  });
+
+  it.each([
+    [
+      'no failure in any round',
+      verification(0, [reading(2, 2), reading(1, 1)]),
+      '2 of 2 checks passed in every round.',
+    ],
+    [
+      'one of two checks failing at the end',
+      verification(3, [reading(1, 2), reading(1, 1)]),
+      '1 of 2 checks passed in the last round; failing: c 1/2.',
+    ],
+    [
+      'a failure early, all passing at the end',
+      verification(1, [reading(2, 2)]),
+      '1 of 1 check passed in the last round; 1 check failed in earlier rounds (first: round 1: c).',
+    ],
+    [
+      'nothing passing at the end',
+      verification(3, [reading(0, 2), reading(0, 1)]),
+      '0 of 2 checks passed in the last round; failing: c 0/2; c 0/1.',
+    ],
+  ] as const)('the outcome reply sums it up in one line: %s', (_, v, line) => {
+    expect(summaryLine(v, verdictOf(v))).toBe(line);
   });
 });
 

@@ -12,9 +12,12 @@ const END = '<!-- /backout:retracted -->';
 export interface BannerInput {
   requestId: string;
   at: Date;
-  /** Slack user ids (shown as such: GitHub has no idea who they are). */
+  /** Slack user ids: the banner names them by id only when their Slack names could not be read. */
   requester: string;
   approver?: string;
+  /** Slack display names, read once before the banner is written (GitHub has no idea who U0… is). */
+  requesterName?: string;
+  approverName?: string;
   reason?: string;
   replacement?: { tag: string; url: string };
 }
@@ -32,12 +35,20 @@ function stamp(at: Date): string {
   return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+/** A person by their Slack name, or by id when the name could not be read. */
+function person(id: string, name: string | undefined): string {
+  const shown = name ? inline(name) : '';
+  return shown ? shown : `Slack user ${id}`;
+}
+
 export function retractionBanner(b: BannerInput): string {
-  const approval = b.approver ? `, approved by Slack user ${b.approver}` : ' (no approval was required)';
+  const approval = b.approver
+    ? `, approved by ${person(b.approver, b.approverName)}`
+    : ' (no approval was required)';
   const lines = [
     `<!-- backout:retracted request=${b.requestId} -->`,
     '> [!WARNING]',
-    `> **RETRACTED** on ${stamp(b.at)} by Slack user ${b.requester}${approval}.`,
+    `> **RETRACTED** on ${stamp(b.at)} by ${person(b.requester, b.requesterName)}${approval}.`,
   ];
   if (b.reason) lines.push(`> Reason: ${inline(b.reason)}`);
   lines.push(

@@ -1,3 +1,5 @@
+import { utcText } from '../../text/time.js';
+
 /** The field manager backout's traffic writes are recorded under in `metadata.managedFields`. */
 export const FIELD_MANAGER = 'backout';
 
@@ -54,5 +56,5 @@ export function lastWriter(entries: ManagedFieldsEntry[] | undefined, paths: str
 /** "`kubectl-edit` at 12:03:04 UTC" — or what is known. */
 export function writerInWords(w: Writer | undefined): string {
   if (!w) return 'someone else (the object records no field manager that says who)';
-  return `\`${w.manager}\`${w.at ? ` at ${w.at.replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC')}` : ''}`;
+  return `\`${w.manager}\`${w.at ? ` at ${utcText(Date.parse(w.at), { seconds: true })}` : ''}`;
 }
