@@ -104,6 +104,10 @@ async function scene(
 ): Promise<void> {
   const world = await make();
   try {
+    // People as Slack shows them (the GitHub banner names them by display name).
+    for (const [id, label] of Object.entries(NAMES)) {
+      if (/^U/.test(id)) world.slack.setUser(id, { displayName: label.split(' ')[0]!, realName: label });
+    }
     seed(world);
     const bot = await world.start({ REDIS_URL, LOG_LEVEL: 'warn', ...env });
     try {
