@@ -166,7 +166,6 @@ async function main(): Promise<number> {
   if (only !== undefined && only !== 'scale')
     throw new Error(`BENCH_ONLY=${only}: only \`scale\` can run alone`);
   const scalePhase = async () => {
-    let failure: string | undefined;
     const scale = await phase('scale', () =>
       benchScale({
         world,
@@ -175,11 +174,8 @@ async function main(): Promise<number> {
         prefixes: scalePrefixes,
         log,
       }),
-    ).catch((err: unknown) => {
-      failure = String(err);
-      return undefined;
-    });
-    failure ??= failures.find((f) => f.startsWith('scale'));
+    );
+    const failure = failures.find((f) => f.startsWith('scale'));
     writeScaleSection(renderScaleBench(scale, failure));
     log(`wrote the scale section of BENCHMARKS.md`);
   };

@@ -31,6 +31,7 @@ import type { AuditRecord } from '../../src/audit/record.js';
 import { freePort } from '../kit/process.js';
 import { forkChild, LoadGenerator, ROOT } from './procs.js';
 import { ms, ratio, summarize, type Summary } from './stats.js';
+import { stepMeans, stepTotals, type StepTotals } from './metrics.js';
 
 export const SCALE_SERVICES = 2_000;
 export const SCALE_REVISIONS = 10;
@@ -162,6 +163,8 @@ export interface ScaleBench {
   /** The same acknowledgements from two bare Bolt apps (one request at a time, then 50 at once, round-robin). */
   bareAck?: { single: Summary; burst: Summary };
   workerSlots: number;
+  /** Mean duration of each job step (the workers' own histogram), single incidents and burst. */
+  steps?: { step: string; single: number; burst: number }[];
   small?: {
     services: number;
     idle: { prefixBytes: number; keys: number };
@@ -547,6 +550,18 @@ async function bareAck(
   }
 }
 
+/** Both workers' step histograms, added together. */
+async function workerSteps(workers: BotProcess[]): Promise<StepTotals> {
+  const sum: StepTotals = new Map();
+  for (const w of workers) {
+    for (const [step, t] of await stepTotals(`http://127.0.0.1:${w.port}/metrics`)) {
+      const e = sum.get(step) ?? { sum: 0, count: 0 };
+      sum.set(step, { sum: e.sum + t.sum, count: e.count + t.count });
+    }
+  }
+  return sum;
+}
+
 async function idleFootprint(
   redis: RedisClient,
   prefix: string,
@@ -609,6 +624,8 @@ export async function benchScale(opts: {
     };
     const idle = await idleFootprint(redis, opts.prefixes.big);
 
+    const workers = started.slice(2);
+    const steps0 = await workerSteps(workers).catch(() => undefined);
     // 1. One incident at a time.
     const single: Incident[] = [];
     const warmups: Incident[] = [];
@@ -639,9 +656,21 @@ export async function benchScale(opts: {
       { length: SCALE_INCIDENTS },
       (_, k) => scaleServices[SMALL_SERVICES + k * step]!,
     );
+    const steps1 = await workerSteps(workers).catch(() => undefined);
     const before = await snapshot(redis, opts.prefixes.big);
     const burstRun = await runIncidents(ctx, burstServices);
     const after = await snapshot(redis, opts.prefixes.big);
+    const steps2 = await workerSteps(workers).catch(() => undefined);
+    let steps: ScaleBench['steps'];
+    if (steps0 && steps1 && steps2) {
+      // The warm-up incident is in the single figures too.
+      const single = new Map(stepMeans(steps0, steps1).map((m) => [m.step, m.meanMs]));
+      steps = stepMeans(steps1, steps2).map((m) => ({
+        step: m.step,
+        single: single.get(m.step) ?? NaN,
+        burst: m.meanMs,
+      }));
+    }
     const burst = burstRun.figures;
     log(
       `  ${burst.incidents} at once: ack p50 ${ms(burst.ack.p50)} p99 ${ms(burst.ack.p99)}, approve → start p50 ${ms(burst.approveToStart.p50)} p99 ${ms(burst.approveToStart.p99)}; all finished in ${(burst.finishedMs / 1000).toFixed(1)} s`,
@@ -689,6 +718,7 @@ export async function benchScale(opts: {
       checks: checked,
       bareAck: bare,
       workerSlots: WORKER_SLOTS,
+      steps,
       redis: redisBig,
       idle,
       small,
@@ -732,7 +762,7 @@ export function renderScaleBench(b: ScaleBench | undefined, failure?: string): s
       `(${b.replicaSets.toLocaleString('en')} ReplicaSets, seeded in ${(b.seedMs / 1000).toFixed(1)} s). backout runs as ${b.processes} ` +
       `(built output, ready in ${(b.startMs / 1000).toFixed(1)} s) on one Redis prefix; the load generator sends the signed Slack requests ` +
       'round-robin to the two web processes. An incident = `/rollback <service>` → its card → an Approve click → the rollback job ' +
-      `to completion. Baseline: one incident at a time (${b.baseline.incidents} measured after ${BASELINE_WARMUP} warm-up), same processes, same run. ` +
+      `to completion. Baseline: one incident at a time (${b.baseline.incidents} measured after ${BASELINE_WARMUP} warm-up; with so few, its p99 is their maximum), same processes, same run. ` +
       `Burst: ${b.burst.incidents} incidents on ${b.burst.incidents} services at once — the ${b.burst.incidents} commands sent together, then, once every ` +
       `card was up, the ${b.burst.incidents} clicks together. Ack = command sent → HTTP response read; approve → start = click sent → the BullMQ ` +
       `job's \`processedOn\` (job id = request id). Target: burst within ${SCALE_TARGET_RATIO}× of the single-incident figure.`,
@@ -784,6 +814,17 @@ export function renderScaleBench(b: ScaleBench | undefined, failure?: string): s
       'apps, which do nothing but verify and acknowledge, show how much of that ratio any Node HTTP server has on this machine.',
   );
   p();
+  if (b.steps?.length) {
+    p(
+      "The job's steps, mean duration from the workers' own `backout_step_duration_seconds` (single incidents including the warm-up):",
+    );
+    p();
+    p('| Step | single | burst | ratio |');
+    p('|---|---|---|---|');
+    for (const st of b.steps)
+      p(`| ${st.step} | ${ms(st.single)} | ${ms(st.burst)} | ${ratio(st.burst, st.single)} |`);
+    p();
+  }
   p(
     `The burst: every request ended ${(b.burst.finishedMs / 1000).toFixed(1)} s after the first command was sent, and every thread update ` +
       `had left the outbox ${(b.burst.settledMs / 1000).toFixed(1)} s after it.`,
@@ -802,7 +843,9 @@ export function renderScaleBench(b: ScaleBench | undefined, failure?: string): s
   p(
     `| Top-level messages (cards) per incident channel | ${counts(c.cards, 'card')} | ${exactlyOne(c.cards) ? 'ok' : '**not one each**'} |`,
   );
-  p(`| Thread replies per card | ${c.replies.min}–${c.replies.max} | |`);
+  p(
+    `| Thread replies per card | ${c.replies.min === c.replies.max ? c.replies.min : `${c.replies.min}–${c.replies.max}`} | |`,
+  );
   const succeeded = c.states.get('succeeded') === all && c.states.size === 1;
   p(
     `| Request end states | ${[...c.states.entries()].map(([s, n]) => `${n} ${s}`).join(', ')} | ${succeeded ? 'ok' : '**not all succeeded**'} |`,
