@@ -19,7 +19,8 @@ export interface RoundRequest {
 
 export interface RoundResult {
   id: number;
-  results: { ms: number; status: number; error?: string }[];
+  /** `sentAt`: epoch ms just before the request was written, for matching against server-side timestamps. */
+  results: { ms: number; status: number; sentAt?: number; error?: string }[];
 }
 
 type Outcome = RoundResult['results'][number];
@@ -27,7 +28,7 @@ type Outcome = RoundResult['results'][number];
 /** One keep-alive connection carrying one request at a time. */
 class Connection {
   private buffer = Buffer.alloc(0);
-  private pending: { started: number; resolve: (o: Outcome) => void } | undefined;
+  private pending: { started: number; sentAt: number; resolve: (o: Outcome) => void } | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -48,7 +49,7 @@ class Connection {
 
   send(raw: Buffer): Promise<Outcome> {
     return new Promise((resolve) => {
-      this.pending = { started: performance.now(), resolve };
+      this.pending = { started: performance.now(), sentAt: Date.now(), resolve };
       this.socket.write(raw);
     });
   }
@@ -62,7 +63,7 @@ class Connection {
     if (!p) return;
     this.pending = undefined;
     this.buffer = Buffer.alloc(0);
-    p.resolve({ ms: performance.now() - p.started, ...o });
+    p.resolve({ ms: performance.now() - p.started, sentAt: p.sentAt, ...o });
   }
 
   /** Completes the request once the whole response (Content-Length or chunked) has arrived. */

@@ -5,6 +5,9 @@
  * 2. Approve click → worker start vs a bare BullMQ add → process.
  * 3. backout's own overhead per rollback (job time minus the Kubernetes double's convergence).
  * 4. Resident memory at idle and after 1,000 rollback jobs.
+ * 5. Scale: 2,000 services, 2 web + 2 worker processes, 50 incidents at once (its own section).
+ *
+ * `BENCH_ONLY=scale` runs the scale phase alone and writes only its section of BENCHMARKS.md.
  *
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
  * test doubles on a unique Redis prefix. Every child process and Redis key is cleaned up, also on failure.
@@ -25,6 +28,7 @@ import { renderReport, TARGETS, type BenchReport, type Machine } from './report.
 import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
 import { measureModuleCosts } from './module-costs.js';
 import { benchProxy, renderProxyBench, writeProxySection } from './proxy.js';
+import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
 
 /** The Node flags `npm start` (and the container image) run backout with, read from package.json. */
@@ -133,8 +137,9 @@ async function main(): Promise<number> {
   cleanups.push(() => Promise.resolve(convergence.close()));
   const rssPrefix = `${world.prefix}-rss`;
   const barePrefix = `${world.prefix}-bare`;
-  cleanups.push(() => deleteKeys(world.redis, rssPrefix));
-  cleanups.push(() => deleteKeys(world.redis, barePrefix));
+  const scalePrefixes = { big: `${world.prefix}-scale`, small: `${world.prefix}-scale200` };
+  for (const prefix of [rssPrefix, barePrefix, scalePrefixes.big, scalePrefixes.small])
+    cleanups.push(() => deleteKeys(world.redis, prefix));
 
   const report: BenchReport = {
     machine: machine(await world.redis.info('server'), loadAtStart),
@@ -156,6 +161,29 @@ async function main(): Promise<number> {
     cleanups.push(() => stopProcess(bot.child));
     return bot;
   };
+
+  const only = process.env.BENCH_ONLY;
+  if (only !== undefined && only !== 'scale')
+    throw new Error(`BENCH_ONLY=${only}: only \`scale\` can run alone`);
+  const scalePhase = async () => {
+    const scale = await phase('scale', () =>
+      benchScale({
+        world,
+        spawn,
+        stop: (bot) => stopProcess(bot.child),
+        prefixes: scalePrefixes,
+        log,
+      }),
+    );
+    const failure = failures.find((f) => f.startsWith('scale'));
+    writeScaleSection(renderScaleBench(scale, failure));
+    log(`wrote the scale section of BENCHMARKS.md`);
+  };
+  if (only === 'scale') {
+    await scalePhase();
+    log(`scale phase alone took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return failures.length ? 1 : 0;
+  }
 
   // Figures 1–3 on one backout process.
   const a = await phase('start backout', () => spawn({}));
@@ -247,6 +275,8 @@ async function main(): Promise<number> {
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
   log('▶ backout proxy vs NGINX');
   writeProxySection(renderProxyBench(await benchProxy(log)));
+  log('▶ scale');
+  await scalePhase();
   log(
     `wrote BENCHMARKS.md (run took ${(report.durationMs / 1000).toFixed(1)} s, target < ${TARGETS.durationMs / 1000} s)`,
   );

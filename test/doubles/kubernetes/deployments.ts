@@ -170,7 +170,7 @@ export class DeploymentController {
 
   owned(d: { metadata: Meta }): RS[] {
     return this.store
-      .list('ReplicaSet', d.metadata.namespace)
+      .list('ReplicaSet', d.metadata.namespace, { ownerUid: d.metadata.uid })
       .filter((rs) =>
         rs.metadata.ownerReferences?.some((o) => o.controller === true && o.uid === d.metadata.uid),
       )

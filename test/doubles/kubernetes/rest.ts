@@ -182,7 +182,7 @@ export class RestApi {
     const labels = parseLabelSelector(query.labelSelector);
     const fields = parseFieldSelector(query.fieldSelector);
     const items = this.store
-      .list(type.kind, namespace)
+      .list(type.kind, namespace, { label: equalityTerm(query.labelSelector) })
       .filter((o) => labels(o.metadata.labels) && fields(o.metadata));
     return {
       apiVersion: apiVersionOf(type),
@@ -340,4 +340,16 @@ export class RestApi {
     };
     return { status: 201, body: reply };
   }
+}
+
+/**
+ * One `key=value` requirement of a label selector, if it has one: the store's index narrows a list
+ * to the objects carrying it before the whole selector is applied.
+ */
+function equalityTerm(selector: string | undefined): { key: string; value: string } | undefined {
+  for (const term of selector?.split(',') ?? []) {
+    const m = /^([^!=\s(),]+)\s*==?\s*([^\s(),]+)$/.exec(term.trim());
+    if (m) return { key: m[1]!, value: m[2]! };
+  }
+  return undefined;
 }

@@ -34,9 +34,21 @@ function specOf(obj: KObject): unknown {
   return rest;
 }
 
+/** What `list` may narrow its candidates by before filtering: one label's value, a controller owner's uid. */
+export interface ListIndex {
+  label?: { key: string; value: string };
+  ownerUid?: string;
+}
+
 export class ObjectStore {
   private counter = 1000;
   private readonly objects = new Map<Kind, Map<string, KObject>>();
+  /**
+   * Keys of stored objects by kind and namespace, by kind, namespace and label `k=v`, and by kind
+   * and controller owner uid, so that listing one Deployment's ReplicaSets among tens of thousands
+   * touches only those.
+   */
+  private readonly index = new Map<string, Set<string>>();
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<(event: StoreEvent) => void>();
 
@@ -53,14 +65,58 @@ export class ObjectStore {
     return map;
   }
 
+  private indexEntries(kind: Kind, obj: KObject): string[] {
+    const ns = obj.metadata.namespace;
+    const entries = [`${kind}\0ns\0${ns}`];
+    for (const [k, v] of Object.entries(obj.metadata.labels ?? {}))
+      entries.push(`${kind}\0label\0${ns}\0${k}=${v}`);
+    for (const o of obj.metadata.ownerReferences ?? [])
+      if (o.controller === true && o.uid) entries.push(`${kind}\0owner\0${o.uid}`);
+    return entries;
+  }
+
+  private indexAdd(kind: Kind, obj: KObject): void {
+    const k = key(obj.metadata.namespace, obj.metadata.name);
+    for (const entry of this.indexEntries(kind, obj)) {
+      let set = this.index.get(entry);
+      if (!set) this.index.set(entry, (set = new Set()));
+      set.add(k);
+    }
+  }
+
+  private indexRemove(kind: Kind, obj: KObject): void {
+    const k = key(obj.metadata.namespace, obj.metadata.name);
+    for (const entry of this.indexEntries(kind, obj)) {
+      const set = this.index.get(entry);
+      set?.delete(k);
+      if (set?.size === 0) this.index.delete(entry);
+    }
+  }
+
   get(kind: Kind, namespace: string, name: string): KObject | undefined {
     const obj = this.bucket(kind).get(key(namespace, name));
     return obj ? clone(obj) : undefined;
   }
 
-  /** Objects of a kind in one namespace (all namespaces when omitted), sorted like etcd keys. */
-  list(kind: Kind, namespace?: string): KObject[] {
-    return [...this.bucket(kind).values()]
+  /**
+   * Objects of a kind in one namespace (all namespaces when omitted), sorted like etcd keys. With
+   * `by`, only those with that label value (in `namespace`) or that controller owner: the caller
+   * still applies its full selector, this only narrows the candidates through the index.
+   */
+  list(kind: Kind, namespace?: string, by: ListIndex = {}): KObject[] {
+    const bucket = this.bucket(kind);
+    const entry = by.ownerUid
+      ? `${kind}\0owner\0${by.ownerUid}`
+      : by.label && namespace !== undefined
+        ? `${kind}\0label\0${namespace}\0${by.label.key}=${by.label.value}`
+        : namespace !== undefined
+          ? `${kind}\0ns\0${namespace}`
+          : undefined;
+    const candidates =
+      entry === undefined
+        ? [...bucket.values()]
+        : [...(this.index.get(entry) ?? [])].map((k) => bucket.get(k)!);
+    return candidates
       .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
       .sort((a, b) =>
         key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)),
@@ -93,6 +149,7 @@ export class ObjectStore {
     if (opts.dryRun) return obj;
     this.counter++;
     this.bucket(kind).set(key(meta.namespace, meta.name), clone(obj));
+    this.indexAdd(kind, obj);
     this.emit('ADDED', kind, obj);
     return obj;
   }
@@ -138,6 +195,8 @@ export class ObjectStore {
     if (opts.dryRun) return obj;
     this.counter++;
     this.bucket(kind).set(key(namespace, name), clone(obj));
+    this.indexRemove(kind, prev);
+    this.indexAdd(kind, obj);
     this.emit('MODIFIED', kind, obj);
     return obj;
   }
@@ -147,6 +206,7 @@ export class ObjectStore {
     const obj = map.get(key(namespace, name));
     if (!obj) return undefined;
     map.delete(key(namespace, name));
+    this.indexRemove(kind, obj);
     this.counter++;
     const gone = {
       ...clone(obj),
