@@ -46,9 +46,20 @@ export function createDrainer(deps: DrainDeps) {
     return lanes.find((l) => !aside.has(l));
   }
 
-  async function headIsUrgent(channel: string, lane: string): Promise<boolean> {
+  async function headOf(channel: string, lane: string): Promise<OutboxEntry | undefined> {
     const raw = await redis.lindex(keys.lane(channel, lane), 0);
-    return raw !== null && (JSON.parse(raw) as OutboxEntry).urgent === true;
+    return raw === null ? undefined : (JSON.parse(raw) as OutboxEntry);
+  }
+
+  /**
+   * Whether the lane's head may go now: a post waits for a slot of Slack's per-channel post pace;
+   * an edit does not (chat.update keeps its own pace in deliver.ts, and an edit superseded by a
+   * newer one costs no call at all), so a thread's edits never hold its posts back a second each.
+   */
+  async function mayGo(channel: string, lane: string): Promise<boolean> {
+    const head = await headOf(channel, lane);
+    if (!head || head.op === 'update') return true;
+    return pace(channel, 'chat.postMessage', { peek: true, urgent: head.urgent === true });
   }
 
   return async function drainChannel(channel: string, owner: string): Promise<number | undefined> {
@@ -64,13 +75,7 @@ export function createDrainer(deps: DrainDeps) {
         while (lock.held) {
           // Choose what to send only once Slack's pace allows it: a card queued meanwhile goes next.
           let lane = await nextLane(channel, aside);
-          while (
-            lane !== undefined &&
-            !(await pace(channel, 'chat.postMessage', {
-              peek: true,
-              urgent: await headIsUrgent(channel, lane),
-            }))
-          ) {
+          while (lane !== undefined && !(await mayGo(channel, lane))) {
             lane = await nextLane(channel, aside);
           }
           if (lane === undefined) break;

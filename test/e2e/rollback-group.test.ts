@@ -80,6 +80,10 @@ describe('/rollback <group>: members in order, one approval, the first failure s
     expect(deploymentPatches(world.prod)).toHaveLength(0);
 
     await click(world, bot, card, 'backout_approve', PEOPLE.sre2);
+    // The card says who approved at once, not after the members' thread replies (each ~1 s at
+    // Slack's pace): its edits do not wait for post slots.
+    await waitCard(world, card, /approved by <@U0SRE2>/, 5_000);
+    expect(world.slack.transcript(card.channel, card.ts)).not.toContain('every member rolled back in order');
     const done = await waitCard(world, card, /Done/, 60_000);
     expect(done).toContain('checkout-api/production rolled back to revision 2');
     expect(done).toContain('gateway/production rolled back to revision 1');
