@@ -3,7 +3,7 @@
  * every one of them is stopped even when the bench fails, plus resident-memory readings from /proc.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RoundRequest, RoundResult } from './loadgen.js';
@@ -167,4 +167,17 @@ export async function settledMemory(
     if (settled || waitedMs >= maxMs) return { ...m, waitedMs, settled };
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** Puts a phase's section into BENCHMARKS.md between its markers, replacing an earlier one. */
+export function writeMarkedSection(markdown: string, start: string, end: string): void {
+  const file = join(ROOT, 'BENCHMARKS.md');
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const from = current.indexOf(start);
+  const to = current.indexOf(end);
+  const next =
+    from !== -1 && to !== -1
+      ? `${current.slice(0, from)}${markdown}${current.slice(to + end.length)}`
+      : `${current.trimEnd()}\n\n${markdown}\n`;
+  writeFileSync(file, next);
 }

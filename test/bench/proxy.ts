@@ -8,7 +8,7 @@
  * of `npm run bench`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +17,7 @@ import { DeprecationRegistry } from '../../src/api-retirement/registry.js';
 import { makeEntry } from '../api-retirement/fixtures.js';
 import { freePort } from '../kit/process.js';
 import { waitFor } from '../kit/wait.js';
-import { ROOT, stopProcess, track } from './procs.js';
+import { ROOT, stopProcess, track, writeMarkedSection } from './procs.js';
 
 const CONNECTIONS = [1, 64, 256] as const;
 const DURATION_S = 6;
@@ -255,15 +255,7 @@ export function renderProxyBench(bench: ProxyBench): string {
 
 /** Puts the section into BENCHMARKS.md, replacing an earlier one. */
 export function writeProxySection(markdown: string): void {
-  const file = join(ROOT, 'BENCHMARKS.md');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf(MARK_START);
-  const end = current.indexOf(MARK_END);
-  const next =
-    start !== -1 && end !== -1
-      ? `${current.slice(0, start)}${markdown}${current.slice(end + MARK_END.length)}`
-      : `${current.trimEnd()}\n\n${markdown}\n`;
-  writeFileSync(file, next);
+  writeMarkedSection(markdown, MARK_START, MARK_END);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

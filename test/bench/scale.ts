@@ -17,7 +17,7 @@
  * and per audit record, with the key layout's growth; the same with 200 services on one process
  * for how it grows with the number of services.
  */
-import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { BotProcess } from '../kit/process.js';
@@ -29,7 +29,7 @@ import { scanKeys } from '../../src/redis/scan.js';
 import { verifyChain, GENESIS_ANCHOR } from '../../src/audit/verify.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { freePort } from '../kit/process.js';
-import { forkChild, LoadGenerator, ROOT } from './procs.js';
+import { forkChild, LoadGenerator, writeMarkedSection } from './procs.js';
 import { ms, ratio, summarize, type Summary } from './stats.js';
 import { stepMeans, stepTotals, type StepTotals } from './metrics.js';
 
@@ -919,13 +919,5 @@ export function renderScaleBench(b: ScaleBench | undefined, failure?: string): s
 
 /** Puts the section into BENCHMARKS.md, replacing an earlier one. */
 export function writeScaleSection(markdown: string): void {
-  const file = join(ROOT, 'BENCHMARKS.md');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf(MARK_START);
-  const end = current.indexOf(MARK_END);
-  const next =
-    start !== -1 && end !== -1
-      ? `${current.slice(0, start)}${markdown}${current.slice(end + MARK_END.length)}`
-      : `${current.trimEnd()}\n\n${markdown}\n`;
-  writeFileSync(file, next);
+  writeMarkedSection(markdown, MARK_START, MARK_END);
 }
