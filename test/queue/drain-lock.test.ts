@@ -30,7 +30,18 @@ describe('the drain lock', () => {
     const key = `${prefix}:notify:lock:C0LOCK`;
     const hash = `${prefix}:notify:msg:x`;
     const first = (await DrainLock.acquire(redis, key, 'drain-1', 200))!;
-    await new Promise((r) => setTimeout(r, 700));
+    // Held across several renewals (each pushes the key's expiry back up), well past its 200 ms TTL.
+    let renewals = 0;
+    let lastTtl = await redis.pttl(key);
+    await waitFor(
+      async () => {
+        const ttl = await redis.pttl(key);
+        if (ttl > lastTtl) renewals++;
+        lastTtl = ttl;
+        return renewals >= 6;
+      },
+      { what: 'six renewals of the drain lock', intervalMs: 10, timeoutMs: 5_000 },
+    );
     expect(first.held).toBe(true);
     expect(await DrainLock.acquire(redis, key, 'drain-2', 200)).toBeUndefined();
     await first.writeHash(hash, { ts: '1.000001' });
@@ -76,11 +87,14 @@ describe('the drain lock', () => {
     expect(await redis.hget(`${prefix}:notify:msg:lost.card`, 'ts')).toBeNull();
 
     await redis.del(lockKey);
-    const deadline = Date.now() + 10_000;
-    while ((await redis.exists(`${prefix}:notify:lanes:C0LOST`)) === 1 && Date.now() < deadline) {
-      const later = await drainer('C0LOST', 'drain-b');
-      await new Promise((r) => setTimeout(r, later ?? 20));
-    }
+    // Drain again until the outbox is empty, as the drain job would (an early call just answers "later").
+    await waitFor(
+      async () => {
+        await drainer('C0LOST', 'drain-b');
+        return (await redis.exists(`${prefix}:notify:lanes:C0LOST`)) === 0;
+      },
+      { what: 'the outbox of C0LOST to empty', timeoutMs: 10_000 },
+    );
     expect(slack.messages('C0LOST').map((m) => m.text)).toEqual(['the card']);
     expect(slack.allCallsTo('chat.postMessage')).toHaveLength(1);
     expect(await redis.hget(`${prefix}:notify:msg:lost.card`, 'ts')).toBe(slack.messages('C0LOST')[0]!.ts);
