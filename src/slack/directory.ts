@@ -1,5 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import { IntegrationError } from '../errors.js';
+import { withTimeout } from '../api-retirement/timeout.js';
 
 /** Who is in a Slack user group. */
 export interface Directory {
@@ -64,22 +65,20 @@ export class SlackPeople implements People {
   ) {}
 
   async displayName(user: string): Promise<string | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.deadlineMs);
-    });
     try {
-      const answer = (await Promise.race([this.client.users.info({ user }), deadline])) as
-        UserInfoAnswer | undefined;
-      const u = answer?.user;
+      const answer = (await withTimeout(
+        this.client.users.info({ user }),
+        this.deadlineMs,
+        'Slack users.info',
+      )) as UserInfoAnswer;
+      const u = answer.user;
       const name = [u?.profile?.display_name, u?.profile?.real_name, u?.real_name]
         .map((n) => n?.trim())
         .find(Boolean);
       return name || undefined;
     } catch {
+      // Refused, unknown or too slow: the caller names the user by id.
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
