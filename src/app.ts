@@ -38,6 +38,7 @@ import { createSlackSurface, slackClientOptions } from './slack/bolt.js';
 import { SlackDirectory, SlackPeople } from './slack/directory.js';
 import { SlackMembership } from './slack/membership.js';
 import { RedisReplayGuard } from './slack/replay-guard.js';
+import { EnvelopeLedger } from './slack/envelope-ledger.js';
 import { registerInteractions } from './slack/interactions.js';
 import { NOTIFY_QUEUE, QueueNotifier } from './slack/notifier.js';
 import { createDrainProcessor } from './slack/notify-worker.js';
@@ -188,7 +189,7 @@ export async function startBackout(
 
   // Slack: the Bolt app for the surface; its own client for look-ups and views; a separate
   // client for the notifier that never retries by itself (the notify queue does).
-  const surface = createSlackSurface(env, log);
+  const surface = createSlackSurface(env, log, new EnvelopeLedger(redis, prefix));
   const slackApi = new WebClient(env.SLACK_BOT_TOKEN, slackClientOptions(env));
   const slackNotifyClient = new WebClient(env.SLACK_BOT_TOKEN, {
     ...slackClientOptions(env),
@@ -372,6 +373,8 @@ export async function startBackout(
           redisOk ||
           `not ready: ${redis.status === 'ready' ? (probe.last().error ?? 'no answer yet') : `connection ${redis.status}`}`,
         workers: env.BACKOUT_ROLE === 'web' ? 'not run in this role' : workersOk,
+        // Reported, not required: with no inbound traffic to steer, an unready pod would only stall rollouts during a Slack outage.
+        ...(surface.link && env.BACKOUT_ROLE !== 'worker' ? { slack: surface.link.state() } : {}),
       },
     };
   };

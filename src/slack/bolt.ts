@@ -2,6 +2,8 @@ import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/b
 import type { Env } from '../config/env.js';
 import { MAX_BODY_BYTES } from '../http/body-limit.js';
 import type { Logger } from '../observability/logger.js';
+import type { EnvelopeLedger } from './envelope-ledger.js';
+import { SocketModeLink } from './socket-mode.js';
 
 /** Slack Web API calls have bounded timeouts and few retries: BullMQ owns long retries. */
 export function slackClientOptions(env: Env) {
@@ -33,6 +35,8 @@ export interface SlackSurface {
   /** Set in HTTP mode: the request listener for POST /slack/events. */
   receiver?: HTTPReceiver;
   socketMode: boolean;
+  /** Set in Socket Mode: the connection to Slack, whose state readiness reports. */
+  link?: SocketModeLink;
 }
 
 /**
@@ -41,7 +45,7 @@ export interface SlackSurface {
  * `auth.test` is never called (not at start-up, not per request), so readiness depends on
  * Redis only; `backout doctor` checks the token.
  */
-export function createSlackSurface(env: Env, log: Logger): SlackSurface {
+export function createSlackSurface(env: Env, log: Logger, ledger: EnvelopeLedger): SlackSurface {
   const logger = boltLogger(log);
   const botToken = env.SLACK_BOT_TOKEN;
   const common = {
@@ -55,7 +59,9 @@ export function createSlackSurface(env: Env, log: Logger): SlackSurface {
     ignoreSelf: false,
   };
   if (env.SLACK_APP_TOKEN) {
-    return { app: new App({ ...common, appToken: env.SLACK_APP_TOKEN, socketMode: true }), socketMode: true };
+    const apiUrl = (env.SLACK_API_URL ?? 'https://slack.com/api/').replace(/\/?$/, '/');
+    const link = new SocketModeLink({ appToken: env.SLACK_APP_TOKEN, apiUrl, log, ledger });
+    return { app: new App({ ...common, receiver: link }), socketMode: true, link };
   }
   const receiver = new HTTPReceiver({
     signingSecret: env.SLACK_SIGNING_SECRET ?? '',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
 
 /** Slack's replay window is 5 minutes; remember a little longer than that. */
-const REMEMBER_MS = 6 * 60_000;
+export const REMEMBER_MS = 6 * 60_000;
 
 /** Tells a first delivery of an interaction from a replay of it. */
 export interface ReplayGuard {

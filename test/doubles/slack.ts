@@ -249,6 +249,7 @@ export class SlackDouble {
   private idCounter = 0;
   private triggerTtlMs: number | undefined;
   private readonly handlers: Record<string, Handler>;
+  private readonly routes = new Map<string, (token: string | undefined) => Record<string, unknown>>();
 
   private constructor(opts: SlackDoubleOptions) {
     this.botUserId = opts.botUserId ?? 'U0000BOT';
@@ -308,6 +309,14 @@ export class SlackDouble {
   /** The value for WebClient's `slackApiUrl` / `SLACK_API_URL`. */
   get apiUrl(): string {
     return `${this.baseUrl}/api/`;
+  }
+
+  /**
+   * Serves another Web API method that checks its own token (e.g. `apps.connections.open`, which
+   * takes the app-level `xapp-` token, not the bot's); the answer is recorded like any call.
+   */
+  route(method: string, answer: (token: string | undefined) => Record<string, unknown>): void {
+    this.routes.set(method, answer);
   }
 
   // ---------------------------------------------------------------- configuration
@@ -572,9 +581,12 @@ export class SlackDouble {
     }
 
     const handler = this.handlers[method];
+    const routed = this.routes.get(method);
     let status = 200;
     let body: Record<string, unknown>;
-    if (!handler) {
+    if (routed) {
+      body = routed(token);
+    } else if (!handler) {
       body = { ok: false, error: 'unknown_method' };
     } else if (token === undefined || !this.tokenValid(token)) {
       body = { ok: false, error: 'invalid_auth' };

@@ -31,6 +31,11 @@ export interface SlackClientOptions {
    * Without it a closed local port is used, so a stray respond() fails fast and never leaves the machine.
    */
   newResponseUrl?: () => string;
+  /**
+   * Carries each request another way than a signed POST to `url` (Socket Mode: an envelope over the
+   * WebSocket), given the form body Slack would have posted; the reply is the acknowledgement.
+   */
+  deliver?: (formBody: string) => Promise<SlackReply>;
 }
 
 export interface SignOptions {
@@ -131,6 +136,7 @@ export class SlackClient {
   readonly apiAppId: string;
   private readonly signingSecret: string;
   private readonly responseUrlFactory: () => string;
+  private readonly deliver: ((formBody: string) => Promise<SlackReply>) | undefined;
 
   constructor(opts: SlackClientOptions) {
     this.url = opts.url;
@@ -139,6 +145,7 @@ export class SlackClient {
     this.teamDomain = opts.teamDomain ?? 'backout-test';
     this.apiAppId = opts.apiAppId ?? 'A0000APP';
     this.responseUrlFactory = opts.newResponseUrl ?? (() => UNROUTED_RESPONSE_URL);
+    this.deliver = opts.deliver;
   }
 
   /** Sends a slash command with every field Slack sends. */
@@ -310,6 +317,7 @@ export class SlackClient {
   private last: { body: string; headers: Record<string, string> } | undefined;
 
   private async signedPost(body: string, opts: SignOptions): Promise<SlackReply> {
+    if (this.deliver) return this.deliver(body);
     const signed = signSlackRequest(opts.secret ?? this.signingSecret, body, opts.timestampSec);
     const headers = {
       'content-type': 'application/x-www-form-urlencoded',

@@ -15,7 +15,10 @@ import { writeKubeconfig } from '../doubles/kubeconfig.js';
 import { KubernetesDouble } from '../doubles/kubernetes.js';
 import { PrometheusDouble } from '../doubles/prometheus.js';
 import { SlackDouble } from '../doubles/slack.js';
+import { SocketModeDouble } from '../doubles/slack-socket-mode.js';
 import { SlackClient } from './slack-signing.js';
+import { socketDelivery } from './socket-transport.js';
+import { waitFor } from './wait.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-test-0000-backout-token';
@@ -73,8 +76,14 @@ services:
 ${extra}`;
 }
 
+/** How Slack reaches backout: signed POSTs to /slack/events, or envelopes over a Socket Mode WebSocket. */
+export type Transport = 'http' | 'socket';
+
 export interface World {
   slack: SlackDouble;
+  transport: Transport;
+  /** Slack's Socket Mode side, in a `socket` world. */
+  socket?: SocketModeDouble;
   prod: KubernetesDouble;
   staging: KubernetesDouble;
   github: GitHubDouble;
@@ -107,6 +116,8 @@ export async function createWorld(
     seed?: boolean;
     /** Another Redis than the standalone one on 6379: its variables and a client for the test's reads. */
     redis?: { env: Record<string, string>; client: () => RedisClient };
+    /** Default `http`; `socket` sets SLACK_APP_TOKEN and sends every request as an envelope. */
+    transport?: Transport;
   } = {},
 ): Promise<World> {
   const [slack, prod, staging, github, prometheus, probe] = await Promise.all([
@@ -117,6 +128,8 @@ export async function createWorld(
     PrometheusDouble.start(),
     HttpTarget.start(),
   ]);
+  const transport = opts.transport ?? 'http';
+  const socket = transport === 'socket' ? await SocketModeDouble.start(slack) : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'backout-test-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, [
@@ -155,6 +168,7 @@ export async function createWorld(
     BACKOUT_PREFIX: rawPrefix,
     LOG_LEVEL: 'info',
     BACKOUT_SHUTDOWN_TIMEOUT: '3s',
+    ...(socket ? { SLACK_APP_TOKEN: socket.appToken } : {}),
   };
   if (opts.redis) {
     delete rawEnv.REDIS_URL;
@@ -169,6 +183,8 @@ export async function createWorld(
 
   const world: World = {
     slack,
+    transport,
+    ...(socket ? { socket } : {}),
     prod,
     staging,
     github,
@@ -201,7 +217,10 @@ export async function createWorld(
         url,
         signingSecret: SIGNING_SECRET,
         newResponseUrl: () => slack.newResponseUrl(),
+        ...(socket && merged.SLACK_APP_TOKEN ? { deliver: socketDelivery(socket) } : {}),
       });
+      if (socket && merged.SLACK_APP_TOKEN)
+        await waitFor(() => app.readiness().checks.slack === true, { what: 'the Socket Mode connection' });
       const handle: RunningApp = { app, url, client, logs, stop: () => app.stop() };
       running.push(handle);
       return handle;
@@ -209,6 +228,7 @@ export async function createWorld(
     async close() {
       await Promise.allSettled(running.map((r) => r.app.stop()));
       await Promise.allSettled([
+        socket?.stop(),
         slack.stop(),
         prod.stop(),
         staging.stop(),
