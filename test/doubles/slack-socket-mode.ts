@@ -212,6 +212,20 @@ export class SocketModeDouble {
     this.lostAcks.set(envelopeId, count);
   }
 
+  /** The payload an envelope carried. */
+  sentPayload(envelopeId: string): Record<string, unknown> {
+    const envelope = this.sent.get(envelopeId);
+    if (!envelope) throw new Error(`no envelope ${envelopeId} was sent`);
+    return structuredClone(envelope.payload);
+  }
+
+  /** The next `count` ack frames, whatever their envelope, are lost on the way. */
+  loseNextAcks(count = 1): void {
+    this.lostAny = count;
+  }
+
+  private lostAny = 0;
+
   /** Sends a `disconnect` frame; after `refresh_requested` or `link_disabled` the socket is closed. */
   disconnect(connection: number, reason: DisconnectReason): void {
     const c = this.conns.get(connection);
@@ -283,6 +297,10 @@ export class SocketModeDouble {
     const lost = this.lostAcks.get(envelopeId) ?? 0;
     if (lost > 0) {
       this.lostAcks.set(envelopeId, lost - 1);
+      return;
+    }
+    if (this.lostAny > 0) {
+      this.lostAny -= 1;
       return;
     }
     this.acks.push({ envelopeId, connection: conn.info.id, ...(payload ? { payload } : {}), at: Date.now() });
