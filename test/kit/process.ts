@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { SIGNING_SECRET, type World } from './world.js';
 import { SlackClient } from './slack-signing.js';
+import { socketDelivery } from './socket-transport.js';
 import { waitFor } from './wait.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,7 +45,7 @@ export async function spawnBackout(
   } = {},
 ): Promise<BotProcess> {
   const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
-  const env = { ...process.env, ...world.rawEnv, ...overrides, PORT: String(port) };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...world.rawEnv, ...overrides, PORT: String(port) };
   // `backout start`: a bare `backout` prints help.
   const args = [...(opts.entry ?? ['--import', 'tsx', join(ROOT, 'src/main.ts')]), 'start'];
   const child = spawn(process.execPath, args, {
@@ -57,6 +58,9 @@ export async function spawnBackout(
   child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}/slack/events`;
+  // In a Socket Mode world a web process takes Slack's envelopes over its own WebSocket.
+  const socket =
+    world.socket && env.SLACK_APP_TOKEN && env.BACKOUT_ROLE !== 'worker' ? world.socket : undefined;
   const bot: BotProcess = {
     child,
     port,
@@ -65,6 +69,7 @@ export async function spawnBackout(
       url,
       signingSecret: SIGNING_SECRET,
       newResponseUrl: () => world.slack.newResponseUrl(),
+      ...(socket ? { deliver: socketDelivery(socket) } : {}),
     }),
     output,
     exited,
@@ -86,7 +91,9 @@ export async function spawnBackout(
       async () => {
         if (done) throw new Error(`backout exited before it was ready:\n${output.join('')}`);
         const res = await fetch(`http://127.0.0.1:${port}/healthz/ready`).catch(() => undefined);
-        return res?.status === 200;
+        if (res?.status !== 200) return false;
+        const { checks } = (await res.json()) as { checks: Record<string, unknown> };
+        return !socket || checks.slack === true;
       },
       { timeoutMs: 30_000, intervalMs: 100, what: 'backout to be ready' },
     ).catch((err: unknown) => {
