@@ -189,7 +189,9 @@ export async function startBackout(
 
   // Slack: the Bolt app for the surface; its own client for look-ups and views; a separate
   // client for the notifier that never retries by itself (the notify queue does).
-  const surface = createSlackSurface(env, log, new EnvelopeLedger(redis, prefix));
+  const surface = createSlackSurface(env, log, new EnvelopeLedger(redis, prefix), (kind, seconds) =>
+    metrics.ackLatency.observe({ kind }, seconds),
+  );
   const slackApi = new WebClient(env.SLACK_BOT_TOKEN, slackClientOptions(env));
   const slackNotifyClient = new WebClient(env.SLACK_BOT_TOKEN, {
     ...slackClientOptions(env),
@@ -209,18 +211,24 @@ export async function startBackout(
   }
   const responder = new ResponseUrlResponder(log);
 
-  const kube = new KubeClients(env.KUBECONFIG, env.BACKOUT_KUBE_TIMEOUT);
-  const contexts = new Set(kube.contexts());
-  for (const svc of config.services.values()) {
-    for (const e of svc.environments.values()) {
-      if (!contexts.has(e.kubernetes.context)) {
-        log.warn(
-          { service: svc.name, environment: e.name, context: e.kubernetes.context },
-          'the kubeconfig has no such context: commands for this environment will fail until it is added',
-        );
+  const warnMissingContexts = (clients: KubeClients) =>
+    void clients.contexts().then((names) => {
+      const contexts = new Set(names);
+      for (const svc of config.services.values()) {
+        for (const e of svc.environments.values()) {
+          if (!contexts.has(e.kubernetes.context)) {
+            log.warn(
+              { service: svc.name, environment: e.name, context: e.kubernetes.context },
+              'the kubeconfig has no such context: commands for this environment will fail until it is added',
+            );
+          }
+        }
       }
-    }
-  }
+    });
+  const kube = new KubeClients(env.KUBECONFIG, env.BACKOUT_KUBE_TIMEOUT, warnMissingContexts);
+  // Workers run Kubernetes steps: their library and kubeconfig are loaded now, so a broken one stops
+  // start-up. A web process loads them when a command first reads a cluster.
+  if (env.BACKOUT_ROLE !== 'web') await kube.load();
   const deployments = new KubeDeployments(kube);
   // Argo CD Applications and Flux objects that own Deployments (read for plans, paused on request).
   const owners = new KubeSyncOwners(kube);
@@ -286,7 +294,7 @@ export async function startBackout(
   const retractions = new RedisRetractions(redis, prefix, Math.ceil(config.auditRetentionMs / 1000));
   const retractDeps = { config, releases, retractions, deployments, directory, flow };
   const retractModal = new RetractModal({ ...retractDeps, responder, views: slackApi.views, log });
-  registerCommands(surface.app, {
+  const acknowledgeCommand = registerCommands(surface.app, {
     releases,
     retractions,
     retractViews: retractModal,
@@ -308,6 +316,7 @@ export async function startBackout(
     notifier,
     switches,
   });
+  surface.receiver?.acknowledgeCommandsWith(acknowledgeCommand);
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);
   registerInteractions(surface.app, {

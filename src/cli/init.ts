@@ -37,11 +37,11 @@ async function discover(env: NodeJS.ProcessEnv, cwd: string): Promise<Discovery>
   const contexts: Discovery['contexts'] = [];
   try {
     const kube = new KubeClients(env.KUBECONFIG);
-    for (const name of kube.contexts()) {
-      const namespace = kube.namespaceOf(name) ?? 'default';
+    for (const name of await kube.contexts()) {
+      const namespace = (await kube.namespaceOf(name)) ?? 'default';
       try {
         const list = await Promise.race([
-          kube.for(name).apps.listNamespacedDeployment({ namespace }),
+          kube.for(name).then((apis) => apis.apps.listNamespacedDeployment({ namespace })),
           new Promise<never>((_, reject) =>
             setTimeout(
               () => reject(new Error(`no answer within ${LOOKUP_TIMEOUT_MS / 1000} s`)),

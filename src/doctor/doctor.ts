@@ -84,7 +84,9 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
           (err: unknown) => slackChecks(slackClient(token, slackApiUrl), config, asError(err), slackApiUrl),
         )
       : Promise.resolve([]),
-    config ? kubernetesChecks(kubeClients(kubeconfig), config, kubeconfig) : Promise.resolve([]),
+    config
+      ? kubeClients(kubeconfig).then((clients) => kubernetesChecks(clients, config, kubeconfig))
+      : Promise.resolve([]),
     config ? githubChecks(github, config) : Promise.resolve([]),
     redis.ok
       ? redisChecks({
@@ -112,9 +114,11 @@ function slackClient(token: string, slackApiUrl: string | undefined): WebClient 
   });
 }
 
-function kubeClients(kubeconfig: string | undefined): KubeClients | Error {
+async function kubeClients(kubeconfig: string | undefined): Promise<KubeClients | Error> {
   try {
-    return new KubeClients(kubeconfig);
+    const clients = new KubeClients(kubeconfig);
+    await clients.load();
+    return clients;
   } catch (err) {
     return asError(err);
   }

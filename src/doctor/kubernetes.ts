@@ -1,6 +1,6 @@
-import { ApiException } from '@kubernetes/client-node';
+import { isApiException } from '../integrations/kubernetes/errors.js';
 import type { Config } from '../config/model.js';
-import type { KubeClients } from '../integrations/kubernetes/clients.js';
+import type { KubeApis, KubeClients } from '../integrations/kubernetes/clients.js';
 import { fail, messageOf, ok, unreachable, withTimeout, type CheckResult } from './check.js';
 
 const TIMEOUT_MS = 8_000;
@@ -84,14 +84,14 @@ async function contextChecks(
   const name = `context ${context}`;
   let apis;
   try {
-    apis = clients.for(context);
+    apis = await clients.for(context);
   } catch (err) {
     return [
       fail(
         'kubernetes',
         name,
         messageOf(err),
-        `add a context named "${context}" to the kubeconfig (available: ${clients.contexts().join(', ') || 'none'}), or fix kubernetes.context in the config`,
+        `add a context named "${context}" to the kubeconfig (available: ${(await clients.contexts().catch(() => [])).join(', ') || 'none'}), or fix kubernetes.context in the config`,
       ),
     ];
   }
@@ -103,8 +103,8 @@ async function contextChecks(
     }
     return out;
   } catch (err) {
-    const code = err instanceof ApiException ? err.code : undefined;
-    const server = clients.serverOf(context) ?? `the API server of ${context}`;
+    const code = isApiException(err) ? err.code : undefined;
+    const server = (await clients.serverOf(context)) ?? `the API server of ${context}`;
     if (code === 401) {
       return [
         fail(
@@ -125,7 +125,7 @@ async function contextChecks(
 }
 
 async function accessCheck(
-  apis: ReturnType<KubeClients['for']>,
+  apis: KubeApis,
   context: string,
   namespace: string,
   need: KubeNeed,

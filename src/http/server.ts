@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { HTTPReceiver } from '@slack/bolt';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { refuseDeclaredOversize } from './body-limit.js';
@@ -11,11 +10,11 @@ export interface Readiness {
 
 /**
  * One port for Slack (POST /slack/events), liveness, readiness and metrics. Slack
- * requests go to Bolt's own listener, which verifies signatures and timestamps. Bodies over
+ * requests go to the Slack receiver (src/slack/receiver.ts), which verifies signatures and timestamps. Bodies over
  * MAX_BODY_BYTES are refused with 413 on every route (see body-limit.ts).
  */
 export function createHttpServer(opts: {
-  receiver?: HTTPReceiver;
+  receiver?: { requestListener(req: IncomingMessage, res: ServerResponse): void };
   readiness: () => Readiness;
   registry: Registry;
   log: Logger;

@@ -1,8 +1,10 @@
-import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+// First: keeps Bolt from loading the Socket Mode client until it is used.
+import './defer-socket-mode.js';
+import { App, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Env } from '../config/env.js';
-import { MAX_BODY_BYTES } from '../http/body-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { EnvelopeLedger } from './envelope-ledger.js';
+import { SlackEventsReceiver, type AckKind } from './receiver.js';
 import { SocketModeLink } from './socket-mode.js';
 
 /** Slack Web API calls have bounded timeouts and few retries: BullMQ owns long retries. */
@@ -33,19 +35,25 @@ function boltLogger(log: Logger): BoltLogger {
 export interface SlackSurface {
   app: App;
   /** Set in HTTP mode: the request listener for POST /slack/events. */
-  receiver?: HTTPReceiver;
+  receiver?: SlackEventsReceiver;
   socketMode: boolean;
   /** Set in Socket Mode: the connection to Slack, whose state readiness reports. */
   link?: SocketModeLink;
 }
 
 /**
- * Bolt in HTTP mode (signed requests on POST /slack/events, verified by Bolt; replays
- * older than 5 minutes refused) or in Socket Mode when SLACK_APP_TOKEN is set.
+ * Bolt in HTTP mode (signed requests on POST /slack/events, verified and acknowledged by
+ * SlackEventsReceiver; replays older than 5 minutes refused) or in Socket Mode when
+ * SLACK_APP_TOKEN is set.
  * `auth.test` is never called (not at start-up, not per request), so readiness depends on
  * Redis only; `backout doctor` checks the token.
  */
-export function createSlackSurface(env: Env, log: Logger, ledger: EnvelopeLedger): SlackSurface {
+export function createSlackSurface(
+  env: Env,
+  log: Logger,
+  ledger: EnvelopeLedger,
+  onAck?: (kind: AckKind, seconds: number) => void,
+): SlackSurface {
   const logger = boltLogger(log);
   const botToken = env.SLACK_BOT_TOKEN;
   const common = {
@@ -63,14 +71,11 @@ export function createSlackSurface(env: Env, log: Logger, ledger: EnvelopeLedger
     const link = new SocketModeLink({ appToken: env.SLACK_APP_TOKEN, apiUrl, log, ledger });
     return { app: new App({ ...common, receiver: link }), socketMode: true, link };
   }
-  const receiver = new HTTPReceiver({
+  const receiver = new SlackEventsReceiver({
     signingSecret: env.SLACK_SIGNING_SECRET ?? '',
-    endpoints: ['/slack/events'],
     logger,
-    processBeforeResponse: false,
     unhandledRequestTimeoutMillis: 3_001,
-    // Chunked bodies (no declared length) stop being read at the shared limit: 413.
-    bodyLimit: MAX_BODY_BYTES,
+    ...(onAck ? { onAck } : {}),
   });
   return { app: new App({ ...common, receiver }), receiver, socketMode: false };
 }

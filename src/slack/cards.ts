@@ -334,9 +334,20 @@ export interface HelpSection {
 }
 
 /** `/<command> help`: usage, examples, and the services this user may act on. */
+function servicesLine(services: { name: string; environments: string[] }[]): string {
+  return services.length
+    ? `*Services you may act on*\n${services.map((s) => `• \`${s.name}\` (${s.environments.join(', ')})`).join('\n')}`
+    : '*Services you may act on*: none — ask an admin to add you to a service policy.';
+}
+
+/**
+ * The help for a command. With `lookingUp`, the services listed are those the config gives this
+ * user by name or to everyone, and the ones their user groups give follow in a second message.
+ */
 export function helpMessage(
   help: HelpSection,
   services: { name: string; environments: string[] }[],
+  lookingUp = false,
 ): SlackMessage {
   const lines = [
     `*${help.command}* — usage`,
@@ -348,10 +359,16 @@ export function helpMessage(
   if (help.notes?.length) lines.push('', ...help.notes);
   lines.push(
     '',
-    services.length
-      ? `*Services you may act on*\n${services.map((s) => `• \`${s.name}\` (${s.environments.join(', ')})`).join('\n')}`
-      : '*Services you may act on*: none — ask an admin to add you to a service policy.',
+    lookingUp
+      ? `${services.length ? servicesLine(services) : '*Services you may act on*'}\n_Checking your user groups; the full list follows in a moment._`
+      : servicesLine(services),
   );
   const text = lines.join('\n');
   return { text: truncate(text, LIMITS.text), blocks: linesToSections(lines, 10) };
+}
+
+/** The follow-up to a help that had user groups to look up: every service this user may act on. */
+export function servicesMessage(services: { name: string; environments: string[] }[]): SlackMessage {
+  const text = servicesLine(services);
+  return { text: truncate(text, LIMITS.text), blocks: linesToSections(text.split('\n'), 10) };
 }

@@ -36,9 +36,8 @@ export interface InteractionDeps {
  */
 export function registerInteractions(app: App, deps: InteractionDeps): void {
   app.action(/^backout_/, async ({ ack, body, action, respond }) => {
-    const started = performance.now();
+    // Over HTTP the receiver acknowledged the click already (and timed it); this is a no-op there.
     await ack();
-    deps.metrics.ackLatency.observe({ kind: 'action' }, (performance.now() - started) / 1000);
     if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
     const user = body.user.id;
     const name = actionName(action.action_id);

@@ -28,19 +28,44 @@ export interface AckResult {
 export interface AckSeries {
   /** The command text sent. */
   text: string;
+  /** Requests in flight at once (1: one after another). */
+  concurrency: number;
   /** By target key, in the order the targets were given. */
   results: Map<string, AckResult>;
   /** backout rounds whose follow-up answers (response_url) did not all arrive before the next round. */
   unsettledRounds: number;
 }
 
-export interface AckFigures {
+export interface AckLevel {
   concurrency: number;
   rounds: number;
   warmupRounds: number;
+  /** Requests per round: `concurrency`, or for 1, that many sent one after another. */
+  perRound: number;
+}
+
+export interface AckFigures {
+  levels: AckLevel[];
   targets: { key: string; label: string }[];
   series: AckSeries[];
 }
+
+/** The commands measured: a read answered later, the help, and one that files a request. */
+export const ACK_COMMANDS = [
+  // Acknowledged at once; backout answers the history afterwards through response_url.
+  { text: 'checkout-api history', followUp: true },
+  // The acknowledgement carries the help itself (usage, examples, the services this user may act on).
+  { text: 'help', followUp: false },
+  // Files a rollback that needs approval: planned, locked and carded after the acknowledgement
+  // (after the first, the pending request makes the rest answer "already requested").
+  { text: 'checkout-api --reason bench', followUp: true },
+] as const;
+
+export const ACK_LEVELS: AckLevel[] = [
+  { concurrency: 1, rounds: 1, warmupRounds: 1, perRound: 100 },
+  { concurrency: 50, rounds: 8, warmupRounds: 2, perRound: 50 },
+  { concurrency: 200, rounds: 6, warmupRounds: 2, perRound: 200 },
+];
 
 function commandForm(text: string, responseUrl: string): Record<string, string> {
   return {
@@ -62,81 +87,100 @@ function commandForm(text: string, responseUrl: string): Record<string, string> 
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Concurrency 1: each request sent once the one before it was answered, and (for backout, for a
+ * command answered later) once its follow-up through response_url has come, so no request meets
+ * another's work.
+ */
+async function oneAtATime(
+  loadgen: LoadGenerator,
+  target: AckTarget,
+  forms: Record<string, string>[],
+  urls: string[],
+  world: World,
+  followUp: boolean,
+): Promise<{ results: { ms: number; status: number }[] }> {
+  const results: { ms: number; status: number }[] = [];
+  for (const [i, form] of forms.entries()) {
+    const { results: one } = await loadgen.round(target.url, SIGNING_SECRET, [form]);
+    results.push(...one);
+    if (target.answersLater && followUp) {
+      await waitFor(() => world.slack.responses().some((r) => r.url === urls[i]), {
+        timeoutMs: 5_000,
+        intervalMs: 5,
+        what: 'the follow-up answer',
+      }).catch(() => false);
+    }
+  }
+  return { results };
+}
+
 export async function benchAck(opts: {
   world: World;
   loadgen: LoadGenerator;
   targets: AckTarget[];
-  concurrency?: number;
-  rounds?: number;
-  warmupRounds?: number;
+  levels?: AckLevel[];
   log: (line: string) => void;
 }): Promise<AckFigures> {
-  const { world, loadgen, targets, concurrency = 200, rounds = 8, warmupRounds = 2 } = opts;
-  const commands = [
-    // Acknowledged at once; backout answers the history afterwards through response_url.
-    { text: 'checkout-api history', followUp: true },
-    // backout's acknowledgement itself carries the help (and which services this user may act on).
-    { text: 'help', followUp: false },
-  ];
+  const { world, loadgen, targets, levels = ACK_LEVELS } = opts;
   const series: AckSeries[] = [];
-  for (const cmd of commands) {
-    const samples = new Map(targets.map((t) => [t.key, [] as number[]]));
-    const errors = new Map(targets.map((t) => [t.key, 0]));
-    const authTests = new Map(targets.map((t) => [t.key, 0]));
-    let unsettledRounds = 0;
-    for (let round = 0; round < warmupRounds + rounds; round++) {
-      const measured = round >= warmupRounds;
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-      for (const target of order) {
-        const urls = Array.from({ length: concurrency }, () => world.slack.newResponseUrl());
-        const forms = urls.map((u) => commandForm(cmd.text, u));
-        const authBefore = world.slack.callsTo('auth.test').length;
-        const { results } = await loadgen.round(target.url, SIGNING_SECRET, forms);
-        if (measured) {
-          authTests.set(
-            target.key,
-            authTests.get(target.key)! + world.slack.callsTo('auth.test').length - authBefore,
-          );
-          for (const r of results) {
-            if (r.status === 200) samples.get(target.key)!.push(r.ms);
-            else errors.set(target.key, errors.get(target.key)! + 1);
+  for (const level of levels) {
+    for (const cmd of ACK_COMMANDS) {
+      const samples = new Map(targets.map((t) => [t.key, [] as number[]]));
+      const errors = new Map(targets.map((t) => [t.key, 0]));
+      const authTests = new Map(targets.map((t) => [t.key, 0]));
+      let unsettledRounds = 0;
+      for (let round = 0; round < level.warmupRounds + level.rounds; round++) {
+        const measured = round >= level.warmupRounds;
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+        for (const target of order) {
+          const urls = Array.from({ length: level.perRound }, () => world.slack.newResponseUrl());
+          const forms = urls.map((u) => commandForm(cmd.text, u));
+          const authBefore = world.slack.callsTo('auth.test').length;
+          const { results } =
+            level.concurrency === 1
+              ? await oneAtATime(loadgen, target, forms, urls, world, cmd.followUp)
+              : await loadgen.round(target.url, SIGNING_SECRET, forms);
+          if (measured) {
+            authTests.set(
+              target.key,
+              authTests.get(target.key)! + world.slack.callsTo('auth.test').length - authBefore,
+            );
+            for (const r of results) {
+              if (r.status === 200) samples.get(target.key)!.push(r.ms);
+              else errors.set(target.key, errors.get(target.key)! + 1);
+            }
           }
+          if (target.answersLater && cmd.followUp && level.concurrency > 1) {
+            // Let backout finish the work behind the acknowledgements before the next round.
+            const wanted = new Set(urls);
+            const settled = await waitFor(
+              () => world.slack.responses().filter((r) => wanted.has(r.url)).length >= wanted.size,
+              { timeoutMs: 20_000, intervalMs: 100, what: 'follow-up answers' },
+            ).catch(() => false);
+            if (!settled) unsettledRounds += 1;
+          }
+          await pause(250);
         }
-        if (target.answersLater && cmd.followUp) {
-          // Let backout finish the work behind the acknowledgements before the next round.
-          const wanted = new Set(urls);
-          const settled = await waitFor(
-            () => world.slack.responses().filter((r) => wanted.has(r.url)).length >= wanted.size,
-            { timeoutMs: 15_000, intervalMs: 100, what: 'history answers' },
-          ).catch(() => false);
-          if (!settled) unsettledRounds += 1;
-        }
-        await pause(250);
       }
+      const results = new Map<string, AckResult>();
+      for (const t of targets) {
+        results.set(t.key, {
+          latency: summarize(samples.get(t.key)!),
+          errors: errors.get(t.key)!,
+          authTestsPerRequest: authTests.get(t.key)! / (level.rounds * level.perRound),
+        });
+      }
+      opts.log(
+        `  ${level.concurrency}× /rollback ${cmd.text}: ${targets
+          .map((t) => {
+            const l = results.get(t.key)!.latency;
+            return `${t.key} p50 ${l.p50.toFixed(1)} p99 ${l.p99.toFixed(1)} ms`;
+          })
+          .join('; ')}`,
+      );
+      series.push({ text: cmd.text, concurrency: level.concurrency, results, unsettledRounds });
     }
-    const results = new Map<string, AckResult>();
-    for (const t of targets) {
-      results.set(t.key, {
-        latency: summarize(samples.get(t.key)!),
-        errors: errors.get(t.key)!,
-        authTestsPerRequest: authTests.get(t.key)! / (rounds * concurrency),
-      });
-    }
-    opts.log(
-      `  /rollback ${cmd.text}: ${targets
-        .map((t) => {
-          const l = results.get(t.key)!.latency;
-          return `${t.key} p50 ${l.p50.toFixed(1)} p99 ${l.p99.toFixed(1)} ms`;
-        })
-        .join('; ')}`,
-    );
-    series.push({ text: cmd.text, results, unsettledRounds });
   }
-  return {
-    concurrency,
-    rounds,
-    warmupRounds,
-    targets: targets.map(({ key, label }) => ({ key, label })),
-    series,
-  };
+  return { levels, targets: targets.map(({ key, label }) => ({ key, label })), series };
 }

@@ -15,6 +15,8 @@ export interface RoundRequest {
   secret: string;
   /** Form fields of each slash command. */
   forms: Record<string, string>[];
+  /** Send the requests one after another (each once the previous one was answered), not all at once. */
+  sequential?: boolean;
 }
 
 export interface RoundResult {
@@ -102,9 +104,14 @@ async function round(msg: RoundRequest): Promise<RoundResult> {
   const url = new URL(msg.url);
   const raws = msg.forms.map((form) => rawRequest(url, new URLSearchParams(form).toString(), msg.secret));
   const connections = await Promise.all(raws.map(() => Connection.open(url.hostname, Number(url.port))));
-  // Let the server take the connections in before the clock starts.
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Let the server take the connections in before the clock starts (one connection: at once).
+  if (connections.length > 1) await new Promise((resolve) => setTimeout(resolve, 100));
   try {
+    if (msg.sequential) {
+      const results: Outcome[] = [];
+      for (const [i, raw] of raws.entries()) results.push(await connections[i]!.send(raw));
+      return { id: msg.id, results };
+    }
     const results = await Promise.all(raws.map((raw, i) => connections[i]!.send(raw)));
     return { id: msg.id, results };
   } finally {

@@ -23,11 +23,32 @@ import { createWorld, deleteKeys, SIGNING_SECRET } from '../kit/world.js';
 import { benchAck } from './ack.js';
 import { benchApproval } from './approval.js';
 import { stepMeans, stepTotals } from './metrics.js';
-import { forkChild, killAllChildren, LoadGenerator, ROOT, run, stopProcess, track } from './procs.js';
-import { renderReport, TARGETS, type BenchReport, type Machine } from './report.js';
+import { INSPECT_LATER } from './inspect.js';
+import {
+  forkChild,
+  killAllChildren,
+  LoadGenerator,
+  ROOT,
+  run,
+  settledMemory,
+  stopProcess,
+  track,
+  writeMarkedSection,
+} from './procs.js';
+import {
+  ACK_MARKS,
+  MEMORY_MARKS,
+  renderAckSection,
+  renderMemorySection,
+  renderReport,
+  TARGETS,
+  type BenchReport,
+  type Machine,
+} from './report.js';
 import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
 import { measureModuleCosts } from './module-costs.js';
 import { benchProxy, renderProxyBench, writeProxySection } from './proxy.js';
+import { benchSoak, parseSoakDuration, renderSoak, SOAK_MARKS } from './soak.js';
 import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
 
@@ -38,6 +59,8 @@ const START_FLAGS: string[] = (() => {
 })();
 
 const OVERHEAD_ROLLBACKS = 30;
+/** Phases `BENCH_ONLY=<phase>` runs alone, writing only their own section of BENCHMARKS.md. */
+const ALONE = ['ack', 'memory', 'soak', 'scale'];
 const MEMORY_JOBS = 1_000;
 
 const t0 = performance.now();
@@ -138,7 +161,7 @@ async function main(): Promise<number> {
   const rssPrefix = `${world.prefix}-rss`;
   const barePrefix = `${world.prefix}-bare`;
   const scalePrefixes = { big: `${world.prefix}-scale`, small: `${world.prefix}-scale200` };
-  for (const prefix of [rssPrefix, barePrefix, scalePrefixes.big, scalePrefixes.small])
+  for (const prefix of [rssPrefix, `${rssPrefix}-soak`, barePrefix, scalePrefixes.big, scalePrefixes.small])
     cleanups.push(() => deleteKeys(world.redis, prefix));
 
   const report: BenchReport = {
@@ -155,16 +178,17 @@ async function main(): Promise<number> {
     failures,
   };
 
-  const spawn = async (env: Record<string, string>): Promise<BotProcess> => {
-    const bot = await spawnBackout(world, env, built.entry ? { entry: built.entry } : {});
+  const spawn = async (env: Record<string, string>, nodeFlags: string[] = []): Promise<BotProcess> => {
+    const entry = built.entry ?? ['--import', 'tsx', join(ROOT, 'src/main.ts')];
+    const bot = await spawnBackout(world, env, { entry: [...nodeFlags, ...entry] });
     track(bot.child);
     cleanups.push(() => stopProcess(bot.child));
     return bot;
   };
 
   const only = process.env.BENCH_ONLY;
-  if (only !== undefined && only !== 'scale')
-    throw new Error(`BENCH_ONLY=${only}: only \`scale\` can run alone`);
+  if (only !== undefined && !ALONE.includes(only))
+    throw new Error(`BENCH_ONLY=${only}: one of ${ALONE.join(', ')} can run alone`);
   const scalePhase = async () => {
     const scale = await phase('scale', () =>
       benchScale({
@@ -185,8 +209,9 @@ async function main(): Promise<number> {
     return failures.length ? 1 : 0;
   }
 
+  const want = (name: string) => only === undefined || only === name;
   // Figures 1–3 on one backout process.
-  const a = await phase('start backout', () => spawn({}));
+  const a = want('ack') ? await phase('start backout', () => spawn({})) : undefined;
   if (a) {
     const jobs = new Queue('jobs', { connection: world.redis, prefix: world.prefix });
     cleanups.push(() => jobs.close());
@@ -201,7 +226,12 @@ async function main(): Promise<number> {
         });
         return { child, url: `http://127.0.0.1:${port}/slack/events` };
       };
-      const [plain, loadgen] = await Promise.all([bare({}), LoadGenerator.start()]);
+      const httpPort = await freePort();
+      const [plain, floor, loadgen] = await Promise.all([
+        bare({}),
+        forkChild('bare-http.ts', { BENCH_PORT: String(httpPort), BENCH_SIGNING_SECRET: SIGNING_SECRET }),
+        LoadGenerator.start(),
+      ]);
       try {
         return await benchAck({
           world,
@@ -209,13 +239,24 @@ async function main(): Promise<number> {
           targets: [
             { key: 'backout', label: 'backout', url: a.url, answersLater: true },
             { key: 'bare', label: 'bare Bolt app', url: plain.url },
+            { key: 'http', label: 'plain node:http', url: `http://127.0.0.1:${httpPort}/slack/events` },
           ],
           log,
         });
       } finally {
-        await Promise.all([plain.child.stop(), loadgen.child.stop()]);
+        await Promise.all([plain.child.stop(), floor.stop(), loadgen.child.stop()]);
       }
     });
+    if (only === 'ack') {
+      if (report.ack)
+        writeMarkedSection(
+          renderAckSection(report.ack, report.config.services),
+          ACK_MARKS.start,
+          ACK_MARKS.end,
+        );
+      log('wrote the acknowledgement section of BENCHMARKS.md');
+      return failures.length ? 1 : 0;
+    }
     const metricsUrl = `http://127.0.0.1:${a.port}/metrics`;
     const stepsBefore = await stepTotals(metricsUrl).catch(() => undefined);
     report.approval = await phase('approval', () =>
@@ -238,34 +279,86 @@ async function main(): Promise<number> {
     await stopProcess(a.child);
   }
 
-  // Figure 4 on a fresh process with its own prefix, so nothing from 1–3 is in its memory or queues.
-  report.memory = await phase('memory', async () => {
-    const config = join(world.dir, 'backout-rss.yml');
-    writeFileSync(config, benchConfigYaml({ plainOnly: true }));
-    const b = await spawn({
-      BACKOUT_PREFIX: rssPrefix,
-      AUDIT_LOG_DIR: join(world.dir, 'audit-rss'),
-      BACKOUT_CONFIG: config,
+  // Figure 4 on fresh processes with their own prefix, so nothing from 1–3 is in their memory or queues.
+  report.memory = want('memory')
+    ? await phase('memory', async () => {
+        const config = join(world.dir, 'backout-rss.yml');
+        writeFileSync(config, benchConfigYaml({ plainOnly: true }));
+        const env = {
+          BACKOUT_PREFIX: rssPrefix,
+          AUDIT_LOG_DIR: join(world.dir, 'audit-rss'),
+          BACKOUT_CONFIG: config,
+        };
+        // The web role first, alone: its idle RSS.
+        const web = await spawn({ ...env, BACKOUT_ROLE: 'web' });
+        const webIdle = await settledMemory(web.child.pid!);
+        log(`  web role idle RSS ${webIdle.rssMb.toFixed(1)} MB`);
+        await stopProcess(web.child);
+        const b = await spawn(env, [INSPECT_LATER]);
+        const jobs = new Queue('jobs', { connection: world.redis, prefix: rssPrefix });
+        try {
+          const figures = await benchMemory({
+            bot: b,
+            slack: world.slack,
+            jobs,
+            redis: world.redis,
+            prefix: rssPrefix,
+            namespace: NAMESPACE,
+            convergence,
+            services: plainServices,
+            target: MEMORY_JOBS,
+            log,
+          });
+          return { ...figures, webIdle };
+        } finally {
+          await jobs.close();
+          await stopProcess(b.child);
+        }
+      })
+    : undefined;
+  // The soak: `--soak <duration>`, or `BENCH_ONLY=soak` (2 minutes); not part of the default run.
+  const soakArg = process.argv.indexOf('--soak');
+  const soakMs =
+    soakArg !== -1
+      ? parseSoakDuration(process.argv[soakArg + 1] ?? '')
+      : only === 'soak'
+        ? 2 * 60_000
+        : undefined;
+  if (soakMs !== undefined) {
+    const soak = await phase('soak', async () => {
+      const config = join(world.dir, 'backout-soak.yml');
+      writeFileSync(config, benchConfigYaml({ plainOnly: true }));
+      const bot = await spawn(
+        {
+          BACKOUT_PREFIX: `${rssPrefix}-soak`,
+          AUDIT_LOG_DIR: join(world.dir, 'audit-soak'),
+          BACKOUT_CONFIG: config,
+        },
+        [INSPECT_LATER],
+      );
+      try {
+        return await benchSoak({ bot, services: plainServices, durationMs: soakMs, log });
+      } finally {
+        await stopProcess(bot.child);
+      }
     });
-    const jobs = new Queue('jobs', { connection: world.redis, prefix: rssPrefix });
-    try {
-      return await benchMemory({
-        bot: b,
-        slack: world.slack,
-        jobs,
-        redis: world.redis,
-        prefix: rssPrefix,
-        namespace: NAMESPACE,
-        convergence,
-        services: plainServices,
-        target: MEMORY_JOBS,
-        log,
-      });
-    } finally {
-      await jobs.close();
-      await stopProcess(b.child);
-    }
-  });
+    writeMarkedSection(
+      renderSoak(
+        soak,
+        failures.find((f) => f.startsWith('soak')),
+      ),
+      SOAK_MARKS.start,
+      SOAK_MARKS.end,
+    );
+    log('wrote the soak section of BENCHMARKS.md');
+    if (only !== undefined || soakArg !== -1) return failures.length ? 1 : 0;
+  }
+  if (only === 'memory') {
+    if (report.memory)
+      writeMarkedSection(renderMemorySection(report.memory, report), MEMORY_MARKS.start, MEMORY_MARKS.end);
+    log('wrote the memory section of BENCHMARKS.md');
+    return failures.length ? 1 : 0;
+  }
 
   report.moduleCosts = await phase('module costs', () => Promise.resolve(measureModuleCosts(START_FLAGS)));
 

@@ -100,9 +100,14 @@ export class LoadGenerator {
     return new LoadGenerator(await forkChild('loadgen.ts', {}));
   }
 
-  round(url: string, secret: string, forms: Record<string, string>[]): Promise<RoundResult> {
+  round(
+    url: string,
+    secret: string,
+    forms: Record<string, string>[],
+    sequential = false,
+  ): Promise<RoundResult> {
     const id = this.next++;
-    const msg: RoundRequest = { id, url, secret, forms };
+    const msg: RoundRequest = { id, url, secret, forms, sequential };
     return new Promise((resolve, reject) => {
       this.pending.set(id, resolve);
       this.child.process.send(msg, (err) => {

@@ -14,6 +14,7 @@ import type { SlackDouble } from '../doubles/slack.js';
 import type { BotProcess } from '../kit/process.js';
 import { waitFor } from '../kit/wait.js';
 import { PEOPLE } from '../kit/world.js';
+import { Inspector, type HeapReading } from './inspect.js';
 import { memoryOf, settledMemory, type Memory } from './procs.js';
 import type { BenchService } from './setup.js';
 import { summarize, type Summary } from './stats.js';
@@ -175,6 +176,12 @@ export async function benchOverhead(opts: {
 export interface MemoryFigures {
   idle: Memory & { waitedMs: number; settled: boolean };
   afterJobs: Memory & { waitedMs: number; settled: boolean };
+  /** At idle, once the inspector was opened: after a forced full GC, heap and settled RSS. */
+  idleGc: HeapReading & { settledRssMb: number };
+  /** After the jobs and a forced full GC: heap and settled RSS. */
+  afterGc: HeapReading & { settledRssMb: number };
+  /** Idle RSS of a `BACKOUT_ROLE=web` process with the same config, when measured. */
+  webIdle?: Memory & { waitedMs: number; settled: boolean };
   /** Rollback jobs completed between the two readings. */
   jobs: number;
   rounds: number;
@@ -277,6 +284,15 @@ export async function benchMemory(opts: {
   if (pid === undefined) throw new Error('backout has no pid');
   const idle = await settledMemory(pid);
   opts.log(`  idle RSS ${idle.rssMb.toFixed(1)} MB (settled after ${idle.waitedMs} ms)`);
+  const inspector = await Inspector.open(opts.bot.child, opts.bot.output);
+  const gc = async () => {
+    const heap = await inspector.collect();
+    return { ...heap, settledRssMb: (await settledMemory(pid, { maxMs: 10_000 })).rssMb };
+  };
+  const idleGc = await gc();
+  opts.log(
+    `  idle after a forced GC (inspector open): heap ${idleGc.heapUsedMb.toFixed(1)} MB, RSS ${idleGc.settledRssMb.toFixed(1)} MB`,
+  );
   const since = Date.now();
   const stats = { notStarted: new Map<string, number>(), failedJobs: new Map<string, number>() };
   let completed = 0;
@@ -306,10 +322,17 @@ export async function benchMemory(opts: {
   opts.log(
     `  after ${completed} jobs: RSS ${afterJobs.rssMb.toFixed(1)} MB (peak ${afterJobs.peakMb.toFixed(1)} MB)`,
   );
+  const afterGc = await gc();
+  inspector.close();
+  opts.log(
+    `  after a forced GC: heap ${afterGc.heapUsedMb.toFixed(1)} MB, RSS ${afterGc.settledRssMb.toFixed(1)} MB`,
+  );
   const overheadUnderLoad = await overheadOf({ ...opts, jobs: await completedSince(opts.jobs, since) });
   return {
     idle,
     afterJobs,
+    idleGc,
+    afterGc,
     jobs: completed,
     rounds,
     perRound: opts.services.length,

@@ -1,6 +1,5 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
 import { IntegrationError } from '../../errors.js';
-import type { KubeClients } from '../kubernetes/clients.js';
 import { kubeError } from '../kubernetes/errors.js';
 import { booleanDesired, type Setting, type SwitchProvider, type SwitchTarget } from './types.js';
 
@@ -29,7 +28,9 @@ export class CronJobSwitches implements SwitchProvider {
   async read(t: SwitchTarget, item: string): Promise<Setting> {
     const { context, namespace } = this.where(t);
     try {
-      const cj = await this.clients.for(context).batch.readNamespacedCronJob({ namespace, name: item });
+      const cj = await (
+        await this.clients.for(context)
+      ).batch.readNamespacedCronJob({ namespace, name: item });
       return { on: cj.spec?.suspend !== true };
     } catch (err) {
       throw kubeError(err, `CronJob ${namespace}/${item}`, context);
@@ -39,12 +40,12 @@ export class CronJobSwitches implements SwitchProvider {
   async write(t: SwitchTarget, item: string, to: Setting): Promise<Setting> {
     const { context, namespace } = this.where(t);
     try {
-      await this.clients
-        .for(context)
-        .batch.patchNamespacedCronJob(
-          { namespace, name: item, body: { spec: { suspend: !to.on } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+      await (
+        await this.clients.for(context)
+      ).batch.patchNamespacedCronJob(
+        { namespace, name: item, body: { spec: { suspend: !to.on } } },
+        patchAs(PatchStrategy.MergePatch),
+      );
     } catch (err) {
       throw kubeError(err, `CronJob ${namespace}/${item}`, context);
     }

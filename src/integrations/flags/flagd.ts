@@ -1,7 +1,6 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
 import { z } from 'zod';
 import { IntegrationError, NotFoundError, UsageError } from '../../errors.js';
-import type { KubeClients } from '../kubernetes/clients.js';
 import { kubeError } from '../kubernetes/errors.js';
 import type { Setting, SwitchProvider, SwitchTarget } from './types.js';
 
@@ -55,9 +54,9 @@ export class FlagdProvider implements SwitchProvider {
     const { context, namespace, name } = this.where(t);
     let body: unknown;
     try {
-      body = await this.clients
-        .for(context)
-        .custom.getNamespacedCustomObject({ ...FEATURE_FLAGS, namespace, name });
+      body = await (
+        await this.clients.for(context)
+      ).custom.getNamespacedCustomObject({ ...FEATURE_FLAGS, namespace, name });
     } catch (err) {
       throw kubeError(err, `FeatureFlag ${namespace}/${name}`, context);
     }
@@ -98,12 +97,12 @@ export class FlagdProvider implements SwitchProvider {
       spec: { flagSpec: { flags: { [item]: { defaultVariant: to.variant, state: to.state ?? 'ENABLED' } } } },
     };
     try {
-      await this.clients
-        .for(context)
-        .custom.patchNamespacedCustomObject(
-          { ...FEATURE_FLAGS, namespace, name, body },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+      await (
+        await this.clients.for(context)
+      ).custom.patchNamespacedCustomObject(
+        { ...FEATURE_FLAGS, namespace, name, body },
+        patchAs(PatchStrategy.MergePatch),
+      );
     } catch (err) {
       throw kubeError(err, `FeatureFlag ${namespace}/${name}`, context);
     }

@@ -1,13 +1,6 @@
-import {
-  ApiException,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Deployment,
-  type V1LabelSelector,
-  type V1ReplicaSet,
-} from '@kubernetes/client-node';
-import { kubeError } from './errors.js';
-import type { KubeClients } from './clients.js';
+import type { V1Deployment, V1LabelSelector, V1ReplicaSet } from '@kubernetes/client-node';
+import { patchAs, PatchStrategy, type KubeClients } from './clients.js';
+import { isApiException, kubeError } from './errors.js';
 import {
   FIELD_MANAGER,
   type DeploymentHistory,
@@ -92,7 +85,7 @@ export class KubeDeployments implements Deployments {
   async get(t: KubeTarget): Promise<DeploymentSnapshot> {
     const what = `Deployment ${t.namespace}/${t.deployment}`;
     try {
-      const apps = this.clients.for(t.context).apps;
+      const apps = (await this.clients.for(t.context)).apps;
       return snapshot(await apps.readNamespacedDeployment({ name: t.deployment, namespace: t.namespace }));
     } catch (err) {
       throw kubeError(err, what, t.context);
@@ -103,7 +96,7 @@ export class KubeDeployments implements Deployments {
     const deployment = await this.get(t);
     let list: V1ReplicaSet[];
     try {
-      const apps = this.clients.for(t.context).apps;
+      const apps = (await this.clients.for(t.context)).apps;
       list = (
         await apps.listNamespacedReplicaSet({ namespace: t.namespace, labelSelector: deployment.selector })
       ).items;
@@ -151,19 +144,15 @@ export class KubeDeployments implements Deployments {
       { op: 'replace', path: '/metadata/annotations', value: annotations },
     ];
     try {
-      const apps = this.clients.for(t.context).apps;
+      const apps = (await this.clients.for(t.context)).apps;
       const updated = await apps.patchNamespacedDeployment(
         { name: t.deployment, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        patchAs(PatchStrategy.JsonPatch),
       );
       return { ok: true, deployment: snapshot(updated) };
     } catch (err) {
-      if (err instanceof ApiException && err.code === 409) return { ok: false, reason: 'conflict' };
-      if (
-        err instanceof ApiException &&
-        err.code === 422 &&
-        /test(ing value)?.*failed/i.test(bodyText(err.body))
-      )
+      if (isApiException(err) && err.code === 409) return { ok: false, reason: 'conflict' };
+      if (isApiException(err) && err.code === 422 && /test(ing value)?.*failed/i.test(bodyText(err.body)))
         return { ok: false, reason: 'changed' };
       throw kubeError(err, `Deployment ${t.namespace}/${t.deployment}`, t.context);
     }
@@ -177,10 +166,10 @@ export class KubeDeployments implements Deployments {
 
   private async patch(t: KubeTarget, body: object, strategy: PatchStrategy): Promise<DeploymentSnapshot> {
     try {
-      const apps = this.clients.for(t.context).apps;
+      const apps = (await this.clients.for(t.context)).apps;
       const updated = await apps.patchNamespacedDeployment(
         { name: t.deployment, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', strategy),
+        patchAs(strategy),
       );
       return snapshot(updated);
     } catch (err) {

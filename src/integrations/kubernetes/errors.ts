@@ -1,9 +1,17 @@
-import { ApiException } from '@kubernetes/client-node';
+import type { ApiException } from '@kubernetes/client-node';
 import { IntegrationError, NotFoundError } from '../../errors.js';
+
+/**
+ * client-node's ApiException, recognised by shape (an Error with a numeric HTTP `code` and the
+ * response `body`), so that this module does not load the library.
+ */
+export function isApiException(err: unknown): err is ApiException<unknown> {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
+}
 
 /** Turns a client-node failure into one of backout's errors, with a next step. */
 export function kubeError(err: unknown, what: string, context: string): Error {
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     const code = err.code;
     const detail = statusMessage(err.body) ?? err.message.split('\n')[0];
     if (code === 404)

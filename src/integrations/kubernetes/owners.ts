@@ -1,6 +1,5 @@
-import { ApiException, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubeClients } from './clients.js';
-import { kubeError } from './errors.js';
+import { patchAs, PatchStrategy, type KubeClients } from './clients.js';
+import { isApiException, kubeError } from './errors.js';
 import type { DeploymentSnapshot, KubeTarget } from './types.js';
 
 /**
@@ -175,7 +174,9 @@ export class KubeSyncOwners implements SyncOwners {
       }
       const what = `${CR[ref.kind].label} ${ref.namespace}/${ref.name}`;
       try {
-        const resource: unknown = await this.clients.for(t.context).custom.getNamespacedCustomObject({
+        const resource: unknown = await (
+          await this.clients.for(t.context)
+        ).custom.getNamespacedCustomObject({
           ...CR[ref.kind],
           namespace: ref.namespace,
           name: ref.name,
@@ -188,9 +189,9 @@ export class KubeSyncOwners implements SyncOwners {
         });
       } catch (err) {
         // The instance label alone is also set by Helm charts: no such Application means no Argo CD.
-        if (err instanceof ApiException && err.code === 404 && !ref.strong) continue;
+        if (isApiException(err) && err.code === 404 && !ref.strong) continue;
         const why =
-          err instanceof ApiException && err.code === 404
+          isApiException(err) && err.code === 404
             ? `named on the Deployment but not found in context ${t.context}`
             : `could not be read: ${kubeError(err, what, t.context).message}`;
         owners.push({ kind: ref.kind, name: ref.name, namespace: ref.namespace, sync: 'unknown', note: why });
@@ -204,7 +205,7 @@ export class KubeSyncOwners implements SyncOwners {
     const type = CR[owner.kind];
     const what = `${type.label} ${owner.namespace}/${owner.name}`;
     try {
-      const custom = this.clients.for(context).custom;
+      const custom = (await this.clients.for(context)).custom;
       const current = syncOf(
         owner.kind,
         await custom.getNamespacedCustomObject({ ...type, namespace: owner.namespace, name: owner.name }),
@@ -216,7 +217,7 @@ export class KubeSyncOwners implements SyncOwners {
         owner.kind === 'argocd' ? { spec: { syncPolicy: { automated: null } } } : { spec: { suspend: true } };
       await custom.patchNamespacedCustomObject(
         { ...type, namespace: owner.namespace, name: owner.name, body, fieldManager: 'backout' },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        patchAs(PatchStrategy.MergePatch),
       );
       return { already: false };
     } catch (err) {

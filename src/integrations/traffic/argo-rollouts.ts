@@ -1,7 +1,6 @@
-import { ApiException, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
 import { IntegrationError } from '../../errors.js';
-import type { KubeClients } from '../kubernetes/clients.js';
-import { kubeError } from '../kubernetes/errors.js';
+import { isApiException, kubeError } from '../kubernetes/errors.js';
 import {
   ABORT_PATCH,
   abortTaken,
@@ -44,7 +43,9 @@ export class ArgoRolloutsProvider implements TrafficProvider {
 
   async get(t: TrafficTarget): Promise<Rollout> {
     try {
-      return (await this.clients.for(t.context).custom.getNamespacedCustomObject({
+      return (await (
+        await this.clients.for(t.context)
+      ).custom.getNamespacedCustomObject({
         ...ROLLOUTS,
         namespace: t.namespace,
         name: t.object,
@@ -271,28 +272,28 @@ export class ArgoRolloutsProvider implements TrafficProvider {
 
   private async patchStatus(t: TrafficTarget, body: object): Promise<'status' | 'no-subresource'> {
     try {
-      await this.clients
-        .for(t.context)
-        .custom.patchNamespacedCustomObjectStatus(
-          { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+      await (
+        await this.clients.for(t.context)
+      ).custom.patchNamespacedCustomObjectStatus(
+        { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
+        patchAs(PatchStrategy.MergePatch),
+      );
       return 'status';
     } catch (err) {
       // Controllers before v0.10 serve no status subresource: the plugin then patches the main resource.
-      if (err instanceof ApiException && err.code === 404) return 'no-subresource';
+      if (isApiException(err) && err.code === 404) return 'no-subresource';
       throw kubeError(err, `Rollout ${t.namespace}/${t.object} (status)`, t.context);
     }
   }
 
   private async patch(t: TrafficTarget, body: object, strategy: PatchStrategy): Promise<void> {
     try {
-      await this.clients
-        .for(t.context)
-        .custom.patchNamespacedCustomObject(
-          { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
-          setHeaderOptions('Content-Type', strategy),
-        );
+      await (
+        await this.clients.for(t.context)
+      ).custom.patchNamespacedCustomObject(
+        { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
+        patchAs(strategy),
+      );
     } catch (err) {
       throw kubeError(err, `Rollout ${t.namespace}/${t.object}`, t.context);
     }

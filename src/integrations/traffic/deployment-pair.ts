@@ -1,6 +1,5 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
 import { IntegrationError } from '../../errors.js';
-import type { KubeClients } from '../kubernetes/clients.js';
 import { kubeError } from '../kubernetes/errors.js';
 import { rolloutStatus } from '../kubernetes/rollout-status.js';
 import type { DeploymentSnapshot, Deployments, KubeTarget } from '../kubernetes/types.js';
@@ -169,12 +168,12 @@ export class DeploymentPair {
 
   private async patch(target: KubeTarget, body: object, strategy: PatchStrategy): Promise<void> {
     try {
-      await this.clients
-        .for(target.context)
-        .apps.patchNamespacedDeployment(
-          { name: target.deployment, namespace: target.namespace, body, fieldManager: FIELD_MANAGER },
-          setHeaderOptions('Content-Type', strategy),
-        );
+      await (
+        await this.clients.for(target.context)
+      ).apps.patchNamespacedDeployment(
+        { name: target.deployment, namespace: target.namespace, body, fieldManager: FIELD_MANAGER },
+        patchAs(strategy),
+      );
     } catch (err) {
       throw kubeError(err, `Deployment ${target.namespace}/${target.deployment}`, target.context);
     }

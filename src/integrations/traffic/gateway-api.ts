@@ -1,4 +1,4 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { patchAs, PatchStrategy } from '../kubernetes/clients.js';
 import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
 import { FIELD_MANAGER, lastWriter, type ManagedFieldsEntry, type Writer } from './last-writer.js';
@@ -161,9 +161,9 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
 
   private async route(t: TrafficTarget): Promise<HttpRoute> {
     try {
-      return (await this.clients
-        .for(t.context)
-        .custom.getNamespacedCustomObject({ ...ROUTE, namespace: t.namespace, name: t.object })) as HttpRoute;
+      return (await (
+        await this.clients.for(t.context)
+      ).custom.getNamespacedCustomObject({ ...ROUTE, namespace: t.namespace, name: t.object })) as HttpRoute;
     } catch (err) {
       throw kubeError(err, `HTTPRoute ${t.namespace}/${t.object}`, t.context);
     }
@@ -205,12 +205,12 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
     }
     if (ops.length === 0) return 'unchanged';
     try {
-      await this.clients
-        .for(t.context)
-        .custom.patchNamespacedCustomObject(
-          { ...ROUTE, namespace: t.namespace, name: t.object, body: ops, fieldManager: FIELD_MANAGER },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        );
+      await (
+        await this.clients.for(t.context)
+      ).custom.patchNamespacedCustomObject(
+        { ...ROUTE, namespace: t.namespace, name: t.object, body: ops, fieldManager: FIELD_MANAGER },
+        patchAs(PatchStrategy.JsonPatch),
+      );
     } catch (err) {
       throw kubeError(err, `HTTPRoute ${t.namespace}/${t.object}`, t.context);
     }

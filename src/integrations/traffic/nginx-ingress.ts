@@ -1,4 +1,5 @@
-import { PatchStrategy, setHeaderOptions, type V1Ingress } from '@kubernetes/client-node';
+import type { V1Ingress } from '@kubernetes/client-node';
+import { patchAs, PatchStrategy } from '../kubernetes/clients.js';
 import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
 import { FIELD_MANAGER, lastWriter, type Writer } from './last-writer.js';
@@ -54,9 +55,9 @@ export class NginxIngressProvider extends PairedTrafficProvider implements Traff
 
   private async ingress(t: TrafficTarget): Promise<V1Ingress> {
     try {
-      return await this.clients
-        .for(t.context)
-        .networking.readNamespacedIngress({ name: t.object, namespace: t.namespace });
+      return await (
+        await this.clients.for(t.context)
+      ).networking.readNamespacedIngress({ name: t.object, namespace: t.namespace });
     } catch (err) {
       throw kubeError(err, `Ingress ${t.namespace}/${t.object}`, t.context);
     }
@@ -91,12 +92,12 @@ export class NginxIngressProvider extends PairedTrafficProvider implements Traff
       return 'unchanged';
     const body = { metadata: { annotations: { [CANARY_ANNOTATION]: 'true', [WEIGHT_ANNOTATION]: wanted } } };
     try {
-      await this.clients
-        .for(t.context)
-        .networking.patchNamespacedIngress(
-          { name: t.object, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+      await (
+        await this.clients.for(t.context)
+      ).networking.patchNamespacedIngress(
+        { name: t.object, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
+        patchAs(PatchStrategy.MergePatch),
+      );
     } catch (err) {
       throw kubeError(err, `Ingress ${t.namespace}/${t.object}`, t.context);
     }

@@ -1,0 +1,176 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  HTTPModuleFunctions,
+  HTTPResponseAck,
+  type App,
+  type Logger as BoltLogger,
+  type Receiver,
+  type ReceiverEvent,
+} from '@slack/bolt';
+import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from '../http/body-limit.js';
+
+/** Slack's replay window: a request signed more than 5 minutes from now is refused. */
+const MAX_SKEW_S = 5 * 60;
+
+/** What a slash command is acknowledged with, decided without any I/O (see commands/index.ts). */
+export type CommandAcknowledger = (body: Record<string, unknown>) => object | undefined;
+
+export type AckKind = 'command' | 'action';
+
+/** True when `signature` is Slack's v0 HMAC of `v0:<timestamp>:<raw body>` under `secret`. */
+export function validSlackSignature(
+  secret: string,
+  timestamp: string | undefined,
+  signature: string | undefined,
+  rawBody: Buffer,
+  nowMs = Date.now(),
+): boolean {
+  if (!secret || !timestamp || !signature || !/^\d+$/.test(timestamp)) return false;
+  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_SKEW_S) return false;
+  const expected = Buffer.from(
+    `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(rawBody).digest('hex')}`,
+  );
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const single = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
+
+/**
+ * POST /slack/events in front of Bolt. Slash commands and button clicks are answered as soon as
+ * the signature checks out — the answer is computed without Redis, Kubernetes or Slack — and
+ * handed to Bolt's `processEvent` on the next turn of the event loop, so every request that
+ * arrived together is acknowledged before any of their slow work starts. Everything else
+ * (modal submissions, whose acknowledgement carries validation errors; options; events) goes
+ * through Bolt as its own HTTPReceiver would send it, acknowledged by the listener.
+ */
+export class SlackEventsReceiver implements Receiver {
+  private app: App | undefined;
+  private acknowledge: CommandAcknowledger = () => undefined;
+
+  constructor(
+    private readonly opts: {
+      signingSecret: string;
+      logger: BoltLogger;
+      unhandledRequestTimeoutMillis: number;
+      onAck?: (kind: AckKind, seconds: number) => void;
+    },
+  ) {}
+
+  init(app: App): void {
+    this.app = app;
+  }
+
+  /** The HTTP server is backout's own (src/http/server.ts): nothing to start or stop here. */
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Set once the commands are registered: decides each slash command's acknowledgement. */
+  acknowledgeCommandsWith(fn: CommandAcknowledger): void {
+    this.acknowledge = fn;
+  }
+
+  readonly requestListener = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = performance.now();
+    readBody(req, res, MAX_BODY_BYTES).then(
+      (raw) => this.handle(req, res, raw, started),
+      (err: unknown) => {
+        if (err instanceof BodyTooLargeError) {
+          this.opts.logger.warn(`Request body exceeded the maximum allowed size (limit: ${err.limit} bytes)`);
+          return;
+        }
+        if (!res.headersSent) HTTPModuleFunctions.buildNoBodyResponse(res, 400);
+      },
+    );
+  };
+
+  private handle(req: IncomingMessage, res: ServerResponse, rawBody: Buffer, started: number): void {
+    const form = req.headers['content-type'] === 'application/x-www-form-urlencoded';
+    // Slack's SSL check carries no signature and is answered with nothing else done.
+    if (form && rawBody.toString('latin1').startsWith('ssl_check=1')) {
+      HTTPModuleFunctions.buildSSLCheckResponse(res);
+      return;
+    }
+    const signed = validSlackSignature(
+      this.opts.signingSecret,
+      single(req.headers['x-slack-request-timestamp']),
+      single(req.headers['x-slack-signature']),
+      rawBody,
+    );
+    if (!signed) {
+      this.opts.logger.warn('Failed to verify authenticity: signature or timestamp not valid');
+      HTTPModuleFunctions.buildNoBodyResponse(res, 401);
+      return;
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = HTTPModuleFunctions.parseHTTPRequestBody(Object.assign(req, { rawBody })) as Record<
+        string,
+        unknown
+      >;
+    } catch (err) {
+      this.opts.logger.warn(`Malformed request body: ${(err as Error).message}`);
+      HTTPModuleFunctions.buildNoBodyResponse(res, 400);
+      return;
+    }
+    if (body.type === 'url_verification') {
+      HTTPModuleFunctions.buildUrlVerificationResponse(res, body);
+      return;
+    }
+    const kind: AckKind | undefined =
+      typeof body.command === 'string' ? 'command' : body.type === 'block_actions' ? 'action' : undefined;
+    if (kind) {
+      HTTPModuleFunctions.buildContentResponse(res, kind === 'command' ? this.acknowledge(body) : undefined);
+      this.opts.onAck?.(kind, (performance.now() - started) / 1000);
+      // Already answered: the listener's own ack() has nothing left to send.
+      setImmediate(() => this.dispatch(req, res, body, () => Promise.resolve()));
+      return;
+    }
+    const ack = new HTTPResponseAck({
+      logger: this.opts.logger,
+      processBeforeResponse: false,
+      unhandledRequestTimeoutMillis: this.opts.unhandledRequestTimeoutMillis,
+      httpRequest: Object.assign(req, { rawBody }),
+      httpRequestBody: body,
+      httpResponse: res,
+    });
+    this.dispatch(req, res, body, ack.bind(), ack);
+  }
+
+  private dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Record<string, unknown>,
+    ack: ReceiverEvent['ack'],
+    pending?: HTTPResponseAck,
+  ): void {
+    const event: ReceiverEvent = {
+      body,
+      ack,
+      retryNum: HTTPModuleFunctions.extractRetryNumFromHTTPRequest(req),
+      retryReason: HTTPModuleFunctions.extractRetryReasonFromHTTPRequest(req),
+      customProperties: {},
+    };
+    this.app?.processEvent(event).catch(async (error: unknown) => {
+      if (!pending) {
+        this.opts.logger.error(`An error occurred after the acknowledgement: ${String(error)}`);
+        return;
+      }
+      // Not yet acknowledged: answered as Bolt's own HTTPReceiver would (e.g. 404 for no listener).
+      const answered = await HTTPModuleFunctions.defaultProcessEventErrorHandler({
+        error: error as Error,
+        logger: this.opts.logger,
+        request: req,
+        response: res,
+        storedResponse: pending.storedResponse as unknown,
+      });
+      if (answered) pending.ack();
+    });
+  }
+}
