@@ -9,6 +9,10 @@ export interface Policy {
   approvalTtlMs: number;
   /** Approval for `/flag … off` (the safe direction); absent: as `approval`. */
   flagOff?: 'required' | 'not-required';
+  /** Distinct approvers a request needs (1: a single Approve). */
+  minApprovals: number;
+  /** At least one of these must be among the approvers; empty: no such requirement. */
+  requiredApprovers: Principals;
 }
 
 export interface Freeze {
@@ -67,6 +71,8 @@ export const DEFAULT_POLICY: Policy = {
   approval: 'required',
   twoPerson: true,
   approvalTtlMs: 15 * 60_000,
+  minApprovals: 1,
+  requiredApprovers: { users: [], usergroups: [] },
 };
 
 /** Applies policy blocks from farthest to nearest; each field present in a nearer block wins. */
@@ -81,6 +87,8 @@ export function mergePolicy(base: Policy, ...blocks: (RawPolicy | undefined)[]):
       approval: block.approval ?? out.approval,
       twoPerson: block.twoPerson ?? out.twoPerson,
       approvalTtlMs: block.approvalTtl ?? out.approvalTtlMs,
+      minApprovals: block.minApprovals ?? out.minApprovals,
+      requiredApprovers: block.requiredApprovers ?? out.requiredApprovers,
       ...(flagOff ? { flagOff } : {}),
     };
   }

@@ -43,6 +43,10 @@ export const policySchema = z.strictObject({
    * mitigation one action; turning things back on always follows `approval`.
    */
   flagOff: z.enum(['required', 'not-required']).optional(),
+  /** Distinct approvers a request needs (Kargo's N-of-M); the requester never counts. Default 1. */
+  minApprovals: z.number().int().min(1).max(10).optional(),
+  /** At least one of these must be among the approvers (they may approve even when not in `approvers`). */
+  requiredApprovers: principalsSchema.optional(),
 });
 
 export const freezeSchema = z.strictObject({

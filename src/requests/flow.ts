@@ -5,7 +5,8 @@ import type { Config, Policy } from '../config/model.js';
 import { BusyError, IntegrationError, NotFoundError, PolicyError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { activeFreeze, approvalRule, checkApprover } from '../policy/policy.js';
+import { activeFreeze, approvalRule, checkApprover, describePrincipals, isIn } from '../policy/policy.js';
+import { needsQuorum, quorumLine, quorumOf } from '../policy/quorum.js';
 import type { JobData } from '../queue/job-definition.js';
 import { auditContext } from '../queue/step-runner.js';
 import type { Directory } from '../slack/directory.js';
@@ -16,7 +17,7 @@ import { newRequestId } from './ids.js';
 import { planHash } from './plan-hash.js';
 import { isTerminal, type RequestStore, type TransitionResult } from './store.js';
 import type { TargetLocks } from './target-lock.js';
-import type { ApprovalRule, BackoutRequest, RequestKind, SlackPlace } from './types.js';
+import type { ApprovalRule, ApprovalVote, BackoutRequest, RequestKind, SlackPlace } from './types.js';
 import { slackDate } from '../text/time.js';
 
 export interface FileInput<P> {
@@ -359,6 +360,11 @@ export class RequestFlow {
     await checkApprover(user, request, deps.directory);
     await deps.members.checkMember(user, 'approve', request.approval.approvers.users);
     const glass = breakGlass && (freeze !== undefined || request.approval.breakGlass !== undefined);
+    if (needsQuorum(request.approval)) {
+      const voted = await this.vote(request, user, glass, freeze?.name, now);
+      if (voted !== 'complete') return voted;
+      return this.started(request, glass);
+    }
     const moved = await this.moveAudited(
       {
         type: 'request.approved',
@@ -387,6 +393,13 @@ export class RequestFlow {
       const fresh = await deps.requests.get(requestId);
       return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
     }
+    return this.started(request, glass);
+  }
+
+  /** After the click that approved a request: count it, queue the job, show it on the card. */
+  private async started(request: BackoutRequest, glass: boolean): Promise<Decision> {
+    const { deps } = this;
+    const requestId = request.id;
     deps.metrics.approvals.inc({ outcome: glass ? 'break_glass' : 'approved' });
     // Approved and recorded: from here on the change will run, so no answer may say otherwise.
     try {
@@ -406,6 +419,96 @@ export class RequestFlow {
       .refresh(requestId)
       .catch((err: unknown) => deps.log.warn({ err, requestId }, 'card refresh failed'));
     return { ok: true, message: `Approved. ${request.title} is starting; follow it in the thread.` };
+  }
+
+  /**
+   * One Approve towards a quorum (minApprovals, requiredApprovers): recorded and audited with a
+   * compare-and-set on the stored approvals, so clicks racing on two replicas are each counted
+   * once and only the click that completes the quorum moves the request to approved.
+   */
+  private async vote(
+    request: BackoutRequest,
+    user: string,
+    glass: boolean,
+    freeze: string | undefined,
+    now: Date,
+  ): Promise<Decision | 'complete'> {
+    const { deps } = this;
+    const rule = request.approval;
+    const required = rule.requiredApprovers
+      ? await isIn(user, rule.requiredApprovers, deps.directory)
+      : false;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const seen = await deps.requests.rawApprovals(request.id);
+      const votes = seen ? (JSON.parse(seen) as ApprovalVote[]) : [];
+      if (votes.some((v) => v.user === user))
+        return {
+          ok: false,
+          message: `You have already approved this request (${quorumLine(rule, votes)}). Nothing more was done.`,
+        };
+      const before = quorumOf(rule, votes);
+      if (!required && !before.requiredMet && votes.length >= before.need - 1 && rule.requiredApprovers) {
+        const who = describePrincipals(rule.requiredApprovers);
+        throw new PolicyError(
+          `${quorumLine(rule, votes)}: the approval still missing must come from ${who}, so yours was not counted. Nothing was changed.`,
+          { hint: `Ask ${who} to approve it.` },
+        );
+      }
+      const next: ApprovalVote[] = [
+        ...votes,
+        { user, at: now.getTime(), required, ...(glass ? { breakGlass: true } : {}) },
+      ];
+      const after = quorumOf(rule, next);
+      const event: AuditEvent = {
+        type: after.complete ? 'request.approved' : 'request.approval-added',
+        ...auditContext({ ...request, approver: user }),
+        details: {
+          approvals: next.map((v) => v.user),
+          of: after.need,
+          ...(required ? { requiredApprover: true } : {}),
+          ...(glass ? { breakGlass: true, ...(freeze ? { freeze } : {}) } : {}),
+        },
+      };
+      let moved: Awaited<ReturnType<RequestStore['voteAudited']>>;
+      try {
+        moved = await deps.requests.voteAudited(
+          deps.audit,
+          event,
+          request.id,
+          { seen, next: JSON.stringify(next), completes: after.complete, now: now.getTime() },
+          after.complete ? { approver: user, approvedAt: now.getTime(), breakGlass: glass } : {},
+        );
+      } catch (err) {
+        deps.log.error({ err, requestId: request.id }, 'could not write the approval and its audit record');
+        throw new IntegrationError(
+          'redis',
+          `Your approval and its audit record could not be written (${(err as Error).message}), so it was not counted: the request is still waiting. Nothing was changed.`,
+          { retryable: true, cause: err, hint: 'Try again in a moment; `backout doctor` checks Redis.' },
+        );
+      }
+      if (moved.ok) {
+        if (after.complete) return 'complete';
+        deps.metrics.approvals.inc({ outcome: 'partial' });
+        await deps.cards
+          .refresh(request.id)
+          .catch((err: unknown) => deps.log.warn({ err, requestId: request.id }, 'card refresh failed'));
+        return {
+          ok: true,
+          message: `Approval recorded: ${quorumLine(rule, next)}. ${request.title} starts once the rest approve.`,
+        };
+      }
+      if (moved.reason === 'moved') continue;
+      if (moved.reason === 'expired') {
+        await this.expire(request.id);
+        return { ok: false, message: expiredMessage(request) };
+      }
+      const fresh = await deps.requests.get(request.id);
+      return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
+    }
+    throw new BusyError(
+      'Too many approvals arrived at once to count yours, so it was not counted. Nothing was changed.',
+      { hint: 'Click Approve again.' },
+    );
   }
 
   async reject(requestId: string, user: string, shownHash: string, now = new Date()): Promise<Decision> {

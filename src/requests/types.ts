@@ -43,6 +43,19 @@ export interface ApprovalRule {
    * e.g. every member of a group rollback); each names what it covers.
    */
   also?: { covers: string; approvers: Principals }[];
+  /** Distinct approvers needed (absent: 1). The requester never counts. */
+  minApprovals?: number;
+  /** At least one approver must be one of these (absent: no such requirement). */
+  requiredApprovers?: Principals;
+}
+
+/** One Approve click counted towards a request's approvals. */
+export interface ApprovalVote {
+  user: string;
+  at: number;
+  /** The clicker is one of the rule's required approvers. */
+  required: boolean;
+  breakGlass?: boolean;
 }
 
 export interface SlackPlace {
@@ -88,6 +101,8 @@ export interface RequestStatus {
   approver?: string;
   approvedAt?: number;
   breakGlass?: boolean;
+  /** Approvals counted so far, in click order (requests that need more than one, or a named approver). */
+  approvals?: ApprovalVote[];
   decidedBy?: string;
   decidedAt?: number;
   /** How the job ended, in words, for the card and the audit. */

@@ -4,6 +4,7 @@ import { isBackoutError, type BackoutError } from '../errors.js';
 import { OUTCOME_MARK, OUTCOME_WORD } from '../requests/outcome.js';
 import type { BackoutRequest, RequestState } from '../requests/types.js';
 import { describePrincipals, isEmpty } from '../policy/policy.js';
+import { needsQuorum, quorumLine } from '../policy/quorum.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
 import type { SlackMessage } from './notifier.js';
 import { plural } from '../text/plural.js';
@@ -166,7 +167,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
     status = `${mark} *${word} — ${esc(r.outcome)}*`;
   }
   if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded' || r.state === 'failed') {
-    if (r.approver) status += `  ·  approved by <@${r.approver}>${r.breakGlass ? ' (break-glass)' : ''}`;
+    const by = r.approvals?.length
+      ? r.approvals.map((v) => `<@${v.user}>`).join(', ')
+      : r.approver && `<@${r.approver}>`;
+    if (by) status += `  ·  approved by ${by}${r.breakGlass ? ' (break-glass)' : ''}`;
     else if (!r.approval.required) status += '  ·  no approval needed';
   }
   if ((r.state === 'rejected' || r.state === 'cancelled') && r.decidedBy) status += ` by <@${r.decidedBy}>`;
@@ -188,7 +192,12 @@ export function requestCard(view: RequestCardView): SlackMessage {
 
   if (r.state === 'pending' && r.approval.required) {
     const anyone = isEmpty(r.approval.approvers);
-    const who = anyone ? 'anyone' : describePrincipals(r.approval.approvers);
+    const n = r.approval.minApprovals ?? 1;
+    const who = anyone
+      ? n > 1
+        ? `${n} people`
+        : 'anyone'
+      : `${n > 1 ? `${n} of ` : ''}${describePrincipals(r.approval.approvers)}`;
     const notRequester = r.approval.twoPerson
       ? anyone
         ? ' other than the requester'
@@ -198,6 +207,7 @@ export function requestCard(view: RequestCardView): SlackMessage {
       context(
         `Needs approval by ${who}${notRequester} before ${slackDate(r.expiresAt)} (${formatDuration(r.expiresAt - r.createdAt)} window).`,
         `Why: ${r.approval.reasons.join('; ')}.`,
+        ...(needsQuorum(r.approval) ? [`*${quorumLine(r.approval, r.approvals ?? [])}*`] : []),
       ),
     );
   }
