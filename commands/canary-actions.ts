@@ -5,6 +5,7 @@ import { trafficTarget } from '../src/integrations/traffic/index.js';
 import type { TrafficProviders } from '../src/integrations/traffic/types.js';
 import type { Logger } from '../src/observability/logger.js';
 import { checkApprover, describePrincipals, isEmpty, isIn } from '../src/policy/policy.js';
+import { assertWindowOpen } from '../src/policy/windows.js';
 import { cardKey } from '../src/requests/card-view.js';
 import type { Decision, RequestFlow } from '../src/requests/flow.js';
 import { auditContext } from '../src/queue/step-runner.js';
@@ -87,6 +88,12 @@ export async function promoteCanary(
   const phase = position?.phase ?? 'starting';
   if (phase === 'gate') {
     await checkApprover(user, request, deps.directory);
+    assertWindowOpen(
+      deps.config.windows,
+      request,
+      `Promoting the canary of ${request.service} to 100 %`,
+      Date.now(),
+    );
     const recorded = await deps.canary.signal(
       request.id,
       'approved',

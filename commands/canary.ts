@@ -137,6 +137,7 @@ async function start(
     title: `Canary ${cmd.image} for ${service} in ${env.name}: ${[...plan.stops.map((s) => `${s.weight} %`), '100 %'].join(' → ')}`,
     policy: env.policy,
     slack: placeFor(deps.config, env, inv),
+    forward: `Starting a canary of ${service} in ${env.name}`,
   });
   return ephemeral(filedText(request));
 }

@@ -243,6 +243,7 @@ export async function requestRollback(
       : {}),
     slack: placeFor(deps.config, env, inv),
     ...(opts.child ? { child: opts.child } : {}),
+    ...(opts.rollForwardOf ? { forward: `Rolling ${service.name} forward in ${env.name}` } : {}),
   });
   return { message: ephemeral(filedText(request)), request };
 }

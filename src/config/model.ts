@@ -1,3 +1,5 @@
+import { parseRRule, parseWall } from '../policy/rrule.js';
+import type { ChangeWindow } from '../policy/windows.js';
 import type { CanaryConfig, FlagsConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
 
 /** A policy with every field decided (nearest block wins, field by field). */
@@ -54,6 +56,8 @@ export interface ServiceConfig {
 export interface Config {
   incidentChannel?: string;
   freezes: Freeze[];
+  /** Recurring allow/deny windows for forward moves. */
+  windows: ChangeWindow[];
   auditRetentionMs: number;
   /** Reminders before each API brownout and sunset (`apiRetirement.warnBefore`), longest first. */
   apiWarnBeforeMs: number[];
@@ -138,6 +142,20 @@ export function buildConfig(raw: RawConfig): Config {
       to: new Date(f.to),
       ...(f.environments ? { environments: f.environments } : {}),
       ...(f.services ? { services: f.services } : {}),
+    })),
+    windows: raw.windows.map((w) => ({
+      name: w.name,
+      kind: w.kind,
+      rrule: w.rrule,
+      recurrence: {
+        rule: parseRRule(w.rrule),
+        start: parseWall(w.dtstart),
+        zone: w.timeZone,
+        durationMs: w.duration,
+      },
+      automated: w.automated,
+      ...(w.environments ? { environments: w.environments } : {}),
+      ...(w.services ? { services: w.services } : {}),
     })),
     auditRetentionMs: raw.audit.retention,
     apiWarnBeforeMs: [...new Set(raw.apiRetirement.warnBefore)].sort((a, b) => b - a),

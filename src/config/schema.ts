@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
+import { checkTimeZone, parseRRule, parseWall } from '../policy/rrule.js';
 
 /**
  * The YAML file's shape (SPEC §5). Every key is documented here, where it is declared.
@@ -58,6 +59,48 @@ export const freezeSchema = z.strictObject({
   /** Services the freeze covers; absent: all. */
   services: z.array(name).optional(),
 });
+
+/** A change window: RFC 5545 RRULE (FREQ=DAILY|WEEKLY, INTERVAL, BYDAY, BYHOUR, BYMINUTE) plus a duration. */
+export const windowSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** allow: forward moves only inside (when any allow window applies); deny: never inside. Deny wins. */
+    kind: z.enum(['allow', 'deny']),
+    /** e.g. `FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9;BYMINUTE=0` */
+    rrule: z.string().min(1),
+    /** The first occurrence as wall time in timeZone, e.g. `2026-01-05T09:00` (default: 2000-01-03T00:00, a Monday). */
+    dtstart: z.string().default('2000-01-03T00:00'),
+    /** How long each occurrence lasts. */
+    duration: durationSchema,
+    /** IANA time zone of dtstart and BYHOUR, e.g. Europe/Berlin. */
+    timeZone: z.string().default('UTC'),
+    /** Environments and services it covers; absent: all. */
+    environments: z.array(name).optional(),
+    services: z.array(name).optional(),
+    /** Also hold back automated forward moves (a canary's next weight step), not only people's. */
+    automated: z.boolean().default(false),
+  })
+  .superRefine((w, ctx) => {
+    try {
+      parseRRule(w.rrule);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['rrule'], message: (err as Error).message });
+    }
+    try {
+      parseWall(w.dtstart);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['dtstart'], message: (err as Error).message });
+    }
+    try {
+      checkTimeZone(w.timeZone);
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeZone'],
+        message: `unknown time zone "${w.timeZone}": expected an IANA name such as Europe/Berlin`,
+      });
+    }
+  });
 
 const probeSchema = z.strictObject({
   url: z.url({ error: 'expected an http(s) URL' }),
@@ -269,6 +312,8 @@ export const configSchema = z
       .default({}),
     policy: policySchema.optional(),
     freezes: z.array(freezeSchema).default([]),
+    /** Recurring allow/deny windows for forward moves (canary start, promotion to 100 %, roll forward). */
+    windows: z.array(windowSchema).default([]),
     audit: z
       .strictObject({
         /** Records older than this are archived (with a checkpoint) by `backout audit archive`. */

@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { activeFreeze, approvalRule, checkApprover, describePrincipals, isIn } from '../policy/policy.js';
 import { needsQuorum, quorumLine, quorumOf } from '../policy/quorum.js';
+import { assertWindowOpen } from '../policy/windows.js';
 import type { JobData } from '../queue/job-definition.js';
 import { auditContext } from '../queue/step-runner.js';
 import type { Directory } from '../slack/directory.js';
@@ -46,6 +47,8 @@ export interface FileInput<P> {
    * back, since freezing it would keep a bad canary in front of users.
    */
   safeDirection?: boolean;
+  /** A forward move (canary start, roll forward), named for messages: change windows apply to it. */
+  forward?: string;
 }
 
 /** How a child request (e.g. a rollback started by a retraction) relates to the request that filed it. */
@@ -105,6 +108,7 @@ export class RequestFlow {
   async file<P>(input: FileInput<P>, now = new Date()): Promise<BackoutRequest<P>> {
     const { deps } = this;
     const id = input.child?.id ?? newRequestId(input.kind);
+    if (input.forward) assertWindowOpen(deps.config.windows, input, input.forward, now.getTime());
     const freeze =
       input.mutating && !input.safeDirection
         ? activeFreeze(deps.config, input.service, input.environment, now)
@@ -139,6 +143,7 @@ export class RequestFlow {
         dryRun: deps.dryRun,
         ...(input.parentId || input.child ? { parentId: input.child?.parentId ?? input.parentId } : {}),
         ...(input.child ? { parentJob: input.child.job } : {}),
+        ...(input.forward ? { forward: input.forward } : {}),
       })) as BackoutRequest<P>;
       await deps.audit.append({
         type: 'request.created',
@@ -338,6 +343,8 @@ export class RequestFlow {
       await this.expire(requestId);
       return { ok: false, message: expiredMessage(request) };
     }
+    // A window that closed after the request was filed holds the move back at the click too.
+    if (request.forward) assertWindowOpen(deps.config.windows, request, request.forward, now.getTime());
     const freeze = request.mutating
       ? activeFreeze(deps.config, request.service, request.environment, now)
       : undefined;

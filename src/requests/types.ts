@@ -91,6 +91,8 @@ export interface RequestSpec<P = unknown> {
   parentId?: string;
   /** Set on a child request (a retraction's rollback): its job runs as a BullMQ child of this job. */
   parentJob?: { id: string; queue: string };
+  /** Set on a forward move (its name for messages): change windows are checked again at Approve. */
+  forward?: string;
 }
 
 /** What changes as the request moves through its life. */
