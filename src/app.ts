@@ -50,6 +50,7 @@ import { RetractModal } from '../commands/retract-modal.js';
 import { registerDialog } from './slack/dialogs.js';
 import { undoFromCard } from '../commands/retract-undo.js';
 import { createGitHubClient, GitHubReleases } from './integrations/github/client.js';
+import { GitHubCi } from './integrations/github/ci.js';
 import { RedisRetractions } from './integrations/github/retractions.js';
 import { undoRetirement } from '../commands/retract-api.js';
 import { DeprecationRegistry } from './api-retirement/index.js';
@@ -233,9 +234,10 @@ export async function startBackout(
     launchdarkly: { url: env.LAUNCHDARKLY_API_URL, token: env.LAUNCHDARKLY_API_TOKEN },
   });
   // GitHub: one Octokit (retry + throttling plugins) for every release operation.
-  const releases = new GitHubReleases(
-    createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log }),
-  );
+  const octokit = createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log });
+  const releases = new GitHubReleases(octokit);
+  // Gates before forward moves: CI of the image's commit, downstream probes, change windows.
+  const gates = { ci: new GitHubCi(octokit), health, windows: config.windows };
 
   const requests = new RequestStore(redis, prefix);
   const locks = new TargetLocks(redis, prefix);
@@ -263,7 +265,7 @@ export async function startBackout(
   const queueAvailable = () => redis.status === 'ready' && probe.healthy();
   // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
   const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
-  const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log };
+  const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log, gates };
   // The deprecation registry services read through `backout/middleware` (same Redis, same prefix).
   const apiRegistry = new DeprecationRegistry(redis, prefix);
   const apiWarnings = new ApiWarnings({
@@ -306,6 +308,7 @@ export async function startBackout(
     audit,
     notifier,
     switches,
+    gates,
   });
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);

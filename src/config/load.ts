@@ -93,7 +93,7 @@ function crossFieldProblems(raw: unknown): [(string | number)[], string][] {
 const KNOWN_KEYS: Record<string, string[]> = {
   top: ['slack', 'policy', 'freezes', 'windows', 'audit', 'services'],
   service: ['github', 'channel', 'environments', 'policy'],
-  environment: ['default', 'kubernetes', 'channel', 'health', 'rollout', 'canary', 'policy'],
+  environment: ['default', 'kubernetes', 'channel', 'health', 'rollout', 'canary', 'gates', 'policy'],
   policy: [
     'requesters',
     'approvers',

@@ -1,6 +1,14 @@
 import { parseRRule, parseWall } from '../policy/rrule.js';
 import type { ChangeWindow } from '../policy/windows.js';
-import type { CanaryConfig, FlagsConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
+import type {
+  CanaryConfig,
+  FlagsConfig,
+  GatesConfig,
+  HealthConfig,
+  Principals,
+  RawConfig,
+  RawPolicy,
+} from './schema.js';
 
 /** A policy with every field decided (nearest block wins, field by field). */
 export interface Policy {
@@ -40,6 +48,8 @@ export interface EnvironmentConfig {
   flagEnvironment: string;
   /** CronJobs `/flag <service> cronjobs off` suspends. */
   cronJobs: string[];
+  /** Gates before forward moves (absent: only change windows apply). */
+  gates?: GatesConfig;
   policy: Policy;
 }
 
@@ -121,6 +131,7 @@ export function buildConfig(raw: RawConfig): Config {
         ...(env.canary ? { canary: env.canary } : {}),
         flagEnvironment: env.flags?.environment ?? envName,
         cronJobs: env.cronJobs ?? [],
+        ...(env.gates ? { gates: env.gates } : {}),
         policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy, env.policy),
       });
     }

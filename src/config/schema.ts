@@ -264,6 +264,29 @@ export const flagsSchema = z
         });
   });
 
+/** Gates before forward moves (canary start, promotion to 100 %) in one environment. */
+export const gatesSchema = z.strictObject({
+  /** CI of the commit behind the image (its tag names a commit, branch or git tag in the service's repo). */
+  ci: z
+    .strictObject({
+      /** `all` checks reported, `required` (the branch protection's required checks), or a list of names. */
+      checks: z.union([z.enum(['all', 'required']), z.array(z.string().min(1)).min(1)]).default('required'),
+      /** Checks that never count (flaky or informational). */
+      ignore: z.array(z.string().min(1)).default([]),
+      /** The protected branch whose required checks `required` reads (default: main). */
+      branch: z.string().min(1).default('main'),
+      /** Put before the image tag to make the git ref, e.g. `v` when image 1.4.0 is git tag v1.4.0. */
+      tagPrefix: z.string().default(''),
+    })
+    .optional(),
+  /** Downstream services that must answer before a forward move (HTTP GET, each with its deadline). */
+  probes: z.array(probeSchema).default([]),
+  /** `required`: forward moves need `--ticket <url>` naming the change ticket. */
+  ticket: z.enum(['required', 'optional']).default('optional'),
+  /** Who may override failing gates with `--break-glass "<reason>"` (empty: nobody). */
+  breakGlass: principalsSchema.default({ users: [], usergroups: [] }),
+});
+
 export const environmentSchema = z.strictObject({
   /** The environment used when a command names none. */
   default: z.boolean().default(false),
@@ -288,6 +311,8 @@ export const environmentSchema = z.strictObject({
   flags: z.strictObject({ environment: z.string().min(1) }).optional(),
   /** CronJobs (in this environment's namespace) that `/flag <service> cronjobs off` suspends. */
   cronJobs: z.array(z.string().min(1)).optional(),
+  /** Gates before forward moves: CI, downstream probes, a change ticket, break-glass. */
+  gates: gatesSchema.optional(),
   policy: policySchema.optional(),
 });
 
@@ -398,3 +423,4 @@ export type HealthConfig = z.infer<typeof healthSchema>;
 export type PrometheusConfig = z.infer<typeof prometheusSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;
 export type FlagsConfig = z.infer<typeof flagsSchema>;
+export type GatesConfig = z.infer<typeof gatesSchema>;

@@ -49,6 +49,8 @@ export interface FileInput<P> {
   safeDirection?: boolean;
   /** A forward move (canary start, roll forward), named for messages: change windows apply to it. */
   forward?: string;
+  /** More facts for the request.created record (gate results, a break-glass override). */
+  auditDetails?: Record<string, unknown>;
 }
 
 /** How a child request (e.g. a rollback started by a retraction) relates to the request that filed it. */
@@ -151,13 +153,21 @@ export class RequestFlow {
         ...(request.reason
           ? {
               details: {
+                ...input.auditDetails,
                 reason: request.reason,
                 title: request.title,
                 freeze: freeze?.name,
                 parentId: request.parentId,
               },
             }
-          : { details: { title: request.title, freeze: freeze?.name, parentId: request.parentId } }),
+          : {
+              details: {
+                ...input.auditDetails,
+                title: request.title,
+                freeze: freeze?.name,
+                parentId: request.parentId,
+              },
+            }),
       });
       await deps.notifier.post(cardKey(id), input.slack.channel, deps.cards.render(request), {
         ...(input.slack.threadTs ? { threadTs: input.slack.threadTs } : {}),
