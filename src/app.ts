@@ -51,6 +51,7 @@ import { registerDialog } from './slack/dialogs.js';
 import { undoFromCard } from '../commands/retract-undo.js';
 import { createGitHubClient, GitHubReleases } from './integrations/github/client.js';
 import { GitHubCi } from './integrations/github/ci.js';
+import { FlaggerHooks } from './hooks/flagger.js';
 import { RedisRetractions } from './integrations/github/retractions.js';
 import { undoRetirement } from '../commands/retract-api.js';
 import { DeprecationRegistry } from './api-retirement/index.js';
@@ -265,6 +266,19 @@ export async function startBackout(
   const queueAvailable = () => redis.status === 'ready' && probe.healthy();
   // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
   const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
+  // Flagger's gate webhooks (POST /hooks/flagger/…): cards and approvals as for backout's own canaries.
+  const flaggerHooks = new FlaggerHooks({
+    token: env.BACKOUT_WEBHOOK_TOKEN,
+    config,
+    flow,
+    requests,
+    cards,
+    audit,
+    redis,
+    prefix,
+    directory,
+    log,
+  });
   const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log, gates };
   // The deprecation registry services read through `backout/middleware` (same Redis, same prefix).
   const apiRegistry = new DeprecationRegistry(redis, prefix);
@@ -334,6 +348,7 @@ export async function startBackout(
           undoRetirement(request, user, place, { config, directory, flow, apiRegistry, queueAvailable }),
       },
       canary: canaryFollowUps(canaryDeps),
+      'flagger-gate': { abort: (request, user) => flaggerHooks.rollBack(request, user) },
       flag: {
         undo: (request, user, place) =>
           undoSwitch(request, user, place, { config, switches, directory, flow }),
@@ -386,6 +401,7 @@ export async function startBackout(
     readiness,
     registry: metrics.registry,
     log,
+    ...(env.BACKOUT_ROLE !== 'worker' ? { hooks: [flaggerHooks.route] } : {}),
   });
   server.listen(env.PORT);
   await once(server, 'listening');

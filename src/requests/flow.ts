@@ -49,6 +49,10 @@ export interface FileInput<P> {
   safeDirection?: boolean;
   /** A forward move (canary start, roll forward), named for messages: change windows apply to it. */
   forward?: string;
+  /** The request id, when the caller had to know it first (a webhook claiming its gate in Redis). */
+  id?: string;
+  /** Filed by a delivery tool (Flagger, Argo Rollouts) rather than a Slack user: no membership check. */
+  system?: boolean;
   /** More facts for the request.created record (gate results, a break-glass override). */
   auditDetails?: Record<string, unknown>;
 }
@@ -109,7 +113,7 @@ export class RequestFlow {
 
   async file<P>(input: FileInput<P>, now = new Date()): Promise<BackoutRequest<P>> {
     const { deps } = this;
-    const id = input.child?.id ?? newRequestId(input.kind);
+    const id = input.child?.id ?? input.id ?? newRequestId(input.kind);
     if (input.forward) assertWindowOpen(deps.config.windows, input, input.forward, now.getTime());
     const freeze =
       input.mutating && !input.safeDirection
@@ -121,7 +125,7 @@ export class RequestFlow {
       );
     }
     // A child's requester was checked when its parent was filed.
-    if (!input.child)
+    if (!input.child && !input.system)
       await deps.members.checkMember(input.requester, 'request', input.policy.requesters.users);
     const approval = await this.childApproval(input, freeze);
     if (input.mutating) await this.takeTarget(input.target, id);

@@ -11,7 +11,9 @@ export type RequestKind =
   | 'api-retire'
   | 'api-unretire'
   | 'flag'
-  | 'rollback-group';
+  | 'rollback-group'
+  | 'flagger-gate'
+  | 'rollout-gate';
 
 /**
  * pending → approved | rejected | expired | cancelled (the atomic approval transitions),

@@ -183,7 +183,9 @@ export function requestCard(view: RequestCardView): SlackMessage {
   if (view.detail) statusLines.push(view.detail);
   blocks.push(section(statusLines.join('\n')));
 
-  const facts = [`*Requested by* <@${r.requester}>`, `*Request* \`${r.id}\``];
+  // A delivery tool (Flagger, Argo Rollouts) asks on its own behalf: its name, not a mention.
+  const requester = /^[UW][A-Z0-9]{2,}$/.test(r.requester) ? `<@${r.requester}>` : esc(r.requester);
+  const facts = [`*Requested by* ${requester}`, `*Request* \`${r.id}\``];
   if (r.reason) facts.push(`*Reason* ${esc(r.reason)}`);
   blocks.push(section(facts.join('\n')));
 
@@ -264,6 +266,10 @@ export function kindLabel(kind: BackoutRequest['kind']): string {
       return 'Kill switch';
     case 'rollback-group':
       return 'Group rollback';
+    case 'flagger-gate':
+      return 'Flagger gate';
+    case 'rollout-gate':
+      return 'Argo Rollouts gate';
   }
 }
 
