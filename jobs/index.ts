@@ -5,6 +5,7 @@ import { canaryAbortJob } from './canary-abort.js';
 import type { JobDeps } from './deps.js';
 import { flagJob } from './flag.js';
 import { flaggerGateJob } from './flagger-gate.js';
+import { rolloutGateJob } from './rollout-gate.js';
 import { rollbackGroupJob } from './rollback-group.js';
 import { retractJob } from './retract.js';
 import { retractUndoJob } from './retract-undo.js';
@@ -22,6 +23,7 @@ export const jobDefinitions: JobDefinition<unknown, JobDeps>[] = [
   flagJob,
   rollbackGroupJob,
   flaggerGateJob,
+  rolloutGateJob,
 ];
 
 export function definitionsByKind(): Map<string, JobDefinition<unknown, JobDeps>> {

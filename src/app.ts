@@ -15,6 +15,8 @@ import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
+import { ArgoRolloutsProvider } from './integrations/traffic/argo-rollouts.js';
+import { RolloutGateWatch } from './gates/rollout-watch.js';
 import { createSwitchProviders } from './integrations/flags/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -100,18 +102,24 @@ function redisReadyOrStop(redis: RedisClient, timeoutMs: number, signal?: AbortS
 }
 
 /** Registers the periodic sweep, retrying until Redis takes it (or the process stops). */
-async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): Promise<void> {
+async function scheduleSweep(
+  timers: Queue,
+  signal: AbortSignal,
+  log: Logger,
+  name = 'sweep',
+  every = SWEEP_EVERY_MS,
+): Promise<void> {
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
       await timers.upsertJobScheduler(
-        'sweep',
-        { every: SWEEP_EVERY_MS },
-        { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } },
+        name,
+        { every },
+        { name, opts: { removeOnComplete: true, removeOnFail: 100 } },
       );
       return;
     } catch (err) {
       if (attempt === 0)
-        log.warn({ err: (err as Error).message }, 'could not schedule the sweep yet; retrying');
+        log.warn({ err: (err as Error).message }, `could not schedule the ${name} yet; retrying`);
       await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
     }
   }
@@ -228,6 +236,8 @@ export async function startBackout(
   const health = new HttpHealthChecker(environ);
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
   const traffic = createTrafficProviders(kube, deployments);
+  // Argo Rollouts run by their own pipelines: the gate's one-step promote.
+  const argo = new ArgoRolloutsProvider(kube);
   // Kill switches: Unleash, LaunchDarkly, flagd's FeatureFlag, and CronJob suspension.
   const switches = createSwitchProviders({
     kube,
@@ -266,6 +276,8 @@ export async function startBackout(
   const queueAvailable = () => redis.status === 'ready' && probe.healthy();
   // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
   const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
+  // Argo Rollouts paused at `pause: {}` in watched environments: a card each, scanned by the timers worker.
+  const rolloutWatch = new RolloutGateWatch({ config, argo, flow, requests, redis, prefix, directory, log });
   // Flagger's gate webhooks (POST /hooks/flagger/…): cards and approvals as for backout's own canaries.
   const flaggerHooks = new FlaggerHooks({
     token: env.BACKOUT_WEBHOOK_TOKEN,
@@ -349,6 +361,7 @@ export async function startBackout(
       },
       canary: canaryFollowUps(canaryDeps),
       'flagger-gate': { abort: (request, user) => flaggerHooks.rollBack(request, user) },
+      'rollout-gate': { abort: (request, user, place) => rolloutWatch.abort(request, user, place) },
       flag: {
         undo: (request, user, place) =>
           undoSwitch(request, user, place, { config, switches, directory, flow }),
@@ -471,6 +484,7 @@ export async function startBackout(
         releases,
         retractions,
         traffic,
+        argo,
         canary,
         switches,
         statusLine: async (requestId, line) => {
@@ -535,6 +549,7 @@ export async function startBackout(
       metrics,
       log,
       apiWarning: (data) => apiWarnings.fire(data),
+      rolloutGates: () => rolloutWatch.scan(),
     });
     pool.start([
       { queue: JOBS_QUEUE, processor: counted(runner), concurrency: 16 },
@@ -545,6 +560,9 @@ export async function startBackout(
     ]);
     // In the background: with Redis down at start-up this waits for it rather than holding start-up.
     void scheduleSweep(timersQueue, shutdown.signal, log);
+    const gateScan = RolloutGateWatch.every(config);
+    if (gateScan !== undefined)
+      void scheduleSweep(timersQueue, shutdown.signal, log, 'rollout-gates', gateScan);
   }
 
   if (surface.socketMode && env.BACKOUT_ROLE !== 'worker')

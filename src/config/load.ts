@@ -93,7 +93,17 @@ function crossFieldProblems(raw: unknown): [(string | number)[], string][] {
 const KNOWN_KEYS: Record<string, string[]> = {
   top: ['slack', 'policy', 'freezes', 'windows', 'audit', 'services'],
   service: ['github', 'channel', 'environments', 'policy'],
-  environment: ['default', 'kubernetes', 'channel', 'health', 'rollout', 'canary', 'gates', 'policy'],
+  environment: [
+    'default',
+    'kubernetes',
+    'channel',
+    'health',
+    'rollout',
+    'canary',
+    'gates',
+    'rolloutGates',
+    'policy',
+  ],
   policy: [
     'requesters',
     'approvers',

@@ -48,6 +48,8 @@ export interface EnvironmentConfig {
   flagEnvironment: string;
   /** CronJobs `/flag <service> cronjobs off` suspends. */
   cronJobs: string[];
+  /** Argo Rollouts whose indefinite pauses get an approval card (absent: none). */
+  rolloutGates?: { rollouts: string[]; every: number };
   /** Gates before forward moves (absent: only change windows apply). */
   gates?: GatesConfig;
   policy: Policy;
@@ -132,6 +134,7 @@ export function buildConfig(raw: RawConfig): Config {
         flagEnvironment: env.flags?.environment ?? envName,
         cronJobs: env.cronJobs ?? [],
         ...(env.gates ? { gates: env.gates } : {}),
+        ...(env.rolloutGates ? { rolloutGates: env.rolloutGates } : {}),
         policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy, env.policy),
       });
     }

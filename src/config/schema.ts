@@ -311,6 +311,17 @@ export const environmentSchema = z.strictObject({
   flags: z.strictObject({ environment: z.string().min(1) }).optional(),
   /** CronJobs (in this environment's namespace) that `/flag <service> cronjobs off` suspends. */
   cronJobs: z.array(z.string().min(1)).optional(),
+  /**
+   * Argo Rollouts run by their own pipelines: each Rollout named here that pauses at an indefinite
+   * `pause: {}` step gets an approval card; Approve promotes it, Abort aborts it (plugin patches).
+   */
+  rolloutGates: z
+    .strictObject({
+      rollouts: z.array(z.string().min(1)).min(1),
+      /** How often the Rollouts are read. */
+      every: durationSchema.default(15_000),
+    })
+    .optional(),
   /** Gates before forward moves: CI, downstream probes, a change ticket, break-glass. */
   gates: gatesSchema.optional(),
   policy: policySchema.optional(),
