@@ -81,6 +81,7 @@ export class RolloutGateWatch {
     const target = targetOf(env, rollout);
     const ro = await this.deps.argo.get(target);
     const here = pausedAtIndefiniteStep(ro);
+    await this.retireStale(target, here);
     if (!here) return false;
     const key = `${this.deps.prefix}:rollout-gate:${target.context}/${target.namespace}/${rollout}/${here.podHash}/${here.stepIndex}`;
     const id = newRequestId('rollout-gate');
@@ -106,6 +107,7 @@ export class RolloutGateWatch {
       steps: ro.spec?.strategy?.canary?.steps?.length ?? 0,
     };
     try {
+      await this.deps.redis.set(this.currentKey(target), id, 'EX', CLAIM_TTL_S);
       await this.deps.flow.file({
         id,
         kind: 'rollout-gate',
@@ -128,6 +130,26 @@ export class RolloutGateWatch {
       this.deps.log.info({ err: (err as Error).message, rollout }, 'rollout gate: not filed yet');
       return false;
     }
+  }
+
+  private currentKey(t: TrafficTarget): string {
+    return `${this.deps.prefix}:rollout-gate:current:${t.context}/${t.namespace}/${t.object}`;
+  }
+
+  /** A pending card whose pause the Rollout has left (promoted by hand, a new revision) is withdrawn, saying so. */
+  private async retireStale(
+    t: TrafficTarget,
+    here: { stepIndex: number; podHash: string } | undefined,
+  ): Promise<void> {
+    const id = await this.deps.redis.get(this.currentKey(t));
+    const request = id ? await this.deps.requests.get(id) : undefined;
+    if (!request || request.state !== 'pending') return;
+    const plan = request.plan as RolloutGatePlan;
+    if (here && here.stepIndex === plan.stepIndex && here.podHash === plan.podHash) return;
+    await this.deps.flow.cancel(
+      request.id,
+      `The Rollout left this pause without backout (now ${here ? `paused at step ${here.stepIndex + 1}` : 'not paused at a pause: {} step'}); nothing was sent.`,
+    );
   }
 
   /** The card's Abort: withdraws the gate and files the plugin's abort patch as a `canary-abort` request. */

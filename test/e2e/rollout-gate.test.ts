@@ -110,4 +110,24 @@ describe('Argo Rollouts gate', () => {
     expect(types).toContain('request.cancelled');
     expect(types).toContain('canary.aborted');
   });
+
+  it('a pause promoted by hand withdraws its card, and the next pause gets its own', async () => {
+    world = await createWorld({ config });
+    seedRollout(world);
+    await world.start();
+    ship(world, 'shop/web:3.0.0');
+    const first = await cardIn(world);
+    expect(first.text).toContain('past its pause at step 2');
+    // Someone runs `kubectl argo rollouts promote` themselves.
+    world.prod.update('Rollout', NS, NAME, (ro) => {
+      ro.status!.pauseConditions = null as never;
+    });
+    await waitCard(world, first, /Cancelled/);
+    expect(cardText(world, first)).toContain(
+      'The Rollout left this pause without backout (now paused at step 4)',
+    );
+    const second = await cardIn(world, PEOPLE.checkout, 1);
+    expect(second.text).toContain('past its pause at step 4 (canary at 60 %)');
+    expect(rolloutPatches(world)).toEqual([]);
+  });
 });
