@@ -6,6 +6,7 @@ import { trafficTarget } from '../src/integrations/traffic/index.js';
 import type { TrafficTarget } from '../src/integrations/traffic/types.js';
 import { checkRequester, describePrincipals, isEmpty, isIn } from '../src/policy/policy.js';
 import { evaluateGates } from '../src/gates/gates.js';
+import { assertWindowOpen } from '../src/policy/windows.js';
 import { gateLine } from '../src/gates/types.js';
 import { plural } from '../src/text/plural.js';
 import type { Decision } from '../src/requests/flow.js';
@@ -90,6 +91,13 @@ async function gatesBeforeStart(
   deps: CanaryCommandDeps,
 ): Promise<{ plan: Pick<CanaryPlan, 'gates' | 'ticket' | 'override'>; audit?: Record<string, unknown> }> {
   const service = resolveService(deps.config, cmd.service);
+  // A closed window is not a gate break-glass can open: refuse it first, saying when it reopens.
+  assertWindowOpen(
+    deps.config.windows,
+    { service: service.name, environment: env.name },
+    `Starting a canary of ${service.name} in ${env.name}`,
+    Date.now(),
+  );
   const results = await evaluateGates(deps.gates, {
     service,
     env,

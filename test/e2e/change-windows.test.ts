@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorld, PEOPLE, type World } from '../kit/world.js';
+import { waitFor } from '../kit/wait.js';
 import {
   answerAt,
   canaryConfigYaml,
@@ -85,5 +86,40 @@ describe('change windows', () => {
     // The canary still waits at its gate at 5 %; nobody recorded a promotion.
     expect(canaryWeightNow(world, 'nginx')).toBe(5);
     expect(await auditTypes(world)).not.toContain('canary.promotion-approved');
+  });
+
+  it('a window with automated: true holds a running canary before its next step and says until when', async () => {
+    world = await createWorld({
+      config: canaryConfigYaml({ dwell: '1s', interval: '300ms', startApproval: false, steps: [5, 100] }),
+    });
+    seedCanaries(world);
+    // The web replica files the canary; the worker replica, already on the new config with an
+    // automated deny window, runs it.
+    const web = await world.start({ BACKOUT_ROLE: 'web' });
+    const opened = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+    const config = await readFile(world.configPath, 'utf8');
+    await writeFile(
+      world.configPath,
+      config.replace(
+        'services:',
+        `windows:\n  - { name: night-batch, kind: deny, rrule: "FREQ=DAILY", dtstart: "${berlinWall(opened)}", duration: 30m, timeZone: Europe/Berlin, automated: true }\nservices:`,
+      ),
+    );
+    await world.start({ BACKOUT_ROLE: 'worker' });
+    const started = await slash(web.client, world, 'nginx', `start ${SERVICES.nginx.image}`);
+    expect(await answerAt(world, started.responseUrl)).toContain('Started');
+    const plan = await card(world, 'nginx');
+    const held = await waitFor(
+      () =>
+        world.slack
+          .thread(SERVICES.nginx.channel, plan.ts)
+          .find((m) => m.text.includes('holds automated moves')),
+      { what: 'the hold note' },
+    );
+    expect(held.text).toContain(
+      `The next step (5 %) waits: the night-batch deny window holds automated moves until <!date^${(opened + 30 * 60_000) / 1000}^`,
+    );
+    expect(held.text).toContain('The canary stays at 0 %; abort stays possible.');
+    expect(canaryWeightNow(world, 'nginx')).toBe(0);
   });
 });
