@@ -348,7 +348,7 @@ export async function startBackout(
     followUps: {
       rollback: {
         undo: (request, user, place) =>
-          rollForward(request, user, place, { config, deployments, owners, directory, flow }),
+          rollForward(request, user, place, { config, deployments, owners, directory, flow, gates }),
         flagInstead: (request, user, place) =>
           flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
       },

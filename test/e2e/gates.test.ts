@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorld, PEOPLE, type World } from '../kit/world.js';
+import { cardIn, click, run, waitCard } from '../kit/flows.js';
+import { waitFor } from '../kit/wait.js';
+import { createWorld, defaultConfigYaml, PEOPLE, type World } from '../kit/world.js';
 import { answerAt, canaryConfigYaml, card, SERVICES, seedCanaries, slash } from './canary-kit.js';
 
 const REPO = 'acme/web';
@@ -31,7 +33,7 @@ async function createdDetails(world: World): Promise<Record<string, unknown> | u
 
 const kubernetesWrites = (world: World) => world.prod.requests.filter((r) => r.method !== 'GET');
 
-describe('gates before a canary starts', () => {
+describe('gates before forward moves', () => {
   let world: World;
   afterEach(async () => {
     await world.close();
@@ -139,5 +141,37 @@ describe('gates before a canary starts', () => {
     expect(await createdDetails(world)).toMatchObject({
       breakGlass: { by: PEOPLE.sre2, reason: 'hotfix for checkout outage', failing: ['ci'] },
     });
+  });
+
+  it('a roll forward is gated on the CI of the image it returns to; the rollback itself is not', async () => {
+    world = await createWorld({
+      config: (w) =>
+        defaultConfigYaml(w).replace(
+          `        channel: ${PEOPLE.checkout}\n`,
+          `        channel: ${PEOPLE.checkout}\n        gates: { ci: { checks: [build] } }\n`,
+        ),
+    });
+    world.github.addRepo('acme/checkout');
+    world.github.checks.setCheckRun('acme/checkout', '1.4.2', { name: 'build', conclusion: 'failure' });
+    const bot = await world.start();
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Done — healthy/);
+    const answer = async (url: string) =>
+      JSON.stringify(
+        (await waitFor(() => world.slack.responses(url)[0], { what: 'roll forward answer' })).body,
+      );
+    expect(await answer(await click(world, bot, card, 'backout_undo', PEOPLE.requester))).toContain(
+      'Rolling checkout-api forward in production is blocked by 1 failing gate. Nothing was changed.\\n:x: *CI* build failure (named checks on `1.4.2`)',
+    );
+    world.github.checks.setCheckRun('acme/checkout', '1.4.2', { name: 'build', conclusion: 'success' });
+    expect(await answer(await click(world, bot, card, 'backout_undo', PEOPLE.requester))).toMatch(
+      /Filed `rb-[a-z0-9]{8}`: Roll forward checkout-api in production from revision 4 to revision 3/,
+    );
+    const forward = await cardIn(world, PEOPLE.checkout, 1);
+    expect(JSON.stringify(forward.blocks)).toContain(
+      ':white_check_mark: *CI* build passed (named checks on `1.4.2`)',
+    );
   });
 });
