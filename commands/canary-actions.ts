@@ -5,6 +5,9 @@ import { trafficTarget } from '../src/integrations/traffic/index.js';
 import type { TrafficProviders } from '../src/integrations/traffic/types.js';
 import type { Logger } from '../src/observability/logger.js';
 import { checkApprover, describePrincipals, isEmpty, isIn } from '../src/policy/policy.js';
+import { assertWindowOpen } from '../src/policy/windows.js';
+import { evaluateGates, type GateDeps } from '../src/gates/gates.js';
+import { gateLine } from '../src/gates/types.js';
 import { cardKey } from '../src/requests/card-view.js';
 import type { Decision, RequestFlow } from '../src/requests/flow.js';
 import { auditContext } from '../src/queue/step-runner.js';
@@ -24,6 +27,8 @@ export interface CanaryActionDeps {
   audit: AuditLog;
   notifier: Notifier;
   log: Logger;
+  /** What the gates before forward moves read (CI, probes, windows). */
+  gates: GateDeps;
 }
 
 /**
@@ -87,6 +92,13 @@ export async function promoteCanary(
   const phase = position?.phase ?? 'starting';
   if (phase === 'gate') {
     await checkApprover(user, request, deps.directory);
+    assertWindowOpen(
+      deps.config.windows,
+      request,
+      `Promoting the canary of ${request.service} to 100 %`,
+      Date.now(),
+    );
+    await gatesBeforePromotion(request, deps);
     const recorded = await deps.canary.signal(
       request.id,
       'approved',
@@ -143,6 +155,29 @@ export async function promoteCanary(
     ok: true,
     message: `Cutting the dwell at ${position?.stops[stop] ?? '?'} % short: the canary is analysed ${phase === 'dwell' ? 'now' : 'as soon as it gets there'} and, if healthy, goes to ${next !== undefined ? `${next} %` : 'the approval gate for 100 %'}.`,
   };
+}
+
+/**
+ * The environment's gates again before 100 % (CI, downstream probes, ticket): a gate that fails
+ * now refuses the Approve, unless the canary was started with a break-glass override.
+ */
+async function gatesBeforePromotion(request: BackoutRequest, deps: CanaryActionDeps): Promise<void> {
+  const plan = request.plan as CanaryPlan;
+  const service = deps.config.services.get(request.service);
+  const env = service?.environments.get(request.environment ?? '');
+  if (!service || !env?.gates || plan.override) return;
+  const results = await evaluateGates(deps.gates, {
+    service,
+    env,
+    image: plan.image,
+    ...(plan.ticket ? { ticket: plan.ticket } : {}),
+    now: Date.now(),
+  });
+  if (results.every((r) => r.ok)) return;
+  throw new PolicyError(
+    `Promoting the canary of ${request.service} to 100 % is blocked by its gates. Nothing was changed; the canary stays at its current weight.\n${results.map(gateLine).join('\n')}`,
+    { hint: 'Fix what fails and click Promote again, or abort the canary.' },
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ export const help: HelpSection = {
   command: '/canary',
   usage: [
     '/canary <service> [--env <env>] status',
-    '/canary <service> [--env <env>] start <image> [--reason "<text>"]',
+    '/canary <service> [--env <env>] start <image> [--reason "<text>"] [--ticket <url>] [--break-glass "<reason>"]',
     '/canary <service> [--env <env>] promote [--full]',
     '/canary <service> [--env <env>] abort [--reason "<text>"]',
   ],
@@ -33,7 +33,17 @@ const IMAGE =
 export type CanaryCommand =
   | { kind: 'help' }
   | { kind: 'status'; service: string; env?: string }
-  | { kind: 'start'; service: string; env?: string; image: string; reason?: string }
+  | {
+      kind: 'start';
+      service: string;
+      env?: string;
+      image: string;
+      reason?: string;
+      /** The change ticket (a gate may require one). */
+      ticket?: string;
+      /** Override of failing gates, by someone the environment's gates.breakGlass names. */
+      breakGlass?: string;
+    }
   | { kind: 'promote'; service: string; env?: string; full: boolean; reason?: string }
   | { kind: 'abort'; service: string; env?: string; reason?: string };
 
@@ -43,7 +53,7 @@ export function parse(text: string): CanaryCommand {
   if (tokens.length === 0 || isHelp(tokens)) return { kind: 'help' };
   const { positionals, flags } = parseArgs(
     tokens,
-    { env: 'string', full: 'boolean', reason: 'string' },
+    { env: 'string', full: 'boolean', reason: 'string', ticket: 'string', 'break-glass': 'string' },
     USAGE,
   );
   const service = serviceToken(positionals[0], USAGE);
@@ -53,6 +63,14 @@ export function parse(text: string): CanaryCommand {
   const base = { service, ...(env ? { env } : {}) };
   if (flags.has('full') && action !== 'promote')
     throw new UsageError('--full goes with `promote`.', { hint: USAGE });
+  if ((flags.has('ticket') || flags.has('break-glass')) && action !== 'start')
+    throw new UsageError('--ticket and --break-glass go with `start`.', { hint: USAGE });
+  const ticket = ticketUrl(flags.get('ticket') as string | undefined);
+  const breakGlass = checkReason(flags.get('break-glass') as string | undefined);
+  if (flags.has('break-glass') && !breakGlass)
+    throw new UsageError('--break-glass needs a reason: `--break-glass "<why this cannot wait>"`.', {
+      hint: USAGE,
+    });
   switch (action) {
     case undefined:
     case 'status':
@@ -68,7 +86,14 @@ export function parse(text: string): CanaryCommand {
           { hint: USAGE },
         );
       noExtra(positionals, 3, USAGE);
-      return { kind: 'start', ...base, image, ...(reason ? { reason } : {}) };
+      return {
+        kind: 'start',
+        ...base,
+        image,
+        ...(reason ? { reason } : {}),
+        ...(ticket ? { ticket } : {}),
+        ...(breakGlass ? { breakGlass } : {}),
+      };
     }
     case 'promote':
       noExtra(positionals, 2, USAGE);
@@ -82,4 +107,20 @@ export function parse(text: string): CanaryCommand {
         { hint: USAGE },
       );
   }
+}
+
+function ticketUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return url.toString();
+  } catch {
+    // fall through to the usage error
+  }
+  throw new UsageError(
+    `--ticket takes the change ticket's http(s) URL; "${value.slice(0, 80)}" is not one.`,
+    {
+      hint: USAGE,
+    },
+  );
 }

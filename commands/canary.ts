@@ -1,10 +1,14 @@
 import type { Config, EnvironmentConfig } from '../src/config/model.js';
 import { formatDuration } from '../src/config/duration.js';
-import { BusyError, UsageError } from '../src/errors.js';
+import { BusyError, PolicyError, UsageError } from '../src/errors.js';
 import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import { trafficTarget } from '../src/integrations/traffic/index.js';
 import type { TrafficTarget } from '../src/integrations/traffic/types.js';
-import { checkRequester } from '../src/policy/policy.js';
+import { checkRequester, describePrincipals, isEmpty, isIn } from '../src/policy/policy.js';
+import { evaluateGates } from '../src/gates/gates.js';
+import { assertWindowOpen } from '../src/policy/windows.js';
+import { gateLine } from '../src/gates/types.js';
+import { plural } from '../src/text/plural.js';
 import type { Decision } from '../src/requests/flow.js';
 import { ephemeral, esc } from '../src/slack/cards.js';
 import type { SlackMessage } from '../src/slack/notifier.js';
@@ -76,6 +80,67 @@ async function status(cmd: Targeted, deps: CanaryCommandDeps): Promise<SlackMess
   return ephemeral(lines.join('\n'));
 }
 
+/**
+ * The environment's gates before a canary starts. A failing gate refuses the start, saying who
+ * may override it; `--break-glass "<reason>"` from one of them files it anyway, on the record.
+ */
+async function gatesBeforeStart(
+  cmd: Extract<CanaryCommand, { kind: 'start' }>,
+  user: string,
+  env: EnvironmentConfig,
+  deps: CanaryCommandDeps,
+): Promise<{ plan: Pick<CanaryPlan, 'gates' | 'ticket' | 'override'>; audit?: Record<string, unknown> }> {
+  const service = resolveService(deps.config, cmd.service);
+  // A closed window is not a gate break-glass can open: refuse it first, saying when it reopens.
+  assertWindowOpen(
+    deps.config.windows,
+    { service: service.name, environment: env.name },
+    `Starting a canary of ${service.name} in ${env.name}`,
+    Date.now(),
+  );
+  const results = await evaluateGates(deps.gates, {
+    service,
+    env,
+    image: cmd.image,
+    ...(cmd.ticket ? { ticket: cmd.ticket } : {}),
+    now: Date.now(),
+  });
+  const failing = results.filter((r) => !r.ok);
+  const plan = {
+    ...(results.length ? { gates: results } : {}),
+    ...(cmd.ticket ? { ticket: cmd.ticket } : {}),
+  };
+  const audit = results.length
+    ? { gates: results.map((r) => ({ gate: r.gate, ok: r.ok, detail: r.detail })), ticket: cmd.ticket }
+    : undefined;
+  if (failing.length === 0) return { plan, ...(audit ? { audit } : {}) };
+  const who = env.gates?.breakGlass;
+  const mayOverride = who && !isEmpty(who) ? describePrincipals(who) : undefined;
+  if (!cmd.breakGlass) {
+    throw new PolicyError(
+      `Starting a canary of ${service.name} in ${env.name} is blocked by ${plural(failing.length, 'failing gate')}. Nothing was changed.\n${results.map(gateLine).join('\n')}`,
+      {
+        hint: mayOverride
+          ? `Fix what fails and run the command again; if this cannot wait, ${mayOverride} may override with \`--break-glass "<reason>"\` (recorded in the audit log).`
+          : 'Fix what fails and run the command again. Nobody may override these gates here (the environment names nobody under gates.breakGlass).',
+      },
+    );
+  }
+  if (!who || isEmpty(who) || !(await isIn(user, who, deps.directory))) {
+    throw new PolicyError(
+      `You may not override the gates of ${service.name} in ${env.name}, so --break-glass was refused. Nothing was changed.`,
+      { hint: mayOverride ? `${mayOverride} may.` : 'Nobody may override them here.' },
+    );
+  }
+  return {
+    plan: { ...plan, override: { by: user, reason: cmd.breakGlass } },
+    audit: {
+      ...audit,
+      breakGlass: { by: user, reason: cmd.breakGlass, failing: failing.map((r) => r.gate) },
+    },
+  };
+}
+
 /** Plans a canary from live state and files the long-running `canary` request. */
 async function start(
   cmd: Extract<CanaryCommand, { kind: 'start' }>,
@@ -105,7 +170,9 @@ async function start(
       `${p.describe(target)} names no container to put the image on. Nothing was changed.`,
     );
   }
+  const gates = await gatesBeforeStart(cmd, inv.user, env, deps);
   const plan: CanaryPlan = {
+    ...gates.plan,
     service,
     environment: env.name,
     target,
@@ -137,6 +204,8 @@ async function start(
     title: `Canary ${cmd.image} for ${service} in ${env.name}: ${[...plan.stops.map((s) => `${s.weight} %`), '100 %'].join(' → ')}`,
     policy: env.policy,
     slack: placeFor(deps.config, env, inv),
+    forward: `Starting a canary of ${service} in ${env.name}`,
+    ...(gates.audit ? { auditDetails: gates.audit } : {}),
   });
   return ephemeral(filedText(request));
 }

@@ -1,4 +1,7 @@
 import type { EnvironmentConfig, ServiceConfig } from '../src/config/model.js';
+import { plural } from '../src/text/plural.js';
+import { evaluateGates, type GateDeps } from '../src/gates/gates.js';
+import { gateLine, type GateResult } from '../src/gates/types.js';
 import { formatDuration } from '../src/config/duration.js';
 import { NotFoundError, PolicyError, UsageError } from '../src/errors.js';
 import type {
@@ -162,7 +165,7 @@ export async function requestRollback(
   cmd: { service: string; env?: string; to?: number; reason?: string; acrossMigration?: boolean },
   inv: Invocation,
   deps: RollbackDeps,
-  opts: { rollForwardOf?: string; child?: ChildOf } = {},
+  opts: { rollForwardOf?: string; child?: ChildOf; gates?: GateDeps } = {},
 ): Promise<{ message: SlackMessage; request?: BackoutRequest }> {
   const { service, env } = resolve(cmd, deps.config);
   await checkRequester(inv.user, env.policy, deps.directory, `roll back ${service.name} in ${env.name}`);
@@ -221,6 +224,10 @@ export async function requestRollback(
       ? { killSwitch: service.flags.killSwitches[0]! }
       : {}),
   };
+  if (opts.rollForwardOf) {
+    const gates = opts.gates ? await rollForwardGates(service, env, undo.target.images, opts.gates) : [];
+    if (gates.length) plan.gates = gates;
+  }
   const title = `${opts.rollForwardOf ? 'Roll forward' : 'Roll back'} ${service.name} in ${env.name} from revision ${d.revision} to revision ${undo.target.revision}`;
   const request = await deps.flow.file({
     kind: 'rollback',
@@ -243,6 +250,7 @@ export async function requestRollback(
       : {}),
     slack: placeFor(deps.config, env, inv),
     ...(opts.child ? { child: opts.child } : {}),
+    ...(opts.rollForwardOf ? { forward: `Rolling ${service.name} forward in ${env.name}` } : {}),
   });
   return { message: ephemeral(filedText(request)), request };
 }
@@ -300,12 +308,41 @@ export const rollbackCommand: SlashCommand<RollbackCommand, RollbackCommandDeps>
   },
 };
 
+/**
+ * A roll forward is a forward move: the environment's gates (CI of the image it goes back to,
+ * downstream probes, change windows) must pass. It comes from a button, so there is no --ticket
+ * to give and no --break-glass: a failing gate refuses it, saying what fails.
+ */
+async function rollForwardGates(
+  service: ServiceConfig,
+  env: EnvironmentConfig,
+  images: { image: string }[],
+  deps: GateDeps,
+): Promise<GateResult[]> {
+  const image = images[0]?.image;
+  if (!env.gates || !image) return [];
+  const gates = { ...env.gates, ticket: 'optional' as const };
+  const results = await evaluateGates(deps, {
+    service,
+    env: { ...env, gates },
+    image,
+    now: Date.now(),
+  });
+  const failing = results.filter((r) => !r.ok);
+  if (failing.length > 0)
+    throw new PolicyError(
+      `Rolling ${service.name} forward in ${env.name} is blocked by ${plural(failing.length, 'failing gate')}. Nothing was changed.\n${results.map(gateLine).join('\n')}`,
+      { hint: 'Fix what fails and click Roll forward again.' },
+    );
+  return results;
+}
+
 /** "Roll forward" on a finished rollback: a new request back to the revision it left, with its own approval. */
 export async function rollForward(
   request: BackoutRequest,
   user: string,
   place: { channel: string; responseUrl?: string },
-  deps: RollbackDeps,
+  deps: RollbackDeps & { gates?: GateDeps },
 ): Promise<{ ok: boolean; message: string }> {
   const plan = request.plan as RollbackPlan;
   const { message, request: filed } = await requestRollback(
@@ -322,7 +359,7 @@ export async function rollForward(
       ...(request.slack.threadTs ? { threadTs: request.slack.threadTs } : {}),
     },
     deps,
-    { rollForwardOf: request.id },
+    { rollForwardOf: request.id, ...(deps.gates ? { gates: deps.gates } : {}) },
   );
   return { ok: filed !== undefined, message: message.text };
 }

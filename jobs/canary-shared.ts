@@ -1,4 +1,5 @@
 import { formatDuration } from '../src/config/duration.js';
+import type { GateResult } from '../src/gates/types.js';
 import type { HealthConfig } from '../src/config/schema.js';
 import { IntegrationError } from '../src/errors.js';
 import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
@@ -34,6 +35,12 @@ export interface CanaryPlan {
   /** How long one move (a weight change, a rollout) may take before it counts as failed. */
   timeoutMs: number;
   health?: HealthConfig;
+  /** The gates as they stood when the canary was filed (the plan card lists them). */
+  gates?: GateResult[];
+  /** The change ticket given with --ticket. */
+  ticket?: string;
+  /** Failing gates overridden with --break-glass. */
+  override?: { by: string; reason: string };
 }
 
 export type Ctx = StepContext<CanaryPlan, JobDeps>;

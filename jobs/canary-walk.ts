@@ -1,4 +1,5 @@
 import { formatDuration } from '../src/config/duration.js';
+import { windowVerdict } from '../src/policy/windows.js';
 import type { Step, StepResult } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
 import { analyse, failedLine, readingsLine } from './canary-analysis.js';
@@ -56,11 +57,27 @@ export async function round(
   return undefined;
 }
 
+/** A window closed to automated moves holds the next step (the canary keeps its weight), saying until when. */
+function heldByWindow(ctx: Ctx, w: Walk): Promise<StepResult> | undefined {
+  const now = Date.now();
+  const verdict = windowVerdict(ctx.deps.config.windows, ctx.plan, now, { automated: true });
+  if (verdict.open) return undefined;
+  const until = verdict.reopensAt;
+  const text = `:no_entry: The next step (${ctx.plan.stops[w.stop]!.weight} %) waits: the ${verdict.window.name} ${verdict.window.kind} window holds automated moves${until ? ` until ${slackDate(until)}` : ''}. The canary stays at ${w.weight} %; abort stays possible.`;
+  return ctx
+    .note(`window-${w.stop}-${until ?? 0}`, text)
+    .then(() => ({ again: Math.max(1_000, Math.min((until ?? now + 60_000) - now, 60_000)) }));
+}
+
 /** Sets the weight of the current stop and waits until the provider says it is in effect. */
 async function move(ctx: Ctx, w: Walk): Promise<StepResult | undefined> {
   const { plan } = ctx;
   const stop = plan.stops[w.stop]!;
   const p = provider(ctx);
+  if (w.movingSince === undefined) {
+    const held = heldByWindow(ctx, w);
+    if (held) return held;
+  }
   if (w.movingSince === undefined) {
     w.movingSince = Date.now();
     await saveWalk(ctx, w);

@@ -3,7 +3,8 @@ import { asBackoutError, IntegrationError, StalePlanError } from '../src/errors.
 import type { Observation } from '../src/integrations/traffic/types.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
-import type { CardButton } from '../src/slack/cards.js';
+import { esc, type CardButton } from '../src/slack/cards.js';
+import { gateLine } from '../src/gates/types.js';
 import { hasChecks, readingsLine } from './canary-analysis.js';
 import {
   provider,
@@ -235,6 +236,11 @@ export function describeCanary(plan: CanaryPlan): string[] {
         ].join(', ')}; abort at ${plural(plan.maxFailedChecks, 'failed check')}`
       : '*Analysis* none: this environment has no health checks, so steps advance on time alone',
   ];
+  if (plan.gates?.length) lines.push('*Gates*', ...plan.gates.map(gateLine));
+  if (plan.override)
+    lines.push(
+      `:rotating_light: *Break-glass* by <@${plan.override.by}>, overriding the failing gates: ${esc(plan.override.reason)}`,
+    );
   if (plan.stopsNote) lines.push(`_${plan.stopsNote}_`);
   lines.push(
     t.provider === 'argo-rollouts'

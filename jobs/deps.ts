@@ -12,6 +12,7 @@ import type { BackoutRequest } from '../src/requests/types.js';
 import type { People } from '../src/slack/directory.js';
 import type { Notifier } from '../src/slack/notifier.js';
 import type { TrafficProviders } from '../src/integrations/traffic/types.js';
+import type { ArgoRolloutsProvider } from '../src/integrations/traffic/argo-rollouts.js';
 import type { SwitchProviders } from '../src/integrations/flags/types.js';
 import type { CanaryBoard } from './canary-control.js';
 import type { MemberRollbacks } from './rollback-group.js';
@@ -49,6 +50,8 @@ export interface JobDeps {
   canary: CanaryBoard;
   /** Sets the status line under a request's state on its card (live canary weight, next step, analysis). */
   statusLine(requestId: string, line: string): Promise<void>;
+  /** Argo Rollouts itself, for the gate's one-step promote (Rollouts run by their own pipelines). */
+  argo: ArgoRolloutsProvider;
 }
 
 /** Files rollbacks as children of a running request (approved by its approval) and reads them back. */

@@ -4,6 +4,8 @@ import { canaryJob } from './canary.js';
 import { canaryAbortJob } from './canary-abort.js';
 import type { JobDeps } from './deps.js';
 import { flagJob } from './flag.js';
+import { flaggerGateJob } from './flagger-gate.js';
+import { rolloutGateJob } from './rollout-gate.js';
 import { rollbackGroupJob } from './rollback-group.js';
 import { retractJob } from './retract.js';
 import { retractUndoJob } from './retract-undo.js';
@@ -20,6 +22,8 @@ export const jobDefinitions: JobDefinition<unknown, JobDeps>[] = [
   canaryAbortJob,
   flagJob,
   rollbackGroupJob,
+  flaggerGateJob,
+  rolloutGateJob,
 ];
 
 export function definitionsByKind(): Map<string, JobDefinition<unknown, JobDeps>> {

@@ -1,4 +1,5 @@
 import type { HealthConfig } from '../src/config/schema.js';
+import { gateLine, type GateResult } from '../src/gates/types.js';
 import { formatDuration } from '../src/config/duration.js';
 import { IntegrationError, StalePlanError } from '../src/errors.js';
 import { ownerName, type WorkloadOwner } from '../src/integrations/kubernetes/owners.js';
@@ -35,6 +36,8 @@ export interface RollbackPlan {
   health?: HealthConfig;
   /** Set when this request undoes an earlier rollback ("Roll forward"). */
   rollForwardOf?: string;
+  /** A roll forward's gates (CI of the image, probes, windows) as they stood when it was filed. */
+  gates?: GateResult[];
   /** Who else manages the Deployment, as read for the plan (Argo CD, Flux, Helm). */
   owners?: WorkloadOwner[];
   /** Who last wrote it, from managedFields, in plain words ("argocd-controller (pod template, 10:02:11Z)"). */
@@ -310,6 +313,7 @@ export const rollbackJob: JobDefinition<RollbackPlan, JobDeps> = {
     }
     if (plan.managedBy?.length) lines.push(`*Last written by* ${plan.managedBy.join(', ')}`);
     lines.push(...migrationLines(plan.migrations ?? []));
+    if (plan.gates?.length) lines.push('*Gates*', ...plan.gates.map(gateLine));
     lines.push(
       `Then wait for the rollout (timeout ${formatDuration(plan.timeoutMs)})${plan.health ? ` and verify health for ${formatDuration(plan.health.stabilityWindow)}` : ''}.`,
     );

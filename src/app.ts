@@ -15,6 +15,8 @@ import { KubeClients } from './integrations/kubernetes/clients.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
+import { ArgoRolloutsProvider } from './integrations/traffic/argo-rollouts.js';
+import { RolloutGateWatch } from './gates/rollout-watch.js';
 import { createSwitchProviders } from './integrations/flags/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -51,6 +53,8 @@ import { RetractModal } from '../commands/retract-modal.js';
 import { registerDialog } from './slack/dialogs.js';
 import { undoFromCard } from '../commands/retract-undo.js';
 import { createGitHubClient, GitHubReleases } from './integrations/github/client.js';
+import { GitHubCi } from './integrations/github/ci.js';
+import { FlaggerHooks } from './hooks/flagger.js';
 import { RedisRetractions } from './integrations/github/retractions.js';
 import { undoRetirement } from '../commands/retract-api.js';
 import { DeprecationRegistry } from './api-retirement/index.js';
@@ -99,18 +103,24 @@ function redisReadyOrStop(redis: RedisClient, timeoutMs: number, signal?: AbortS
 }
 
 /** Registers the periodic sweep, retrying until Redis takes it (or the process stops). */
-async function scheduleSweep(timers: Queue, signal: AbortSignal, log: Logger): Promise<void> {
+async function scheduleSweep(
+  timers: Queue,
+  signal: AbortSignal,
+  log: Logger,
+  name = 'sweep',
+  every = SWEEP_EVERY_MS,
+): Promise<void> {
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
       await timers.upsertJobScheduler(
-        'sweep',
-        { every: SWEEP_EVERY_MS },
-        { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } },
+        name,
+        { every },
+        { name, opts: { removeOnComplete: true, removeOnFail: 100 } },
       );
       return;
     } catch (err) {
       if (attempt === 0)
-        log.warn({ err: (err as Error).message }, 'could not schedule the sweep yet; retrying');
+        log.warn({ err: (err as Error).message }, `could not schedule the ${name} yet; retrying`);
       await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
     }
   }
@@ -235,6 +245,8 @@ export async function startBackout(
   const health = new HttpHealthChecker(environ);
   // Canary traffic: Gateway API, Argo Rollouts and NGINX Ingress, over the same Kubernetes clients.
   const traffic = createTrafficProviders(kube, deployments);
+  // Argo Rollouts run by their own pipelines: the gate's one-step promote.
+  const argo = new ArgoRolloutsProvider(kube);
   // Kill switches: Unleash, LaunchDarkly, flagd's FeatureFlag, and CronJob suspension.
   const switches = createSwitchProviders({
     kube,
@@ -242,9 +254,10 @@ export async function startBackout(
     launchdarkly: { url: env.LAUNCHDARKLY_API_URL, token: env.LAUNCHDARKLY_API_TOKEN },
   });
   // GitHub: one Octokit (retry + throttling plugins) for every release operation.
-  const releases = new GitHubReleases(
-    createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log }),
-  );
+  const octokit = createGitHubClient({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL, log });
+  const releases = new GitHubReleases(octokit);
+  // Gates before forward moves: CI of the image's commit, downstream probes, change windows.
+  const gates = { ci: new GitHubCi(octokit), health, windows: config.windows };
 
   const requests = new RequestStore(redis, prefix);
   const locks = new TargetLocks(redis, prefix);
@@ -272,7 +285,22 @@ export async function startBackout(
   const queueAvailable = () => redis.status === 'ready' && probe.healthy();
   // What people ask of running canaries (promote, abort, approve 100 %) and where each canary is.
   const canary = new RedisCanaryBoard({ redis, prefix, jobs: jobsQueue, locks, requests, log });
-  const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log };
+  // Argo Rollouts paused at `pause: {}` in watched environments: a card each, scanned by the timers worker.
+  const rolloutWatch = new RolloutGateWatch({ config, argo, flow, requests, redis, prefix, directory, log });
+  // Flagger's gate webhooks (POST /hooks/flagger/…): cards and approvals as for backout's own canaries.
+  const flaggerHooks = new FlaggerHooks({
+    token: env.BACKOUT_WEBHOOK_TOKEN,
+    config,
+    flow,
+    requests,
+    cards,
+    audit,
+    redis,
+    prefix,
+    directory,
+    log,
+  });
+  const canaryDeps = { config, directory, flow, traffic, canary, audit, notifier, log, gates };
   // The deprecation registry services read through `backout/middleware` (same Redis, same prefix).
   const apiRegistry = new DeprecationRegistry(redis, prefix);
   const apiWarnings = new ApiWarnings({
@@ -315,6 +343,7 @@ export async function startBackout(
     audit,
     notifier,
     switches,
+    gates,
   });
   surface.receiver?.acknowledgeCommandsWith(acknowledgeCommand);
   registerDialog(surface.app, rollbackModal);
@@ -329,7 +358,7 @@ export async function startBackout(
     followUps: {
       rollback: {
         undo: (request, user, place) =>
-          rollForward(request, user, place, { config, deployments, owners, directory, flow }),
+          rollForward(request, user, place, { config, deployments, owners, directory, flow, gates }),
         flagInstead: (request, user, place) =>
           flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
       },
@@ -341,6 +370,8 @@ export async function startBackout(
           undoRetirement(request, user, place, { config, directory, flow, apiRegistry, queueAvailable }),
       },
       canary: canaryFollowUps(canaryDeps),
+      'flagger-gate': { abort: (request, user) => flaggerHooks.rollBack(request, user) },
+      'rollout-gate': { abort: (request, user, place) => rolloutWatch.abort(request, user, place) },
       flag: {
         undo: (request, user, place) =>
           undoSwitch(request, user, place, { config, switches, directory, flow }),
@@ -395,6 +426,7 @@ export async function startBackout(
     readiness,
     registry: metrics.registry,
     log,
+    ...(env.BACKOUT_ROLE !== 'worker' ? { hooks: [flaggerHooks.route] } : {}),
   });
   server.listen(env.PORT);
   await once(server, 'listening');
@@ -464,6 +496,7 @@ export async function startBackout(
         releases,
         retractions,
         traffic,
+        argo,
         canary,
         switches,
         statusLine: async (requestId, line) => {
@@ -528,6 +561,7 @@ export async function startBackout(
       metrics,
       log,
       apiWarning: (data) => apiWarnings.fire(data),
+      rolloutGates: () => rolloutWatch.scan(),
     });
     pool.start([
       { queue: JOBS_QUEUE, processor: counted(runner), concurrency: 16 },
@@ -538,6 +572,9 @@ export async function startBackout(
     ]);
     // In the background: with Redis down at start-up this waits for it rather than holding start-up.
     void scheduleSweep(timersQueue, shutdown.signal, log);
+    const gateScan = RolloutGateWatch.every(config);
+    if (gateScan !== undefined)
+      void scheduleSweep(timersQueue, shutdown.signal, log, 'rollout-gates', gateScan);
   }
 
   if (surface.socketMode && env.BACKOUT_ROLE !== 'worker')

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 export type AuditEventType =
   | 'request.created'
   | 'request.approved'
+  | 'request.approval-added'
   | 'request.rejected'
   | 'request.expired'
   | 'request.cancelled'

@@ -91,10 +91,28 @@ function crossFieldProblems(raw: unknown): [(string | number)[], string][] {
 }
 
 const KNOWN_KEYS: Record<string, string[]> = {
-  top: ['slack', 'policy', 'freezes', 'audit', 'services'],
+  top: ['slack', 'policy', 'freezes', 'windows', 'audit', 'services'],
   service: ['github', 'channel', 'environments', 'policy'],
-  environment: ['default', 'kubernetes', 'channel', 'health', 'rollout', 'canary', 'policy'],
-  policy: ['requesters', 'approvers', 'approval', 'twoPerson', 'approvalTtl'],
+  environment: [
+    'default',
+    'kubernetes',
+    'channel',
+    'health',
+    'rollout',
+    'canary',
+    'gates',
+    'rolloutGates',
+    'policy',
+  ],
+  policy: [
+    'requesters',
+    'approvers',
+    'approval',
+    'twoPerson',
+    'approvalTtl',
+    'minApprovals',
+    'requiredApprovers',
+  ],
 };
 
 function unknownKey(k: string): string {

@@ -1,4 +1,14 @@
-import type { CanaryConfig, FlagsConfig, HealthConfig, Principals, RawConfig, RawPolicy } from './schema.js';
+import { parseRRule, parseWall } from '../policy/rrule.js';
+import type { ChangeWindow } from '../policy/windows.js';
+import type {
+  CanaryConfig,
+  FlagsConfig,
+  GatesConfig,
+  HealthConfig,
+  Principals,
+  RawConfig,
+  RawPolicy,
+} from './schema.js';
 
 /** A policy with every field decided (nearest block wins, field by field). */
 export interface Policy {
@@ -9,6 +19,10 @@ export interface Policy {
   approvalTtlMs: number;
   /** Approval for `/flag … off` (the safe direction); absent: as `approval`. */
   flagOff?: 'required' | 'not-required';
+  /** Distinct approvers a request needs (1: a single Approve). */
+  minApprovals: number;
+  /** At least one of these must be among the approvers; empty: no such requirement. */
+  requiredApprovers: Principals;
 }
 
 export interface Freeze {
@@ -34,6 +48,10 @@ export interface EnvironmentConfig {
   flagEnvironment: string;
   /** CronJobs `/flag <service> cronjobs off` suspends. */
   cronJobs: string[];
+  /** Argo Rollouts whose indefinite pauses get an approval card (absent: none). */
+  rolloutGates?: { rollouts: string[]; every: number };
+  /** Gates before forward moves (absent: only change windows apply). */
+  gates?: GatesConfig;
   policy: Policy;
 }
 
@@ -50,6 +68,8 @@ export interface ServiceConfig {
 export interface Config {
   incidentChannel?: string;
   freezes: Freeze[];
+  /** Recurring allow/deny windows for forward moves. */
+  windows: ChangeWindow[];
   auditRetentionMs: number;
   /** Reminders before each API brownout and sunset (`apiRetirement.warnBefore`), longest first. */
   apiWarnBeforeMs: number[];
@@ -67,6 +87,8 @@ export const DEFAULT_POLICY: Policy = {
   approval: 'required',
   twoPerson: true,
   approvalTtlMs: 15 * 60_000,
+  minApprovals: 1,
+  requiredApprovers: { users: [], usergroups: [] },
 };
 
 /** Applies policy blocks from farthest to nearest; each field present in a nearer block wins. */
@@ -81,6 +103,8 @@ export function mergePolicy(base: Policy, ...blocks: (RawPolicy | undefined)[]):
       approval: block.approval ?? out.approval,
       twoPerson: block.twoPerson ?? out.twoPerson,
       approvalTtlMs: block.approvalTtl ?? out.approvalTtlMs,
+      minApprovals: block.minApprovals ?? out.minApprovals,
+      requiredApprovers: block.requiredApprovers ?? out.requiredApprovers,
       ...(flagOff ? { flagOff } : {}),
     };
   }
@@ -109,6 +133,8 @@ export function buildConfig(raw: RawConfig): Config {
         ...(env.canary ? { canary: env.canary } : {}),
         flagEnvironment: env.flags?.environment ?? envName,
         cronJobs: env.cronJobs ?? [],
+        ...(env.gates ? { gates: env.gates } : {}),
+        ...(env.rolloutGates ? { rolloutGates: env.rolloutGates } : {}),
         policy: mergePolicy(DEFAULT_POLICY, raw.policy, svc.policy, env.policy),
       });
     }
@@ -130,6 +156,20 @@ export function buildConfig(raw: RawConfig): Config {
       to: new Date(f.to),
       ...(f.environments ? { environments: f.environments } : {}),
       ...(f.services ? { services: f.services } : {}),
+    })),
+    windows: raw.windows.map((w) => ({
+      name: w.name,
+      kind: w.kind,
+      rrule: w.rrule,
+      recurrence: {
+        rule: parseRRule(w.rrule),
+        start: parseWall(w.dtstart),
+        zone: w.timeZone,
+        durationMs: w.duration,
+      },
+      automated: w.automated,
+      ...(w.environments ? { environments: w.environments } : {}),
+      ...(w.services ? { services: w.services } : {}),
     })),
     auditRetentionMs: raw.audit.retention,
     apiWarnBeforeMs: [...new Set(raw.apiRetirement.warnBefore)].sort((a, b) => b - a),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
+import { checkTimeZone, parseRRule, parseWall } from '../policy/rrule.js';
 
 /**
  * The YAML file's shape (SPEC §5). Every key is documented here, where it is declared.
@@ -43,6 +44,10 @@ export const policySchema = z.strictObject({
    * mitigation one action; turning things back on always follows `approval`.
    */
   flagOff: z.enum(['required', 'not-required']).optional(),
+  /** Distinct approvers a request needs (Kargo's N-of-M); the requester never counts. Default 1. */
+  minApprovals: z.number().int().min(1).max(10).optional(),
+  /** At least one of these must be among the approvers (they may approve even when not in `approvers`). */
+  requiredApprovers: principalsSchema.optional(),
 });
 
 export const freezeSchema = z.strictObject({
@@ -54,6 +59,48 @@ export const freezeSchema = z.strictObject({
   /** Services the freeze covers; absent: all. */
   services: z.array(name).optional(),
 });
+
+/** A change window: RFC 5545 RRULE (FREQ=DAILY|WEEKLY, INTERVAL, BYDAY, BYHOUR, BYMINUTE) plus a duration. */
+export const windowSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** allow: forward moves only inside (when any allow window applies); deny: never inside. Deny wins. */
+    kind: z.enum(['allow', 'deny']),
+    /** e.g. `FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9;BYMINUTE=0` */
+    rrule: z.string().min(1),
+    /** The first occurrence as wall time in timeZone, e.g. `2026-01-05T09:00` (default: 2000-01-03T00:00, a Monday). */
+    dtstart: z.string().default('2000-01-03T00:00'),
+    /** How long each occurrence lasts. */
+    duration: durationSchema,
+    /** IANA time zone of dtstart and BYHOUR, e.g. Europe/Berlin. */
+    timeZone: z.string().default('UTC'),
+    /** Environments and services it covers; absent: all. */
+    environments: z.array(name).optional(),
+    services: z.array(name).optional(),
+    /** Also hold back automated forward moves (a canary's next weight step), not only people's. */
+    automated: z.boolean().default(false),
+  })
+  .superRefine((w, ctx) => {
+    try {
+      parseRRule(w.rrule);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['rrule'], message: (err as Error).message });
+    }
+    try {
+      parseWall(w.dtstart);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['dtstart'], message: (err as Error).message });
+    }
+    try {
+      checkTimeZone(w.timeZone);
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeZone'],
+        message: `unknown time zone "${w.timeZone}": expected an IANA name such as Europe/Berlin`,
+      });
+    }
+  });
 
 const probeSchema = z.strictObject({
   url: z.url({ error: 'expected an http(s) URL' }),
@@ -217,6 +264,29 @@ export const flagsSchema = z
         });
   });
 
+/** Gates before forward moves (canary start, promotion to 100 %) in one environment. */
+export const gatesSchema = z.strictObject({
+  /** CI of the commit behind the image (its tag names a commit, branch or git tag in the service's repo). */
+  ci: z
+    .strictObject({
+      /** `all` checks reported, `required` (the branch protection's required checks), or a list of names. */
+      checks: z.union([z.enum(['all', 'required']), z.array(z.string().min(1)).min(1)]).default('required'),
+      /** Checks that never count (flaky or informational). */
+      ignore: z.array(z.string().min(1)).default([]),
+      /** The protected branch whose required checks `required` reads (default: main). */
+      branch: z.string().min(1).default('main'),
+      /** Put before the image tag to make the git ref, e.g. `v` when image 1.4.0 is git tag v1.4.0. */
+      tagPrefix: z.string().default(''),
+    })
+    .optional(),
+  /** Downstream services that must answer before a forward move (HTTP GET, each with its deadline). */
+  probes: z.array(probeSchema).default([]),
+  /** `required`: forward moves need `--ticket <url>` naming the change ticket. */
+  ticket: z.enum(['required', 'optional']).default('optional'),
+  /** Who may override failing gates with `--break-glass "<reason>"` (empty: nobody). */
+  breakGlass: principalsSchema.default({ users: [], usergroups: [] }),
+});
+
 export const environmentSchema = z.strictObject({
   /** The environment used when a command names none. */
   default: z.boolean().default(false),
@@ -241,6 +311,19 @@ export const environmentSchema = z.strictObject({
   flags: z.strictObject({ environment: z.string().min(1) }).optional(),
   /** CronJobs (in this environment's namespace) that `/flag <service> cronjobs off` suspends. */
   cronJobs: z.array(z.string().min(1)).optional(),
+  /**
+   * Argo Rollouts run by their own pipelines: each Rollout named here that pauses at an indefinite
+   * `pause: {}` step gets an approval card; Approve promotes it, Abort aborts it (plugin patches).
+   */
+  rolloutGates: z
+    .strictObject({
+      rollouts: z.array(z.string().min(1)).min(1),
+      /** How often the Rollouts are read. */
+      every: durationSchema.default(15_000),
+    })
+    .optional(),
+  /** Gates before forward moves: CI, downstream probes, a change ticket, break-glass. */
+  gates: gatesSchema.optional(),
   policy: policySchema.optional(),
 });
 
@@ -265,6 +348,8 @@ export const configSchema = z
       .default({}),
     policy: policySchema.optional(),
     freezes: z.array(freezeSchema).default([]),
+    /** Recurring allow/deny windows for forward moves (canary start, promotion to 100 %, roll forward). */
+    windows: z.array(windowSchema).default([]),
     audit: z
       .strictObject({
         /** Records older than this are archived (with a checkpoint) by `backout audit archive`. */
@@ -349,3 +434,4 @@ export type HealthConfig = z.infer<typeof healthSchema>;
 export type PrometheusConfig = z.infer<typeof prometheusSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;
 export type FlagsConfig = z.infer<typeof flagsSchema>;
+export type GatesConfig = z.infer<typeof gatesSchema>;

@@ -18,6 +18,8 @@ export function createHttpServer(opts: {
   readiness: () => Readiness;
   registry: Registry;
   log: Logger;
+  /** Webhook routes (e.g. POST /hooks/flagger/…): true when the route was theirs and is answered. */
+  hooks?: ((req: IncomingMessage, res: ServerResponse, path: string, method: string) => boolean)[];
 }): Server {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -52,6 +54,7 @@ export function createHttpServer(opts: {
         });
       return;
     }
+    if (opts.hooks?.some((hook) => hook(req, res, path ?? '/', method))) return;
     json(res, 404, { error: `no route for ${method} ${path}` });
   });
   // Slack gives up after 3 s; nothing here should hold a socket much longer.

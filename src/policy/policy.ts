@@ -24,6 +24,14 @@ export async function isIn(user: string, p: Principals, directory: Directory): P
   return false;
 }
 
+function mergePrincipals(a: Principals, b: Principals | undefined): Principals {
+  if (!b) return a;
+  return {
+    users: [...new Set([...a.users, ...b.users])],
+    usergroups: [...new Set([...a.usergroups, ...b.usergroups])],
+  };
+}
+
 /** May this user file requests under this policy? Empty requesters: anyone. */
 export async function checkRequester(
   user: string,
@@ -76,6 +84,9 @@ export function approvalRule(
     approvers: policy.approvers,
     twoPerson: policy.twoPerson,
     ...(opts.freeze ? { freeze: opts.freeze.name } : {}),
+    // Only set when they ask for more than one plain Approve, so stored requests stay as they were.
+    ...(policy.minApprovals > 1 ? { minApprovals: policy.minApprovals } : {}),
+    ...(!isEmpty(policy.requiredApprovers) ? { requiredApprovers: policy.requiredApprovers } : {}),
   };
 }
 
@@ -91,7 +102,7 @@ export async function checkApprover(
   const rule = request.approval;
   const who = isEmpty(rule.approvers)
     ? 'anyone other than the requester'
-    : describePrincipals(rule.approvers);
+    : describePrincipals(mergePrincipals(rule.approvers, rule.requiredApprovers));
   if (rule.twoPerson && user === request.requester) {
     throw new PolicyError(
       'You filed this request, so you cannot approve it: the two-person rule applies here.',
@@ -100,7 +111,8 @@ export async function checkApprover(
       },
     );
   }
-  if (!isEmpty(rule.approvers) && !(await isIn(user, rule.approvers, directory))) {
+  const named = rule.requiredApprovers && (await isIn(user, rule.requiredApprovers, directory));
+  if (!named && !isEmpty(rule.approvers) && !(await isIn(user, rule.approvers, directory))) {
     throw new PolicyError('You are not an approver for this request, so nothing was changed.', {
       hint: `It can be approved by ${who}.`,
     });

@@ -31,11 +31,18 @@ export function createTimerProcessor(deps: {
   log: Logger;
   /** Runs a due API retirement reminder. */
   apiWarning?: (data: ApiWarningJob) => Promise<string>;
+  /** Reads the watched Argo Rollouts and files a card for each new indefinite pause. */
+  rolloutGates?: () => Promise<number>;
 }) {
   return async function timers(job: Job<{ requestId?: string }>): Promise<void> {
     if (job.name === 'api-warning' && deps.apiWarning) {
       const result = await deps.apiWarning(job.data as unknown as ApiWarningJob);
       deps.log.info({ reminder: job.id, result }, 'API retirement reminder');
+      return;
+    }
+    if (job.name === 'rollout-gates' && deps.rolloutGates) {
+      const filed = await deps.rolloutGates();
+      if (filed > 0) deps.log.info({ filed }, 'rollout gates: new pauses to approve');
       return;
     }
     if (job.name === 'expire' && job.data.requestId) {

@@ -1,4 +1,5 @@
 import type { JobDefinition } from '../queue/job-definition.js';
+import { needsQuorum } from '../policy/quorum.js';
 import { requestCard, type CardButton } from '../slack/cards.js';
 import type { Notifier, SlackMessage } from '../slack/notifier.js';
 import type { RequestStore } from './store.js';
@@ -40,7 +41,9 @@ export function buttonsFor(
               style: 'primary',
               confirm: {
                 title: 'Approve this change?',
-                text: `${request.title}. It starts as soon as you confirm.`,
+                text: needsQuorum(request.approval)
+                  ? `${request.title}. Your approval is counted; it starts once ${quorumNeed(request)} are in.`
+                  : `${request.title}. It starts as soon as you confirm.`,
                 confirm: 'Approve',
               },
             },
@@ -67,6 +70,16 @@ export function buttonsFor(
     default:
       return [];
   }
+}
+
+/** "2 approvals, one of them from <@U1>" — what the Approve confirmation promises. */
+function quorumNeed(request: BackoutRequest): string {
+  const n = request.approval.minApprovals ?? 1;
+  const named = request.approval.requiredApprovers;
+  const who = named
+    ? [...named.users.map((u) => `<@${u}>`), ...named.usergroups.map((g) => `<!subteam^${g}>`)]
+    : [];
+  return `${n} approval${n === 1 ? '' : 's'}${who.length ? `, one of them from ${who.join(' or ')}` : ''}`;
 }
 
 export class RequestCards implements CardRenderer {

@@ -5,7 +5,9 @@ import type { Config, Policy } from '../config/model.js';
 import { BusyError, IntegrationError, NotFoundError, PolicyError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { activeFreeze, approvalRule, checkApprover } from '../policy/policy.js';
+import { activeFreeze, approvalRule, checkApprover, describePrincipals, isIn } from '../policy/policy.js';
+import { needsQuorum, quorumLine, quorumOf } from '../policy/quorum.js';
+import { assertWindowOpen } from '../policy/windows.js';
 import type { JobData } from '../queue/job-definition.js';
 import { auditContext } from '../queue/step-runner.js';
 import type { Directory } from '../slack/directory.js';
@@ -16,7 +18,7 @@ import { newRequestId } from './ids.js';
 import { planHash } from './plan-hash.js';
 import { isTerminal, type RequestStore, type TransitionResult } from './store.js';
 import type { TargetLocks } from './target-lock.js';
-import type { ApprovalRule, BackoutRequest, RequestKind, SlackPlace } from './types.js';
+import type { ApprovalRule, ApprovalVote, BackoutRequest, RequestKind, SlackPlace } from './types.js';
 import { slackDate } from '../text/time.js';
 
 export interface FileInput<P> {
@@ -45,6 +47,14 @@ export interface FileInput<P> {
    * back, since freezing it would keep a bad canary in front of users.
    */
   safeDirection?: boolean;
+  /** A forward move (canary start, roll forward), named for messages: change windows apply to it. */
+  forward?: string;
+  /** The request id, when the caller had to know it first (a webhook claiming its gate in Redis). */
+  id?: string;
+  /** Filed by a delivery tool (Flagger, Argo Rollouts) rather than a Slack user: no membership check. */
+  system?: boolean;
+  /** More facts for the request.created record (gate results, a break-glass override). */
+  auditDetails?: Record<string, unknown>;
 }
 
 /** How a child request (e.g. a rollback started by a retraction) relates to the request that filed it. */
@@ -103,7 +113,8 @@ export class RequestFlow {
 
   async file<P>(input: FileInput<P>, now = new Date()): Promise<BackoutRequest<P>> {
     const { deps } = this;
-    const id = input.child?.id ?? newRequestId(input.kind);
+    const id = input.child?.id ?? input.id ?? newRequestId(input.kind);
+    if (input.forward) assertWindowOpen(deps.config.windows, input, input.forward, now.getTime());
     const freeze =
       input.mutating && !input.safeDirection
         ? activeFreeze(deps.config, input.service, input.environment, now)
@@ -114,7 +125,7 @@ export class RequestFlow {
       );
     }
     // A child's requester was checked when its parent was filed.
-    if (!input.child)
+    if (!input.child && !input.system)
       await deps.members.checkMember(input.requester, 'request', input.policy.requesters.users);
     const approval = await this.childApproval(input, freeze);
     if (input.mutating) await this.takeTarget(input.target, id);
@@ -138,6 +149,7 @@ export class RequestFlow {
         dryRun: deps.dryRun,
         ...(input.parentId || input.child ? { parentId: input.child?.parentId ?? input.parentId } : {}),
         ...(input.child ? { parentJob: input.child.job } : {}),
+        ...(input.forward ? { forward: input.forward } : {}),
       })) as BackoutRequest<P>;
       await deps.audit.append({
         type: 'request.created',
@@ -145,13 +157,21 @@ export class RequestFlow {
         ...(request.reason
           ? {
               details: {
+                ...input.auditDetails,
                 reason: request.reason,
                 title: request.title,
                 freeze: freeze?.name,
                 parentId: request.parentId,
               },
             }
-          : { details: { title: request.title, freeze: freeze?.name, parentId: request.parentId } }),
+          : {
+              details: {
+                ...input.auditDetails,
+                title: request.title,
+                freeze: freeze?.name,
+                parentId: request.parentId,
+              },
+            }),
       });
       await deps.notifier.post(cardKey(id), input.slack.channel, deps.cards.render(request), {
         ...(input.slack.threadTs ? { threadTs: input.slack.threadTs } : {}),
@@ -337,6 +357,8 @@ export class RequestFlow {
       await this.expire(requestId);
       return { ok: false, message: expiredMessage(request) };
     }
+    // A window that closed after the request was filed holds the move back at the click too.
+    if (request.forward) assertWindowOpen(deps.config.windows, request, request.forward, now.getTime());
     const freeze = request.mutating
       ? activeFreeze(deps.config, request.service, request.environment, now)
       : undefined;
@@ -359,6 +381,11 @@ export class RequestFlow {
     await checkApprover(user, request, deps.directory);
     await deps.members.checkMember(user, 'approve', request.approval.approvers.users);
     const glass = breakGlass && (freeze !== undefined || request.approval.breakGlass !== undefined);
+    if (needsQuorum(request.approval)) {
+      const voted = await this.vote(request, user, glass, freeze?.name, now);
+      if (voted !== 'complete') return voted;
+      return this.started(request, glass);
+    }
     const moved = await this.moveAudited(
       {
         type: 'request.approved',
@@ -387,6 +414,13 @@ export class RequestFlow {
       const fresh = await deps.requests.get(requestId);
       return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
     }
+    return this.started(request, glass);
+  }
+
+  /** After the click that approved a request: count it, queue the job, show it on the card. */
+  private async started(request: BackoutRequest, glass: boolean): Promise<Decision> {
+    const { deps } = this;
+    const requestId = request.id;
     deps.metrics.approvals.inc({ outcome: glass ? 'break_glass' : 'approved' });
     // Approved and recorded: from here on the change will run, so no answer may say otherwise.
     try {
@@ -406,6 +440,96 @@ export class RequestFlow {
       .refresh(requestId)
       .catch((err: unknown) => deps.log.warn({ err, requestId }, 'card refresh failed'));
     return { ok: true, message: `Approved. ${request.title} is starting; follow it in the thread.` };
+  }
+
+  /**
+   * One Approve towards a quorum (minApprovals, requiredApprovers): recorded and audited with a
+   * compare-and-set on the stored approvals, so clicks racing on two replicas are each counted
+   * once and only the click that completes the quorum moves the request to approved.
+   */
+  private async vote(
+    request: BackoutRequest,
+    user: string,
+    glass: boolean,
+    freeze: string | undefined,
+    now: Date,
+  ): Promise<Decision | 'complete'> {
+    const { deps } = this;
+    const rule = request.approval;
+    const required = rule.requiredApprovers
+      ? await isIn(user, rule.requiredApprovers, deps.directory)
+      : false;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const seen = await deps.requests.rawApprovals(request.id);
+      const votes = seen ? (JSON.parse(seen) as ApprovalVote[]) : [];
+      if (votes.some((v) => v.user === user))
+        return {
+          ok: false,
+          message: `You have already approved this request (${quorumLine(rule, votes)}). Nothing more was done.`,
+        };
+      const before = quorumOf(rule, votes);
+      if (!required && !before.requiredMet && votes.length >= before.need - 1 && rule.requiredApprovers) {
+        const who = describePrincipals(rule.requiredApprovers);
+        throw new PolicyError(
+          `${quorumLine(rule, votes)}: the approval still missing must come from ${who}, so yours was not counted. Nothing was changed.`,
+          { hint: `Ask ${who} to approve it.` },
+        );
+      }
+      const next: ApprovalVote[] = [
+        ...votes,
+        { user, at: now.getTime(), required, ...(glass ? { breakGlass: true } : {}) },
+      ];
+      const after = quorumOf(rule, next);
+      const event: AuditEvent = {
+        type: after.complete ? 'request.approved' : 'request.approval-added',
+        ...auditContext({ ...request, approver: user }),
+        details: {
+          approvals: next.map((v) => v.user),
+          of: after.need,
+          ...(required ? { requiredApprover: true } : {}),
+          ...(glass ? { breakGlass: true, ...(freeze ? { freeze } : {}) } : {}),
+        },
+      };
+      let moved: Awaited<ReturnType<RequestStore['voteAudited']>>;
+      try {
+        moved = await deps.requests.voteAudited(
+          deps.audit,
+          event,
+          request.id,
+          { seen, next: JSON.stringify(next), completes: after.complete, now: now.getTime() },
+          after.complete ? { approver: user, approvedAt: now.getTime(), breakGlass: glass } : {},
+        );
+      } catch (err) {
+        deps.log.error({ err, requestId: request.id }, 'could not write the approval and its audit record');
+        throw new IntegrationError(
+          'redis',
+          `Your approval and its audit record could not be written (${(err as Error).message}), so it was not counted: the request is still waiting. Nothing was changed.`,
+          { retryable: true, cause: err, hint: 'Try again in a moment; `backout doctor` checks Redis.' },
+        );
+      }
+      if (moved.ok) {
+        if (after.complete) return 'complete';
+        deps.metrics.approvals.inc({ outcome: 'partial' });
+        await deps.cards
+          .refresh(request.id)
+          .catch((err: unknown) => deps.log.warn({ err, requestId: request.id }, 'card refresh failed'));
+        return {
+          ok: true,
+          message: `Approval recorded: ${quorumLine(rule, next)}. ${request.title} starts once the rest approve.`,
+        };
+      }
+      if (moved.reason === 'moved') continue;
+      if (moved.reason === 'expired') {
+        await this.expire(request.id);
+        return { ok: false, message: expiredMessage(request) };
+      }
+      const fresh = await deps.requests.get(request.id);
+      return { ok: false, message: fresh ? alreadyDecided(fresh) : 'This request no longer exists.' };
+    }
+    throw new BusyError(
+      'Too many approvals arrived at once to count yours, so it was not counted. Nothing was changed.',
+      { hint: 'Click Approve again.' },
+    );
   }
 
   async reject(requestId: string, user: string, shownHash: string, now = new Date()): Promise<Decision> {

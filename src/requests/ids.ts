@@ -11,6 +11,8 @@ const PREFIX: Record<string, string> = {
   'api-unretire': 'au',
   flag: 'fl',
   'rollback-group': 'rg',
+  'flagger-gate': 'fg',
+  'rollout-gate': 'ag',
 };
 
 /**

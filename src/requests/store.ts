@@ -4,6 +4,7 @@ import { CHAIN_CHECK, CHAIN_WRITE, type ChainedAuditLog } from '../audit/log.js'
 import type { AuditEvent, AuditRecord } from '../audit/record.js';
 import {
   TERMINAL_STATES,
+  type ApprovalVote,
   type BackoutRequest,
   type RequestSpec,
   type RequestState,
@@ -56,6 +57,37 @@ end
 redis.call('HINCRBY', KEYS[3], 'version', 1)
 return {'ok', state}
 `;
+
+/**
+ * One Approve click towards a quorum, with its audit record (KEYS/ARGV[1..5] the chain link,
+ * KEYS[3] the request). ARGV[6] the approvals JSON the caller read (compare-and-set: another
+ * click in between answers 'moved' and the caller re-reads), ARGV[7] the new approvals JSON,
+ * ARGV[8] now, ARGV[9] '1' when this vote completes the quorum (pending → approved), then fields.
+ */
+const VOTE_AUDITED = `${CHAIN_CHECK}
+local state = redis.call('HGET', KEYS[3], 'state')
+if not state then return {'missing', ''} end
+if state ~= 'pending' then return {'conflict', state} end
+local expires = tonumber(redis.call('HGET', KEYS[3], 'expiresAt'))
+if expires and tonumber(ARGV[8]) >= expires then return {'expired', state} end
+local seen = redis.call('HGET', KEYS[3], 'approvals') or ''
+if seen ~= ARGV[6] then return {'moved', state} end
+${CHAIN_WRITE}
+redis.call('HSET', KEYS[3], 'approvals', ARGV[7], 'updatedAt', ARGV[8])
+if ARGV[9] == '1' then
+  redis.call('HSET', KEYS[3], 'state', 'approved')
+  for i = 10, #ARGV, 2 do
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('HINCRBY', KEYS[3], 'version', 1)
+return {'ok', state}
+`;
+
+export type VoteResult =
+  | { ok: true }
+  | { ok: false; reason: 'missing' | 'moved' }
+  | { ok: false; reason: 'conflict' | 'expired'; state: RequestState };
 
 export type TransitionResult =
   | { ok: true; from: RequestState }
@@ -175,6 +207,49 @@ export class RequestStore {
     return record ? { ...result, record } : result;
   }
 
+  /** The approvals field exactly as stored ('' when none): what a vote compares and sets. */
+  async rawApprovals(id: string): Promise<string> {
+    return (await this.redis.hget(this.key(id), 'approvals')) ?? '';
+  }
+
+  /**
+   * Adds one approval atomically with its audit record, and when it completes the quorum, moves the
+   * request pending → approved with the fields in the same script: of two clicks racing on two
+   * replicas one lands and the other is told the approvals moved, so none is counted twice and
+   * only one click can start the job.
+   */
+  async voteAudited(
+    audit: ChainedAuditLog,
+    event: AuditEvent,
+    id: string,
+    vote: { seen: string; next: string; completes: boolean; now: number },
+    fields: StatusFields = {},
+  ): Promise<VoteResult & { record?: AuditRecord }> {
+    const args: (string | number)[] = [vote.seen, vote.next, vote.now, vote.completes ? '1' : '0'];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    const { record, result } = await audit.appendWith<VoteResult>(event, async (link) => {
+      const [status, state] = (await this.redis.eval(
+        VOTE_AUDITED,
+        3,
+        ...link.keys,
+        this.key(id),
+        ...link.args,
+        ...args,
+      )) as [string, string];
+      if (status === 'head-moved') return 'head-moved';
+      if (status === 'ok') return { written: true, result: { ok: true } };
+      if (status === 'missing' || status === 'moved')
+        return { written: false, result: { ok: false, reason: status } };
+      return {
+        written: false,
+        result: { ok: false, reason: status as 'conflict' | 'expired', state: state as RequestState },
+      };
+    });
+    return record ? { ...result, record } : result;
+  }
+
   /** Sets status fields that are not a state change (status line, outcome, run counter). */
   async annotate(id: string, fields: StatusFields): Promise<void> {
     const flat: Record<string, string> = {};
@@ -229,6 +304,7 @@ function decode(h: Record<string, string>): BackoutRequest {
     ...(h.approver ? { approver: h.approver } : {}),
     ...(h.approvedAt ? { approvedAt: num(h.approvedAt)! } : {}),
     ...(h.breakGlass ? { breakGlass: h.breakGlass === 'true' } : {}),
+    ...(h.approvals ? { approvals: JSON.parse(h.approvals) as ApprovalVote[] } : {}),
     ...(h.decidedBy ? { decidedBy: h.decidedBy } : {}),
     ...(h.decidedAt ? { decidedAt: num(h.decidedAt)! } : {}),
     ...(h.outcome ? { outcome: h.outcome } : {}),

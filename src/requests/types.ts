@@ -11,7 +11,9 @@ export type RequestKind =
   | 'api-retire'
   | 'api-unretire'
   | 'flag'
-  | 'rollback-group';
+  | 'rollback-group'
+  | 'flagger-gate'
+  | 'rollout-gate';
 
 /**
  * pending → approved | rejected | expired | cancelled (the atomic approval transitions),
@@ -43,6 +45,19 @@ export interface ApprovalRule {
    * e.g. every member of a group rollback); each names what it covers.
    */
   also?: { covers: string; approvers: Principals }[];
+  /** Distinct approvers needed (absent: 1). The requester never counts. */
+  minApprovals?: number;
+  /** At least one approver must be one of these (absent: no such requirement). */
+  requiredApprovers?: Principals;
+}
+
+/** One Approve click counted towards a request's approvals. */
+export interface ApprovalVote {
+  user: string;
+  at: number;
+  /** The clicker is one of the rule's required approvers. */
+  required: boolean;
+  breakGlass?: boolean;
 }
 
 export interface SlackPlace {
@@ -78,6 +93,8 @@ export interface RequestSpec<P = unknown> {
   parentId?: string;
   /** Set on a child request (a retraction's rollback): its job runs as a BullMQ child of this job. */
   parentJob?: { id: string; queue: string };
+  /** Set on a forward move (its name for messages): change windows are checked again at Approve. */
+  forward?: string;
 }
 
 /** What changes as the request moves through its life. */
@@ -88,6 +105,8 @@ export interface RequestStatus {
   approver?: string;
   approvedAt?: number;
   breakGlass?: boolean;
+  /** Approvals counted so far, in click order (requests that need more than one, or a named approver). */
+  approvals?: ApprovalVote[];
   decidedBy?: string;
   decidedAt?: number;
   /** How the job ended, in words, for the card and the audit. */

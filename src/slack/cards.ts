@@ -4,6 +4,7 @@ import { isBackoutError, type BackoutError } from '../errors.js';
 import { OUTCOME_MARK, OUTCOME_WORD } from '../requests/outcome.js';
 import type { BackoutRequest, RequestState } from '../requests/types.js';
 import { describePrincipals, isEmpty } from '../policy/policy.js';
+import { needsQuorum, quorumLine } from '../policy/quorum.js';
 import { ACTION, encodeActionValue, type ActionName } from './action-codec.js';
 import type { SlackMessage } from './notifier.js';
 import { plural } from '../text/plural.js';
@@ -166,7 +167,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
     status = `${mark} *${word} — ${esc(r.outcome)}*`;
   }
   if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded' || r.state === 'failed') {
-    if (r.approver) status += `  ·  approved by <@${r.approver}>${r.breakGlass ? ' (break-glass)' : ''}`;
+    const by = r.approvals?.length
+      ? r.approvals.map((v) => `<@${v.user}>`).join(', ')
+      : r.approver && `<@${r.approver}>`;
+    if (by) status += `  ·  approved by ${by}${r.breakGlass ? ' (break-glass)' : ''}`;
     else if (!r.approval.required) status += '  ·  no approval needed';
   }
   if ((r.state === 'rejected' || r.state === 'cancelled') && r.decidedBy) status += ` by <@${r.decidedBy}>`;
@@ -179,7 +183,9 @@ export function requestCard(view: RequestCardView): SlackMessage {
   if (view.detail) statusLines.push(view.detail);
   blocks.push(section(statusLines.join('\n')));
 
-  const facts = [`*Requested by* <@${r.requester}>`, `*Request* \`${r.id}\``];
+  // A delivery tool (Flagger, Argo Rollouts) asks on its own behalf: its name, not a mention.
+  const requester = /^[UW][A-Z0-9]{2,}$/.test(r.requester) ? `<@${r.requester}>` : esc(r.requester);
+  const facts = [`*Requested by* ${requester}`, `*Request* \`${r.id}\``];
   if (r.reason) facts.push(`*Reason* ${esc(r.reason)}`);
   blocks.push(section(facts.join('\n')));
 
@@ -188,7 +194,12 @@ export function requestCard(view: RequestCardView): SlackMessage {
 
   if (r.state === 'pending' && r.approval.required) {
     const anyone = isEmpty(r.approval.approvers);
-    const who = anyone ? 'anyone' : describePrincipals(r.approval.approvers);
+    const n = r.approval.minApprovals ?? 1;
+    const who = anyone
+      ? n > 1
+        ? `${n} people`
+        : 'anyone'
+      : `${n > 1 ? `${n} of ` : ''}${describePrincipals(r.approval.approvers)}`;
     const notRequester = r.approval.twoPerson
       ? anyone
         ? ' other than the requester'
@@ -198,6 +209,7 @@ export function requestCard(view: RequestCardView): SlackMessage {
       context(
         `Needs approval by ${who}${notRequester} before ${slackDate(r.expiresAt)} (${formatDuration(r.expiresAt - r.createdAt)} window).`,
         `Why: ${r.approval.reasons.join('; ')}.`,
+        ...(needsQuorum(r.approval) ? [`*${quorumLine(r.approval, r.approvals ?? [])}*`] : []),
       ),
     );
   }
@@ -254,6 +266,10 @@ export function kindLabel(kind: BackoutRequest['kind']): string {
       return 'Kill switch';
     case 'rollback-group':
       return 'Group rollback';
+    case 'flagger-gate':
+      return 'Flagger gate';
+    case 'rollout-gate':
+      return 'Argo Rollouts gate';
   }
 }
 

@@ -37,6 +37,7 @@ import type { AddressInfo } from 'node:net';
 import type { RestEndpointMethodTypes } from '@octokit/rest';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvFormats from 'ajv-formats';
+import { CommitChecks } from './github-checks.js';
 
 export type GitHubRelease = RestEndpointMethodTypes['repos']['getRelease']['response']['data'];
 export type GitHubReleaseAsset = RestEndpointMethodTypes['repos']['getReleaseAsset']['response']['data'];
@@ -480,6 +481,8 @@ export class GitHubDouble {
   /** Response bodies that did not match GitHub's OpenAPI description (each was answered with a 500). */
   readonly schemaViolations: SchemaViolation[] = [];
 
+  /** CI results (check runs, commit statuses, required checks) of commits: seed through it. */
+  readonly checks = new CommitChecks();
   private readonly contract = OpenApiContract.get();
   private readonly server: Server;
   private readonly repos = new Map<string, RepoState>();
@@ -888,6 +891,15 @@ export class GitHubDouble {
     return { status, json: { message, documentation_url: docs, status: String(status) } };
   }
 
+  private fullName(repo: RepoState): string {
+    return `${repo.owner}/${repo.name}`;
+  }
+
+  /** GitHub's answer for a ref that names no commit. */
+  private noCommit(c: Context): Reply {
+    return this.error(422, `No commit found for SHA: ${safeDecode(c.match[1])}`, c.docs);
+  }
+
   private notFound(docs: string): Reply {
     return this.error(404, 'Not Found', docs);
   }
@@ -976,6 +988,52 @@ export class GitHubDouble {
         operation: { pathKey: `${releases}/{release_id}/assets`, method: 'post' },
         rawBody: true,
         run: (c) => this.uploadAsset(c),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/commits\/(.+)\/check-runs$/,
+        operation: { pathKey: '/repos/{owner}/{repo}/commits/{ref}/check-runs', method: 'get' },
+        run: (c) => {
+          const commit = this.checks.find(this.fullName(c.repo), safeDecode(c.match[1]));
+          if (!commit) return this.noCommit(c);
+          return {
+            status: 200,
+            json: this.checks.checkRunsJson(this.baseUrl, this.fullName(c.repo), commit, c.query),
+          };
+        },
+      },
+      {
+        method: 'GET',
+        pattern: /^\/commits\/(.+)\/status$/,
+        operation: { pathKey: '/repos/{owner}/{repo}/commits/{ref}/status', method: 'get' },
+        run: (c) => {
+          const commit = this.checks.find(this.fullName(c.repo), safeDecode(c.match[1]));
+          if (!commit) return this.noCommit(c);
+          const json = this.checks.combinedStatusJson(
+            this.baseUrl,
+            this.fullName(c.repo),
+            commit,
+            this.repoJson(c.repo),
+          );
+          return { status: 200, json };
+        },
+      },
+      {
+        method: 'GET',
+        pattern: /^\/branches\/([^/]+)\/protection\/required_status_checks$/,
+        operation: {
+          pathKey: '/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks',
+          method: 'get',
+        },
+        run: (c) => {
+          const branch = safeDecode(c.match[1]);
+          const contexts = this.checks.requiredFor(this.fullName(c.repo), branch);
+          if (!contexts) return this.error(404, 'Branch not protected', c.docs);
+          return {
+            status: 200,
+            json: this.checks.requiredJson(this.baseUrl, this.fullName(c.repo), branch, contexts),
+          };
+        },
       },
       {
         method: 'GET',

@@ -259,6 +259,11 @@ export class ArgoRolloutsProvider implements TrafficProvider {
     ]);
   }
 
+  /** `kubectl argo rollouts promote <name>` (no flags) on the Rollout as it is now: the Argo Rollouts gate's Approve. */
+  async promoteStep(t: TrafficTarget): Promise<void> {
+    await this.promote(t, await this.get(t), false);
+  }
+
   /** promote.go's order: the status patch first (404: the unified patch goes to the main resource), then the spec patch. */
   private async promote(t: TrafficTarget, ro: Rollout, full: boolean): Promise<void> {
     const patches = promotePatches(ro, full);
