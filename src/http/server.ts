@@ -16,6 +16,8 @@ export interface Readiness {
  */
 export function createHttpServer(opts: {
   receiver?: HTTPReceiver;
+  /** Webhooks under /hooks/ (src/hooks/router.ts); answers true when it took the request. */
+  hooks?: (req: IncomingMessage, res: ServerResponse) => boolean;
   readiness: () => Readiness;
   registry: Registry;
   log: Logger;
@@ -35,6 +37,7 @@ export function createHttpServer(opts: {
       opts.receiver.requestListener(req, res);
       return;
     }
+    if (opts.hooks?.(req, res)) return;
     if (method === 'GET' && path === '/healthz/live') return json(res, 200, { status: 'ok' });
     if (method === 'GET' && path === '/healthz/ready') {
       const r = opts.readiness();

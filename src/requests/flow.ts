@@ -45,6 +45,10 @@ export interface FileInput<P> {
    * back, since freezing it would keep a bad canary in front of users.
    */
   safeDirection?: boolean;
+  /** The id to file under (chosen first, e.g. to claim an alert group before filing). */
+  id?: string;
+  /** Filed by backout on an alert: there is no Slack member to check as the requester. */
+  byAlert?: boolean;
 }
 
 /** How a child request (e.g. a rollback started by a retraction) relates to the request that filed it. */
@@ -103,7 +107,7 @@ export class RequestFlow {
 
   async file<P>(input: FileInput<P>, now = new Date()): Promise<BackoutRequest<P>> {
     const { deps } = this;
-    const id = input.child?.id ?? newRequestId(input.kind);
+    const id = input.child?.id ?? input.id ?? newRequestId(input.kind);
     const freeze =
       input.mutating && !input.safeDirection
         ? activeFreeze(deps.config, input.service, input.environment, now)
@@ -114,7 +118,7 @@ export class RequestFlow {
       );
     }
     // A child's requester was checked when its parent was filed.
-    if (!input.child)
+    if (!input.child && !input.byAlert)
       await deps.members.checkMember(input.requester, 'request', input.policy.requesters.users);
     const approval = await this.childApproval(input, freeze);
     if (input.mutating) await this.takeTarget(input.target, id);

@@ -43,6 +43,11 @@ export function esc(text: string): string {
     .replace(/@(?=(here|channel|everyone)\b)/gi, `@${JOIN}`);
 }
 
+/** A person as a mention; anything else (an alert source such as `alertmanager`) as plain text. */
+export function requesterText(requester: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(requester) ? `<@${requester}>` : esc(requester);
+}
+
 export function truncate(text: string, max: number, note = '…'): string {
   if (text.length <= max) return text;
   return text.slice(0, Math.max(0, max - note.length)) + note;
@@ -179,7 +184,7 @@ export function requestCard(view: RequestCardView): SlackMessage {
   if (view.detail) statusLines.push(view.detail);
   blocks.push(section(statusLines.join('\n')));
 
-  const facts = [`*Requested by* <@${r.requester}>`, `*Request* \`${r.id}\``];
+  const facts = [`*Requested by* ${requesterText(r.requester)}`, `*Request* \`${r.id}\``];
   if (r.reason) facts.push(`*Reason* ${esc(r.reason)}`);
   blocks.push(section(facts.join('\n')));
 
