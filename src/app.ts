@@ -383,7 +383,21 @@ export async function startBackout(
   // Alerts in (/hooks/…): web roles only, like Slack.
   const hooks = createHooks({
     token: env.BACKOUT_WEBHOOK_TOKEN,
-    intake: { config, deployments, owners, directory, flow, redis, prefix, requests, locks, notifier, cards, audit, log },
+    intake: {
+      config,
+      deployments,
+      owners,
+      directory,
+      flow,
+      redis,
+      prefix,
+      requests,
+      locks,
+      notifier,
+      cards,
+      audit,
+      log,
+    },
     metrics,
     log,
   });

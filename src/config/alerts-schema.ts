@@ -9,7 +9,9 @@ const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a Prome
 
 export const alertRuleSchema = z.strictObject({
   /** Named in logs, the audit and the card. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected a lower-case name of letters, digits and dashes'),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected a lower-case name of letters, digits and dashes'),
   /** Label values the alert must carry exactly (alertname, severity, service, environment, or any other). */
   match: z.record(labelName, z.string()).default({}),
   /** Label values the alert must carry as a whole-string regular expression (Alertmanager's `=~`). */

@@ -302,7 +302,11 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     cfg.alerts.rules.forEach((rule, i) => {
       if (rule.service && !cfg.services[rule.service])
-        ctx.addIssue({ code: 'custom', path: ['alerts', 'rules', i, 'service'], message: `no service called ${rule.service}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'rules', i, 'service'],
+          message: `no service called ${rule.service}`,
+        });
     });
     for (const [svcName, svc] of Object.entries(cfg.services)) {
       const defaults = Object.entries(svc.environments).filter(([, e]) => e.default);

@@ -37,7 +37,11 @@ export const genericAlertPayload = z.strictObject({
  * `POST /hooks/alert`: `X-Backout-Timestamp: <unix seconds>` and
  * `X-Backout-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with BACKOUT_WEBHOOK_TOKEN>`.
  */
-export function genericAlertRoute(intake: Pick<AlertIntake, 'receive'>, token: () => string | undefined, now = Date.now): HookRoute {
+export function genericAlertRoute(
+  intake: Pick<AlertIntake, 'receive'>,
+  token: () => string | undefined,
+  now = Date.now,
+): HookRoute {
   return {
     method: 'POST',
     path: '/hooks/alert',
@@ -58,7 +62,9 @@ export function genericAlertRoute(intake: Pick<AlertIntake, 'receive'>, token: (
           status: 400,
           body: {
             error: 'not a backout alert payload; nothing was filed',
-            problems: parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
+            problems: parsed.error.issues
+              .slice(0, 10)
+              .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
           },
         };
       }

@@ -67,7 +67,9 @@ export function alertmanagerRoute(intake: Pick<AlertIntake, 'receive'>): HookRou
           status: 400,
           body: {
             error: 'not an Alertmanager webhook (version 4) payload; nothing was filed',
-            problems: parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
+            problems: parsed.error.issues
+              .slice(0, 10)
+              .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
           },
         };
       }

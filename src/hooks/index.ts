@@ -19,7 +19,10 @@ export function createHooks(opts: {
   const intake = new AlertIntake({
     ...opts.intake,
     onProposed: (startedAt, filedAt) =>
-      opts.metrics.timeToMitigate.observe({ stage: 'alert_to_proposal' }, Math.max(0, (filedAt - startedAt) / 1000)),
+      opts.metrics.timeToMitigate.observe(
+        { stage: 'alert_to_proposal' },
+        Math.max(0, (filedAt - startedAt) / 1000),
+      ),
   });
   // Counts what came of each notification, whichever route it arrived on.
   const counted: Pick<AlertIntake, 'receive'> = {

@@ -34,9 +34,7 @@ export function createHookRouter(opts: {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (!path.startsWith('/hooks/')) return false;
-    const route = opts.routes.find((r) =>
-      r.path.endsWith('/') ? path.startsWith(r.path) : path === r.path,
-    );
+    const route = opts.routes.find((r) => (r.path.endsWith('/') ? path.startsWith(r.path) : path === r.path));
     const token = opts.token;
     if (!route || !token) {
       send(res, 404, { error: `no route for ${req.method ?? 'GET'} ${path}` });

@@ -26,7 +26,10 @@ function since(group: AlertGroup): string {
 export function alertReason(group: AlertGroup, rule: string): string {
   const l = groupLabels(group);
   const summary = group.commonAnnotations.summary ?? group.alerts[0]?.annotations.summary;
-  return `${SOURCE[group.source]} alert ${l.alertname ?? 'alert'} (rule ${rule})${summary ? `: ${summary}` : ''}`.slice(0, 500);
+  return `${SOURCE[group.source]} alert ${l.alertname ?? 'alert'} (rule ${rule})${summary ? `: ${summary}` : ''}`.slice(
+    0,
+    500,
+  );
 }
 
 /** The card's status detail while the proposal waits: which alert, its value, since when, and its latest news. */
@@ -36,7 +39,10 @@ export function alertDetail(group: AlertGroup, notifications: number, request: B
     const ended = Math.max(...group.alerts.map((a) => a.endsAt ?? 0));
     return `:white_check_mark: Alert ${name(group)} resolved${ended > 0 ? ` at ${slackDate(ended)}` : ''}, before anyone approved. Approve only if ${esc(request.title.charAt(0).toLowerCase() + request.title.slice(1))} is still wanted; otherwise Reject.`;
   }
-  const more = notifications > 1 ? `\nNotified ${notifications} times; ${firing} alert${firing === 1 ? '' : 's'} firing in the group now.` : '';
+  const more =
+    notifications > 1
+      ? `\nNotified ${notifications} times; ${firing} alert${firing === 1 ? '' : 's'} firing in the group now.`
+      : '';
   return `:rotating_light: Alert ${name(group)} firing${since(group)}${value(group)}.${more}`;
 }
 

@@ -58,7 +58,10 @@ export class AlertIntake {
     const log = deps.log.child({ alert: labels.alertname, source: group.source, status: group.status });
     if (match.kind === 'none') {
       log.info({ labels }, 'alert matches no rule in alerts.rules; nothing was filed');
-      return { outcome: 'no-rule', detail: 'no rule in alerts.rules matches these labels; nothing was filed' };
+      return {
+        outcome: 'no-rule',
+        detail: 'no rule in alerts.rules matches these labels; nothing was filed',
+      };
     }
     const keys = this.keys(group);
     // The latest notification, for whichever delivery shows it (the filer, or a later one).
@@ -71,9 +74,13 @@ export class AlertIntake {
     const seen = Number(count?.[1]?.[1] ?? 1);
     const existing = await deps.redis.get(keys.request);
     if (existing) return this.show(existing, keys, log);
-    if (group.status === 'resolved') return { outcome: 'ignored', detail: 'resolved, and nothing was proposed for it' };
+    if (group.status === 'resolved')
+      return { outcome: 'ignored', detail: 'resolved, and nothing was proposed for it' };
 
-    const channel = match.kind === 'matched' ? (match.environment.channel ?? deps.config.incidentChannel) : deps.config.incidentChannel;
+    const channel =
+      match.kind === 'matched'
+        ? (match.environment.channel ?? deps.config.incidentChannel)
+        : deps.config.incidentChannel;
     const candidate = newRequestId(match.kind === 'matched' ? match.rule.propose : 'rollback');
     const claimed = await deps.redis.set(keys.request, candidate, 'EX', GROUP_TTL_S, 'NX');
     if (claimed !== 'OK') {
@@ -81,7 +88,10 @@ export class AlertIntake {
       return holder ? this.show(holder, keys, log) : { outcome: 'ignored' };
     }
     if (match.kind === 'unresolved' || !channel) {
-      const why = match.kind === 'unresolved' ? match.why : `${match.service.name} in ${match.environment.name} has no channel and no incidentChannel is set`;
+      const why =
+        match.kind === 'unresolved'
+          ? match.why
+          : `${match.service.name} in ${match.environment.name} has no channel and no incidentChannel is set`;
       return this.notPropose(keys, channel, group, match.rule.name, why, log);
     }
     const target = `${match.service.name}/${match.environment.name}`;
@@ -151,18 +161,33 @@ export class AlertIntake {
       log.debug({ requestId }, 'resolution already recorded');
     }
     if (request.state === 'pending') {
-      await deps.requests.annotate(requestId, { statusLine: alertDetail(group, Number(count ?? 1), request) });
+      await deps.requests.annotate(requestId, {
+        statusLine: alertDetail(group, Number(count ?? 1), request),
+      });
       await deps.cards.refresh(requestId);
     } else if (resolved) {
-      await deps.notifier.reply(cardKey(requestId), `${requestId}.alert-resolved`, resolvedNote(group, request));
+      await deps.notifier.reply(
+        cardKey(requestId),
+        `${requestId}.alert-resolved`,
+        resolvedNote(group, request),
+      );
     }
     // A group that resolved after its request ended is finished: firing again is a new proposal.
     if (resolved && isTerminal(request.state)) await deps.redis.del(keys.request);
     return { outcome: 'updated', requestId };
   }
 
-  private async auditResolvedOnce(request: BackoutRequest, keys: ReturnType<AlertIntake['keys']>): Promise<boolean> {
-    const first = await this.deps.redis.set(`${keys.request}:resolved:${request.id}`, '1', 'EX', GROUP_TTL_S, 'NX');
+  private async auditResolvedOnce(
+    request: BackoutRequest,
+    keys: ReturnType<AlertIntake['keys']>,
+  ): Promise<boolean> {
+    const first = await this.deps.redis.set(
+      `${keys.request}:resolved:${request.id}`,
+      '1',
+      'EX',
+      GROUP_TTL_S,
+      'NX',
+    );
     if (first !== 'OK') return false;
     await this.deps.audit.append({
       type: 'alert.resolved',
@@ -187,7 +212,11 @@ export class AlertIntake {
     const holder = holderId ? await deps.requests.get(holderId) : undefined;
     if (!holder || isTerminal(holder.state)) return undefined;
     await deps.redis.set(keys.request, holder.id, 'EX', GROUP_TTL_S);
-    await deps.notifier.reply(cardKey(holder.id), `${holder.id}.alert-${keys.id}`, linkedNote(group, holder, seen));
+    await deps.notifier.reply(
+      cardKey(holder.id),
+      `${holder.id}.alert-${keys.id}`,
+      linkedNote(group, holder, seen),
+    );
     return { outcome: 'linked', requestId: holder.id, detail: `${holder.id} is already acting on ${target}` };
   }
 
@@ -201,7 +230,8 @@ export class AlertIntake {
   ): Promise<IntakeAnswer> {
     await this.deps.redis.set(keys.request, `none:${why}`.slice(0, 1_000), 'EX', GROUP_TTL_S);
     log.warn({ rule, why }, 'alert matched a rule but nothing could be proposed');
-    if (channel) await this.deps.notifier.post(`al-${keys.id}.notice`, channel, alertNotice(group, rule, why));
+    if (channel)
+      await this.deps.notifier.post(`al-${keys.id}.notice`, channel, alertNotice(group, rule, why));
     return { outcome: 'not-proposed', detail: why };
   }
 }

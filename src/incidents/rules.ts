@@ -21,7 +21,12 @@ export function matchRule(config: Config, labels: Record<string, string>): RuleM
   const rule = config.alertRules.find((r) => fits(r, labels));
   if (!rule) return { kind: 'none' };
   const serviceName = rule.service ?? labels.service;
-  if (!serviceName) return { kind: 'unresolved', rule, why: 'the alert has no `service` label and the rule names no service' };
+  if (!serviceName)
+    return {
+      kind: 'unresolved',
+      rule,
+      why: 'the alert has no `service` label and the rule names no service',
+    };
   const service = config.services.get(serviceName);
   if (!service) return { kind: 'unresolved', rule, why: `no service called ${serviceName} is configured` };
   const envName = rule.environment ?? labels.environment;
