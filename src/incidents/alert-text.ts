@@ -4,7 +4,8 @@ import type { BackoutRequest } from '../requests/types.js';
 import { slackDate } from '../text/time.js';
 import { firingSince, groupLabels, type AlertGroup } from './alert.js';
 
-const SOURCE = { alertmanager: 'Alertmanager', webhook: 'alert webhook' } as const;
+/** Who files an alert's proposal, as the card's requester. */
+export const SOURCE = { alertmanager: 'Alertmanager', webhook: 'alert webhook' } as const;
 
 function name(group: AlertGroup): string {
   const l = groupLabels(group);

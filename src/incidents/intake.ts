@@ -11,7 +11,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Notifier } from '../slack/notifier.js';
 import { requestRollback, type RollbackDeps } from '../../commands/rollback.js';
 import { firingSince, groupLabels, type AlertGroup } from './alert.js';
-import { alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
+import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
 
 /** How long an alert group stays tied to its request: past this, a group firing again is a new proposal. */
@@ -120,7 +120,7 @@ export class AlertIntake {
           env: match.environment.name,
           reason: alertReason(group, match.rule.name),
         },
-        { user: group.source, channel },
+        { user: SOURCE[group.source], channel },
         deps,
         { alert: { id: candidate } },
       );
@@ -161,10 +161,17 @@ export class AlertIntake {
       log.debug({ requestId }, 'resolution already recorded');
     }
     if (request.state === 'pending') {
-      await deps.requests.annotate(requestId, {
-        statusLine: alertDetail(group, Number(count ?? 1), request),
-      });
-      await deps.cards.refresh(requestId);
+      // Concurrent deliveries each write what they read; whoever sees the count move writes again,
+      // so the card ends on the latest notification whatever order the writes landed in.
+      let shown = count;
+      for (let i = 0; i < 5; i++) {
+        const [latest, n] = await deps.redis.hmget(keys.latest, 'group', 'count');
+        if (i > 0 && n === shown) break;
+        shown = n;
+        const g = latest ? (JSON.parse(latest) as AlertGroup) : group;
+        await deps.requests.annotate(requestId, { statusLine: alertDetail(g, Number(n ?? 1), request) });
+        await deps.cards.refresh(requestId);
+      }
     } else if (resolved) {
       await deps.notifier.reply(
         cardKey(requestId),

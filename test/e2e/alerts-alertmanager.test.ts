@@ -1,19 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertmanagerServer } from '../kit/alertmanager-server.js';
+import { ALERT_RULES, WEBHOOK_TOKEN } from '../kit/alerts.js';
 import { auditTypes, cardIn, cardText, click, waitCard } from '../kit/flows.js';
 import { Exporter, PrometheusServer } from '../kit/prometheus-server.js';
 import { createWorld, defaultConfigYaml, PEOPLE, type RunningApp, type World } from '../kit/world.js';
-
-export const WEBHOOK_TOKEN = 'alert-webhook-token-0123456789';
-
-export const ALERT_RULES = `
-alerts:
-  rules:
-    - name: checkout-errors
-      match: { alertname: HighErrorRate, service: checkout-api }
-      matchRe: { severity: "critical|page" }
-      propose: rollback
-`;
 
 const RULE_FILE = `
 groups:
@@ -74,7 +64,7 @@ describe('a real Alertmanager, fed by a real Prometheus, proposes a rollback thr
     expect(first).toContain('Roll back checkout-api in production from revision 3 to revision 2');
     expect(first).toMatch(/value \*0\.2\*/);
     expect(first).toMatch(/since <!date\^\d+\^/);
-    expect(first).toContain('*Requested by* alertmanager');
+    expect(first).toContain('*Requested by* Alertmanager');
     expect(first).toContain('backout_approve');
 
     // A second pod crosses the line: Alertmanager notifies the same group again, and the card changes.
