@@ -165,10 +165,12 @@ export async function requestRollback(
   cmd: { service: string; env?: string; to?: number; reason?: string; acrossMigration?: boolean },
   inv: Invocation,
   deps: RollbackDeps,
-  opts: { rollForwardOf?: string; child?: ChildOf; gates?: GateDeps } = {},
+  opts: { rollForwardOf?: string; child?: ChildOf; gates?: GateDeps; alert?: { id: string } } = {},
 ): Promise<{ message: SlackMessage; request?: BackoutRequest }> {
   const { service, env } = resolve(cmd, deps.config);
-  await checkRequester(inv.user, env.policy, deps.directory, `roll back ${service.name} in ${env.name}`);
+  // An alert's proposal has no person behind it: approval decides, not the requester list.
+  if (!opts.alert)
+    await checkRequester(inv.user, env.policy, deps.directory, `roll back ${service.name} in ${env.name}`);
   const target = targetOf(env);
   const history = await deps.deployments.history(target);
   const undo = planUndo(history.deployment, history.revisions, cmd.to ?? 0);
@@ -251,6 +253,7 @@ export async function requestRollback(
     slack: placeFor(deps.config, env, inv),
     ...(opts.child ? { child: opts.child } : {}),
     ...(opts.rollForwardOf ? { forward: `Rolling ${service.name} forward in ${env.name}` } : {}),
+    ...(opts.alert ? { id: opts.alert.id, system: true } : {}),
   });
   return { message: ephemeral(filedText(request)), request };
 }

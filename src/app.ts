@@ -64,6 +64,7 @@ import { canaryFollowUps } from '../commands/canary-actions.js';
 import { flagInsteadOfRollback, undoSwitch } from '../commands/flag-plan.js';
 import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-group.js';
 import type { DestinationStream } from 'pino';
+import { createHooks } from './hooks/index.js';
 
 /**
  * Opens the Socket Mode connection in the background: Bolt's client keeps retrying while
@@ -161,6 +162,7 @@ export async function startBackout(
     environ[DEFAULT_TOKEN_ENV],
     env.UNLEASH_API_TOKEN,
     env.LAUNCHDARKLY_API_TOKEN,
+    env.BACKOUT_WEBHOOK_TOKEN,
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
     level: env.LOG_LEVEL,
@@ -421,12 +423,36 @@ export async function startBackout(
 
   // Listening comes first, whatever Redis does: liveness answers at once, readiness says "not
   // ready" until Redis answers. Every role serves health and metrics; only web roles take Slack requests.
+  // Alerts in (/hooks/…): web roles only, like Slack.
+  const hooks = createHooks({
+    token: env.BACKOUT_WEBHOOK_TOKEN,
+    intake: {
+      config,
+      deployments,
+      owners,
+      directory,
+      flow,
+      redis,
+      prefix,
+      requests,
+      locks,
+      notifier,
+      cards,
+      audit,
+      log,
+    },
+    metrics,
+    log,
+  });
   const server = createHttpServer({
     ...(surface.receiver && env.BACKOUT_ROLE !== 'worker' ? { receiver: surface.receiver } : {}),
     readiness,
     registry: metrics.registry,
     log,
-    ...(env.BACKOUT_ROLE !== 'worker' ? { hooks: [flaggerHooks.route] } : {}),
+    // Flagger's routes first: the alert router answers 404 for every other path under /hooks/.
+    ...(env.BACKOUT_ROLE !== 'worker'
+      ? { hooks: [flaggerHooks.route, hooks] }
+      : {}),
   });
   server.listen(env.PORT);
   await once(server, 'listening');

@@ -20,7 +20,9 @@ export type AuditEventType =
   | 'canary.promotion-approved'
   | 'canary.aborted'
   | 'gitops.sync-paused'
-  | 'audit.checkpoint';
+  | 'audit.checkpoint'
+  | 'alert.received'
+  | 'alert.resolved';
 
 /** What callers provide; the log adds seq, id, timestamp and the chain. */
 export interface AuditEvent {

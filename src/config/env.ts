@@ -92,7 +92,7 @@ export const envSchema = z.object({
   PORT: port(3000).transform((v) => v ?? 3000),
   /** Also serve `/metrics` on this port (not public behind an Ingress); `/metrics` stays on PORT too. */
   METRICS_PORT: port(undefined),
-  /** Bearer token webhooks must present (`Authorization: Bearer …`); unset: the hooks answer 404. */
+  /** Bearer token (and HMAC key of /hooks/alert) webhooks must present (`Authorization: Bearer …`); unset: the hooks answer 404. */
   BACKOUT_WEBHOOK_TOKEN: z.string().min(1).optional(),
   BACKOUT_ROLE: z.enum(['all', 'web', 'worker'], { error: 'must be all, web or worker' }).default('all'),
   DRY_RUN: flag,

@@ -9,6 +9,7 @@ import type {
   RawConfig,
   RawPolicy,
 } from './schema.js';
+import type { AlertRule } from './alerts-schema.js';
 
 /** A policy with every field decided (nearest block wins, field by field). */
 export interface Policy {
@@ -78,6 +79,8 @@ export interface Config {
   groups: Map<string, { service: string; environment: string }[]>;
   /** Every channel named in the file: commands run in one of these keep their thread there. */
   knownChannels: Set<string>;
+  /** Alert rules (`alerts.rules`), in the order they are tried. */
+  alertRules: AlertRule[];
 }
 
 /** Built-in policy: anyone may request, anyone else must approve within 15 minutes. */
@@ -176,6 +179,7 @@ export function buildConfig(raw: RawConfig): Config {
     services,
     groups: new Map(Object.entries(raw.groups)),
     knownChannels,
+    alertRules: raw.alerts.rules,
   };
 }
 

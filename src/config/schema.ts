@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
 import { checkTimeZone, parseRRule, parseWall } from '../policy/rrule.js';
+import { alertsSchema } from './alerts-schema.js';
 
 /**
  * The YAML file's shape (SPEC §5). Every key is documented here, where it is declared.
@@ -380,8 +381,18 @@ export const configSchema = z
           .min(2, 'a group needs at least two members'),
       )
       .default({}),
+    /** Alerts that propose a mitigation (see alerts-schema.ts). */
+    alerts: alertsSchema,
   })
   .superRefine((cfg, ctx) => {
+    cfg.alerts.rules.forEach((rule, i) => {
+      if (rule.service && !cfg.services[rule.service])
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'rules', i, 'service'],
+          message: `no service called ${rule.service}`,
+        });
+    });
     for (const [svcName, svc] of Object.entries(cfg.services)) {
       const defaults = Object.entries(svc.environments).filter(([, e]) => e.default);
       if (defaults.length > 1) {

@@ -18,7 +18,7 @@ export function createHttpServer(opts: {
   readiness: () => Readiness;
   registry: Registry;
   log: Logger;
-  /** Webhook routes (e.g. POST /hooks/flagger/…): true when the route was theirs and is answered. */
+  /** Webhook routes (POST /hooks/…; the first taker answers): true when the route was theirs and is answered. */
   hooks?: ((req: IncomingMessage, res: ServerResponse, path: string, method: string) => boolean)[];
 }): Server {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

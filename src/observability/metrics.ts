@@ -108,6 +108,19 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
     }),
+    alerts: new Counter({
+      name: 'backout_alerts_total',
+      help: 'Alert notifications received on /hooks/, by source and what came of them',
+      labelNames: ['source', 'outcome'] as const,
+      registers: [registry],
+    }),
+    timeToMitigate: new Histogram({
+      name: 'backout_time_to_mitigate_seconds',
+      help: 'Incident stages: alert_to_proposal, proposal_to_approval, approval_to_applied, applied_to_verified',
+      labelNames: ['stage'] as const,
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200],
+      registers: [registry],
+    }),
     /** Reports these queues' depths in backout_queue_depth on each scrape. */
     watchQueues(queues: readonly CountedQueue[]): void {
       watched = queues;

@@ -49,9 +49,9 @@ export interface FileInput<P> {
   safeDirection?: boolean;
   /** A forward move (canary start, roll forward), named for messages: change windows apply to it. */
   forward?: string;
-  /** The request id, when the caller had to know it first (a webhook claiming its gate in Redis). */
+  /** The request id, when the caller had to know it first (a webhook claiming its gate or alert group in Redis). */
   id?: string;
-  /** Filed by a delivery tool (Flagger, Argo Rollouts) rather than a Slack user: no membership check. */
+  /** Filed by a delivery tool (Flagger, Argo Rollouts) or an alert rather than a Slack user: no membership check. */
   system?: boolean;
   /** More facts for the request.created record (gate results, a break-glass override). */
   auditDetails?: Record<string, unknown>;

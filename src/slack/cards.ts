@@ -44,6 +44,11 @@ export function esc(text: string): string {
     .replace(/@(?=(here|channel|everyone)\b)/gi, `@${JOIN}`);
 }
 
+/** A person as a mention; anything else (an alert source such as `alertmanager`) as plain text. */
+export function requesterText(requester: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(requester) ? `<@${requester}>` : esc(requester);
+}
+
 export function truncate(text: string, max: number, note = '…'): string {
   if (text.length <= max) return text;
   return text.slice(0, Math.max(0, max - note.length)) + note;
@@ -183,9 +188,8 @@ export function requestCard(view: RequestCardView): SlackMessage {
   if (view.detail) statusLines.push(view.detail);
   blocks.push(section(statusLines.join('\n')));
 
-  // A delivery tool (Flagger, Argo Rollouts) asks on its own behalf: its name, not a mention.
-  const requester = /^[UW][A-Z0-9]{2,}$/.test(r.requester) ? `<@${r.requester}>` : esc(r.requester);
-  const facts = [`*Requested by* ${requester}`, `*Request* \`${r.id}\``];
+  // A delivery tool (Flagger, Argo Rollouts) or an alert asks on its own behalf: a name, not a mention.
+  const facts = [`*Requested by* ${requesterText(r.requester)}`, `*Request* \`${r.id}\``];
   if (r.reason) facts.push(`*Reason* ${esc(r.reason)}`);
   blocks.push(section(facts.join('\n')));
 

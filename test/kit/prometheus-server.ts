@@ -98,13 +98,22 @@ export class PrometheusServer {
     readonly output: string[],
   ) {}
 
-  static async start(targets: string[]): Promise<PrometheusServer> {
+  /** `opts.rules`: an alerting rule file's text; `opts.alertmanager`: `host:port` to send alerts to. */
+  static async start(
+    targets: string[],
+    opts: { rules?: string; alertmanager?: string } = {},
+  ): Promise<PrometheusServer> {
     const dir = await mkdtemp(join(tmpdir(), 'backout-prometheus-'));
     const port = await freePort();
+    if (opts.rules) await writeFile(join(dir, 'rules.yml'), opts.rules);
     await writeFile(
       join(dir, 'prometheus.yml'),
       [
         'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+        ...(opts.rules ? [`rule_files: ["${join(dir, 'rules.yml')}"]`] : []),
+        ...(opts.alertmanager
+          ? ['alerting:', '  alertmanagers:', `    - static_configs: [{ targets: ["${opts.alertmanager}"] }]`]
+          : []),
         'scrape_configs:',
         '  - job_name: exporter',
         '    scrape_interval: 1s',
@@ -120,6 +129,8 @@ export class PrometheusServer {
         `--web.listen-address=127.0.0.1:${port}`,
         '--storage.tsdb.retention.time=1h',
         '--log.level=warn',
+        // Alerts reach Alertmanager at every evaluation that changes them, not once a minute.
+        ...(opts.alertmanager ? ['--rules.alert.resend-delay=1s'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
