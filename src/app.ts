@@ -401,6 +401,7 @@ export async function startBackout(
     repeats,
     metrics,
     probe: redis,
+    timing: { lockDuration: env.BACKOUT_JOB_LOCK, stalledInterval: env.BACKOUT_JOB_LOCK / 2 },
   });
   // Readiness needs Redis to accept writes under the prefix, not only a connected socket.
   const probe = new RedisProbe({ redis, prefix, log, repeats, owner: randomUUID() });
@@ -450,9 +451,7 @@ export async function startBackout(
     registry: metrics.registry,
     log,
     // Flagger's routes first: the alert router answers 404 for every other path under /hooks/.
-    ...(env.BACKOUT_ROLE !== 'worker'
-      ? { hooks: [flaggerHooks.route, hooks] }
-      : {}),
+    ...(env.BACKOUT_ROLE !== 'worker' ? { hooks: [flaggerHooks.route, hooks] } : {}),
   });
   server.listen(env.PORT);
   await once(server, 'listening');

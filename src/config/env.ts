@@ -123,6 +123,22 @@ export const envSchema = z.object({
       }
       return ms;
     }),
+  /**
+   * How long a job's lock lives without renewal: a job whose worker died is picked up again
+   * within this plus half of it. Shorter fails over faster but loses the lock to a longer stall.
+   */
+  BACKOUT_JOB_LOCK: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return 10_000;
+      const ms = parseDuration(v);
+      if (ms === undefined || ms < 2_000 || ms > 300_000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration from 2s to 5m, such as 10s' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   BACKOUT_SHUTDOWN_TIMEOUT: z
     .string()
     .optional()

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { GitHubRequest } from '../doubles/github.js';
-import { spawnBackout, type BotProcess } from '../kit/process.js';
+import { FAST_RECOVERY, spawnBackout, type BotProcess } from '../kit/process.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, PEOPLE, type World } from '../kit/world.js';
 import { approve, cardMatching, command, finished, release, REPO, seedReleases } from './retract-kit.js';
@@ -42,7 +42,7 @@ export async function crashDrill(crashes: CrashPoint[]): Promise<void> {
         ],
       },
     });
-    bot = await spawnBackout(world);
+    bot = await spawnBackout(world, FAST_RECOVERY);
     const { reply } = await command(
       world,
       bot.client,
@@ -69,7 +69,7 @@ export async function crashDrill(crashes: CrashPoint[]): Promise<void> {
     for (const point of crashes) {
       await waitFor(probes[point], { what: `the ${point} step's write`, intervalMs: 2, timeoutMs: 60_000 });
       await bot.crash();
-      bot = await spawnBackout(world);
+      bot = await spawnBackout(world, FAST_RECOVERY);
     }
 
     const done = await finished(world, card.ts, 120_000, () => bot?.output.join('') ?? '');

@@ -10,7 +10,7 @@ import {
   waitCard,
 } from '../kit/flows.js';
 import type { SlackMessage } from '../doubles/slack.js';
-import { spawnBackout, type BotProcess } from '../kit/process.js';
+import { FAST_RECOVERY, spawnBackout, type BotProcess } from '../kit/process.js';
 import { createWorld, defaultConfigYaml, PEOPLE, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -25,9 +25,9 @@ const stepStarted = (world: World, card: SlackMessage, n: number) =>
   world.slack.thread(card.channel, card.ts).some((m) => m.text.includes(`Step ${n}/7`));
 
 async function finishAfterRestart(world: World, card: SlackMessage): Promise<void> {
-  const again = await spawnBackout(world);
+  const again = await spawnBackout(world, FAST_RECOVERY);
   try {
-    // A crashed job is picked up again once its lock lapses (10 s) and the stalled check runs (every 5 s).
+    // A crashed job is picked up again once its lock lapses (5 s, FAST_RECOVERY) and the stalled check runs (every 2.5 s).
     await waitCard(world, card, /Done — healthy/, 45_000);
     await waitFor(
       () => world.slack.thread(card.channel, card.ts).some((m) => /back on revision 2/.test(m.text)),
@@ -53,7 +53,7 @@ describe('a worker killed with SIGKILL during a rollback step, then restarted, f
 
   it('killed during apply (right after the patch reached the API server)', async () => {
     world = await createWorld();
-    const bot = await spawnBackout(world);
+    const bot = await spawnBackout(world, FAST_RECOVERY);
     const card = await approvedRollback(world, bot);
     await waitFor(() => deploymentPatches(world.prod).length > 0, {
       what: 'the patch',
@@ -67,7 +67,7 @@ describe('a worker killed with SIGKILL during a rollback step, then restarted, f
   it('killed while waiting for the rollout', async () => {
     world = await createWorld();
     world.prod.setRollout('shop', 'checkout-api', { mode: 'converge', tickMs: 1_500 });
-    const bot = await spawnBackout(world);
+    const bot = await spawnBackout(world, FAST_RECOVERY);
     const card = await approvedRollback(world, bot);
     await waitFor(() => stepStarted(world, card, 5), { what: 'the wait step', timeoutMs: 20_000 });
     await bot.crash();
@@ -79,7 +79,7 @@ describe('a worker killed with SIGKILL during a rollback step, then restarted, f
     world = await createWorld({
       config: (urls) => defaultConfigYaml(urls).replace('stabilityWindow: 300ms', 'stabilityWindow: 4s'),
     });
-    const bot = await spawnBackout(world);
+    const bot = await spawnBackout(world, FAST_RECOVERY);
     const card = await approvedRollback(world, bot);
     await waitFor(() => stepStarted(world, card, 6), { what: 'the verify step', timeoutMs: 30_000 });
     await bot.crash();
