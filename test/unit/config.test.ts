@@ -214,6 +214,20 @@ describe('environment', () => {
     const dflt = parseEnv(base);
     expect(dflt.ok && [dflt.env.PORT, dflt.env.METRICS_PORT]).toEqual([3000, undefined]);
   });
+
+  it('the job lock is a duration from 2s to 5m, 10s when unset', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    const dflt = parseEnv(base);
+    expect(dflt.ok && dflt.env.BACKOUT_JOB_LOCK).toBe(10_000);
+    const set = parseEnv({ ...base, BACKOUT_JOB_LOCK: '5s' });
+    expect(set.ok && set.env.BACKOUT_JOB_LOCK).toBe(5_000);
+    for (const v of ['1s', '10m', 'soon', '0']) {
+      const r = parseEnv({ ...base, BACKOUT_JOB_LOCK: v });
+      expect(r.ok, v).toBe(false);
+      if (!r.ok)
+        expect(r.problems.join('\n'), v).toContain('BACKOUT_JOB_LOCK must be a duration from 2s to 5m');
+    }
+  });
 });
 
 describe('config messages', () => {
