@@ -7,7 +7,7 @@ import type { Logger } from '../src/observability/logger.js';
 import { checkApprover, describePrincipals, isEmpty, isIn } from '../src/policy/policy.js';
 import { assertWindowOpen } from '../src/policy/windows.js';
 import { evaluateGates, type GateDeps } from '../src/gates/gates.js';
-import { gateLine } from '../src/gates/types.js';
+import { gateLine, type GateResult } from '../src/gates/types.js';
 import { cardKey } from '../src/requests/card-view.js';
 import type { Decision, RequestFlow } from '../src/requests/flow.js';
 import { auditContext } from '../src/queue/step-runner.js';
@@ -74,7 +74,7 @@ function wakeLater(deps: CanaryActionDeps, requestId: string): void {
 export async function promoteCanary(
   request: BackoutRequest,
   user: string,
-  opts: { full: boolean },
+  opts: { full: boolean; breakGlass?: string },
   deps: CanaryActionDeps,
 ): Promise<Decision> {
   const plan = request.plan as CanaryPlan;
@@ -98,7 +98,7 @@ export async function promoteCanary(
       `Promoting the canary of ${request.service} to 100 %`,
       Date.now(),
     );
-    await gatesBeforePromotion(request, deps);
+    const override = await gatesBeforePromotion(request, user, opts.breakGlass, deps);
     const recorded = await deps.canary.signal(
       request.id,
       'approved',
@@ -121,6 +121,7 @@ export async function promoteCanary(
         maxFailedChecks: position?.maxFailedChecks,
         lastAnalysis: position?.analysis,
         image: plan.image,
+        ...(override ? { gates: override.gates, breakGlass: { by: user, reason: override.reason } } : {}),
       },
     });
     wakeLater(deps, request.id);
@@ -159,13 +160,19 @@ export async function promoteCanary(
 
 /**
  * The environment's gates again before 100 % (CI, downstream probes, ticket): a gate that fails
- * now refuses the Approve, unless the canary was started with a break-glass override.
+ * now refuses the Approve, unless the canary was started with a break-glass override or the
+ * approver is on the environment's break-glass list and gives `--break-glass "<reason>"`.
  */
-async function gatesBeforePromotion(request: BackoutRequest, deps: CanaryActionDeps): Promise<void> {
+async function gatesBeforePromotion(
+  request: BackoutRequest,
+  user: string,
+  breakGlass: string | undefined,
+  deps: CanaryActionDeps,
+): Promise<{ reason: string; gates: GateResult[] } | undefined> {
   const plan = request.plan as CanaryPlan;
   const service = deps.config.services.get(request.service);
   const env = service?.environments.get(request.environment ?? '');
-  if (!service || !env?.gates || plan.override) return;
+  if (!service || !env?.gates || plan.override) return undefined;
   const results = await evaluateGates(deps.gates, {
     service,
     env,
@@ -173,10 +180,18 @@ async function gatesBeforePromotion(request: BackoutRequest, deps: CanaryActionD
     ...(plan.ticket ? { ticket: plan.ticket } : {}),
     now: Date.now(),
   });
-  if (results.every((r) => r.ok)) return;
+  if (results.every((r) => r.ok)) return undefined;
+  const who = env.gates.breakGlass;
+  const mayOverride = isEmpty(who) ? undefined : describePrincipals(who);
+  if (breakGlass && mayOverride && (await isIn(user, who, deps.directory)))
+    return { reason: breakGlass, gates: results };
   throw new PolicyError(
     `Promoting the canary of ${request.service} to 100 % is blocked by its gates. Nothing was changed; the canary stays at its current weight.\n${results.map(gateLine).join('\n')}`,
-    { hint: 'Fix what fails and click Promote again, or abort the canary.' },
+    {
+      hint: mayOverride
+        ? `Fix what fails and click Promote again, or abort the canary; if this cannot wait, ${mayOverride} may approve with \`/canary ${request.service} --env ${env.name} promote --break-glass "<reason>"\` (recorded in the audit log).`
+        : 'Fix what fails and click Promote again, or abort the canary.',
+    },
   );
 }
 

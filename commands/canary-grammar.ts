@@ -12,7 +12,7 @@ export const help: HelpSection = {
   usage: [
     '/canary <service> [--env <env>] status',
     '/canary <service> [--env <env>] start <image> [--reason "<text>"] [--ticket <url>] [--break-glass "<reason>"]',
-    '/canary <service> [--env <env>] promote [--full]',
+    '/canary <service> [--env <env>] promote [--full] [--break-glass "<reason>"]',
     '/canary <service> [--env <env>] abort [--reason "<text>"]',
   ],
   examples: [
@@ -44,7 +44,15 @@ export type CanaryCommand =
       /** Override of failing gates, by someone the environment's gates.breakGlass names. */
       breakGlass?: string;
     }
-  | { kind: 'promote'; service: string; env?: string; full: boolean; reason?: string }
+  | {
+      kind: 'promote';
+      service: string;
+      env?: string;
+      full: boolean;
+      reason?: string;
+      /** Approve 100 % although a gate fails, by someone the environment's gates.breakGlass names. */
+      breakGlass?: string;
+    }
   | { kind: 'abort'; service: string; env?: string; reason?: string };
 
 /** Pure: command text → typed command, or a UsageError that says what was wrong. */
@@ -63,8 +71,10 @@ export function parse(text: string): CanaryCommand {
   const base = { service, ...(env ? { env } : {}) };
   if (flags.has('full') && action !== 'promote')
     throw new UsageError('--full goes with `promote`.', { hint: USAGE });
-  if ((flags.has('ticket') || flags.has('break-glass')) && action !== 'start')
-    throw new UsageError('--ticket and --break-glass go with `start`.', { hint: USAGE });
+  if (flags.has('ticket') && action !== 'start')
+    throw new UsageError('--ticket goes with `start`.', { hint: USAGE });
+  if (flags.has('break-glass') && action !== 'start' && action !== 'promote')
+    throw new UsageError('--break-glass goes with `start` or `promote`.', { hint: USAGE });
   const ticket = ticketUrl(flags.get('ticket') as string | undefined);
   const breakGlass = checkReason(flags.get('break-glass') as string | undefined);
   if (flags.has('break-glass') && !breakGlass)
@@ -97,7 +107,13 @@ export function parse(text: string): CanaryCommand {
     }
     case 'promote':
       noExtra(positionals, 2, USAGE);
-      return { kind: 'promote', ...base, full: flags.get('full') === true, ...(reason ? { reason } : {}) };
+      return {
+        kind: 'promote',
+        ...base,
+        full: flags.get('full') === true,
+        ...(reason ? { reason } : {}),
+        ...(breakGlass ? { breakGlass } : {}),
+      };
     case 'abort':
       noExtra(positionals, 2, USAGE);
       return { kind: 'abort', ...base, ...(reason ? { reason } : {}) };

@@ -253,7 +253,14 @@ export const canaryCommand: SlashCommand<CanaryCommand, CanaryCommandDeps> = {
             `:information_source: No canary is running for ${found.service} in ${found.env.name}; nothing was promoted. Start one with \`/canary ${found.service} start <image>\`.`,
           );
         }
-        return answer(await promoteCanary(found.live, inv.user, { full: cmd.full }, deps));
+        return answer(
+          await promoteCanary(
+            found.live,
+            inv.user,
+            { full: cmd.full, ...(cmd.breakGlass ? { breakGlass: cmd.breakGlass } : {}) },
+            deps,
+          ),
+        );
       }
       case 'abort': {
         const found = await live(cmd, deps);

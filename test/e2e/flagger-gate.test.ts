@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FlaggerStandIn, type FlaggerCanary } from '../doubles/flagger.js';
 import { auditTypes, cardIn, cardText, click, waitCard } from '../kit/flows.js';
 import { waitFor } from '../kit/wait.js';
-import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
+import { createWorld, defaultConfigYaml, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 
 const TOKEN = 'flagger-hook-token-0123456789';
 const hook = (bot: RunningApp, type: string) => bot.url.replace('/slack/events', `/hooks/flagger/${type}`);
@@ -119,5 +119,23 @@ describe('Flagger gate webhooks', () => {
     expect(unknown.body).toContain('no backout environment runs shop/nobody');
     expect(world.slack.messages(PEOPLE.checkout)).toHaveLength(0);
     expect(await auditTypes(world)).toEqual([]);
+  });
+
+  it('an approval nobody gave in time is asked for again on a fresh card, once', async () => {
+    world = await createWorld({
+      config: (urls) => defaultConfigYaml(urls).replace('approvalTtl: 15m', 'approvalTtl: 1s'),
+    });
+    const bot = await world.start({ BACKOUT_WEBHOOK_TOKEN: TOKEN });
+    flagger = new FlaggerStandIn({ token: TOKEN });
+    const url = hook(bot, 'confirm-promotion');
+    expect((await flagger.call(url, canary(50))).status).toBe(403);
+    const first = await cardIn(world);
+    await waitCard(world, first, /Expired/, 15_000);
+    const again = await Promise.all([flagger.call(url, canary(50)), flagger.call(url, canary(50))]);
+    expect(again.map((r) => r.status)).toEqual([403, 403]);
+    const second = await cardIn(world, PEOPLE.checkout, 1);
+    expect(second.text).toContain('Let Flagger promote shop/checkout-api');
+    // Two replicas' worth of calls after the expiry re-filed it exactly once.
+    expect((await auditTypes(world)).filter((t) => t === 'request.created')).toHaveLength(2);
   });
 });

@@ -2,7 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cardIn, click, run, waitCard } from '../kit/flows.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, defaultConfigYaml, PEOPLE, type World } from '../kit/world.js';
-import { answerAt, canaryConfigYaml, card, SERVICES, seedCanaries, slash } from './canary-kit.js';
+import {
+  answerAt,
+  canaryConfigYaml,
+  card,
+  click as canaryClick,
+  gateMessage,
+  SERVICES,
+  seedCanaries,
+  slash,
+} from './canary-kit.js';
 
 const REPO = 'acme/web';
 const TICKET = 'https://tickets.example.com/CHG-1042';
@@ -112,6 +121,31 @@ describe('gates before forward moves', () => {
     expect(paths).toContain(`GET /repos/${REPO}/commits/${tag}/status`);
     expect(paths).toContain(`GET /repos/${REPO}/branches/main/protection/required_status_checks`);
     expect(world.github.schemaViolations).toEqual([]);
+
+    // At the 100 % gate the gates are read again: a check that turned red refuses the Approve…
+    const gate = await gateMessage(world, 'nginx', plan.ts);
+    ci.setCheckRun(REPO, tag, { name: 'test', conclusion: 'failure' });
+    const promote = await canaryClick(bot.client, world, 'nginx', gate, 'backout_promote', PEOPLE.sre1);
+    expect(promote).toContain('Promoting the canary of web to 100 % is blocked by its gates');
+    expect(promote).toContain(
+      '<@U0SRE2> may approve with `/canary web --env production promote --break-glass',
+    );
+    // …and someone on the break-glass list may approve it anyway, on the record.
+    const glass = await slash(
+      bot.client,
+      world,
+      'nginx',
+      'promote --break-glass "rollback is riskier"',
+      PEOPLE.sre2,
+    );
+    expect(await answerAt(world, glass.responseUrl)).toContain('goes to 100 % now');
+    const entries = await world.redis.xrange(`${world.prefix}:audit:stream`, '-', '+');
+    const approved = entries
+      .map(([, f]) => JSON.parse(f[1]!) as { type: string; details?: Record<string, unknown> })
+      .find((r) => r.type === 'canary.promotion-approved');
+    expect(approved?.details).toMatchObject({
+      breakGlass: { by: PEOPLE.sre2, reason: 'rollback is riskier' },
+    });
   });
 
   it('break-glass by someone on the list files the canary anyway, on the record', async () => {
