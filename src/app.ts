@@ -60,6 +60,9 @@ import { flagInsteadOfRollback, undoSwitch } from '../commands/flag-plan.js';
 import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-group.js';
 import type { DestinationStream } from 'pino';
 import { createHooks } from './hooks/index.js';
+import { IncidentFollower } from './incidents/follow.js';
+import { AlertmanagerSilences } from './integrations/alerts/silences.js';
+import { AtlassianStatusPage } from './integrations/statuspage/atlassian.js';
 
 /**
  * Opens the Socket Mode connection in the background: Bolt's client keeps retrying while
@@ -152,6 +155,7 @@ export async function startBackout(
     env.UNLEASH_API_TOKEN,
     env.LAUNCHDARKLY_API_TOKEN,
     env.BACKOUT_WEBHOOK_TOKEN,
+    env.STATUSPAGE_API_KEY,
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
     level: env.LOG_LEVEL,
@@ -503,6 +507,20 @@ export async function startBackout(
       },
       shutdown: shutdown.signal,
       tracing,
+      // Around alert-proposed jobs: silences, status page posts, the timeline at the end.
+      lifecycle: new IncidentFollower({
+        config,
+        redis,
+        prefix,
+        audit,
+        notifier,
+        ...(config.alertmanagerUrl ? { silences: new AlertmanagerSilences(config.alertmanagerUrl) } : {}),
+        ...(env.STATUSPAGE_API_KEY
+          ? { statusPage: new AtlassianStatusPage(env.STATUSPAGE_API_KEY, env.STATUSPAGE_API_URL) }
+          : {}),
+        metrics,
+        log,
+      }),
     });
     const drain = createDrainProcessor({
       redis,

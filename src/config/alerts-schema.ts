@@ -36,11 +36,47 @@ export const alertRuleSchema = z.strictObject({
   environment: z.string().optional(),
   /** Annotation (or label) that carries the alert's value for the card; default `value`. */
   valueFrom: z.string().default('value'),
+  /**
+   * Silence the service's alerts in Alertmanager (`alerts.alertmanager.url`) while the mitigation
+   * rolls out and through its stability window; expired when the job ends. Without matchers:
+   * `service` and `environment` equal to the target's.
+   */
+  silence: z
+    .strictObject({
+      matchers: z.record(labelName, z.string()).default({}),
+      matchersRe: z.record(labelName, z.string()).default({}),
+    })
+    .optional(),
+  /**
+   * Post to the status page (`alerts.statusPage.pageId`, STATUSPAGE_API_KEY) when the job starts,
+   * update it as it ends, resolve it when verified healthy. `{service}`, `{environment}`,
+   * `{alertname}` and `{value}` in name and body are filled in.
+   */
+  statusPage: z
+    .strictObject({
+      components: z.record(
+        z.string().min(1),
+        z.enum(['degraded_performance', 'partial_outage', 'major_outage']),
+      ),
+      name: z.string().min(1).max(200).default('{service} is degraded'),
+      body: z
+        .string()
+        .min(1)
+        .max(2_000)
+        .default(
+          'We are rolling {service} back after elevated errors ({alertname}). Next update when it is verified.',
+        ),
+    })
+    .optional(),
 });
 
 export const alertsSchema = z
   .strictObject({
     rules: z.array(alertRuleSchema).max(200).default([]),
+    /** The Alertmanager silences are created in (API v2), e.g. http://alertmanager.monitoring:9093. */
+    alertmanager: z.strictObject({ url: z.url({ error: 'expected an http(s) URL' }) }).optional(),
+    /** The Atlassian Statuspage page incidents are posted to. */
+    statusPage: z.strictObject({ pageId: z.string().min(1) }).optional(),
   })
   .default({ rules: [] });
 

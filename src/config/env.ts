@@ -108,6 +108,9 @@ export const envSchema = z.object({
   LAUNCHDARKLY_API_URL: optionalUrl('e.g. https://app.launchdarkly.com'),
   LAUNCHDARKLY_API_TOKEN: z.string().min(1).optional(),
   /** Bearer token (and HMAC key) that alert webhooks must present under /hooks/; unset, the hooks answer 404. */
+  /** Atlassian Statuspage API base (default https://api.statuspage.io/v1) and API key, for status page posts. */
+  STATUSPAGE_API_URL: optionalUrl('e.g. https://api.statuspage.io/v1'),
+  STATUSPAGE_API_KEY: z.string().min(1).optional(),
   BACKOUT_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl('the OTLP/HTTP endpoint base, e.g. http://otel-collector:4318'),
   /** Deadline of one Kubernetes API call (client-node has none of its own). */

@@ -14,6 +14,9 @@ import { firingSince, groupLabels, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
 
+/** What an alert-proposed request keeps for its job's lifecycle (rule, first audit seq). */
+export const alertRequestKey = (prefix: string, requestId: string) => `${prefix}:alert-req:${requestId}`;
+
 /** How long an alert group stays tied to its request: past this, a group firing again is a new proposal. */
 const GROUP_TTL_S = 7 * 86_400;
 
@@ -98,7 +101,7 @@ export class AlertIntake {
     const linked = await this.link(keys, target, group, seen);
     if (linked) return linked;
     const startedAt = firingSince(group) ?? now;
-    await deps.audit.append({
+    const received = await deps.audit.append({
       type: 'alert.received',
       requestId: candidate,
       service: match.service.name,
@@ -135,6 +138,18 @@ export class AlertIntake {
       }
       return this.notPropose(keys, channel, group, match.rule.name, err.message, log);
     }
+    // What the job's lifecycle needs later: the rule (silence, status page) and where the audit starts.
+    await deps.redis
+      .multi()
+      .hset(alertRequestKey(deps.prefix, candidate), {
+        rule: match.rule.name,
+        group: keys.id,
+        firstSeq: String(received.seq),
+        alertname: labels.alertname ?? '',
+        value: valueOf(group, match.rule.valueFrom) ?? '',
+      })
+      .expire(alertRequestKey(deps.prefix, candidate), GROUP_TTL_S)
+      .exec();
     deps.onProposed?.(startedAt, Date.now());
     log.info({ requestId: candidate, target }, 'alert proposed a mitigation');
     await this.show(candidate, keys, log);
