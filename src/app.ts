@@ -393,6 +393,7 @@ export async function startBackout(
       owners,
       directory,
       flow,
+      switches,
       redis,
       prefix,
       requests,

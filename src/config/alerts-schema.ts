@@ -28,8 +28,12 @@ export const alertRuleSchema = z.strictObject({
       }, 'expected a regular expression'),
     )
     .default({}),
-  /** What to propose: a rollback to the revision before the current one (kubectl's `rollout undo`). */
-  propose: z.enum(['rollback']).default('rollback'),
+  /**
+   * What to propose: `rollback` to the revision before the current one (kubectl's `rollout undo`),
+   * or `flag-off`: turn the service's kill switch off (`flag`, default its first `flags.killSwitches`).
+   */
+  propose: z.enum(['rollback', 'flag-off']).default('rollback'),
+  flag: z.string().min(1).optional(),
   /** The service; default: the alert's `service` label. */
   service: z.string().optional(),
   /** The environment; default: the alert's `environment` label, else the service's default. */

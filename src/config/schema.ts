@@ -307,6 +307,12 @@ export const configSchema = z
           path: ['alerts', 'rules', i, 'service'],
           message: `no service called ${rule.service}`,
         });
+      if (rule.propose === 'flag-off' && !rule.flag && !(rule.service && cfg.services[rule.service]?.flags))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'rules', i, 'flag'],
+          message: 'flag-off needs the flag, or a service with flags.killSwitches',
+        });
       if (rule.silence && !cfg.alerts.alertmanager)
         ctx.addIssue({
           code: 'custom',

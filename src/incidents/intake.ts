@@ -10,6 +10,7 @@ import type { BackoutRequest } from '../requests/types.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Notifier } from '../slack/notifier.js';
 import { requestRollback, type RollbackDeps } from '../../commands/rollback.js';
+import { requestSwitch, type FlagDeps } from '../../commands/flag-plan.js';
 import { firingSince, groupLabels, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
@@ -26,7 +27,7 @@ export interface IntakeAnswer {
   detail?: string;
 }
 
-export interface IntakeDeps extends RollbackDeps {
+export interface IntakeDeps extends RollbackDeps, FlagDeps {
   redis: RedisClient;
   prefix: string;
   requests: RequestStore;
@@ -84,7 +85,9 @@ export class AlertIntake {
       match.kind === 'matched'
         ? (match.environment.channel ?? deps.config.incidentChannel)
         : deps.config.incidentChannel;
-    const candidate = newRequestId(match.kind === 'matched' ? match.rule.propose : 'rollback');
+    const candidate = newRequestId(
+      match.kind === 'matched' && match.rule.propose === 'flag-off' ? 'flag' : 'rollback',
+    );
     const claimed = await deps.redis.set(keys.request, candidate, 'EX', GROUP_TTL_S, 'NX');
     if (claimed !== 'OK') {
       const holder = await deps.redis.get(keys.request);
@@ -97,7 +100,20 @@ export class AlertIntake {
           : `${match.service.name} in ${match.environment.name} has no channel and no incidentChannel is set`;
       return this.notPropose(keys, channel, group, match.rule.name, why, log);
     }
-    const target = `${match.service.name}/${match.environment.name}`;
+    const flag = match.rule.flag ?? match.service.flags?.killSwitches[0];
+    if (match.rule.propose === 'flag-off' && !flag)
+      return this.notPropose(
+        keys,
+        channel,
+        group,
+        match.rule.name,
+        `${match.service.name} has no kill switch (flags.killSwitches) to turn off.`,
+        log,
+      );
+    const target =
+      match.rule.propose === 'flag-off'
+        ? `${match.service.name}/${match.environment.name}/flag-${flag}`
+        : `${match.service.name}/${match.environment.name}`;
     const linked = await this.link(keys, target, group, seen);
     if (linked) return linked;
     const startedAt = firingSince(group) ?? now;
@@ -117,16 +133,12 @@ export class AlertIntake {
       },
     });
     try {
-      await requestRollback(
-        {
-          service: match.service.name,
-          env: match.environment.name,
-          reason: alertReason(group, match.rule.name),
-        },
-        { user: SOURCE[group.source], channel },
-        deps,
-        { alert: { id: candidate } },
-      );
+      const inv = { user: SOURCE[group.source], channel };
+      const reason = alertReason(group, match.rule.name);
+      const ref = { service: match.service.name, env: match.environment.name, reason };
+      if (match.rule.propose === 'flag-off')
+        await requestSwitch({ ...ref, flag, direction: 'off' }, inv, deps, { alert: { id: candidate } });
+      else await requestRollback(ref, inv, deps, { alert: { id: candidate } });
     } catch (err) {
       if (err instanceof BusyError) {
         const again = await this.link(keys, target, group, seen);
