@@ -61,6 +61,8 @@ import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-gro
 import type { DestinationStream } from 'pino';
 import { createHooks } from './hooks/index.js';
 import { IncidentFollower } from './incidents/follow.js';
+import { checkApprover } from './policy/policy.js';
+import type { BackoutRequest } from './requests/types.js';
 import { AlertmanagerSilences } from './integrations/alerts/silences.js';
 import { AtlassianStatusPage } from './integrations/statuspage/atlassian.js';
 
@@ -315,6 +317,25 @@ export async function startBackout(
   });
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);
+  // Around alert-proposed jobs: silences, status page posts, the timeline at the end.
+  const follower = new IncidentFollower({
+    config,
+    redis,
+    prefix,
+    audit,
+    notifier,
+    ...(config.alertmanagerUrl ? { silences: new AlertmanagerSilences(config.alertmanagerUrl) } : {}),
+    ...(env.STATUSPAGE_API_KEY
+      ? { statusPage: new AtlassianStatusPage(env.STATUSPAGE_API_KEY, env.STATUSPAGE_API_URL) }
+      : {}),
+    metrics,
+    log,
+  });
+  // "Post to status page" in an alert proposal's thread: whoever may approve the request may post.
+  const postStatusPage = async (request: BackoutRequest, user: string) => {
+    await checkApprover(user, request, directory);
+    return follower.postFromCard(request, user);
+  };
   registerInteractions(surface.app, {
     flow,
     requests,
@@ -328,6 +349,7 @@ export async function startBackout(
           rollForward(request, user, place, { config, deployments, owners, directory, flow }),
         flagInstead: (request, user, place) =>
           flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
+        statusPage: postStatusPage,
       },
       retract: {
         undo: (request, user, place) => undoFromCard(request, user, place, retractDeps),
@@ -340,6 +362,7 @@ export async function startBackout(
       flag: {
         undo: (request, user, place) =>
           undoSwitch(request, user, place, { config, switches, directory, flow }),
+        statusPage: postStatusPage,
       },
       'rollback-group': {
         undo: (request, user, place) =>
@@ -508,20 +531,7 @@ export async function startBackout(
       },
       shutdown: shutdown.signal,
       tracing,
-      // Around alert-proposed jobs: silences, status page posts, the timeline at the end.
-      lifecycle: new IncidentFollower({
-        config,
-        redis,
-        prefix,
-        audit,
-        notifier,
-        ...(config.alertmanagerUrl ? { silences: new AlertmanagerSilences(config.alertmanagerUrl) } : {}),
-        ...(env.STATUSPAGE_API_KEY
-          ? { statusPage: new AtlassianStatusPage(env.STATUSPAGE_API_KEY, env.STATUSPAGE_API_URL) }
-          : {}),
-        metrics,
-        log,
-      }),
+      lifecycle: follower,
     });
     const drain = createDrainProcessor({
       redis,

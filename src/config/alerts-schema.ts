@@ -58,6 +58,8 @@ export const alertRuleSchema = z.strictObject({
    */
   statusPage: z
     .strictObject({
+      /** true: when the job starts; false: a "Post to status page" button in the card's thread. */
+      auto: z.boolean().default(true),
       components: z.record(
         z.string().min(1),
         z.enum(['degraded_performance', 'partial_outage', 'major_outage']),

@@ -13,7 +13,8 @@ import type { RedisClient } from '../redis/client.js';
 import { esc } from '../slack/cards.js';
 import type { Notifier } from '../slack/notifier.js';
 import { slackDate } from '../text/time.js';
-import { alertRequestKey } from './intake.js';
+import { alertRequestKey } from './keys.js';
+import { UsageError } from '../errors.js';
 import type { JobLifecycle } from './lifecycle.js';
 import { StatusPagePoster } from './status-post.js';
 import { buildTimeline, STAGES } from './timeline.js';
@@ -62,7 +63,7 @@ export class IncidentFollower implements JobLifecycle {
   async started(request: BackoutRequest): Promise<void> {
     const meta = await this.meta(request);
     if (!meta?.rule) return;
-    if (meta.rule.statusPage && this.posts) this.posts.opened(request, meta.rule, meta);
+    if (meta.rule.statusPage?.auto && this.posts) this.posts.opened(request, meta.rule, meta, 'backout');
     if (meta.rule.silence && this.deps.silences) await this.silence(request, meta.rule);
   }
 
@@ -84,6 +85,26 @@ export class IncidentFollower implements JobLifecycle {
       `${request.id}.timeline.r${request.run}`,
       timelineReply(timeline),
     );
+  }
+
+  /** The thread's "Post to status page" button: opens the drafted incident now (the clicker's rights are checked before). */
+  async postFromCard(request: BackoutRequest, user: string): Promise<{ ok: boolean; message: string }> {
+    const meta = await this.meta(request);
+    if (!meta?.rule?.statusPage || !this.posts)
+      throw new UsageError(
+        'No status page is configured for this request (a rule’s statusPage, alerts.statusPage.pageId and STATUSPAGE_API_KEY), so nothing was posted.',
+      );
+    if (await this.posts.posted(request.id))
+      return {
+        ok: false,
+        message: 'The status page incident for this request is already posted; nothing more was done.',
+      };
+    this.posts.opened(request, meta.rule, meta, user);
+    return {
+      ok: true,
+      message:
+        'Posting to the status page; the thread says when it is done. The request itself is unchanged.',
+    };
   }
 
   private silenceKey(request: BackoutRequest) {

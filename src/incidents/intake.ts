@@ -9,14 +9,15 @@ import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Notifier } from '../slack/notifier.js';
+import { actionReply, esc } from '../slack/cards.js';
+import type { AlertRule } from '../config/alerts-schema.js';
+import { fillTemplate } from './status-post.js';
+import { alertRequestKey } from './keys.js';
 import { requestRollback, type RollbackDeps } from '../../commands/rollback.js';
 import { requestSwitch, type FlagDeps } from '../../commands/flag-plan.js';
 import { firingSince, groupLabels, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
-
-/** What an alert-proposed request keeps for its job's lifecycle (rule, first audit seq). */
-export const alertRequestKey = (prefix: string, requestId: string) => `${prefix}:alert-req:${requestId}`;
 
 /** How long an alert group stays tied to its request: past this, a group firing again is a new proposal. */
 const GROUP_TTL_S = 7 * 86_400;
@@ -163,9 +164,41 @@ export class AlertIntake {
       .expire(alertRequestKey(deps.prefix, candidate), GROUP_TTL_S)
       .exec();
     deps.onProposed?.(startedAt, Date.now());
+    if (match.rule.statusPage && !match.rule.statusPage.auto)
+      await this.offerStatusPage(candidate, match.rule, labels, group);
     log.info({ requestId: candidate, target }, 'alert proposed a mitigation');
     await this.show(candidate, keys, log);
     return { outcome: 'proposed', requestId: candidate };
+  }
+
+  /** The drafted status page incident, in the card's thread, with the button that posts it. */
+  private async offerStatusPage(
+    requestId: string,
+    rule: AlertRule,
+    labels: Record<string, string>,
+    group: AlertGroup,
+  ): Promise<void> {
+    const request = await this.deps.requests.get(requestId);
+    if (!request || !rule.statusPage) return;
+    const vars = {
+      service: request.service,
+      environment: request.environment ?? '',
+      alertname: labels.alertname ?? '',
+      value: valueOf(group, rule.valueFrom) ?? '',
+    };
+    const name = fillTemplate(rule.statusPage.name, vars);
+    const body = fillTemplate(rule.statusPage.body, vars);
+    await this.deps.notifier.reply(
+      cardKey(requestId),
+      `${requestId}.statuspage-offer`,
+      actionReply(request, `:satellite_antenna: *Status page draft:* ${esc(name)}\n${esc(body)}`, [
+        {
+          action: 'statusPage',
+          text: 'Post to status page',
+          confirm: { title: 'Post to the status page?', text: `${esc(name)}: ${esc(body)}`, confirm: 'Post' },
+        },
+      ]),
+    );
   }
 
   /** Shows the group's latest notification on its request: the card while pending, the thread after. */

@@ -7,7 +7,7 @@ import type { BackoutRequest } from '../requests/types.js';
 import type { RedisClient } from '../redis/client.js';
 import { esc } from '../slack/cards.js';
 import type { Notifier } from '../slack/notifier.js';
-import { alertRequestKey } from './intake.js';
+import { alertRequestKey } from './keys.js';
 
 const ATTEMPTS = 3;
 /** How long a job's end waits for the status page before posting the timeline anyway. */
@@ -42,11 +42,21 @@ export class StatusPagePoster {
     return `${alertRequestKey(this.deps.prefix, id)}:statuspage`;
   }
 
-  opened(request: BackoutRequest, rule: AlertRule, meta: { alertname: string; value: string }): void {
+  async posted(requestId: string): Promise<boolean> {
+    return this.opening.has(requestId) || (await this.deps.redis.exists(this.key(requestId))) === 1;
+  }
+
+  /** `by`: who asked (a Slack user from the card's button, or backout itself on the rule's `auto`). */
+  opened(
+    request: BackoutRequest,
+    rule: AlertRule,
+    meta: { alertname: string; value: string },
+    by: string,
+  ): void {
     const sp = rule.statusPage!;
     const vars = { service: request.service, environment: request.environment ?? '', ...meta };
     const components = sp.components as Record<string, ComponentStatus>;
-    const work = this.attempts(request, 'create incident', async () => {
+    const work = this.attempts(request, 'create incident', by, async () => {
       const existing = await this.deps.redis.get(this.key(request.id));
       if (existing) return existing;
       const { id } = await this.deps.statusPage.create({
@@ -76,7 +86,7 @@ export class StatusPagePoster {
           healthy ? 'operational' : impact,
         ]),
       ) as Record<string, ComponentStatus>;
-      await this.attempts(request, healthy ? 'resolve incident' : 'update incident', () =>
+      await this.attempts(request, healthy ? 'resolve incident' : 'update incident', 'backout', () =>
         this.deps.statusPage
           .update({
             pageId: this.deps.pageId,
@@ -97,6 +107,7 @@ export class StatusPagePoster {
   private async attempts(
     request: BackoutRequest,
     action: string,
+    by: string,
     call: () => Promise<string>,
   ): Promise<string | undefined> {
     const { deps } = this;
@@ -104,14 +115,14 @@ export class StatusPagePoster {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       try {
         const incidentId = await call();
-        await this.record(request, action, attempt, { ok: true, incidentId });
+        await this.record(request, action, by, attempt, { ok: true, incidentId });
         await deps.notifier.reply(cardKey(request.id), `${request.id}.statuspage.${action.split(' ')[0]}`, {
           text: `:satellite_antenna: Status page: ${action} done (incident \`${esc(incidentId)}\`).`,
         });
         return incidentId;
       } catch (err) {
         last = (err as Error).message;
-        await this.record(request, action, attempt, { ok: false, error: last });
+        await this.record(request, action, by, attempt, { ok: false, error: last });
         if (attempt < ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt).unref());
       }
     }
@@ -125,6 +136,7 @@ export class StatusPagePoster {
   private async record(
     request: BackoutRequest,
     action: string,
+    by: string,
     attempt: number,
     result: Record<string, unknown>,
   ) {
@@ -134,7 +146,7 @@ export class StatusPagePoster {
         requestId: request.id,
         service: request.service,
         ...(request.environment ? { environment: request.environment } : {}),
-        actor: 'backout',
+        actor: by,
         details: { action, attempt, pageId: this.deps.pageId, ...result },
       })
       .catch((err: unknown) => this.deps.log.warn({ err }, 'could not audit a status page call'));

@@ -21,10 +21,10 @@ describe('around an alert’s rollback: an Alertmanager silence, the status page
   let alertmanager: AlertmanagerServer;
   let statuspage: StatuspageDouble;
 
-  const deliver = (groupKey: string) =>
+  const deliver = (groupKey: string, alertname = 'HighErrorRate') =>
     fetch(`http://127.0.0.1:${bot.app.port}/hooks/alertmanager`, {
       method: 'POST',
-      body: alertPayload(groupKey, 'firing'),
+      body: alertPayload(groupKey, 'firing').replaceAll('HighErrorRate', alertname),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
     });
   const silences = async (): Promise<Silence[]> =>
@@ -49,6 +49,13 @@ alerts:
       statusPage:
         components: { cmp0checkout: partial_outage }
         name: "{service} errors ({alertname})"
+    - name: checkout-slow
+      match: { alertname: SlowCheckout }
+      service: checkout-api
+      statusPage:
+        auto: false
+        components: { cmp0checkout: degraded_performance }
+        body: "Checkout is slow ({alertname}, {value}); we are rolling back."
 `,
         ),
     });
@@ -162,4 +169,50 @@ alerts:
     await waitFor(() => /Timeline/.test(thread()), { what: 'the timeline', timeoutMs: 30_000 });
     statuspage.outage(false);
   }, 90_000);
+
+  it('with auto off, the thread offers the drafted post; an approver posts it before approving, a stranger cannot', async () => {
+    const before = statuspage.calls.length;
+    expect((await deliver('g-incident-3', 'SlowCheckout')).status).toBe(200);
+    const card = await cardIn(world, PEOPLE.checkout, 2);
+    const offer = await waitFor(
+      () => world.slack.thread(card.channel, card.ts).find((m) => /Status page draft/.test(m.text)),
+      { what: 'the status page draft in the thread' },
+    );
+    expect(offer.text).toContain('checkout-api is degraded');
+    expect(offer.text).toContain('Checkout is slow (SlowCheckout, 0.12); we are rolling back.');
+    expect(statuspage.calls.length).toBe(before);
+
+    const refused = await click(world, bot, offer, 'backout_status_page', PEOPLE.stranger);
+    const no = await waitFor(() => world.slack.responses(refused)[0], { what: 'the refusal' });
+    expect(JSON.stringify(no.body)).toMatch(/not allowed|approv/i);
+    expect(statuspage.calls.length).toBe(before);
+
+    const posted = await click(world, bot, offer, 'backout_status_page', PEOPLE.sre1);
+    const yes = await waitFor(() => world.slack.responses(posted)[0], { what: 'the answer' });
+    expect(JSON.stringify(yes.body)).toContain('Posting to the status page');
+    await waitFor(() => statuspage.calls.length === before + 1, { what: 'the incident to be posted' });
+    const created = [...statuspage.incidents.values()].find((i) => i.name === 'checkout-api is degraded')!;
+    expect(created.components).toEqual({ cmp0checkout: 'degraded_performance' });
+    expect(await waitCard(world, card, /Waiting for approval/)).toContain('backout_approve');
+
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre2);
+    await waitCard(world, card, /Done — healthy/);
+    await waitFor(() => created.status === 'resolved', { what: 'the incident to be resolved' });
+    const entries = await world.redis.xrange(`${world.prefix}:audit:stream`, '-', '+');
+    const calls = entries
+      .map(
+        ([, f]) =>
+          JSON.parse(f[1]!) as {
+            type: string;
+            actor?: string;
+            requestId?: string;
+            details?: { action?: string };
+          },
+      )
+      .filter(
+        (r) =>
+          r.type === 'statuspage.call' && r.details?.action === 'create incident' && r.actor === PEOPLE.sre1,
+      );
+    expect(calls).toHaveLength(1);
+  }, 60_000);
 });
