@@ -19,6 +19,9 @@ import { firingSince, groupLabels, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
 
+/** Deletes the group's tie only if it still names the request we saw (another delivery may have moved it). */
+const DEL_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 /** How long an alert group stays tied to its request: past this, a group firing again is a new proposal. */
 const GROUP_TTL_S = 7 * 86_400;
 
@@ -56,7 +59,7 @@ export class AlertIntake {
     return { id: h, request: base, latest: `${base}:latest` };
   }
 
-  async receive(group: AlertGroup, now = Date.now()): Promise<IntakeAnswer> {
+  async receive(group: AlertGroup, now = Date.now(), retried = false): Promise<IntakeAnswer> {
     const { deps } = this;
     const labels = groupLabels(group);
     const match = matchRule(deps.config, labels);
@@ -78,7 +81,21 @@ export class AlertIntake {
       .exec();
     const seen = Number(count?.[1]?.[1] ?? 1);
     const existing = await deps.redis.get(keys.request);
-    if (existing) return this.show(existing, keys, log);
+    if (existing) {
+      // A proposal nobody decided on (expired, or its card could not be posted) does not silence a
+      // group that still fires: the next notification proposes afresh. A rejection is respected.
+      const stale =
+        group.status === 'firing' && !existing.startsWith('none:') && !retried
+          ? await deps.requests.get(existing)
+          : undefined;
+      if (stale && (stale.state === 'expired' || stale.state === 'cancelled')) {
+        if ((await deps.redis.eval(DEL_IF, 1, keys.request, existing)) === 1) {
+          await deps.redis.hset(keys.latest, 'count', 0);
+          return this.receive(group, now, true);
+        }
+      }
+      return this.show(existing, keys, log);
+    }
     if (group.status === 'resolved')
       return { outcome: 'ignored', detail: 'resolved, and nothing was proposed for it' };
 
