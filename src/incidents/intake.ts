@@ -9,13 +9,11 @@ import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Notifier } from '../slack/notifier.js';
-import { actionReply, esc } from '../slack/cards.js';
-import type { AlertRule } from '../config/alerts-schema.js';
-import { fillTemplate } from './status-post.js';
+import { offerStatusPage } from './status-offer.js';
 import { alertRequestKey } from './keys.js';
 import { requestRollback, type RollbackDeps } from '../../commands/rollback.js';
 import { requestSwitch, type FlagDeps } from '../../commands/flag-plan.js';
-import { firingSince, groupLabels, type AlertGroup } from './alert.js';
+import { firingSince, groupLabels, valueOf, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
 
@@ -182,40 +180,10 @@ export class AlertIntake {
       .exec();
     deps.onProposed?.(startedAt, Date.now());
     if (match.rule.statusPage && !match.rule.statusPage.auto)
-      await this.offerStatusPage(candidate, match.rule, labels, group);
+      await offerStatusPage(deps, candidate, match.rule, labels, group);
     log.info({ requestId: candidate, target }, 'alert proposed a mitigation');
     await this.show(candidate, keys, log);
     return { outcome: 'proposed', requestId: candidate };
-  }
-
-  /** The drafted status page incident, in the card's thread, with the button that posts it. */
-  private async offerStatusPage(
-    requestId: string,
-    rule: AlertRule,
-    labels: Record<string, string>,
-    group: AlertGroup,
-  ): Promise<void> {
-    const request = await this.deps.requests.get(requestId);
-    if (!request || !rule.statusPage) return;
-    const vars = {
-      service: request.service,
-      environment: request.environment ?? '',
-      alertname: labels.alertname ?? '',
-      value: valueOf(group, rule.valueFrom) ?? '',
-    };
-    const name = fillTemplate(rule.statusPage.name, vars);
-    const body = fillTemplate(rule.statusPage.body, vars);
-    await this.deps.notifier.reply(
-      cardKey(requestId),
-      `${requestId}.statuspage-offer`,
-      actionReply(request, `:satellite_antenna: *Status page draft:* ${esc(name)}\n${esc(body)}`, [
-        {
-          action: 'statusPage',
-          text: 'Post to status page',
-          confirm: { title: 'Post to the status page?', text: `${esc(name)}: ${esc(body)}`, confirm: 'Post' },
-        },
-      ]),
-    );
   }
 
   /** Shows the group's latest notification on its request: the card while pending, the thread after. */
@@ -318,10 +286,4 @@ export class AlertIntake {
       await this.deps.notifier.post(`al-${keys.id}.notice`, channel, alertNotice(group, rule, why));
     return { outcome: 'not-proposed', detail: why };
   }
-}
-
-/** The alert's value for people: the rule's annotation, else a label of that name. */
-export function valueOf(group: AlertGroup, from: string): string | undefined {
-  const first = group.alerts.find((a) => a.status === 'firing') ?? group.alerts[0];
-  return first?.annotations[from] ?? group.commonAnnotations[from] ?? first?.labels[from];
 }
