@@ -106,7 +106,7 @@ export async function requestSwitch(
   cmd: SwitchRef & { direction: 'off' | 'on'; reason?: string },
   inv: Invocation,
   deps: FlagDeps,
-  opts: { undoOf?: string; restore?: { name: string; to: Setting }[] } = {},
+  opts: { undoOf?: string; restore?: { name: string; to: Setting }[]; alert?: { id: string } } = {},
 ): Promise<{ message: SlackMessage; request?: BackoutRequest }> {
   const { service, env } = resolveSwitch(cmd, deps.config);
   const what = cmd.flag === undefined ? 'cronjobs' : 'flag';
@@ -114,7 +114,9 @@ export async function requestSwitch(
     what === 'flag'
       ? `turn ${cmd.flag} ${cmd.direction}`
       : `${cmd.direction === 'off' ? 'suspend' : 'resume'} the CronJobs of`;
-  await checkRequester(inv.user, env.policy, deps.directory, `${verb} ${service.name} in ${env.name}`);
+  // An alert's proposal has no person behind it: approval decides, not the requester list.
+  if (!opts.alert)
+    await checkRequester(inv.user, env.policy, deps.directory, `${verb} ${service.name} in ${env.name}`);
   const target = switchTarget(service, env, what);
   const provider = deps.switches.get(target.provider);
   const names = opts.restore?.map((r) => r.name) ?? (cmd.flag !== undefined ? [cmd.flag] : env.cronJobs);
@@ -171,6 +173,7 @@ export async function requestSwitch(
     policy: switchPolicy(env.policy, cmd.direction),
     slack: placeFor(deps.config, env, inv),
     safeDirection: cmd.direction === 'off',
+    ...(opts.alert ? { id: opts.alert.id, byAlert: true } : {}),
   });
   return { message: ephemeral(filedText(request)), request };
 }

@@ -65,6 +65,11 @@ import { flagInsteadOfRollback, undoSwitch } from '../commands/flag-plan.js';
 import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-group.js';
 import type { DestinationStream } from 'pino';
 import { createHooks } from './hooks/index.js';
+import { IncidentFollower } from './incidents/follow.js';
+import { checkApprover } from './policy/policy.js';
+import type { BackoutRequest } from './requests/types.js';
+import { AlertmanagerSilences } from './integrations/alerts/silences.js';
+import { AtlassianStatusPage } from './integrations/statuspage/atlassian.js';
 
 /**
  * Opens the Socket Mode connection in the background: Bolt's client keeps retrying while
@@ -163,6 +168,7 @@ export async function startBackout(
     env.UNLEASH_API_TOKEN,
     env.LAUNCHDARKLY_API_TOKEN,
     env.BACKOUT_WEBHOOK_TOKEN,
+    env.STATUSPAGE_API_KEY,
   ].filter((s): s is string => typeof s === 'string');
   const log = createLogger({
     level: env.LOG_LEVEL,
@@ -350,6 +356,25 @@ export async function startBackout(
   surface.receiver?.acknowledgeCommandsWith(acknowledgeCommand);
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);
+  // Around alert-proposed jobs: silences, status page posts, the timeline at the end.
+  const follower = new IncidentFollower({
+    config,
+    redis,
+    prefix,
+    audit,
+    notifier,
+    ...(config.alertmanagerUrl ? { silences: new AlertmanagerSilences(config.alertmanagerUrl) } : {}),
+    ...(env.STATUSPAGE_API_KEY
+      ? { statusPage: new AtlassianStatusPage(env.STATUSPAGE_API_KEY, env.STATUSPAGE_API_URL) }
+      : {}),
+    metrics,
+    log,
+  });
+  // "Post to status page" in an alert proposal's thread: whoever may approve the request may post.
+  const postStatusPage = async (request: BackoutRequest, user: string) => {
+    await checkApprover(user, request, directory);
+    return follower.postFromCard(request, user);
+  };
   registerInteractions(surface.app, {
     flow,
     requests,
@@ -363,6 +388,7 @@ export async function startBackout(
           rollForward(request, user, place, { config, deployments, owners, directory, flow, gates }),
         flagInstead: (request, user, place) =>
           flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
+        statusPage: postStatusPage,
       },
       retract: {
         undo: (request, user, place) => undoFromCard(request, user, place, retractDeps),
@@ -377,6 +403,7 @@ export async function startBackout(
       flag: {
         undo: (request, user, place) =>
           undoSwitch(request, user, place, { config, switches, directory, flow }),
+        statusPage: postStatusPage,
       },
       'rollback-group': {
         undo: (request, user, place) =>
@@ -433,6 +460,7 @@ export async function startBackout(
       owners,
       directory,
       flow,
+      switches,
       redis,
       prefix,
       requests,
@@ -549,6 +577,7 @@ export async function startBackout(
       },
       shutdown: shutdown.signal,
       tracing,
+      lifecycle: follower,
     });
     const drain = createDrainProcessor({
       redis,

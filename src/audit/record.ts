@@ -22,7 +22,10 @@ export type AuditEventType =
   | 'gitops.sync-paused'
   | 'audit.checkpoint'
   | 'alert.received'
-  | 'alert.resolved';
+  | 'alert.resolved'
+  | 'incident.silenced'
+  | 'incident.unsilenced'
+  | 'statuspage.call';
 
 /** What callers provide; the log adds seq, id, timestamp and the chain. */
 export interface AuditEvent {

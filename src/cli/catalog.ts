@@ -105,6 +105,25 @@ export const COMMANDS: readonly CliCommand[] = [
     ],
   },
   {
+    name: 'timeline',
+    summary: "An incident's timeline and time to mitigate, from the audit log",
+    usage: 'backout timeline <request-id> | --channel <C…> [--since <duration|date>] [--format md|json]',
+    description:
+      'Alert fired, proposal posted, approved by whom, each step with its duration, verified, status page\n' +
+      'posts and silences, then the stages alert → proposal → approval → applied → verified. Built from\n' +
+      "backout's own audit records (archives, the file, the Redis stream), never from Slack. With\n" +
+      '--channel, every request filed in that channel in the window (default 24h) counts as one incident.',
+    options: [
+      { flag: '--channel', value: 'C…', about: 'the incident channel instead of one request' },
+      { flag: '--since', value: 'duration|date', about: 'with --channel: window start (default 24h)' },
+      { flag: '--format', value: 'md|json', about: 'default md' },
+    ],
+    examples: [
+      'backout timeline rb-7kq2m9x4',
+      'backout timeline --channel C0CHECKOUT --since 24h --format json',
+    ],
+  },
+  {
     name: 'report api',
     summary: "Export who still calls a service's deprecated endpoints (CSV or JSON)",
     usage: 'backout report api --service <name> [--days <1-35>] [--format csv|json] [--out <file>]',

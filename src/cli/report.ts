@@ -106,7 +106,7 @@ export function when(text: string, now: Date, flag: string): Date {
 }
 
 /** Union of the copies by seq; seqs whose copies differ are reported (the first copy read wins). */
-function merge(sources: AuditRecord[][]): { records: AuditRecord[]; conflicts: number[] } {
+export function merge(sources: AuditRecord[][]): { records: AuditRecord[]; conflicts: number[] } {
   const bySeq = new Map<number, AuditRecord>();
   const conflicts: number[] = [];
   for (const source of sources) {

@@ -18,6 +18,7 @@ const RUNNERS: Record<string, (rest: string[], io: CliIo) => Promise<number>> = 
   'audit verify': async (rest, io) => (await import('./audit-verify.js')).auditVerify(rest, io),
   'audit archive': async (rest, io) => (await import('./audit-archive.js')).auditArchive(rest, io),
   report: async (rest, io) => (await import('./report.js')).report(rest, io),
+  timeline: async (rest, io) => (await import('./timeline.js')).timeline(rest, io),
   'report api': async (rest, io) => (await import('./report-api.js')).reportApi(rest, io),
   proxy: async (rest, io) => (await import('./proxy.js')).proxy(rest, io),
   'api openapi': async (rest, io) => (await import('./api-openapi.js')).apiOpenApi(rest, io),

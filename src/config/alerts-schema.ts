@@ -28,19 +28,61 @@ export const alertRuleSchema = z.strictObject({
       }, 'expected a regular expression'),
     )
     .default({}),
-  /** What to propose: a rollback to the revision before the current one (kubectl's `rollout undo`). */
-  propose: z.enum(['rollback']).default('rollback'),
+  /**
+   * What to propose: `rollback` to the revision before the current one (kubectl's `rollout undo`),
+   * or `flag-off`: turn the service's kill switch off (`flag`, default its first `flags.killSwitches`).
+   */
+  propose: z.enum(['rollback', 'flag-off']).default('rollback'),
+  flag: z.string().min(1).optional(),
   /** The service; default: the alert's `service` label. */
   service: z.string().optional(),
   /** The environment; default: the alert's `environment` label, else the service's default. */
   environment: z.string().optional(),
   /** Annotation (or label) that carries the alert's value for the card; default `value`. */
   valueFrom: z.string().default('value'),
+  /**
+   * Silence the service's alerts in Alertmanager (`alerts.alertmanager.url`) while the mitigation
+   * rolls out and through its stability window; expired when the job ends. Without matchers:
+   * `service` and `environment` equal to the target's.
+   */
+  silence: z
+    .strictObject({
+      matchers: z.record(labelName, z.string()).default({}),
+      matchersRe: z.record(labelName, z.string()).default({}),
+    })
+    .optional(),
+  /**
+   * Post to the status page (`alerts.statusPage.pageId`, STATUSPAGE_API_KEY) when the job starts,
+   * update it as it ends, resolve it when verified healthy. `{service}`, `{environment}`,
+   * `{alertname}` and `{value}` in name and body are filled in.
+   */
+  statusPage: z
+    .strictObject({
+      /** true: when the job starts; false: a "Post to status page" button in the card's thread. */
+      auto: z.boolean().default(true),
+      components: z.record(
+        z.string().min(1),
+        z.enum(['degraded_performance', 'partial_outage', 'major_outage']),
+      ),
+      name: z.string().min(1).max(200).default('{service} is degraded'),
+      body: z
+        .string()
+        .min(1)
+        .max(2_000)
+        .default(
+          'We are rolling {service} back after elevated errors ({alertname}). Next update when it is verified.',
+        ),
+    })
+    .optional(),
 });
 
 export const alertsSchema = z
   .strictObject({
     rules: z.array(alertRuleSchema).max(200).default([]),
+    /** The Alertmanager silences are created in (API v2), e.g. http://alertmanager.monitoring:9093. */
+    alertmanager: z.strictObject({ url: z.url({ error: 'expected an http(s) URL' }) }).optional(),
+    /** The Atlassian Statuspage page incidents are posted to. */
+    statusPage: z.strictObject({ pageId: z.string().min(1) }).optional(),
   })
   .default({ rules: [] });
 

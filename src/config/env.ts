@@ -109,6 +109,9 @@ export const envSchema = z.object({
   /** LaunchDarkly REST API base (default https://app.launchdarkly.com) and access token. */
   LAUNCHDARKLY_API_URL: optionalUrl('e.g. https://app.launchdarkly.com'),
   LAUNCHDARKLY_API_TOKEN: z.string().min(1).optional(),
+  /** Atlassian Statuspage API base (default https://api.statuspage.io/v1) and API key, for status page posts. */
+  STATUSPAGE_API_URL: optionalUrl('e.g. https://api.statuspage.io/v1'),
+  STATUSPAGE_API_KEY: z.string().min(1).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl('the OTLP/HTTP endpoint base, e.g. http://otel-collector:4318'),
   /** Deadline of one Kubernetes API call (client-node has none of its own). */
   BACKOUT_KUBE_TIMEOUT: z

@@ -81,6 +81,9 @@ export interface Config {
   knownChannels: Set<string>;
   /** Alert rules (`alerts.rules`), in the order they are tried. */
   alertRules: AlertRule[];
+  /** Where silences go and which status page incidents go to (`alerts.alertmanager`, `alerts.statusPage`). */
+  alertmanagerUrl?: string;
+  statusPageId?: string;
 }
 
 /** Built-in policy: anyone may request, anyone else must approve within 15 minutes. */
@@ -180,6 +183,8 @@ export function buildConfig(raw: RawConfig): Config {
     groups: new Map(Object.entries(raw.groups)),
     knownChannels,
     alertRules: raw.alerts.rules,
+    ...(raw.alerts.alertmanager ? { alertmanagerUrl: raw.alerts.alertmanager.url } : {}),
+    ...(raw.alerts.statusPage ? { statusPageId: raw.alerts.statusPage.pageId } : {}),
   };
 }
 

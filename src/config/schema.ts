@@ -392,6 +392,24 @@ export const configSchema = z
           path: ['alerts', 'rules', i, 'service'],
           message: `no service called ${rule.service}`,
         });
+      if (rule.propose === 'flag-off' && !rule.flag && !(rule.service && cfg.services[rule.service]?.flags))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'rules', i, 'flag'],
+          message: 'flag-off needs the flag, or a service with flags.killSwitches',
+        });
+      if (rule.silence && !cfg.alerts.alertmanager)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'rules', i, 'silence'],
+          message: 'silences need alerts.alertmanager.url',
+        });
+      if (rule.statusPage && !cfg.alerts.statusPage)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'rules', i, 'statusPage'],
+          message: 'status page posts need alerts.statusPage.pageId',
+        });
     });
     for (const [svcName, svc] of Object.entries(cfg.services)) {
       const defaults = Object.entries(svc.environments).filter(([, e]) => e.default);

@@ -32,3 +32,9 @@ export function firingSince(group: AlertGroup): number | undefined {
   const starts = group.alerts.map((a) => a.startsAt).filter((t) => Number.isFinite(t) && t > 0);
   return starts.length ? Math.min(...starts) : undefined;
 }
+
+/** The alert's value for people: the rule's annotation, else a label of that name. */
+export function valueOf(group: AlertGroup, from: string): string | undefined {
+  const first = group.alerts.find((a) => a.status === 'firing') ?? group.alerts[0];
+  return first?.annotations[from] ?? group.commonAnnotations[from] ?? first?.labels[from];
+}

@@ -9,10 +9,16 @@ import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Notifier } from '../slack/notifier.js';
+import { offerStatusPage } from './status-offer.js';
+import { alertRequestKey } from './keys.js';
 import { requestRollback, type RollbackDeps } from '../../commands/rollback.js';
-import { firingSince, groupLabels, type AlertGroup } from './alert.js';
+import { requestSwitch, type FlagDeps } from '../../commands/flag-plan.js';
+import { firingSince, groupLabels, valueOf, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
+
+/** Deletes the group's tie only if it still names the request we saw (another delivery may have moved it). */
+const DEL_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** How long an alert group stays tied to its request: past this, a group firing again is a new proposal. */
 const GROUP_TTL_S = 7 * 86_400;
@@ -23,7 +29,7 @@ export interface IntakeAnswer {
   detail?: string;
 }
 
-export interface IntakeDeps extends RollbackDeps {
+export interface IntakeDeps extends RollbackDeps, FlagDeps {
   redis: RedisClient;
   prefix: string;
   requests: RequestStore;
@@ -51,7 +57,7 @@ export class AlertIntake {
     return { id: h, request: base, latest: `${base}:latest` };
   }
 
-  async receive(group: AlertGroup, now = Date.now()): Promise<IntakeAnswer> {
+  async receive(group: AlertGroup, now = Date.now(), retried = false): Promise<IntakeAnswer> {
     const { deps } = this;
     const labels = groupLabels(group);
     const match = matchRule(deps.config, labels);
@@ -73,7 +79,21 @@ export class AlertIntake {
       .exec();
     const seen = Number(count?.[1]?.[1] ?? 1);
     const existing = await deps.redis.get(keys.request);
-    if (existing) return this.show(existing, keys, log);
+    if (existing) {
+      // A proposal nobody decided on (expired, or its card could not be posted) does not silence a
+      // group that still fires: the next notification proposes afresh. A rejection is respected.
+      const stale =
+        group.status === 'firing' && !existing.startsWith('none:') && !retried
+          ? await deps.requests.get(existing)
+          : undefined;
+      if (stale && (stale.state === 'expired' || stale.state === 'cancelled')) {
+        if ((await deps.redis.eval(DEL_IF, 1, keys.request, existing)) === 1) {
+          await deps.redis.hset(keys.latest, 'count', 0);
+          return this.receive(group, now, true);
+        }
+      }
+      return this.show(existing, keys, log);
+    }
     if (group.status === 'resolved')
       return { outcome: 'ignored', detail: 'resolved, and nothing was proposed for it' };
 
@@ -81,7 +101,9 @@ export class AlertIntake {
       match.kind === 'matched'
         ? (match.environment.channel ?? deps.config.incidentChannel)
         : deps.config.incidentChannel;
-    const candidate = newRequestId(match.kind === 'matched' ? match.rule.propose : 'rollback');
+    const candidate = newRequestId(
+      match.kind === 'matched' && match.rule.propose === 'flag-off' ? 'flag' : 'rollback',
+    );
     const claimed = await deps.redis.set(keys.request, candidate, 'EX', GROUP_TTL_S, 'NX');
     if (claimed !== 'OK') {
       const holder = await deps.redis.get(keys.request);
@@ -94,11 +116,24 @@ export class AlertIntake {
           : `${match.service.name} in ${match.environment.name} has no channel and no incidentChannel is set`;
       return this.notPropose(keys, channel, group, match.rule.name, why, log);
     }
-    const target = `${match.service.name}/${match.environment.name}`;
+    const flag = match.rule.flag ?? match.service.flags?.killSwitches[0];
+    if (match.rule.propose === 'flag-off' && !flag)
+      return this.notPropose(
+        keys,
+        channel,
+        group,
+        match.rule.name,
+        `${match.service.name} has no kill switch (flags.killSwitches) to turn off.`,
+        log,
+      );
+    const target =
+      match.rule.propose === 'flag-off'
+        ? `${match.service.name}/${match.environment.name}/flag-${flag}`
+        : `${match.service.name}/${match.environment.name}`;
     const linked = await this.link(keys, target, group, seen);
     if (linked) return linked;
     const startedAt = firingSince(group) ?? now;
-    await deps.audit.append({
+    const received = await deps.audit.append({
       type: 'alert.received',
       requestId: candidate,
       service: match.service.name,
@@ -114,16 +149,12 @@ export class AlertIntake {
       },
     });
     try {
-      await requestRollback(
-        {
-          service: match.service.name,
-          env: match.environment.name,
-          reason: alertReason(group, match.rule.name),
-        },
-        { user: SOURCE[group.source], channel },
-        deps,
-        { alert: { id: candidate } },
-      );
+      const inv = { user: SOURCE[group.source], channel };
+      const reason = alertReason(group, match.rule.name);
+      const ref = { service: match.service.name, env: match.environment.name, reason };
+      if (match.rule.propose === 'flag-off')
+        await requestSwitch({ ...ref, flag, direction: 'off' }, inv, deps, { alert: { id: candidate } });
+      else await requestRollback(ref, inv, deps, { alert: { id: candidate } });
     } catch (err) {
       if (err instanceof BusyError) {
         const again = await this.link(keys, target, group, seen);
@@ -135,7 +166,21 @@ export class AlertIntake {
       }
       return this.notPropose(keys, channel, group, match.rule.name, err.message, log);
     }
+    // What the job's lifecycle needs later: the rule (silence, status page) and where the audit starts.
+    await deps.redis
+      .multi()
+      .hset(alertRequestKey(deps.prefix, candidate), {
+        rule: match.rule.name,
+        group: keys.id,
+        firstSeq: String(received.seq),
+        alertname: labels.alertname ?? '',
+        value: valueOf(group, match.rule.valueFrom) ?? '',
+      })
+      .expire(alertRequestKey(deps.prefix, candidate), GROUP_TTL_S)
+      .exec();
     deps.onProposed?.(startedAt, Date.now());
+    if (match.rule.statusPage && !match.rule.statusPage.auto)
+      await offerStatusPage(deps, candidate, match.rule, labels, group);
     log.info({ requestId: candidate, target }, 'alert proposed a mitigation');
     await this.show(candidate, keys, log);
     return { outcome: 'proposed', requestId: candidate };
@@ -241,10 +286,4 @@ export class AlertIntake {
       await this.deps.notifier.post(`al-${keys.id}.notice`, channel, alertNotice(group, rule, why));
     return { outcome: 'not-proposed', detail: why };
   }
-}
-
-/** The alert's value for people: the rule's annotation, else a label of that name. */
-export function valueOf(group: AlertGroup, from: string): string | undefined {
-  const first = group.alerts.find((a) => a.status === 'firing') ?? group.alerts[0];
-  return first?.annotations[from] ?? group.commonAnnotations[from] ?? first?.labels[from];
 }

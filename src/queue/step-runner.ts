@@ -10,6 +10,7 @@ import type { SpanAttributes, Tracing } from '../observability/tracing.js';
 import type { RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import type { BackoutRequest } from '../requests/types.js';
+import type { JobLifecycle } from '../incidents/lifecycle.js';
 import { esc, noteReply, stepReply, type StepEvent } from '../slack/cards.js';
 import { isOutcome, outcomeOfError, type Outcome } from '../requests/outcome.js';
 import type { Notifier } from '../slack/notifier.js';
@@ -44,6 +45,8 @@ export interface RunnerDeps<D> {
   /** How long one run of a step may take (default STEP_RUN_DEADLINE_MS). */
   stepDeadlineMs?: number;
   tracing: Tracing;
+  /** Told when a job starts and when it ends (silences, status page, timeline); never fails the job. */
+  lifecycle?: JobLifecycle;
 }
 
 export const stepKey = (requestId: string, run: number, step: string) => `${requestId}.r${run}.step.${step}`;
@@ -75,6 +78,16 @@ export function createStepRunner<D>(
     return deps.requests.transitionAudited(deps.audit, event, request.id, from, to, fields);
   }
 
+  /** Lifecycle listeners bound their own calls; a failure there is logged, never the job's. */
+  async function tell(what: 'started' | 'ended', request: BackoutRequest, log: Logger): Promise<void> {
+    try {
+      const fresh = what === 'ended' ? ((await deps.requests.get(request.id)) ?? request) : request;
+      await deps.lifecycle?.[what](fresh);
+    } catch (err) {
+      log.warn({ err, what }, 'job lifecycle listener failed');
+    }
+  }
+
   return async function process(job: Job<JobData>, token?: string): Promise<string> {
     const data = job.data;
     const request = await deps.requests.get(data.requestId);
@@ -97,6 +110,7 @@ export function createStepRunner<D>(
           'running',
         );
         await saveData(job, { state: { ...data.state, started: true } });
+        await tell('started', request, log);
       } else {
         await deps.requests.transition(request.id, ['approved'], 'running');
       }
@@ -155,6 +169,7 @@ export function createStepRunner<D>(
       if (request.mutating) await deps.locks.release(request.target, request.id);
       await deps.cards.refresh(request.id);
       deps.metrics.jobs.inc({ type: request.kind, outcome: 'failed' });
+      await tell('ended', request, log);
     } catch (cleanup) {
       log.error({ err: cleanup }, 'could not record the job as failed');
     }
@@ -374,6 +389,7 @@ export function createStepRunner<D>(
     await deps.cards.refresh(request.id);
     deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
     log.info({ outcome, verdict }, 'job succeeded');
+    await tell('ended', request, log);
     return outcome;
   }
 
@@ -435,6 +451,7 @@ export function createStepRunner<D>(
     await deps.cards.refresh(request.id);
     deps.metrics.jobs.inc({ type: request.kind, outcome: verdict });
     log.warn({ err: error, step: step.name }, 'job failed');
+    await tell('ended', request, log);
     throw new UnrecoverableError(oneLine(finalOutcome));
   }
 }

@@ -11,6 +11,8 @@ export const ACTION = {
   promote: 'backout_promote',
   /** On a rollback's plan card: turn the service's kill switch off instead. */
   flagInstead: 'backout_flag_instead',
+  /** In an alert proposal's thread: post the drafted status page incident now. */
+  statusPage: 'backout_status_page',
 } as const;
 
 export type ActionName = keyof typeof ACTION;

@@ -23,7 +23,10 @@ export interface InteractionDeps {
   members: Membership;
   replays: ReplayGuard;
   followUps: Partial<
-    Record<RequestKind, Partial<Record<'undo' | 'abort' | 'promote' | 'flagInstead', FollowUp>>>
+    Record<
+      RequestKind,
+      Partial<Record<'undo' | 'abort' | 'promote' | 'flagInstead' | 'statusPage', FollowUp>>
+    >
   >;
   log: Logger;
   metrics: Metrics;
@@ -100,7 +103,8 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
       case 'undo':
       case 'abort':
       case 'promote':
-      case 'flagInstead': {
+      case 'flagInstead':
+      case 'statusPage': {
         const request = await deps.requests.get(requestId);
         if (!request || !request.planHash.startsWith(planHash)) {
           throw new NotFoundError(`Request ${requestId} no longer exists, so nothing was changed.`);

@@ -6,6 +6,7 @@
 // First, before any library: on a Node too old for them, one line that says how to get one.
 import '../../src/node-guard.js';
 import { Redis } from 'ioredis';
+import { ALERT_ENV, alertConfigYaml, playAlertScene } from './scene-alert.js';
 import { playCanaryScene } from './scene-canary.js';
 import { mitigateConfigYaml, playMitigateScene, seedMitigateScene } from './scene-mitigate.js';
 import { playRetractScene } from './scene-retract.js';
@@ -13,6 +14,7 @@ import { playRollbackScene } from './scene-rollback.js';
 import { canaryConfigYaml } from '../e2e/canary-kit.js';
 import { LaunchDarklyDouble } from '../doubles/launchdarkly.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
+import { waitFor } from '../kit/wait.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LD_TOKEN = 'api-0000-backout-demo-token';
@@ -65,6 +67,8 @@ async function main(): Promise<number> {
   process.stdout.write(
     'backout demo — the real bot, local stand-ins for Slack, Kubernetes, GitHub and Prometheus.\n\n',
   );
+  // The opening: an alert proposes the rollback before anyone types a command.
+  await scene(() => createWorld({ config: alertConfigYaml }), playAlertScene, ALERT_ENV);
   // Scenes 1 and 2 are one incident: one world, one bot, one thread of events.
   await scene(
     () => createWorld(),
@@ -110,6 +114,8 @@ async function scene(
     }
     seed(world);
     const bot = await world.start({ REDIS_URL, LOG_LEVEL: 'warn', ...env });
+    // A fresh bot takes commands once its first Redis probe has answered (on a busy machine, not at once).
+    await waitFor(() => bot.app.readiness().ready, { what: 'backout to be ready', timeoutMs: 30_000 });
     try {
       await play(world, bot, NAMES);
     } catch (err) {

@@ -18,6 +18,11 @@ const EMOJI: Record<string, string> = {
   rotating_light: '🚨',
   arrow_right: '➡️',
   raised_hand: '✋',
+  clipboard: '📋',
+  link: '🔗',
+  mute: '🔇',
+  loud_sound: '🔊',
+  satellite_antenna: '📡',
 };
 
 /** Slack text as a person sees it in the client: no markup, links by their label, people by name. */

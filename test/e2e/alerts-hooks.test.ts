@@ -3,42 +3,7 @@ import { hmacSignature } from '../../src/hooks/auth.js';
 import { auditTypes, cardIn, run, waitCard } from '../kit/flows.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, defaultConfigYaml, PEOPLE, type RunningApp, type World } from '../kit/world.js';
-import { ALERT_RULES, WEBHOOK_TOKEN } from '../kit/alerts.js';
-
-function amPayload(groupKey: string, status: 'firing' | 'resolved', env = 'production') {
-  return JSON.stringify({
-    version: '4',
-    groupKey,
-    truncatedAlerts: 0,
-    status,
-    receiver: 'backout',
-    groupLabels: { alertname: 'HighErrorRate' },
-    commonLabels: {
-      alertname: 'HighErrorRate',
-      severity: 'critical',
-      service: 'checkout-api',
-      environment: env,
-    },
-    commonAnnotations: { summary: '5xx above 5 %' },
-    externalURL: 'http://alertmanager:9093',
-    alerts: [
-      {
-        status,
-        labels: {
-          alertname: 'HighErrorRate',
-          severity: 'critical',
-          service: 'checkout-api',
-          environment: env,
-        },
-        annotations: { value: '0.12' },
-        startsAt: '2026-12-06T03:00:00Z',
-        endsAt: status === 'resolved' ? '2026-12-06T03:10:00Z' : '0001-01-01T00:00:00Z',
-        generatorURL: 'http://prometheus:9090/graph',
-        fingerprint: 'abc123',
-      },
-    ],
-  });
-}
+import { ALERT_RULES, alertPayload, WEBHOOK_TOKEN } from '../kit/alerts.js';
 
 function post(bot: RunningApp, path: string, body: string, headers: Record<string, string> = {}) {
   return fetch(`http://127.0.0.1:${bot.app.port}${path}`, {
@@ -74,7 +39,7 @@ describe('alert hooks: authentication, one card per group across replicas, linki
   it('answers 404 on every hook when no webhook token is configured', async () => {
     const bare = await world.start();
     try {
-      const res = await post(bare, '/hooks/alertmanager', amPayload('g0', 'firing'), bearer);
+      const res = await post(bare, '/hooks/alertmanager', alertPayload('g0', 'firing'), bearer);
       expect(res.status).toBe(404);
       expect((await post(bare, '/hooks/alert', '{}')).status).toBe(404);
     } finally {
@@ -96,7 +61,7 @@ describe('alert hooks: authentication, one card per group across replicas, linki
       post(
         i % 2 ? a : b,
         '/hooks/alertmanager',
-        amPayload('{}:{alertname="HighErrorRate"}', 'firing'),
+        alertPayload('{}:{alertname="HighErrorRate"}', 'firing'),
         bearer,
       ),
     );
@@ -111,14 +76,14 @@ describe('alert hooks: authentication, one card per group across replicas, linki
     expect(top(world, PEOPLE.checkout)).toHaveLength(1);
     expect((await auditTypes(world)).filter((t) => t === 'request.created')).toHaveLength(1);
 
-    await post(a, '/hooks/alertmanager', amPayload('{}:{alertname="HighErrorRate"}', 'resolved'), bearer);
+    await post(a, '/hooks/alertmanager', alertPayload('{}:{alertname="HighErrorRate"}', 'resolved'), bearer);
     await waitCard(world, card, /resolved at .*before anyone approved/);
     expect(top(world, PEOPLE.checkout)).toHaveLength(1);
   });
 
   it('links an alert to the request already acting on its target instead of proposing another', async () => {
     // The production target is held by the pending proposal above; a second group for it is linked.
-    const res = await post(a, '/hooks/alertmanager', amPayload('another-group', 'firing'), bearer);
+    const res = await post(a, '/hooks/alertmanager', alertPayload('another-group', 'firing'), bearer);
     const answer = (await res.json()) as { outcome: string; requestId: string };
     expect(answer.outcome).toBe('linked');
     const card = await cardIn(world, PEOPLE.checkout);
@@ -171,7 +136,7 @@ describe('alert hooks: authentication, one card per group across replicas, linki
 
   it('an alert no rule matches is answered and files nothing', async () => {
     const before = (await auditTypes(world)).length;
-    const body = amPayload('other', 'firing').replaceAll('HighErrorRate', 'DiskFull');
+    const body = alertPayload('other', 'firing').replaceAll('HighErrorRate', 'DiskFull');
     const res = await post(b, '/hooks/alertmanager', body, bearer);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { outcome: string }).outcome).toBe('no-rule');
