@@ -173,7 +173,7 @@ export async function requestSwitch(
     policy: switchPolicy(env.policy, cmd.direction),
     slack: placeFor(deps.config, env, inv),
     safeDirection: cmd.direction === 'off',
-    ...(opts.alert ? { id: opts.alert.id, byAlert: true } : {}),
+    ...(opts.alert ? { id: opts.alert.id, system: true } : {}),
   });
   return { message: ephemeral(filedText(request)), request };
 }
