@@ -14,7 +14,7 @@
  */
 // First, before any library: on a Node too old for them, one line that says how to get one.
 import '../../src/node-guard.js';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -48,6 +48,7 @@ import {
 import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
 import { measureModuleCosts } from './module-costs.js';
 import { benchProxy, renderProxyBench, writeProxySection } from './proxy.js';
+import { benchTimers, renderTimers, TIMERS_MARKS } from './timers.js';
 import { benchSoak, parseSoakDuration, renderSoak, SOAK_MARKS } from './soak.js';
 import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
@@ -60,7 +61,7 @@ const START_FLAGS: string[] = (() => {
 
 const OVERHEAD_ROLLBACKS = 30;
 /** Phases `BENCH_ONLY=<phase>` runs alone, writing only their own section of BENCHMARKS.md. */
-const ALONE = ['ack', 'memory', 'soak', 'scale'];
+const ALONE = ['ack', 'timers', 'memory', 'soak', 'scale'];
 const MEMORY_JOBS = 1_000;
 
 const t0 = performance.now();
@@ -209,9 +210,25 @@ async function main(): Promise<number> {
     return failures.length ? 1 : 0;
   }
 
+  let timersSection: string | undefined;
   const want = (name: string) => only === undefined || only === name;
   // Figures 1–3 on one backout process.
-  const a = want('ack') ? await phase('start backout', () => spawn({})) : undefined;
+  const a = want('ack') || want('timers') ? await phase('start backout', () => spawn({})) : undefined;
+  if (a && only === 'timers') {
+    const timers = await phase('timers', () =>
+      benchTimers({ redis: world.redis, prefix: world.prefix, log }),
+    );
+    writeMarkedSection(
+      renderTimers(
+        timers,
+        failures.find((f) => f.startsWith('timers')),
+      ),
+      TIMERS_MARKS.start,
+      TIMERS_MARKS.end,
+    );
+    log('wrote the timers section of BENCHMARKS.md');
+    return failures.length ? 1 : 0;
+  }
   if (a) {
     const jobs = new Queue('jobs', { connection: world.redis, prefix: world.prefix });
     cleanups.push(() => jobs.close());
@@ -275,6 +292,13 @@ async function main(): Promise<number> {
       }),
     );
     const stepsAfter = await stepTotals(metricsUrl).catch(() => undefined);
+    const timers = await phase('timers', () =>
+      benchTimers({ redis: world.redis, prefix: world.prefix, log }),
+    );
+    timersSection = renderTimers(
+      timers,
+      failures.find((f) => f.startsWith('timers')),
+    );
     if (stepsBefore && stepsAfter) report.steps = stepMeans(stepsBefore, stepsAfter);
     await stopProcess(a.child);
   }
@@ -365,7 +389,18 @@ async function main(): Promise<number> {
   report.durationMs = performance.now() - t0;
   report.machine.loadAtEnd = loadavg();
   const markdown = renderReport(report);
-  writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
+  // The soak is not part of the default run: keep the section of the last one.
+  const previous = existsSync(join(ROOT, 'BENCHMARKS.md'))
+    ? readFileSync(join(ROOT, 'BENCHMARKS.md'), 'utf8')
+    : '';
+  const soakFrom = previous.indexOf(SOAK_MARKS.start);
+  const soakTo = previous.indexOf(SOAK_MARKS.end);
+  const keptSoak =
+    soakFrom !== -1 && soakTo > soakFrom
+      ? `\n${previous.slice(soakFrom, soakTo + SOAK_MARKS.end.length)}\n`
+      : '';
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown + keptSoak);
+  if (timersSection) writeMarkedSection(timersSection, TIMERS_MARKS.start, TIMERS_MARKS.end);
   log('▶ backout proxy vs NGINX');
   writeProxySection(renderProxyBench(await benchProxy(log)));
   log('▶ scale');
