@@ -23,8 +23,8 @@ export type CommandAcknowledger = (body: Record<string, unknown>) => string | un
  * Work after an acknowledgement waits until requests stop arriving for this long (or the oldest
  * has waited MAX_DEFER_MS), so that a burst is acknowledged before any of its slow work starts.
  */
-const QUIET_MS = 2;
-const MAX_DEFER_MS = 50;
+const QUIET_MS = 10;
+const MAX_DEFER_MS = 150;
 
 export type AckKind = 'command' | 'action';
 
