@@ -422,6 +422,15 @@ export async function startBackout(
   // (a stop asked for meanwhile ends the wait). Every role appends to the audit chain, so every role
   // continues it from the file if Redis lost it.
   await redisReadyOrStop(redis, 10_000, opts.signal);
+  // Acknowledgements read the probe's last answer: have one before saying "up" when Redis is there
+  // (bounded: a Redis that does not answer leaves it "not ready", as before).
+  if (redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      probe.probe(),
+      new Promise((resolve) => (timer = setTimeout(resolve, 2_000))),
+    ]).finally(() => clearTimeout(timer));
+  }
   probe.start();
   await audit.init().catch((err: unknown) => {
     log.warn(

@@ -13,6 +13,8 @@ export const TARGETS = {
   /** Issue 18: no slower than the bare Bolt app, at every concurrency, for every command measured. */
   ackFloorRatio: 1.0,
   approvalP99Ms: 25,
+  /** Issue 18: approve → start p99 at most this many times bare BullMQ add → process. */
+  approvalRatio: 2,
   overheadMs: 500,
   idleRssMb: 150,
   /** Issue 18: idle RSS by role, and after 1,000 jobs and a forced GC within 20 % of idle. */
@@ -105,13 +107,16 @@ function ackVerdict(a: AckPair, concurrency: number): string {
 }
 
 function approvalVerdict(a: ApprovalFigures): string {
-  return verdict(
-    a.backout.p99 < TARGETS.approvalP99Ms
-      ? []
-      : [
-          `p99 ${ms(a.backout.p99)} is ${ms(a.backout.p99 - TARGETS.approvalP99Ms)} over ${TARGETS.approvalP99Ms} ms`,
-        ],
-  );
+  const gaps: string[] = [];
+  if (!(a.backout.p99 < TARGETS.approvalP99Ms))
+    gaps.push(
+      `p99 ${ms(a.backout.p99)} is ${ms(a.backout.p99 - TARGETS.approvalP99Ms)} over ${TARGETS.approvalP99Ms} ms`,
+    );
+  // BullMQ timestamps are whole milliseconds: a bare p99 of 0 ms is read as 1 ms.
+  const r = a.backout.p99 / Math.max(1, a.bare.p99);
+  if (!(r <= TARGETS.approvalRatio))
+    gaps.push(`${r.toFixed(2)}× bare BullMQ's p99 (target ≤ ${TARGETS.approvalRatio}×)`);
+  return verdict(gaps);
 }
 
 function overheadVerdict(o: OverheadFigures): string {
@@ -218,7 +223,7 @@ export function renderReport(r: BenchReport): string {
   }
   p(
     r.approval
-      ? `| 2 | Approve click → worker start p99 | < ${TARGETS.approvalP99Ms} ms | ${ms(r.approval.backout.p99)} | bare BullMQ add → process: ${ms(r.approval.bare.p99)} | ${ratio(r.approval.backout.p99, r.approval.bare.p99)} | ${approvalVerdict(r.approval)} |`
+      ? `| 2 | Approve click → worker start p99 (→ first Kubernetes write p99: ${ms(r.approval.firstWrite.p99)}) | < ${TARGETS.approvalP99Ms} ms and ≤ ${TARGETS.approvalRatio}× bare BullMQ | ${ms(r.approval.backout.p99)} | bare BullMQ add → process: ${ms(r.approval.bare.p99)} | ${ratio(r.approval.backout.p99, r.approval.bare.p99)} | ${approvalVerdict(r.approval)} |`
       : `| 2 | Approve click → worker start p99 | < ${TARGETS.approvalP99Ms} ms | | | | ${notMeasured('approval', r.failures)} |`,
   );
   p(
@@ -263,6 +268,12 @@ export function renderReport(r: BenchReport): string {
       `| ratio backout / bare | | ${ratio(a.backout.mean, a.bare.mean)} | ${ratio(a.backout.p50, a.bare.p50)} | ${ratio(a.backout.p99, a.bare.p99)} | ${ratio(a.backout.max, a.bare.max)} |`,
     );
     p(summaryRow("(for reference) the click's HTTP acknowledgement", a.clickAck));
+    p(
+      summaryRow(
+        'backout: Approve click → first Kubernetes write (the Deployment PATCH reaching the double)',
+        a.firstWrite,
+      ),
+    );
     p();
     p(`Verdict: ${approvalVerdict(a)}. BullMQ timestamps have millisecond resolution.`);
     p();
