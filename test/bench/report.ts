@@ -429,7 +429,7 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
     `Fresh backout processes (${r.backout.entry}, configured with ${r.config.memoryServices} services), RSS read from \`/proc/<pid>/status\` (VmRSS; MB = 10⁶ bytes). ` +
       'Idle = once start-up has settled (four readings 0.5 s apart within 1 MB). First a `BACKOUT_ROLE=web` process, idle, then stopped; ' +
       'then a role `all` process started with `--inspect-port=127.0.0.1:0` (no inspector runs until the bench sends SIGUSR1), idle; ' +
-      'then the inspector is opened and a full GC forced (`HeapProfiler.collectGarbage`, twice) to read the live heap; then rounds of \`/rollback svc-NNN\` for ' +
+      'then the inspector is opened and a full GC forced (`HeapProfiler.collectGarbage`, twice) to read the live heap; then rounds of `/rollback svc-NNN` for ' +
       `${m.perRound} services at once (each service in its own channel; a plain rollback flips between the two revisions), ` +
       `each round waiting until all its jobs ended, until ${m.jobs.toLocaleString('en')} jobs had completed: ${m.rounds} rounds in ${duration(m.elapsedMs)}; ` +
       'then the RSS, and again after a forced GC. The after-GC figure is compared with the idle-after-GC one (both with the inspector open).',

@@ -64,7 +64,7 @@ export async function benchTimers(opts: {
     for (const job of done) {
       if (job?.processedOn) lateness.push(job.processedOn - (job.timestamp + (job.opts.delay ?? 0)));
     }
-    await Promise.all(done.map((j) => j?.remove().catch(() => undefined)));
+    await Promise.all(done.map(async (j) => j?.remove().catch(() => undefined)));
     const summary = summarize(lateness);
     opts.log(`  timer lateness p50 ${summary.p50} ms, p99 ${summary.p99} ms, max ${summary.max} ms`);
     return { pending, spreadMs, lateness: summary, missing: pending - lateness.length };
