@@ -331,7 +331,10 @@ export function renderReport(r: BenchReport): string {
     p('### Where idle memory goes');
     p();
     p(
-      'A fresh Node process with the same flags imports the libraries backout loads at start-up, one after the other; RSS after each, settled (this run):',
+      'A fresh Node process with the same flags imports the libraries backout uses, one after the other; RSS after each, settled (this run). ' +
+        'Imported raw, as listed: backout itself defers two of them — `@slack/bolt` is loaded without its Socket Mode client ' +
+        '(`@slack/socket-mode` and the `undici` package, about 20 MB, loaded only with SLACK_APP_TOKEN), and `@kubernetes/client-node` ' +
+        'is loaded only when the first Kubernetes call is made:',
     );
     p();
     p('| Loaded | RSS | Added |');
