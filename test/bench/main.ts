@@ -1,13 +1,16 @@
 /**
  * `npm run bench`: measures backout against baselines in one run and writes BENCHMARKS.md.
  *
- * 1. Slash-command ack latency under 200 concurrent requests vs a bare Bolt app.
- * 2. Approve click → worker start vs a bare BullMQ add → process.
+ * 1. Slash-command ack at 1, 50 and 200 concurrent (help, history, a rollback) vs a bare Bolt app and
+ *    a plain node:http floor.
+ * 2. Approve click → worker start vs a bare BullMQ add → process; approve → first Kubernetes write.
  * 3. backout's own overhead per rollback (job time minus the Kubernetes double's convergence).
- * 4. Resident memory at idle and after 1,000 rollback jobs.
+ *    Timers on time: 1,000 pending approval-expiry timers, lateness p99.
+ * 4. Resident memory: idle by role, after 1,000 rollback jobs, live heap after forced GCs.
  * 5. Scale: 2,000 services, 2 web + 2 worker processes, 50 incidents at once (its own section).
  *
- * `BENCH_ONLY=scale` runs the scale phase alone and writes only its section of BENCHMARKS.md.
+ * `BENCH_ONLY=<ack|timers|memory|soak|scale>` runs one phase and writes only its section of
+ * BENCHMARKS.md. `npm run bench -- --soak 30m` runs the soak alone (mixed commands, heap and RSS slope).
  *
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
  * test doubles on a unique Redis prefix. Every child process and Redis key is cleaned up, also on failure.
@@ -187,7 +190,8 @@ async function main(): Promise<number> {
     return bot;
   };
 
-  const only = process.env.BENCH_ONLY;
+  // `--soak <duration>` runs the soak alone.
+  const only = process.env.BENCH_ONLY ?? (process.argv.includes('--soak') ? 'soak' : undefined);
   if (only !== undefined && !ALONE.includes(only))
     throw new Error(`BENCH_ONLY=${only}: one of ${ALONE.join(', ')} can run alone`);
   const scalePhase = async () => {
@@ -379,7 +383,11 @@ async function main(): Promise<number> {
   }
   if (only === 'memory') {
     if (report.memory)
-      writeMarkedSection(renderMemorySection(report.memory, report), MEMORY_MARKS.start, MEMORY_MARKS.end);
+      writeMarkedSection(
+        `${MEMORY_MARKS.start}\n${renderMemorySection(report.memory, report)}${MEMORY_MARKS.end}`,
+        MEMORY_MARKS.start,
+        MEMORY_MARKS.end,
+      );
     log('wrote the memory section of BENCHMARKS.md');
     return failures.length ? 1 : 0;
   }

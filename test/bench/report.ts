@@ -472,8 +472,8 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
   );
   p();
   p(
-    'Libraries are loaded by role and need: `@kubernetes/client-node` only in worker roles at start-up and in a web process when a ' +
-      'command first reads a cluster (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
+    'Libraries are loaded by role and need: `@kubernetes/client-node` in any role only when the first Kubernetes call ' +
+      'is made (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
       'brings) only when SLACK_APP_TOKEN is set (src/slack/defer-socket-mode.ts); OpenTelemetry only when exporting.',
   );
   p();
