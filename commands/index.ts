@@ -94,14 +94,14 @@ async function allowedServices(user: string, deps: CommandDeps): Promise<Allowed
 /** How a slash command was acknowledged: decided from the request alone, with no I/O. */
 type Acknowledged<C> =
   | { kind: 'refused'; response: SlackMessage & { response_type: 'ephemeral' }; error: BackoutError }
-  | { kind: 'help'; response: SlackMessage; lookups: boolean }
+  | { kind: 'help'; response: SlackMessage; lookups: boolean; json: string }
   | { kind: 'run'; response?: SlackMessage & { response_type: 'ephemeral' }; parsed: C };
 
 /** Help answers by command and user (the config does not change while running), kept bounded. */
 const HELP_CACHE_MAX = 1_000;
 
 function acknowledger<C>(cmd: SlashCommand<C, CommandDeps>, deps: CommandDeps) {
-  const helpCache = new Map<string, { response: SlackMessage; lookups: boolean }>();
+  const helpCache = new Map<string, { response: SlackMessage; lookups: boolean; json: string }>();
   return (command: { text?: string; user_id: string }): Acknowledged<C> => {
     try {
       const parsed = cmd.parse(command.text ?? '');
@@ -110,7 +110,7 @@ function acknowledger<C>(cmd: SlashCommand<C, CommandDeps>, deps: CommandDeps) {
         if (!help) {
           const known = knownAllowedServices(command.user_id, deps.config);
           const response = helpMessage(cmd.help, known.services, known.lookups);
-          help = { response, lookups: known.lookups };
+          help = { response, lookups: known.lookups, json: JSON.stringify(response) };
           if (helpCache.size >= HELP_CACHE_MAX) helpCache.clear();
           helpCache.set(command.user_id, help);
         }
@@ -135,7 +135,7 @@ function register<C>(
   cmd: SlashCommand<C, CommandDeps>,
   deps: CommandDeps,
   lanes: CommandLanes,
-): (body: Record<string, unknown>) => object | undefined {
+): CommandAcknowledger {
   const acknowledge = acknowledger(cmd, deps);
   app.command(cmd.name, async ({ command, ack, respond }) => {
     // Over HTTP the receiver has answered already (its ack is a no-op); in Socket Mode, decided here.
@@ -210,7 +210,8 @@ function register<C>(
   return (body) => {
     const acked = acknowledge(body as { text?: string; user_id: string });
     decided.set(body, acked);
-    return acked.response;
+    if (acked.kind === 'help') return acked.json;
+    return acked.response ? JSON.stringify(acked.response) : undefined;
   };
 }
 

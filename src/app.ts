@@ -11,7 +11,8 @@ import { scheduleAuditArchive } from './audit/retention.js';
 import { createHttpServer, type Readiness } from './http/server.js';
 import { HttpHealthChecker } from './integrations/health.js';
 import { DEFAULT_TOKEN_ENV, type Environ } from './integrations/prometheus/client.js';
-import { KubeClients } from './integrations/kubernetes/clients.js';
+import { KubeClients, kubeconfigPaths } from './integrations/kubernetes/clients.js';
+import { readKubeconfigFiles } from './integrations/kubernetes/kubeconfig-file.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
@@ -229,24 +230,38 @@ export async function startBackout(
   }
   const responder = new ResponseUrlResponder(log);
 
-  const warnMissingContexts = (clients: KubeClients) =>
-    void clients.contexts().then((names) => {
-      const contexts = new Set(names);
-      for (const svc of config.services.values()) {
-        for (const e of svc.environments.values()) {
-          if (!contexts.has(e.kubernetes.context)) {
-            log.warn(
-              { service: svc.name, environment: e.name, context: e.kubernetes.context },
-              'the kubeconfig has no such context: commands for this environment will fail until it is added',
-            );
-          }
+  const warnMissingContexts = (names: readonly string[]) => {
+    const contexts = new Set(names);
+    for (const svc of config.services.values()) {
+      for (const e of svc.environments.values()) {
+        if (!contexts.has(e.kubernetes.context)) {
+          log.warn(
+            { service: svc.name, environment: e.name, context: e.kubernetes.context },
+            'the kubeconfig has no such context: commands for this environment will fail until it is added',
+          );
         }
       }
-    });
-  const kube = new KubeClients(env.KUBECONFIG, env.BACKOUT_KUBE_TIMEOUT, warnMissingContexts);
-  // Workers run Kubernetes steps: their library and kubeconfig are loaded now, so a broken one stops
-  // start-up. A web process loads them when a command first reads a cluster.
-  if (env.BACKOUT_ROLE !== 'web') await kube.load();
+    }
+  };
+  // The client library loads when a Kubernetes call is first made, in any role; the kubeconfig files
+  // KUBECONFIG names are read now (as plain YAML, start-up checked them) to warn about missing contexts.
+  const kubeconfigFiles = kubeconfigPaths(env.KUBECONFIG);
+  const kube = new KubeClients(
+    env.KUBECONFIG,
+    env.BACKOUT_KUBE_TIMEOUT,
+    kubeconfigFiles.length ? undefined : (clients) => void clients.contexts().then(warnMissingContexts),
+  );
+  if (kubeconfigFiles.length) {
+    try {
+      warnMissingContexts(
+        readKubeconfigFiles(kubeconfigFiles)
+          .getContexts()
+          .map((c) => c.name),
+      );
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not read the kubeconfig to check its contexts');
+    }
+  }
   const deployments = new KubeDeployments(kube);
   // Argo CD Applications and Flux objects that own Deployments (read for plans, paused on request).
   const owners = new KubeSyncOwners(kube);
@@ -495,6 +510,15 @@ export async function startBackout(
   // (a stop asked for meanwhile ends the wait). Every role appends to the audit chain, so every role
   // continues it from the file if Redis lost it.
   await redisReadyOrStop(redis, 10_000, opts.signal);
+  // Acknowledgements read the probe's last answer: have one before saying "up" when Redis is there
+  // (bounded: a Redis that does not answer leaves it "not ready", as before).
+  if (redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      probe.probe(),
+      new Promise((resolve) => (timer = setTimeout(resolve, 2_000))),
+    ]).finally(() => clearTimeout(timer));
+  }
   probe.start();
   await audit.init().catch((err: unknown) => {
     log.warn(

@@ -13,8 +13,18 @@ import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from '../http/body-limit.
 /** Slack's replay window: a request signed more than 5 minutes from now is refused. */
 const MAX_SKEW_S = 5 * 60;
 
-/** What a slash command is acknowledged with, decided without any I/O (see commands/index.ts). */
-export type CommandAcknowledger = (body: Record<string, unknown>) => object | undefined;
+/**
+ * What a slash command is acknowledged with, decided without any I/O (see commands/index.ts):
+ * a message already serialised as JSON, or nothing (an empty 200).
+ */
+export type CommandAcknowledger = (body: Record<string, unknown>) => string | undefined;
+
+/**
+ * Work after an acknowledgement waits until requests stop arriving for this long (or the oldest
+ * has waited MAX_DEFER_MS), so that a burst is acknowledged before any of its slow work starts.
+ */
+const QUIET_MS = 10;
+const MAX_DEFER_MS = 150;
 
 export type AckKind = 'command' | 'action';
 
@@ -48,6 +58,10 @@ const single = (v: string | string[] | undefined) => (typeof v === 'string' ? v 
 export class SlackEventsReceiver implements Receiver {
   private app: App | undefined;
   private acknowledge: CommandAcknowledger = () => undefined;
+  private readonly deferred: (() => void)[] = [];
+  private lastArrival = 0;
+  private oldestDeferred = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: {
@@ -126,10 +140,12 @@ export class SlackEventsReceiver implements Receiver {
     const kind: AckKind | undefined =
       typeof body.command === 'string' ? 'command' : body.type === 'block_actions' ? 'action' : undefined;
     if (kind) {
-      HTTPModuleFunctions.buildContentResponse(res, kind === 'command' ? this.acknowledge(body) : undefined);
+      const answer = kind === 'command' ? this.acknowledge(body) : undefined;
+      if (answer === undefined) res.writeHead(200).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
       this.opts.onAck?.(kind, (performance.now() - started) / 1000);
       // Already answered: the listener's own ack() has nothing left to send.
-      setImmediate(() => this.dispatch(req, res, body, () => Promise.resolve()));
+      this.defer(() => this.dispatch(req, res, body, () => Promise.resolve()));
       return;
     }
     const ack = new HTTPResponseAck({
@@ -141,6 +157,24 @@ export class SlackEventsReceiver implements Receiver {
       httpResponse: res,
     });
     this.dispatch(req, res, body, ack.bind(), ack);
+  }
+
+  private defer(work: () => void): void {
+    const now = performance.now();
+    this.lastArrival = now;
+    if (this.deferred.length === 0) this.oldestDeferred = now;
+    this.deferred.push(work);
+    this.drainTimer ??= setTimeout(() => this.drain(), QUIET_MS);
+  }
+
+  private drain(): void {
+    this.drainTimer = undefined;
+    const now = performance.now();
+    if (now - this.lastArrival < QUIET_MS && now - this.oldestDeferred < MAX_DEFER_MS) {
+      this.drainTimer = setTimeout(() => this.drain(), QUIET_MS);
+      return;
+    }
+    for (const work of this.deferred.splice(0)) work();
   }
 
   private dispatch(

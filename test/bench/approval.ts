@@ -16,7 +16,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { RepeatLog } from '../../src/redis/repeat-log.js';
 import { forkChild } from './procs.js';
-import type { BenchService } from './setup.js';
+import { NAMESPACE, type BenchService } from './setup.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface ApprovalFigures {
@@ -24,6 +24,8 @@ export interface ApprovalFigures {
   /** How long the click's own HTTP acknowledgement took. */
   clickAck: Summary;
   bare: Summary;
+  /** Click sent → the Kubernetes double receiving the rollback's first Deployment PATCH. */
+  firstWrite: Summary;
   warmup: number;
   services: number;
 }
@@ -89,6 +91,7 @@ export async function benchApproval(opts: {
   const { world, bot, jobs, services, warmup = 3 } = opts;
   const latencies: number[] = [];
   const clickAcks: number[] = [];
+  const firstWrites: number[] = [];
   let clicks = 0;
 
   // File a request for every service, one after the other (each answered before the next is
@@ -128,14 +131,24 @@ export async function benchApproval(opts: {
       clickAcks.push(click.elapsedMs);
     }
     await finished(jobs, id);
+    const service = filed.find((f) => f.id === id)!.service;
+    const patch = world.prod.requests.find(
+      (r) =>
+        r.method === 'PATCH' &&
+        r.at >= sentAt &&
+        r.path.endsWith(`/namespaces/${NAMESPACE}/deployments/${service.name}`),
+    );
+    if (clicks > warmup && patch) firstWrites.push(patch.at - sentAt);
   }
   const backout = summarize(latencies);
+  const firstWrite = summarize(firstWrites);
+  opts.log(`  backout: click → first Kubernetes write p50 ${firstWrite.p50} p99 ${firstWrite.p99} ms`);
   const clickAck = summarize(clickAcks);
   opts.log(`  backout: click → start p50 ${backout.p50} p99 ${backout.p99} ms`);
 
   const bare = await bareBullmq(opts.barePrefix, clicks, warmup);
   opts.log(`  bare BullMQ: add → process p50 ${bare.p50} p99 ${bare.p99} ms`);
-  return { backout, clickAck, bare, warmup, services: services.length };
+  return { backout, clickAck, bare, firstWrite, warmup, services: services.length };
 }
 
 /** The same number of jobs through a bare queue and worker process, one at a time. */

@@ -1,20 +1,23 @@
 /**
  * `npm run bench`: measures backout against baselines in one run and writes BENCHMARKS.md.
  *
- * 1. Slash-command ack latency under 200 concurrent requests vs a bare Bolt app.
- * 2. Approve click → worker start vs a bare BullMQ add → process.
+ * 1. Slash-command ack at 1, 50 and 200 concurrent (help, history, a rollback) vs a bare Bolt app and
+ *    a plain node:http floor.
+ * 2. Approve click → worker start vs a bare BullMQ add → process; approve → first Kubernetes write.
  * 3. backout's own overhead per rollback (job time minus the Kubernetes double's convergence).
- * 4. Resident memory at idle and after 1,000 rollback jobs.
+ *    Timers on time: 1,000 pending approval-expiry timers, lateness p99.
+ * 4. Resident memory: idle by role, after 1,000 rollback jobs, live heap after forced GCs.
  * 5. Scale: 2,000 services, 2 web + 2 worker processes, 50 incidents at once (its own section).
  *
- * `BENCH_ONLY=scale` runs the scale phase alone and writes only its section of BENCHMARKS.md.
+ * `BENCH_ONLY=<ack|timers|memory|soak|scale>` runs one phase and writes only its section of
+ * BENCHMARKS.md. `npm run bench -- --soak 30m` runs the soak alone (mixed commands, heap and RSS slope).
  *
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
  * test doubles on a unique Redis prefix. Every child process and Redis key is cleaned up, also on failure.
  */
 // First, before any library: on a Node too old for them, one line that says how to get one.
 import '../../src/node-guard.js';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -48,6 +51,7 @@ import {
 import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
 import { measureModuleCosts } from './module-costs.js';
 import { benchProxy, renderProxyBench, writeProxySection } from './proxy.js';
+import { benchTimers, renderTimers, TIMERS_MARKS } from './timers.js';
 import { benchSoak, parseSoakDuration, renderSoak, SOAK_MARKS } from './soak.js';
 import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
@@ -60,7 +64,7 @@ const START_FLAGS: string[] = (() => {
 
 const OVERHEAD_ROLLBACKS = 30;
 /** Phases `BENCH_ONLY=<phase>` runs alone, writing only their own section of BENCHMARKS.md. */
-const ALONE = ['ack', 'memory', 'soak', 'scale'];
+const ALONE = ['ack', 'timers', 'memory', 'soak', 'scale'];
 const MEMORY_JOBS = 1_000;
 
 const t0 = performance.now();
@@ -186,7 +190,8 @@ async function main(): Promise<number> {
     return bot;
   };
 
-  const only = process.env.BENCH_ONLY;
+  // `--soak <duration>` runs the soak alone.
+  const only = process.env.BENCH_ONLY ?? (process.argv.includes('--soak') ? 'soak' : undefined);
   if (only !== undefined && !ALONE.includes(only))
     throw new Error(`BENCH_ONLY=${only}: one of ${ALONE.join(', ')} can run alone`);
   const scalePhase = async () => {
@@ -209,9 +214,25 @@ async function main(): Promise<number> {
     return failures.length ? 1 : 0;
   }
 
+  let timersSection: string | undefined;
   const want = (name: string) => only === undefined || only === name;
   // Figures 1–3 on one backout process.
-  const a = want('ack') ? await phase('start backout', () => spawn({})) : undefined;
+  const a = want('ack') || want('timers') ? await phase('start backout', () => spawn({})) : undefined;
+  if (a && only === 'timers') {
+    const timers = await phase('timers', () =>
+      benchTimers({ redis: world.redis, prefix: world.prefix, log }),
+    );
+    writeMarkedSection(
+      renderTimers(
+        timers,
+        failures.find((f) => f.startsWith('timers')),
+      ),
+      TIMERS_MARKS.start,
+      TIMERS_MARKS.end,
+    );
+    log('wrote the timers section of BENCHMARKS.md');
+    return failures.length ? 1 : 0;
+  }
   if (a) {
     const jobs = new Queue('jobs', { connection: world.redis, prefix: world.prefix });
     cleanups.push(() => jobs.close());
@@ -275,6 +296,13 @@ async function main(): Promise<number> {
       }),
     );
     const stepsAfter = await stepTotals(metricsUrl).catch(() => undefined);
+    const timers = await phase('timers', () =>
+      benchTimers({ redis: world.redis, prefix: world.prefix, log }),
+    );
+    timersSection = renderTimers(
+      timers,
+      failures.find((f) => f.startsWith('timers')),
+    );
     if (stepsBefore && stepsAfter) report.steps = stepMeans(stepsBefore, stepsAfter);
     await stopProcess(a.child);
   }
@@ -355,7 +383,11 @@ async function main(): Promise<number> {
   }
   if (only === 'memory') {
     if (report.memory)
-      writeMarkedSection(renderMemorySection(report.memory, report), MEMORY_MARKS.start, MEMORY_MARKS.end);
+      writeMarkedSection(
+        `${MEMORY_MARKS.start}\n${renderMemorySection(report.memory, report)}${MEMORY_MARKS.end}`,
+        MEMORY_MARKS.start,
+        MEMORY_MARKS.end,
+      );
     log('wrote the memory section of BENCHMARKS.md');
     return failures.length ? 1 : 0;
   }
@@ -365,7 +397,18 @@ async function main(): Promise<number> {
   report.durationMs = performance.now() - t0;
   report.machine.loadAtEnd = loadavg();
   const markdown = renderReport(report);
-  writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown);
+  // The soak is not part of the default run: keep the section of the last one.
+  const previous = existsSync(join(ROOT, 'BENCHMARKS.md'))
+    ? readFileSync(join(ROOT, 'BENCHMARKS.md'), 'utf8')
+    : '';
+  const soakFrom = previous.indexOf(SOAK_MARKS.start);
+  const soakTo = previous.indexOf(SOAK_MARKS.end);
+  const keptSoak =
+    soakFrom !== -1 && soakTo > soakFrom
+      ? `\n${previous.slice(soakFrom, soakTo + SOAK_MARKS.end.length)}\n`
+      : '';
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown + keptSoak);
+  if (timersSection) writeMarkedSection(timersSection, TIMERS_MARKS.start, TIMERS_MARKS.end);
   log('▶ backout proxy vs NGINX');
   writeProxySection(renderProxyBench(await benchProxy(log)));
   log('▶ scale');

@@ -13,6 +13,8 @@ export const TARGETS = {
   /** Issue 18: no slower than the bare Bolt app, at every concurrency, for every command measured. */
   ackFloorRatio: 1.0,
   approvalP99Ms: 25,
+  /** Issue 18: approve → start p99 at most this many times bare BullMQ add → process. */
+  approvalRatio: 2,
   overheadMs: 500,
   idleRssMb: 150,
   /** Issue 18: idle RSS by role, and after 1,000 jobs and a forced GC within 20 % of idle. */
@@ -105,13 +107,16 @@ function ackVerdict(a: AckPair, concurrency: number): string {
 }
 
 function approvalVerdict(a: ApprovalFigures): string {
-  return verdict(
-    a.backout.p99 < TARGETS.approvalP99Ms
-      ? []
-      : [
-          `p99 ${ms(a.backout.p99)} is ${ms(a.backout.p99 - TARGETS.approvalP99Ms)} over ${TARGETS.approvalP99Ms} ms`,
-        ],
-  );
+  const gaps: string[] = [];
+  if (!(a.backout.p99 < TARGETS.approvalP99Ms))
+    gaps.push(
+      `p99 ${ms(a.backout.p99)} is ${ms(a.backout.p99 - TARGETS.approvalP99Ms)} over ${TARGETS.approvalP99Ms} ms`,
+    );
+  // BullMQ timestamps are whole milliseconds: a bare p99 of 0 ms is read as 1 ms.
+  const r = a.backout.p99 / Math.max(1, a.bare.p99);
+  if (!(r <= TARGETS.approvalRatio))
+    gaps.push(`${r.toFixed(2)}× bare BullMQ's p99 (target ≤ ${TARGETS.approvalRatio}×)`);
+  return verdict(gaps);
 }
 
 function overheadVerdict(o: OverheadFigures): string {
@@ -218,7 +223,7 @@ export function renderReport(r: BenchReport): string {
   }
   p(
     r.approval
-      ? `| 2 | Approve click → worker start p99 | < ${TARGETS.approvalP99Ms} ms | ${ms(r.approval.backout.p99)} | bare BullMQ add → process: ${ms(r.approval.bare.p99)} | ${ratio(r.approval.backout.p99, r.approval.bare.p99)} | ${approvalVerdict(r.approval)} |`
+      ? `| 2 | Approve click → worker start p99 (→ first Kubernetes write p99: ${ms(r.approval.firstWrite.p99)}) | < ${TARGETS.approvalP99Ms} ms and ≤ ${TARGETS.approvalRatio}× bare BullMQ | ${ms(r.approval.backout.p99)} | bare BullMQ add → process: ${ms(r.approval.bare.p99)} | ${ratio(r.approval.backout.p99, r.approval.bare.p99)} | ${approvalVerdict(r.approval)} |`
       : `| 2 | Approve click → worker start p99 | < ${TARGETS.approvalP99Ms} ms | | | | ${notMeasured('approval', r.failures)} |`,
   );
   p(
@@ -263,6 +268,12 @@ export function renderReport(r: BenchReport): string {
       `| ratio backout / bare | | ${ratio(a.backout.mean, a.bare.mean)} | ${ratio(a.backout.p50, a.bare.p50)} | ${ratio(a.backout.p99, a.bare.p99)} | ${ratio(a.backout.max, a.bare.max)} |`,
     );
     p(summaryRow("(for reference) the click's HTTP acknowledgement", a.clickAck));
+    p(
+      summaryRow(
+        'backout: Approve click → first Kubernetes write (the Deployment PATCH reaching the double)',
+        a.firstWrite,
+      ),
+    );
     p();
     p(`Verdict: ${approvalVerdict(a)}. BullMQ timestamps have millisecond resolution.`);
     p();
@@ -320,7 +331,10 @@ export function renderReport(r: BenchReport): string {
     p('### Where idle memory goes');
     p();
     p(
-      'A fresh Node process with the same flags imports the libraries backout loads at start-up, one after the other; RSS after each, settled (this run):',
+      'A fresh Node process with the same flags imports the libraries backout uses, one after the other; RSS after each, settled (this run). ' +
+        'Imported raw, as listed: backout itself defers two of them — `@slack/bolt` is loaded without its Socket Mode client ' +
+        '(`@slack/socket-mode` and the `undici` package, about 20 MB, loaded only with SLACK_APP_TOKEN), and `@kubernetes/client-node` ' +
+        'is loaded only when the first Kubernetes call is made:',
     );
     p();
     p('| Loaded | RSS | Added |');
@@ -418,7 +432,7 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
     `Fresh backout processes (${r.backout.entry}, configured with ${r.config.memoryServices} services), RSS read from \`/proc/<pid>/status\` (VmRSS; MB = 10⁶ bytes). ` +
       'Idle = once start-up has settled (four readings 0.5 s apart within 1 MB). First a `BACKOUT_ROLE=web` process, idle, then stopped; ' +
       'then a role `all` process started with `--inspect-port=127.0.0.1:0` (no inspector runs until the bench sends SIGUSR1), idle; ' +
-      'then the inspector is opened and a full GC forced (`HeapProfiler.collectGarbage`, twice) to read the live heap; then rounds of \`/rollback svc-NNN\` for ' +
+      'then the inspector is opened and a full GC forced (`HeapProfiler.collectGarbage`, twice) to read the live heap; then rounds of `/rollback svc-NNN` for ' +
       `${m.perRound} services at once (each service in its own channel; a plain rollback flips between the two revisions), ` +
       `each round waiting until all its jobs ended, until ${m.jobs.toLocaleString('en')} jobs had completed: ${m.rounds} rounds in ${duration(m.elapsedMs)}; ` +
       'then the RSS, and again after a forced GC. The after-GC figure is compared with the idle-after-GC one (both with the inspector open).',
@@ -458,8 +472,8 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
   );
   p();
   p(
-    'Libraries are loaded by role and need: `@kubernetes/client-node` only in worker roles at start-up and in a web process when a ' +
-      'command first reads a cluster (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
+    'Libraries are loaded by role and need: `@kubernetes/client-node` in any role only when the first Kubernetes call ' +
+      'is made (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
       'brings) only when SLACK_APP_TOKEN is set (src/slack/defer-socket-mode.ts); OpenTelemetry only when exporting.',
   );
   p();

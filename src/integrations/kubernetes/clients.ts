@@ -217,13 +217,18 @@ export function plainHttpCredentials(kc: KubeconfigView): string[] {
   return problems;
 }
 
+/** The files a KUBECONFIG value names (one path, or several joined as the platform joins paths). */
+export function kubeconfigPaths(kubeconfig: string | undefined): string[] {
+  return (kubeconfig ?? '').split(delimiter).filter(Boolean);
+}
+
 /**
  * Start-up problems of the kubeconfig files KUBECONFIG names (credentials over http), read as
  * plain YAML so that start-up does not load the client library.
  */
 export function kubeconfigProblems(kubeconfig: string | undefined): string[] {
   try {
-    return plainHttpCredentials(readKubeconfigFiles((kubeconfig ?? '').split(delimiter).filter(Boolean)));
+    return plainHttpCredentials(readKubeconfigFiles(kubeconfigPaths(kubeconfig)));
   } catch (err) {
     return [`the kubeconfig could not be read: ${err instanceof Error ? err.message : String(err)}`];
   }
