@@ -114,18 +114,9 @@ export class SocketModeLink implements Receiver {
   }
 
   private async connectionUrl(): Promise<string> {
-    const response = await fetch(`${this.opts.apiUrl}apps.connections.open`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${this.opts.appToken}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      signal: AbortSignal.timeout(OPEN_TIMEOUT_MS),
-    });
-    const parsed = OpenAnswer.safeParse(await response.json().catch(() => undefined));
-    if (!parsed.success) throw new Error(`HTTP ${response.status}, not a Web API answer`);
-    if (!parsed.data.ok || !parsed.data.url) throw new Error(parsed.data.error ?? 'no url in the answer');
-    return parsed.data.url;
+    const answer = await openConnection(this.opts.apiUrl, this.opts.appToken);
+    if (!answer.ok) throw new Error(answer.error);
+    return answer.url;
   }
 
   private greeted(ws: WebSocket, why: string): void {
@@ -240,6 +231,26 @@ export class SocketModeLink implements Receiver {
     const target = ws.readyState === WebSocket.OPEN ? ws : this.current;
     target?.send(JSON.stringify({ envelope_id: envelopeId, ...(payload ? { payload } : {}) }));
   }
+}
+
+/**
+ * `apps.connections.open` with the app-level token: a one-use WebSocket URL, or Slack's error
+ * code (`invalid_auth`, `not_allowed_token_type`, `missing_scope` without connections:write).
+ * Throws only when Slack cannot be reached or answers something else than the Web API.
+ */
+export async function openConnection(
+  apiUrl: string,
+  appToken: string,
+): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
+  const response = await fetch(`${apiUrl}apps.connections.open`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${appToken}`, 'content-type': 'application/x-www-form-urlencoded' },
+    signal: AbortSignal.timeout(OPEN_TIMEOUT_MS),
+  });
+  const parsed = OpenAnswer.safeParse(await response.json().catch(() => undefined));
+  if (!parsed.success) throw new Error(`HTTP ${response.status}, not a Web API answer`);
+  if (parsed.data.ok && parsed.data.url) return { ok: true, url: parsed.data.url };
+  return { ok: false, error: parsed.data.error ?? 'no url in the answer' };
 }
 
 function parseFrame(text: string): Frame | undefined {
