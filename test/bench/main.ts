@@ -7,7 +7,9 @@
  * 4. Resident memory at idle and after 1,000 rollback jobs.
  * 5. Scale: 2,000 services, 2 web + 2 worker processes, 50 incidents at once (its own section).
  *
- * `BENCH_ONLY=scale` runs the scale phase alone and writes only its section of BENCHMARKS.md.
+ * 6. Socket Mode ack latency against HTTP's (its own section).
+ *
+ * `BENCH_ONLY=scale` (or `socket-mode`) runs that phase alone and writes only its section of BENCHMARKS.md.
  *
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
  * test doubles on a unique Redis prefix. Every child process and Redis key is cleaned up, also on failure.
@@ -29,6 +31,7 @@ import { benchMemory, benchOverhead, ConvergenceLog } from './rollbacks.js';
 import { measureModuleCosts } from './module-costs.js';
 import { benchProxy, renderProxyBench, writeProxySection } from './proxy.js';
 import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
+import { benchSocketMode, renderSocketModeBench, writeSocketModeSection } from './socket-mode.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
 
 /** The Node flags `npm start` (and the container image) run backout with, read from package.json. */
@@ -163,8 +166,24 @@ async function main(): Promise<number> {
   };
 
   const only = process.env.BENCH_ONLY;
-  if (only !== undefined && only !== 'scale')
-    throw new Error(`BENCH_ONLY=${only}: only \`scale\` can run alone`);
+  if (only !== undefined && only !== 'scale' && only !== 'socket-mode')
+    throw new Error(`BENCH_ONLY=${only}: only \`scale\` and \`socket-mode\` can run alone`);
+  const socketModePhase = async () => {
+    const bench = await phase('socket-mode', () =>
+      benchSocketMode({ log, ...(built.entry ? { entry: built.entry } : {}) }),
+    );
+    writeSocketModeSection(
+      renderSocketModeBench(
+        bench,
+        failures.find((f) => f.startsWith('socket-mode')),
+      ),
+    );
+    log('wrote the Socket Mode section of BENCHMARKS.md');
+  };
+  if (only === 'socket-mode') {
+    await socketModePhase();
+    return failures.length ? 1 : 0;
+  }
   const scalePhase = async () => {
     const scale = await phase('scale', () =>
       benchScale({
@@ -277,6 +296,7 @@ async function main(): Promise<number> {
   writeProxySection(renderProxyBench(await benchProxy(log)));
   log('▶ scale');
   await scalePhase();
+  await socketModePhase();
   log(
     `wrote BENCHMARKS.md (run took ${(report.durationMs / 1000).toFixed(1)} s, target < ${TARGETS.durationMs / 1000} s)`,
   );

@@ -70,6 +70,22 @@ describe('Socket Mode through reconnects', () => {
     expect((await auditTypes(world)).filter((t) => t === 'request.created')).toHaveLength(2);
   });
 
+  it('on a warning backout opens the new connection before it lets the old one go', async () => {
+    const [old] = socket.live();
+    socket.disconnect(old!.id, 'warning');
+    // The double never closes a warned connection itself: backout does, once the new one said hello.
+    await waitFor(() => socket.connections().find((c) => c.id === old!.id)?.open === false, {
+      what: 'backout to close the warned connection',
+    });
+    const [fresh] = socket.live();
+    expect(fresh!.openedAt).toBeLessThanOrEqual(
+      socket.connections().find((c) => c.id === old!.id)!.closedAt!,
+    );
+    expect(await readySlack(bot)).toBe(true);
+    const help = await run(world, bot, '/rollback', 'help', { channel: PEOPLE.random });
+    expect(help.ackText).toContain('/rollback');
+  });
+
   it('a dropped socket is reopened with backoff while Slack refuses, and readiness says why', async () => {
     world.slack.platformError('apps.connections.open', 'internal_error', 2);
     const [live] = socket.live();
