@@ -73,15 +73,15 @@ import { AlertmanagerSilences } from './integrations/alerts/silences.js';
 import { AtlassianStatusPage } from './integrations/statuspage/atlassian.js';
 
 /**
- * Opens the Socket Mode connection in the background: Bolt's client keeps retrying while
- * Slack cannot be reached (and reconnects by itself later), so start-up and readiness never
- * wait on Slack. A start that fails outright is tried again.
+ * Starts the Socket Mode link in the background: it keeps retrying while Slack cannot be
+ * reached (and reconnects by itself later), so start-up and readiness never wait on Slack.
+ * A start that fails outright is tried again.
  */
 async function connectSocketMode(app: App, signal: AbortSignal, log: Logger): Promise<void> {
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
       await app.start();
-      log.info('Socket Mode connected');
+      log.info('Socket Mode link started');
       return;
     } catch (err) {
       log.warn(

@@ -11,6 +11,7 @@ import { manifestBotScopes } from './manifest.js';
 import { notifierChecks } from './notifier.js';
 import { redisChecks } from './redis.js';
 import { slackChecks } from './slack.js';
+import { socketModeChecks } from './socket-mode.js';
 import { plural } from '../text/plural.js';
 
 const AREAS: CheckResult['area'][] = ['environment', 'config', 'slack', 'kubernetes', 'github', 'redis'];
@@ -77,7 +78,7 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
   const kubeconfig = str('KUBECONFIG');
   const github = { GITHUB_TOKEN: str('GITHUB_TOKEN'), GITHUB_API_URL: str('GITHUB_API_URL') };
 
-  const [slack, kube, gh, redisResults, notifier] = await Promise.all([
+  const [slack, kube, gh, redisResults, notifier, link] = await Promise.all([
     token
       ? manifestBotScopes().then(
           (scopes) => slackChecks(slackClient(token, slackApiUrl), config, scopes, slackApiUrl),
@@ -99,8 +100,9 @@ export async function runDoctor(raw: NodeJS.ProcessEnv): Promise<CheckResult[]> 
     redis.ok
       ? notifierChecks(() => connectOnce(redis.setup.topology), redis.setup.prefix)
       : Promise.resolve([]),
+    socketModeChecks(str('SLACK_APP_TOKEN'), slackApiUrl),
   ]);
-  checks.push(...slack, ...notifier, ...kube, ...gh, ...redisResults);
+  checks.push(...link, ...slack, ...notifier, ...kube, ...gh, ...redisResults);
   return checks.sort((a, b) => AREAS.indexOf(a.area) - AREAS.indexOf(b.area));
 }
 

@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { App, Receiver } from '@slack/bolt';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
@@ -26,7 +27,12 @@ export interface SocketModeLinkOptions {
   ledger: EnvelopeLedger;
   /** Reconnect backoff: first wait and ceiling. */
   backoff?: { firstMs: number; maxMs: number };
+  /** Slack pings every few seconds; this long without a ping or a frame, the link is taken for dead. Default 30 s. */
+  silenceMs?: number;
 }
+
+/** Node's WebSocket reports pings it answers here, with the socket they came on. */
+const PING_CHANNEL = 'undici:websocket:ping';
 
 /**
  * Bolt's receiver for Socket Mode, holding the WebSocket itself so that Slack's routine
@@ -45,6 +51,12 @@ export class SocketModeLink implements Receiver {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private status: { connected: boolean; detail: string } = { connected: false, detail: 'not started' };
+  private readonly heard = new WeakMap<WebSocket, number>();
+  private watchdog: NodeJS.Timeout | undefined;
+  private readonly onPing = (message: unknown) => {
+    const ws = (message as { websocket?: unknown }).websocket;
+    if (ws instanceof WebSocket && this.sockets.has(ws)) this.heard.set(ws, Date.now());
+  };
 
   constructor(private readonly opts: SocketModeLinkOptions) {}
 
@@ -57,6 +69,10 @@ export class SocketModeLink implements Receiver {
     if (this.stopped) {
       this.stopped = false;
       this.status = { connected: false, detail: 'connecting' };
+      subscribe(PING_CHANNEL, this.onPing);
+      const silenceMs = this.opts.silenceMs ?? 30_000;
+      this.watchdog = setInterval(() => this.checkSilence(silenceMs), Math.min(5_000, silenceMs / 3));
+      this.watchdog.unref();
       void this.open('start');
     }
     return Promise.resolve();
@@ -65,6 +81,8 @@ export class SocketModeLink implements Receiver {
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.watchdog);
+    unsubscribe(PING_CHANNEL, this.onPing);
     for (const ws of this.sockets) ws.close(1000);
     this.sockets.clear();
     this.current = undefined;
@@ -96,6 +114,7 @@ export class SocketModeLink implements Receiver {
     this.sockets.add(ws);
     const helloTimer = setTimeout(() => ws.close(4000, 'no hello'), HELLO_TIMEOUT_MS);
     ws.addEventListener('message', (event) => {
+      this.heard.set(ws, Date.now());
       if (typeof event.data !== 'string') return;
       const frame = parseFrame(event.data);
       if (!frame) return;
@@ -114,18 +133,9 @@ export class SocketModeLink implements Receiver {
   }
 
   private async connectionUrl(): Promise<string> {
-    const response = await fetch(`${this.opts.apiUrl}apps.connections.open`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${this.opts.appToken}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      signal: AbortSignal.timeout(OPEN_TIMEOUT_MS),
-    });
-    const parsed = OpenAnswer.safeParse(await response.json().catch(() => undefined));
-    if (!parsed.success) throw new Error(`HTTP ${response.status}, not a Web API answer`);
-    if (!parsed.data.ok || !parsed.data.url) throw new Error(parsed.data.error ?? 'no url in the answer');
-    return parsed.data.url;
+    const answer = await openConnection(this.opts.apiUrl, this.opts.appToken);
+    if (!answer.ok) throw new Error(answer.error);
+    return answer.url;
   }
 
   private greeted(ws: WebSocket, why: string): void {
@@ -137,6 +147,23 @@ export class SocketModeLink implements Receiver {
     this.opts.log.info({ why }, 'Socket Mode connected');
     // The replacement is up: the old connection may go (envelopes it still carries are acked on the new one).
     if (previous && previous !== ws) previous.close(1000);
+  }
+
+  /**
+   * A connection whose peer vanished without a FIN (a NAT or proxy dropping it) stays open for
+   * ever: when Slack has been silent too long, open a new one and let the old one go.
+   */
+  private checkSilence(silenceMs: number): void {
+    const ws = this.current;
+    if (!ws || this.opening) return;
+    const quietMs = Date.now() - (this.heard.get(ws) ?? 0);
+    if (quietMs < silenceMs) return;
+    const why = `no ping from Slack for ${Math.round(quietMs / 1000)} s`;
+    this.opts.log.warn({ quietMs }, 'Socket Mode connection silent; replacing it');
+    this.current = undefined;
+    this.status = { connected: false, detail: `reconnecting: ${why}` };
+    ws.close(4001, 'silent');
+    void this.open(why);
   }
 
   private told(ws: WebSocket, reason: string): void {
@@ -240,6 +267,26 @@ export class SocketModeLink implements Receiver {
     const target = ws.readyState === WebSocket.OPEN ? ws : this.current;
     target?.send(JSON.stringify({ envelope_id: envelopeId, ...(payload ? { payload } : {}) }));
   }
+}
+
+/**
+ * `apps.connections.open` with the app-level token: a one-use WebSocket URL, or Slack's error
+ * code (`invalid_auth`, `not_allowed_token_type`, `missing_scope` without connections:write).
+ * Throws only when Slack cannot be reached or answers something else than the Web API.
+ */
+export async function openConnection(
+  apiUrl: string,
+  appToken: string,
+): Promise<{ ok: true; url: string } | { ok: false; error: string }> {
+  const response = await fetch(`${apiUrl}apps.connections.open`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${appToken}`, 'content-type': 'application/x-www-form-urlencoded' },
+    signal: AbortSignal.timeout(OPEN_TIMEOUT_MS),
+  });
+  const parsed = OpenAnswer.safeParse(await response.json().catch(() => undefined));
+  if (!parsed.success) throw new Error(`HTTP ${response.status}, not a Web API answer`);
+  if (parsed.data.ok && parsed.data.url) return { ok: true, url: parsed.data.url };
+  return { ok: false, error: parsed.data.error ?? 'no url in the answer' };
 }
 
 function parseFrame(text: string): Frame | undefined {

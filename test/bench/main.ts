@@ -9,7 +9,9 @@
  * 4. Resident memory: idle by role, after 1,000 rollback jobs, live heap after forced GCs.
  * 5. Scale: 2,000 services, 2 web + 2 worker processes, 50 incidents at once (its own section).
  *
- * `BENCH_ONLY=<ack|timers|memory|soak|scale>` runs one phase and writes only its section of
+ * 6. Socket Mode ack latency against HTTP's (its own section).
+ *
+ * `BENCH_ONLY=<ack|timers|memory|soak|scale|socket-mode>` runs one phase and writes only its section of
  * BENCHMARKS.md. `npm run bench -- --soak 30m` runs the soak alone (mixed commands, heap and RSS slope).
  *
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
@@ -54,6 +56,7 @@ import { benchProxy, renderProxyBench, writeProxySection } from './proxy.js';
 import { benchTimers, renderTimers, TIMERS_MARKS } from './timers.js';
 import { benchSoak, parseSoakDuration, renderSoak, SOAK_MARKS } from './soak.js';
 import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
+import { benchSocketMode, renderSocketModeBench, writeSocketModeSection } from './socket-mode.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
 
 /** The Node flags `npm start` (and the container image) run backout with, read from package.json. */
@@ -64,7 +67,7 @@ const START_FLAGS: string[] = (() => {
 
 const OVERHEAD_ROLLBACKS = 30;
 /** Phases `BENCH_ONLY=<phase>` runs alone, writing only their own section of BENCHMARKS.md. */
-const ALONE = ['ack', 'timers', 'memory', 'soak', 'scale'];
+const ALONE = ['ack', 'timers', 'memory', 'soak', 'scale', 'socket-mode'];
 const MEMORY_JOBS = 1_000;
 
 const t0 = performance.now();
@@ -194,6 +197,22 @@ async function main(): Promise<number> {
   const only = process.env.BENCH_ONLY ?? (process.argv.includes('--soak') ? 'soak' : undefined);
   if (only !== undefined && !ALONE.includes(only))
     throw new Error(`BENCH_ONLY=${only}: one of ${ALONE.join(', ')} can run alone`);
+  const socketModePhase = async () => {
+    const bench = await phase('socket-mode', () =>
+      benchSocketMode({ log, ...(built.entry ? { entry: built.entry } : {}) }),
+    );
+    writeSocketModeSection(
+      renderSocketModeBench(
+        bench,
+        failures.find((f) => f.startsWith('socket-mode')),
+      ),
+    );
+    log('wrote the Socket Mode section of BENCHMARKS.md');
+  };
+  if (only === 'socket-mode') {
+    await socketModePhase();
+    return failures.length ? 1 : 0;
+  }
   const scalePhase = async () => {
     const scale = await phase('scale', () =>
       benchScale({
@@ -413,6 +432,7 @@ async function main(): Promise<number> {
   writeProxySection(renderProxyBench(await benchProxy(log)));
   log('▶ scale');
   await scalePhase();
+  await socketModePhase();
   log(
     `wrote BENCHMARKS.md (run took ${(report.durationMs / 1000).toFixed(1)} s, target < ${TARGETS.durationMs / 1000} s)`,
   );

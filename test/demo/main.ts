@@ -13,11 +13,13 @@ import { playRetractScene } from './scene-retract.js';
 import { playRollbackScene } from './scene-rollback.js';
 import { canaryConfigYaml } from '../e2e/canary-kit.js';
 import { LaunchDarklyDouble } from '../doubles/launchdarkly.js';
-import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
+import { createWorld, PEOPLE, type RunningApp, type Transport, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LD_TOKEN = 'api-0000-backout-demo-token';
+/** `npm run demo -- --socket-mode`: Slack reaches the bot over a Socket Mode WebSocket instead of signed POSTs. */
+const transport: Transport = process.argv.includes('--socket-mode') ? 'socket' : 'http';
 
 async function redisAnswers(): Promise<boolean> {
   const redis = new Redis(REDIS_URL, {
@@ -65,13 +67,15 @@ async function main(): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    'backout demo — the real bot, local stand-ins for Slack, Kubernetes, GitHub and Prometheus.\n\n',
+    `backout demo — the real bot, local stand-ins for Slack, Kubernetes, GitHub and Prometheus${
+      transport === 'socket' ? '; Slack talks to it over Socket Mode (no public URL)' : ''
+    }.\n\n`,
   );
   // The opening: an alert proposes the rollback before anyone types a command.
   await scene(() => createWorld({ config: alertConfigYaml }), playAlertScene, ALERT_ENV);
   // Scenes 1 and 2 are one incident: one world, one bot, one thread of events.
   await scene(
-    () => createWorld(),
+    () => createWorld({ transport }),
     async (world, bot, names) => {
       await playRollbackScene(world, bot, names);
       await playRetractScene(world, bot, names);
@@ -81,7 +85,7 @@ async function main(): Promise<number> {
   const ld = await LaunchDarklyDouble.start({ token: LD_TOKEN });
   try {
     await scene(
-      () => createWorld({ config: mitigateConfigYaml }),
+      () => createWorld({ transport, config: mitigateConfigYaml }),
       (world, bot, names) => playMitigateScene(world, bot, names, ld),
       { LAUNCHDARKLY_API_URL: ld.baseUrl, LAUNCHDARKLY_API_TOKEN: LD_TOKEN },
       (world) => seedMitigateScene(world, ld),
@@ -90,7 +94,7 @@ async function main(): Promise<number> {
     await ld.stop();
   }
   await scene(
-    () => createWorld({ config: canaryConfigYaml({ dwell: '1s', interval: '300ms' }) }),
+    () => createWorld({ transport, config: canaryConfigYaml({ dwell: '1s', interval: '300ms' }) }),
     playCanaryScene,
   );
   process.stdout.write(

@@ -63,12 +63,16 @@ export interface SocketModeDoubleOptions {
   maxRetries?: number;
   /** After `refresh_requested`, the double closes the old socket this long later unless the client did. */
   refreshGraceMs?: number;
+  /** How often every connection is pinged. Default 5 s. */
+  pingIntervalMs?: number;
 }
 
 interface Conn {
   info: ConnectionInfo;
   ws: WebSocket;
   hello: boolean;
+  /** The link went dark without a close: no pings, no envelopes, nothing heard. */
+  muted?: boolean;
 }
 
 interface Pending {
@@ -135,8 +139,8 @@ export class SocketModeDouble {
     slack.route('apps.connections.open', (token) => double.connectionsOpen(token));
     // Slack pings every connection; a client that stops hearing them reconnects.
     double.pinger = setInterval(() => {
-      for (const c of double.conns.values()) if (c.info.open) c.ws.ping();
-    }, 5_000).unref();
+      for (const c of double.conns.values()) if (c.info.open && !c.muted) c.ws.ping();
+    }, opts.pingIntervalMs ?? 5_000).unref();
     return double;
   }
 
@@ -164,7 +168,9 @@ export class SocketModeDouble {
 
   /** Open connections that said hello and were not told to go. */
   live(): ConnectionInfo[] {
-    return [...this.conns.values()].filter((c) => c.info.open && c.hello && !c.info.told).map((c) => c.info);
+    return [...this.conns.values()]
+      .filter((c) => c.info.open && c.hello && !c.info.told && !c.muted)
+      .map((c) => c.info);
   }
 
   /** Delivers one envelope to one connection; resolves with its ack, rejects when Slack gives up. */
@@ -237,6 +243,15 @@ export class SocketModeDouble {
       setTimeout(() => c.info.open && c.ws.close(1000, 'refresh'), this.refreshGraceMs).unref();
   }
 
+  /**
+   * The connection goes dark as behind a NAT that forgot it: it stays open, but no ping or
+   * envelope reaches it and nothing from it is heard; it stops counting as live.
+   */
+  mute(connection: number): void {
+    const c = this.conns.get(connection);
+    if (c) c.muted = true;
+  }
+
   /** Drops the TCP connection with no close frame, as a network failure does. */
   drop(connection: number): void {
     this.conns.get(connection)?.ws.terminate();
@@ -282,6 +297,7 @@ export class SocketModeDouble {
   }
 
   private onFrame(conn: Conn, text: string): void {
+    if (conn.muted) return;
     let frame: { envelope_id?: unknown; payload?: unknown };
     try {
       frame = JSON.parse(text) as typeof frame;
@@ -330,7 +346,7 @@ export class SocketModeDouble {
   }
 
   private pick(): Conn | undefined {
-    const live = [...this.conns.values()].filter((c) => c.info.open && c.hello && !c.info.told);
+    const live = [...this.conns.values()].filter((c) => c.info.open && c.hello && !c.info.told && !c.muted);
     if (live.length === 0) return undefined;
     this.turn = (this.turn + 1) % live.length;
     return live[this.turn];

@@ -94,7 +94,7 @@ describe('start-up and shutdown', () => {
     expect((await fetch(`http://127.0.0.1:${bot.app.port}/healthz/ready`)).status).toBe(200);
     // No HTTP endpoint for Slack in Socket Mode.
     expect((await fetch(bot.url, { method: 'POST', body: '' })).status).toBe(404);
-    // Bolt's Socket Mode client keeps asking Slack for a connection URL, with backoff.
+    // The Socket Mode link keeps asking Slack for a connection URL, with backoff.
     await waitFor(() => world.slack.allCallsTo('apps.connections.open').length >= 2, {
       what: 'a second attempt to open the Socket Mode connection',
       timeoutMs: 20_000,
