@@ -17,7 +17,12 @@ export function refuseTooLarge(res: ServerResponse, limit = MAX_BODY_BYTES): voi
     connection: 'close',
   });
   // Once the answer is out, drop the socket: reading 50 MB only to discard it costs time and memory.
-  res.end(body, () => res.req.socket.destroy());
+  // Not at once: a client still writing would meet a reset before it read the 413. Unread, the
+  // body stops at TCP's window while the client reads the answer and hangs up.
+  res.end(body, () => {
+    const socket = res.req.socket;
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  });
 }
 
 /**

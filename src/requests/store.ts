@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/client.js';
 import { isOutcome } from './outcome.js';
-import { CHAIN_CHECK, CHAIN_WRITE, type ChainedAuditLog } from '../audit/log.js';
+import { CHAIN_CHECK, CHAIN_WRITE, type ChainLink, type ChainedAuditLog } from '../audit/log.js';
 import type { AuditEvent, AuditRecord } from '../audit/record.js';
 import {
   TERMINAL_STATES,
@@ -184,18 +184,8 @@ export class RequestStore {
       opts.now ?? Date.now(),
       opts.checkExpiry ? '1' : '0',
     ];
-    for (const [k, v] of Object.entries(fields)) {
-      if (v !== undefined) args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
-    }
     const { record, result } = await audit.appendWith<TransitionResult>(event, async (link) => {
-      const [status, state] = (await this.redis.eval(
-        TRANSITION_AUDITED,
-        3,
-        ...link.keys,
-        this.key(id),
-        ...link.args,
-        ...args,
-      )) as [string, string];
+      const [status, state] = await this.evalLinked(TRANSITION_AUDITED, id, link, args, fields);
       if (status === 'head-moved') return 'head-moved';
       if (status === 'ok') return { written: true, result: { ok: true, from: state as RequestState } };
       if (status === 'missing') return { written: false, result: { ok: false, reason: 'missing' } };
@@ -226,18 +216,8 @@ export class RequestStore {
     fields: StatusFields = {},
   ): Promise<VoteResult & { record?: AuditRecord }> {
     const args: (string | number)[] = [vote.seen, vote.next, vote.now, vote.completes ? '1' : '0'];
-    for (const [k, v] of Object.entries(fields)) {
-      if (v !== undefined) args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
-    }
     const { record, result } = await audit.appendWith<VoteResult>(event, async (link) => {
-      const [status, state] = (await this.redis.eval(
-        VOTE_AUDITED,
-        3,
-        ...link.keys,
-        this.key(id),
-        ...link.args,
-        ...args,
-      )) as [string, string];
+      const [status, state] = await this.evalLinked(VOTE_AUDITED, id, link, args, fields);
       if (status === 'head-moved') return 'head-moved';
       if (status === 'ok') return { written: true, result: { ok: true } };
       if (status === 'missing' || status === 'moved')
@@ -248,6 +228,24 @@ export class RequestStore {
       };
     });
     return record ? { ...result, record } : result;
+  }
+
+  /** Runs an audited script: the audit chain's keys and arguments, the request's key, then the status fields. */
+  private async evalLinked(
+    script: string,
+    id: string,
+    link: ChainLink,
+    args: (string | number)[],
+    fields: StatusFields,
+  ): Promise<[string, string]> {
+    const flat = [...args];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) flat.push(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    return (await this.redis.eval(script, 3, ...link.keys, this.key(id), ...link.args, ...flat)) as [
+      string,
+      string,
+    ];
   }
 
   /** Sets status fields that are not a state change (status line, outcome, run counter). */

@@ -20,8 +20,9 @@ const MAX_SKEW_S = 5 * 60;
 export type CommandAcknowledger = (body: Record<string, unknown>) => string | undefined;
 
 /**
- * Work after an acknowledgement waits until requests stop arriving for this long (or the oldest
- * has waited MAX_DEFER_MS), so that a burst is acknowledged before any of its slow work starts.
+ * A slash command's work after its acknowledgement waits until requests stop arriving for this long
+ * (or the oldest has waited MAX_DEFER_MS), so that a burst is acknowledged before any of its slow
+ * work starts. A click's work does not wait (see `handle`).
  */
 const QUIET_MS = 10;
 const MAX_DEFER_MS = 150;
@@ -50,8 +51,8 @@ const single = (v: string | string[] | undefined) => (typeof v === 'string' ? v 
 /**
  * POST /slack/events in front of Bolt. Slash commands and button clicks are answered as soon as
  * the signature checks out — the answer is computed without Redis, Kubernetes or Slack — and
- * handed to Bolt's `processEvent` on the next turn of the event loop, so every request that
- * arrived together is acknowledged before any of their slow work starts. Everything else
+ * then handed to Bolt's `processEvent`: a click at once, a slash command once a burst has been
+ * acknowledged. Everything else
  * (modal submissions, whose acknowledgement carries validation errors; options; events) goes
  * through Bolt as its own HTTPReceiver would send it, acknowledged by the listener.
  */
@@ -144,8 +145,11 @@ export class SlackEventsReceiver implements Receiver {
       if (answer === undefined) res.writeHead(200).end();
       else res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
       this.opts.onAck?.(kind, (performance.now() - started) / 1000);
-      // Already answered: the listener's own ack() has nothing left to send.
-      this.defer(() => this.dispatch(req, res, body, () => Promise.resolve()));
+      // Already answered: the listener's own ack() has nothing left to send. A click's work starts
+      // at once: deferred, an Approve could meet a Redis failover that began after its ack.
+      const work = () => this.dispatch(req, res, body, () => Promise.resolve());
+      if (kind === 'action') work();
+      else this.defer(work);
       return;
     }
     const ack = new HTTPResponseAck({
