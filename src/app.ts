@@ -575,6 +575,7 @@ export async function startBackout(
         traffic,
         argo,
         canary,
+        requests,
         switches,
         statusLine: async (requestId, line) => {
           await requests.annotate(requestId, { statusLine: line });
