@@ -476,6 +476,8 @@ export async function startBackout(
       directory,
       flow,
       switches,
+      traffic,
+      canary,
       redis,
       prefix,
       requests,
