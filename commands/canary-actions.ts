@@ -14,9 +14,9 @@ import { auditContext } from '../src/queue/step-runner.js';
 import type { BackoutRequest, SlackPlace } from '../src/requests/types.js';
 import type { Directory } from '../src/slack/directory.js';
 import type { Notifier } from '../src/slack/notifier.js';
-import type { CanaryAbortPlan } from '../jobs/canary-abort.js';
 import type { CanaryBoard } from '../jobs/canary-control.js';
 import type { CanaryPlan } from '../jobs/canary.js';
+import { planByWeight, weightTitle } from './canary-abort-plan.js';
 
 export interface CanaryActionDeps {
   config: Config;
@@ -233,21 +233,17 @@ export async function abortCanary(
   }
   const target = trafficTarget(env);
   if (!target) throw new UsageError(`${input.service} in ${env.name} has no canary configured.`);
-  const state = await deps.traffic.for(target.provider).read(target);
-  if (state.idle && state.weight === 0) {
+  const planned = await planByWeight(
+    { service: input.service, env, target, ...(input.of ? { of: input.of } : {}) },
+    deps.traffic,
+  );
+  if ('onStable' in planned) {
     return {
       ok: false,
-      message: `No canary is running and all traffic of ${input.service} in ${env.name} is on stable (${state.summary}). Nothing was changed.`,
+      message: `No canary is running and all traffic of ${input.service} in ${env.name} is on stable (${planned.onStable}). Nothing was changed.`,
     };
   }
-  const plan: CanaryAbortPlan = {
-    service: input.service,
-    environment: env.name,
-    target,
-    weight: state.weight,
-    ...(input.of ? { of: input.of } : {}),
-    timeoutMs: env.rolloutTimeoutMs,
-  };
+  const { plan } = planned;
   const request = await deps.flow.file({
     kind: 'canary-abort',
     service: input.service,
@@ -257,7 +253,7 @@ export async function abortCanary(
     requester: user,
     ...(input.reason ? { reason: input.reason } : {}),
     plan,
-    title: `Return all traffic of ${input.service} in ${env.name} to stable (canary at ${state.weight} %)`,
+    title: weightTitle(plan),
     // Returning traffic to stable needs no approval, freeze or not: requester rights are enough.
     policy: { ...env.policy, approval: 'not-required' },
     safeDirection: true,
@@ -265,7 +261,7 @@ export async function abortCanary(
   });
   return {
     ok: true,
-    message: `Returning all traffic to stable (\`${request.id}\`, canary at ${state.weight} %). Follow it in <#${request.slack.channel}>.`,
+    message: `Returning all traffic to stable (\`${request.id}\`, canary at ${plan.weight} %). Follow it in <#${request.slack.channel}>.`,
   };
 }
 

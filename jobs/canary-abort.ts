@@ -4,15 +4,23 @@ import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import type { TrafficTarget } from '../src/integrations/traffic/types.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
+import { requesterText } from '../src/slack/cards.js';
+import { abortThroughCanary } from './canary-abort-signal.js';
 import type { JobDeps } from './deps.js';
 
-/** Returning a canary's traffic to stable when no canary job is running (it failed, or was started by hand). */
+/**
+ * Returning a canary's traffic to stable: when no canary job is running (it failed, or was
+ * started by hand) by setting its weight to 0; when an alert asked while one runs, by
+ * signalling that job to abort (`signal`) and waiting for it.
+ */
 export interface CanaryAbortPlan {
   service: string;
   environment: string;
   target: TrafficTarget;
   /** The canary's weight when the abort was asked for. */
   weight: number;
+  /** The running canary request to signal; absent: set the weight to 0 directly. */
+  signal?: string;
   /** The canary request this abort follows, when there is one. */
   of?: string;
   timeoutMs: number;
@@ -24,6 +32,7 @@ const abort: Step<CanaryAbortPlan, JobDeps> = {
   dryRun: 'skip',
   async run(ctx) {
     const { plan } = ctx;
+    if (plan.signal) return abortThroughCanary(ctx);
     const p = ctx.deps.traffic.for(plan.target.provider);
     const startedAt = (ctx.state.startedAt as number | undefined) ?? Date.now();
     if (ctx.state.startedAt === undefined) await ctx.save({ startedAt });
@@ -45,8 +54,10 @@ const abort: Step<CanaryAbortPlan, JobDeps> = {
       await ctx.progress(seen.message);
       return { again: 1_000 };
     }
+    // The approver when the request needed one (an alert's), else the person who asked.
+    const by = ctx.request.approver ?? ctx.request.requester;
     const outcome = ctx.state.patched
-      ? `aborted by <@${ctx.request.requester}> at ${plan.weight} %: all traffic on stable`
+      ? `aborted by ${requesterText(by)} at ${plan.weight} %: all traffic on stable`
       : 'no-op: all traffic was already on stable';
     if (!ctx.state.audited) {
       await ctx.deps.audit.append({
@@ -55,7 +66,7 @@ const abort: Step<CanaryAbortPlan, JobDeps> = {
         outcome,
         details: {
           auto: false,
-          by: ctx.request.requester,
+          by,
           reason: ctx.request.reason ?? 'abort requested',
           weight: plan.weight,
           provider: plan.target.provider,
@@ -75,6 +86,11 @@ export const canaryAbortJob: JobDefinition<CanaryAbortPlan, JobDeps> = {
   steps: [abort],
   describe(plan) {
     const t = plan.target;
+    if (plan.signal)
+      return [
+        `*Canary* \`${plan.signal}\` is running (at ${plan.weight} %): its job is told to abort and returns all traffic to stable itself (${t.provider === 'argo-rollouts' ? `Rollout \`${t.namespace}/${t.object}\` aborted` : `canary weight → 0 %`}, context \`${t.context}\`).`,
+        `This request waits up to ${formatDuration(plan.timeoutMs)} for that canary to end, then checks that all traffic is on stable.`,
+      ];
     return [
       `*Traffic* ${t.provider === 'argo-rollouts' ? `Rollout \`${t.namespace}/${t.object}\`: \`kubectl argo rollouts abort\`` : `${t.provider === 'nginx-ingress' ? 'canary Ingress' : 'HTTPRoute'} \`${t.namespace}/${t.object}\`: canary weight ${plan.weight} % → 0 %`} (context \`${t.context}\`)`,
       plan.of

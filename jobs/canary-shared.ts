@@ -7,7 +7,7 @@ import type { Stop, TrafficProvider, TrafficTarget } from '../src/integrations/t
 import type { StepContext, StepResult } from '../src/queue/job-definition.js';
 import { auditContext } from '../src/queue/step-runner.js';
 import { cardKey } from '../src/requests/card-view.js';
-import { actionReply, esc, noteReply, type CardButton } from '../src/slack/cards.js';
+import { actionReply, esc, noteReply, requesterText, type CardButton } from '../src/slack/cards.js';
 import { inWords, readingsLine, type Round } from './canary-analysis.js';
 import type { CanaryPhase, CanarySignals } from './canary-control.js';
 import type { JobDeps } from './deps.js';
@@ -192,9 +192,13 @@ export async function startAbort(
   return returnToStable(ctx);
 }
 
+/** A person as a mention; an alert source (an auto-approved alert's abort) by its name. */
+function abortedBy(a: Aborting): string {
+  return a.auto ? 'automatically' : `by ${requesterText(a.by ?? 'unknown')}`;
+}
+
 function abortOutcome(a: Aborting): string {
-  const who = a.auto ? 'automatically' : `by <@${a.by ?? 'unknown'}>`;
-  return `aborted ${who} at ${a.weight} %: ${a.reason}`;
+  return `aborted ${abortedBy(a)} at ${a.weight} %: ${a.reason}`;
 }
 
 /**
@@ -251,7 +255,7 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
     await ctx.save({ abortAudited: true });
   }
   const lines = [
-    `:rewind: *Canary aborted ${a.auto ? 'automatically' : `by <@${a.by ?? 'unknown'}>`}* at ${a.weight} % (step ${a.step} of ${totalSteps(plan)}): ${esc(a.reason)}`,
+    `:rewind: *Canary aborted ${abortedBy(a)}* at ${a.weight} % (step ${a.step} of ${totalSteps(plan)}): ${esc(a.reason)}`,
     `All traffic is back on stable${plan.stableImage && !a.stableChanged ? ` (\`${plan.stableImage}\`)` : ''}: ${seen.message}.`,
     `Analysis: ${plural(a.rounds, 'round')}, failed checks ${a.failedChecks} of ${plan.maxFailedChecks}. Last: ${a.lastAnalysis}.`,
   ];

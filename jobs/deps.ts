@@ -7,6 +7,7 @@ import type { SyncOwners } from '../src/integrations/kubernetes/owners.js';
 import type { Deployments } from '../src/integrations/kubernetes/types.js';
 import type { Retractions } from '../src/integrations/github/retractions.js';
 import type { Releases } from '../src/integrations/github/types.js';
+import type { RequestStore } from '../src/requests/store.js';
 import type { TargetLocks } from '../src/requests/target-lock.js';
 import type { BackoutRequest } from '../src/requests/types.js';
 import type { People } from '../src/slack/directory.js';
@@ -48,6 +49,8 @@ export interface JobDeps {
   traffic: TrafficProviders;
   /** Signals people send a running canary, and the position it publishes. */
   canary: CanaryBoard;
+  /** Requests read by id (an abort reads how the canary it signalled ended). */
+  requests: Pick<RequestStore, 'get'>;
   /** Sets the status line under a request's state on its card (live canary weight, next step, analysis). */
   statusLine(requestId: string, line: string): Promise<void>;
   /** Argo Rollouts itself, for the gate's one-step promote (Rollouts run by their own pipelines). */

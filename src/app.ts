@@ -476,6 +476,8 @@ export async function startBackout(
       directory,
       flow,
       switches,
+      traffic,
+      canary,
       redis,
       prefix,
       requests,
@@ -575,6 +577,7 @@ export async function startBackout(
         traffic,
         argo,
         canary,
+        requests,
         switches,
         statusLine: async (requestId, line) => {
           await requests.annotate(requestId, { statusLine: line });

@@ -30,9 +30,12 @@ export const alertRuleSchema = z.strictObject({
     .default({}),
   /**
    * What to propose: `rollback` to the revision before the current one (kubectl's `rollout undo`),
-   * or `flag-off`: turn the service's kill switch off (`flag`, default its first `flags.killSwitches`).
+   * `flag-off`: turn the service's kill switch off (`flag`, default its first `flags.killSwitches`),
+   * or `canary-abort`: abort the environment's running canary (its job returns all traffic to
+   * stable), or with no canary job but traffic still on the canary, set its weight to 0. Nothing
+   * is proposed for a canary still waiting for approval, or when all traffic is on stable.
    */
-  propose: z.enum(['rollback', 'flag-off']).default('rollback'),
+  propose: z.enum(['rollback', 'flag-off', 'canary-abort']).default('rollback'),
   flag: z.string().min(1).optional(),
   /** The service; default: the alert's `service` label. */
   service: z.string().optional(),

@@ -398,6 +398,17 @@ export const configSchema = z
           path: ['alerts', 'rules', i, 'flag'],
           message: 'flag-off needs the flag, or a service with flags.killSwitches',
         });
+      const named = rule.service ? cfg.services[rule.service] : undefined;
+      if (
+        rule.propose === 'canary-abort' &&
+        named &&
+        !Object.values(named.environments).some((e) => e.canary)
+      )
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'rules', i, 'propose'],
+          message: `canary-abort needs a service with a canary: block; ${rule.service} has none`,
+        });
       if (rule.silence && !cfg.alerts.alertmanager)
         ctx.addIssue({
           code: 'custom',

@@ -11,11 +11,10 @@ import type { RedisClient } from '../redis/client.js';
 import type { Notifier } from '../slack/notifier.js';
 import { offerStatusPage } from './status-offer.js';
 import { alertRequestKey } from './keys.js';
-import { requestRollback, type RollbackDeps } from '../../commands/rollback.js';
-import { requestSwitch, type FlagDeps } from '../../commands/flag-plan.js';
 import { firingSince, groupLabels, valueOf, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
+import { PROPOSED_KIND, proposalFor, type Proposal, type ProposalDeps } from './proposal.js';
 
 /** Deletes the group's tie only if it still names the request we saw (another delivery may have moved it). */
 const DEL_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -29,7 +28,7 @@ export interface IntakeAnswer {
   detail?: string;
 }
 
-export interface IntakeDeps extends RollbackDeps, FlagDeps {
+export interface IntakeDeps extends ProposalDeps {
   redis: RedisClient;
   prefix: string;
   requests: RequestStore;
@@ -101,9 +100,7 @@ export class AlertIntake {
       match.kind === 'matched'
         ? (match.environment.channel ?? deps.config.incidentChannel)
         : deps.config.incidentChannel;
-    const candidate = newRequestId(
-      match.kind === 'matched' && match.rule.propose === 'flag-off' ? 'flag' : 'rollback',
-    );
+    const candidate = newRequestId(PROPOSED_KIND[match.rule.propose]);
     const claimed = await deps.redis.set(keys.request, candidate, 'EX', GROUP_TTL_S, 'NX');
     if (claimed !== 'OK') {
       const holder = await deps.redis.get(keys.request);
@@ -116,20 +113,20 @@ export class AlertIntake {
           : `${match.service.name} in ${match.environment.name} has no channel and no incidentChannel is set`;
       return this.notPropose(keys, channel, group, match.rule.name, why, log);
     }
-    const flag = match.rule.flag ?? match.service.flags?.killSwitches[0];
-    if (match.rule.propose === 'flag-off' && !flag)
-      return this.notPropose(
-        keys,
-        channel,
-        group,
-        match.rule.name,
-        `${match.service.name} has no kill switch (flags.killSwitches) to turn off.`,
-        log,
-      );
-    const target =
-      match.rule.propose === 'flag-off'
-        ? `${match.service.name}/${match.environment.name}/flag-${flag}`
-        : `${match.service.name}/${match.environment.name}`;
+    let proposal: Proposal;
+    try {
+      proposal = await proposalFor(match, deps);
+    } catch (err) {
+      if (!isBackoutError(err)) {
+        await deps.redis.del(keys.request);
+        throw err;
+      }
+      return this.notPropose(keys, channel, group, match.rule.name, err.message, log);
+    }
+    if ('why' in proposal) return this.notPropose(keys, channel, group, match.rule.name, proposal.why, log);
+    // A canary abort that signals a running canary has its own target: linking to the canary
+    // holding `<service>/<env>` would swallow the proposal; a second group links to the first abort.
+    const { target } = proposal;
     const linked = await this.link(keys, target, group, seen);
     if (linked) return linked;
     const startedAt = firingSince(group) ?? now;
@@ -150,11 +147,7 @@ export class AlertIntake {
     });
     try {
       const inv = { user: SOURCE[group.source], channel };
-      const reason = alertReason(group, match.rule.name);
-      const ref = { service: match.service.name, env: match.environment.name, reason };
-      if (match.rule.propose === 'flag-off')
-        await requestSwitch({ ...ref, flag, direction: 'off' }, inv, deps, { alert: { id: candidate } });
-      else await requestRollback(ref, inv, deps, { alert: { id: candidate } });
+      await proposal.file(inv, alertReason(group, match.rule.name), { id: candidate });
     } catch (err) {
       if (err instanceof BusyError) {
         const again = await this.link(keys, target, group, seen);

@@ -10,8 +10,13 @@ alerts:
       propose: rollback
 `;
 
-/** An Alertmanager v4 webhook body for one HighErrorRate alert of checkout-api. */
-export function alertPayload(groupKey: string, status: 'firing' | 'resolved', env = 'production') {
+/** An Alertmanager v4 webhook body for one HighErrorRate alert of checkout-api (or `service`). */
+export function alertPayload(
+  groupKey: string,
+  status: 'firing' | 'resolved',
+  env = 'production',
+  service = 'checkout-api',
+) {
   return JSON.stringify({
     version: '4',
     groupKey,
@@ -22,7 +27,7 @@ export function alertPayload(groupKey: string, status: 'firing' | 'resolved', en
     commonLabels: {
       alertname: 'HighErrorRate',
       severity: 'critical',
-      service: 'checkout-api',
+      service,
       environment: env,
     },
     commonAnnotations: { summary: '5xx above 5 %' },
@@ -33,7 +38,7 @@ export function alertPayload(groupKey: string, status: 'firing' | 'resolved', en
         labels: {
           alertname: 'HighErrorRate',
           severity: 'critical',
-          service: 'checkout-api',
+          service,
           environment: env,
         },
         annotations: { value: '0.12' },

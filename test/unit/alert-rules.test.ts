@@ -72,6 +72,17 @@ describe('alert rules', () => {
     expect(text).toMatch(/alerts\.rules\.0\.service.*no service called nope/);
     expect(text).toMatch(/alerts\.rules\.0\.matchRe\.a.*regular expression/);
   });
+
+  it('refuses propose: canary-abort for a named service with no canary anywhere', () => {
+    const bad = parseConfigText(
+      `${BASE}\nalerts:\n  rules:\n    - { name: x, service: checkout-api, propose: canary-abort }\n`,
+    );
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.problems.join('\n')).toMatch(
+      /alerts\.rules\.0\.propose.*canary-abort needs a service with a canary: block; checkout-api has none/,
+    );
+  });
 });
 
 describe('hook authentication', () => {
