@@ -14,6 +14,7 @@ import { DEFAULT_TOKEN_ENV, type Environ } from './integrations/prometheus/clien
 import { KubeClients, kubeconfigPaths } from './integrations/kubernetes/clients.js';
 import { readKubeconfigFiles } from './integrations/kubernetes/kubeconfig-file.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
+import { coalescePlanningReads } from './integrations/kubernetes/coalesce.js';
 import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
 import { createTrafficProviders } from './integrations/traffic/index.js';
 import { ArgoRolloutsProvider } from './integrations/traffic/argo-rollouts.js';
@@ -263,6 +264,8 @@ export async function startBackout(
     }
   }
   const deployments = new KubeDeployments(kube);
+  // Commands and modals plan from reads shared while in flight; jobs read afresh.
+  const planning = coalescePlanningReads(deployments);
   // Argo CD Applications and Flux objects that own Deployments (read for plans, paused on request).
   const owners = new KubeSyncOwners(kube);
   const health = new HttpHealthChecker(environ);
@@ -334,7 +337,7 @@ export async function startBackout(
   });
   const rollbackModal = new RollbackModal({
     config,
-    deployments,
+    deployments: planning,
     owners,
     directory,
     flow,
@@ -343,14 +346,14 @@ export async function startBackout(
     log,
   });
   const retractions = new RedisRetractions(redis, prefix, Math.ceil(config.auditRetentionMs / 1000));
-  const retractDeps = { config, releases, retractions, deployments, directory, flow };
+  const retractDeps = { config, releases, retractions, deployments: planning, directory, flow };
   const retractModal = new RetractModal({ ...retractDeps, responder, views: slackApi.views, log });
   const acknowledgeCommand = registerCommands(surface.app, {
     releases,
     retractions,
     retractViews: retractModal,
     config,
-    deployments,
+    deployments: planning,
     owners,
     directory,
     members,
@@ -400,7 +403,14 @@ export async function startBackout(
     followUps: {
       rollback: {
         undo: (request, user, place) =>
-          rollForward(request, user, place, { config, deployments, owners, directory, flow, gates }),
+          rollForward(request, user, place, {
+            config,
+            deployments: planning,
+            owners,
+            directory,
+            flow,
+            gates,
+          }),
         flagInstead: (request, user, place) =>
           flagInsteadOfRollback(request, user, place, { config, switches, directory, flow }),
         statusPage: postStatusPage,
@@ -424,7 +434,7 @@ export async function startBackout(
         undo: (request, user, place) =>
           rollGroupForward(request, user, place, {
             config,
-            deployments,
+            deployments: planning,
             owners,
             directory,
             flow,
@@ -471,7 +481,7 @@ export async function startBackout(
     token: env.BACKOUT_WEBHOOK_TOKEN,
     intake: {
       config,
-      deployments,
+      deployments: planning,
       owners,
       directory,
       flow,

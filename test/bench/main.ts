@@ -290,7 +290,7 @@ async function main(): Promise<number> {
     if (only === 'ack') {
       if (report.ack)
         writeMarkedSection(
-          renderAckSection(report.ack, report.config.services),
+          `${ACK_MARKS.start}\n${renderAckSection(report.ack, report.config.services)}${ACK_MARKS.end}`,
           ACK_MARKS.start,
           ACK_MARKS.end,
         );
