@@ -1,5 +1,6 @@
 import type { AlertRule } from '../config/alerts-schema.js';
 import type { EnvironmentConfig, ServiceConfig } from '../config/model.js';
+import { UsageError } from '../errors.js';
 import type { RequestKind } from '../requests/types.js';
 import { requestRollback, type RollbackDeps } from '../../commands/rollback.js';
 import { requestSwitch, type FlagDeps } from '../../commands/flag-plan.js';
@@ -35,8 +36,14 @@ export async function proposalFor(
       if (!flag) return { why: `${service.name} has no kill switch (flags.killSwitches) to turn off.` };
       return {
         target: `${service.name}/${env.name}/flag-${flag}`,
-        file: (inv, reason, alert) =>
-          requestSwitch({ ...ref, reason, flag, direction: 'off' }, inv, deps, { alert }),
+        file: async (inv, reason, alert) => {
+          const filed = await requestSwitch({ ...ref, reason, flag, direction: 'off' }, inv, deps, { alert });
+          // Already off: nothing to approve, and the group must not be tied to a request never filed.
+          if (!filed.request)
+            throw new UsageError(
+              (filed.message.text ?? `Flag ${flag} is already off.`).replace(/^:[a-z_]+: /, ''),
+            );
+        },
       };
     }
     case 'canary-abort': {

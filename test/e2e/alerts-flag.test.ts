@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LaunchDarklyDouble } from '../doubles/launchdarkly.js';
 import { alertPayload, WEBHOOK_TOKEN } from '../kit/alerts.js';
 import { cardIn, click, waitCard } from '../kit/flows.js';
+import { waitFor } from '../kit/wait.js';
 import { createWorld, defaultConfigYaml, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 
 const LD_TOKEN = 'api-0000-backout-test-token';
@@ -63,5 +64,24 @@ describe('an alert can propose turning the kill switch off instead of a rollback
         'deployment.kubernetes.io/revision'
       ],
     ).toBe('3');
+  });
+
+  it('proposes nothing when the kill switch is already off, and says so in the channel', async () => {
+    const res = await fetch(`http://127.0.0.1:${bot.app.port}/hooks/alertmanager`, {
+      method: 'POST',
+      body: alertPayload('flag-group-again', 'firing'),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
+    });
+    const answer = (await res.json()) as { outcome: string; requestId?: string; detail?: string };
+    expect(answer.outcome).toBe('not-proposed');
+    expect(answer.requestId).toBeUndefined();
+    expect(answer.detail).toMatch(/^Flag `new-checkout` of checkout-api in production is already \*?off/);
+    const notice = await waitFor(
+      () =>
+        world.slack.messages(PEOPLE.checkout).find((m) => !m.thread_ts && /is already \*?off/.test(m.text)),
+      { what: 'the not-proposed notice' },
+    );
+    expect(notice.text).toContain('new-checkout');
+    expect(ld.isOn('shop', 'new-checkout', 'production')).toBe(false);
   });
 });
