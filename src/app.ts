@@ -68,6 +68,7 @@ import { GroupMemberRollbacks, rollGroupForward } from '../commands/rollback-gro
 import type { DestinationStream } from 'pino';
 import { createHooks } from './hooks/index.js';
 import { IncidentFollower } from './incidents/follow.js';
+import { StatusPageQueue } from './incidents/status-queue.js';
 import { checkApprover } from './policy/policy.js';
 import type { BackoutRequest } from './requests/types.js';
 import { AlertmanagerSilences } from './integrations/alerts/silences.js';
@@ -374,17 +375,32 @@ export async function startBackout(
   surface.receiver?.acknowledgeCommandsWith(acknowledgeCommand);
   registerDialog(surface.app, rollbackModal);
   registerDialog(surface.app, retractModal);
-  // Around alert-proposed jobs: silences, status page posts, the timeline at the end.
+  // Status page calls, posted by pump jobs on the timers queue (an outage delays them, across restarts).
+  const statusPages =
+    env.STATUSPAGE_API_KEY && config.statusPageId
+      ? new StatusPageQueue({
+          statusPage: new AtlassianStatusPage(env.STATUSPAGE_API_KEY, env.STATUSPAGE_API_URL),
+          pageId: config.statusPageId,
+          redis,
+          prefix,
+          timers: timersQueue,
+          requests,
+          audit,
+          notifier,
+          log,
+          retryForMs: env.STATUSPAGE_RETRY_FOR,
+        })
+      : undefined;
+  // Around every job: the timeline at its end; around alert-proposed ones also silences and status page posts.
   const follower = new IncidentFollower({
     config,
     redis,
     prefix,
     audit,
+    requests,
     notifier,
     ...(config.alertmanagerUrl ? { silences: new AlertmanagerSilences(config.alertmanagerUrl) } : {}),
-    ...(env.STATUSPAGE_API_KEY
-      ? { statusPage: new AtlassianStatusPage(env.STATUSPAGE_API_KEY, env.STATUSPAGE_API_URL) }
-      : {}),
+    ...(statusPages ? { statusPages } : {}),
     metrics,
     log,
   });
@@ -652,6 +668,7 @@ export async function startBackout(
       metrics,
       log,
       apiWarning: (data) => apiWarnings.fire(data),
+      ...(statusPages ? { statusPage: (job) => statusPages.pump(job) } : {}),
       rolloutGates: () => rolloutWatch.scan(),
     });
     pool.start([

@@ -282,10 +282,19 @@ export class RedisAuditLog implements ChainedAuditLog {
     return { ...body, hash: hashRecord(body) };
   }
 
-  /** Reads records from the stream, in chain order. */
-  async readStream(fromSeq = 1): Promise<AuditRecord[]> {
-    const entries = await this.redis.xrange(this.streamKey, `${fromSeq}-0`, '+');
+  /** Reads records from the stream, in chain order; at most `limit` of them when given. */
+  async readStream(fromSeq = 1, limit?: number): Promise<AuditRecord[]> {
+    const entries =
+      limit === undefined
+        ? await this.redis.xrange(this.streamKey, `${fromSeq}-0`, '+')
+        : await this.redis.xrange(this.streamKey, `${fromSeq}-0`, '+', 'COUNT', limit);
     return entries.map(([, fields]) => JSON.parse(fields[1]!) as AuditRecord);
+  }
+
+  /** The last `count` records of the stream, in chain order. */
+  async readLast(count: number): Promise<AuditRecord[]> {
+    const entries = await this.redis.xrevrange(this.streamKey, '+', '-', 'COUNT', count);
+    return entries.reverse().map(([, fields]) => JSON.parse(fields[1]!) as AuditRecord);
   }
 
   /** The chain head as Redis records it: the last seq and its hash. */

@@ -112,6 +112,19 @@ export const envSchema = z.object({
   /** Atlassian Statuspage API base (default https://api.statuspage.io/v1) and API key, for status page posts. */
   STATUSPAGE_API_URL: optionalUrl('e.g. https://api.statuspage.io/v1'),
   STATUSPAGE_API_KEY: z.string().min(1).optional(),
+  /** How long a failing Statuspage call is retried (from the timers queue) before the thread is told to post by hand. */
+  STATUSPAGE_RETRY_FOR: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return 30 * 60_000;
+      const ms = parseDuration(v);
+      if (ms === undefined || ms < 1_000 || ms > 86_400_000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration from 1s to 24h, such as 30m' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl('the OTLP/HTTP endpoint base, e.g. http://otel-collector:4318'),
   /** Deadline of one Kubernetes API call (client-node has none of its own). */
   BACKOUT_KUBE_TIMEOUT: z

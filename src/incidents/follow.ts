@@ -3,21 +3,22 @@ import type { RedisAuditLog } from '../audit/log.js';
 import type { AlertRule } from '../config/alerts-schema.js';
 import type { Config } from '../config/model.js';
 import type { Silences, SilenceMatcher } from '../integrations/alerts/silences.js';
-import type { StatusPage } from '../integrations/statuspage/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { STEP_RUN_DEADLINE_MS } from '../queue/step-runner.js';
 import { cardKey } from '../requests/card-view.js';
+import type { RequestStore } from '../requests/store.js';
 import type { BackoutRequest } from '../requests/types.js';
 import type { RedisClient } from '../redis/client.js';
 import { esc } from '../slack/cards.js';
 import type { Notifier } from '../slack/notifier.js';
 import { slackDate } from '../text/time.js';
-import { alertRequestKey } from './keys.js';
+import { alertRequestKey, observedEndKey } from './keys.js';
 import { UsageError } from '../errors.js';
-import type { JobLifecycle } from './lifecycle.js';
+import type { FinishedStep, JobLifecycle } from './lifecycle.js';
 import { StatusPagePoster } from './status-post.js';
-import { buildTimeline, STAGES } from './timeline.js';
+import type { StatusPageQueue } from './status-queue.js';
+import { buildTimeline, STAGES, type Timeline } from './timeline.js';
 import { timelineReply } from './timeline-text.js';
 
 /** What bounds a job's run, read from its plan: the rollout timeout and the stability window. */
@@ -26,31 +27,36 @@ const planBounds = z.object({
   health: z.object({ stabilityWindow: z.number().optional() }).optional(),
 });
 
+/** Records read for a timeline at most: a job's end stays cheap however busy the audit stream is. */
+const TIMELINE_RECORDS = 5_000;
+/** How long a run's end is remembered as observed, so a re-told end does not count twice. */
+const OBSERVED_TTL_S = 7 * 86_400;
+
 export interface FollowDeps {
   config: Config;
   redis: RedisClient;
   prefix: string;
-  audit: Pick<RedisAuditLog, 'append' | 'readStream'>;
+  audit: Pick<RedisAuditLog, 'append' | 'readStream' | 'readLast'>;
+  requests: Pick<RequestStore, 'auditStart'>;
   notifier: Notifier;
   silences?: Silences;
-  statusPage?: StatusPage;
+  /** Set when a status page is configured (STATUSPAGE_API_KEY and alerts.statusPage.pageId). */
+  statusPages?: StatusPageQueue;
   metrics: Metrics;
   log: Logger;
 }
 
 /**
- * Around the job of an alert's proposal: a silence while it rolls out (expired when it ends, never
- * outliving it), the status page kept up to date off the job's path, and at the end the timeline
- * in the thread from the audit log, with its stage durations in backout_time_to_mitigate_seconds.
+ * Around every job: at its end, the timeline in its thread from the audit log (a group's parent
+ * covering its children), with its stage durations in backout_time_to_mitigate_seconds. Around the
+ * job of an alert's proposal also a silence while it rolls out (expired when it ends, never
+ * outliving it) and the status page kept up to date off the job's path.
  */
 export class IncidentFollower implements JobLifecycle {
   private readonly posts: StatusPagePoster | undefined;
 
   constructor(private readonly deps: FollowDeps) {
-    this.posts =
-      deps.statusPage && deps.config.statusPageId
-        ? new StatusPagePoster({ ...deps, statusPage: deps.statusPage, pageId: deps.config.statusPageId })
-        : undefined;
+    this.posts = deps.statusPages ? new StatusPagePoster(deps.statusPages) : undefined;
   }
 
   private async meta(request: BackoutRequest) {
@@ -63,28 +69,60 @@ export class IncidentFollower implements JobLifecycle {
   async started(request: BackoutRequest): Promise<void> {
     const meta = await this.meta(request);
     if (!meta?.rule) return;
-    if (meta.rule.statusPage?.auto && this.posts) this.posts.opened(request, meta.rule, meta, 'backout');
+    if (meta.rule.statusPage?.auto && this.posts)
+      await this.posts.opened(request, meta.rule, meta, 'backout');
     if (meta.rule.silence && this.deps.silences) await this.silence(request, meta.rule);
+  }
+
+  async stepFinished(request: BackoutRequest, step: FinishedStep): Promise<void> {
+    // Only alert proposals have a status page incident: no status page, nothing to look up.
+    if (!this.posts) return;
+    const meta = await this.meta(request);
+    if (meta?.rule?.statusPage) await this.posts.progressed(request, step);
   }
 
   async ended(request: BackoutRequest): Promise<void> {
     const meta = await this.meta(request);
-    if (!meta) return;
-    await this.unsilence(request);
-    if (meta.rule?.statusPage && this.posts) await this.posts.closed(request, meta.rule);
-    const records = await this.deps.audit.readStream(meta.firstSeq);
-    const timeline = buildTimeline(records, [request.id]);
-    for (const s of STAGES) {
-      const v = timeline.stages[s];
-      // alert → proposal was observed when the proposal was filed.
-      if (v !== undefined && s !== 'alert_to_proposal')
-        this.deps.metrics.timeToMitigate.observe({ stage: s }, v);
+    if (meta) {
+      await this.unsilence(request);
+      if (meta.rule?.statusPage && this.posts) await this.posts.closed(request, meta.rule);
+    }
+    // A child (a retraction's rollback, a group's member) is in its parent's timeline.
+    if (request.parentId) return;
+    const timeline = await this.timeline(request, meta?.firstSeq);
+    if (request.mutating && (await this.firstEnd(request))) {
+      for (const s of STAGES) {
+        const v = timeline.stages[s];
+        // alert → proposal was observed when the proposal was filed.
+        if (v !== undefined && s !== 'alert_to_proposal')
+          this.deps.metrics.timeToMitigate.observe({ stage: s }, v);
+      }
     }
     await this.deps.notifier.reply(
       cardKey(request.id),
       `${request.id}.timeline.r${request.run}`,
       timelineReply(timeline),
     );
+  }
+
+  /** From where the request's records start (its alert's, else its own request.created), capped. */
+  private async timeline(request: BackoutRequest, alertSeq?: number): Promise<Timeline> {
+    const own = await this.deps.requests.auditStart(request.id);
+    const from = Math.min(alertSeq ?? Infinity, own ?? Infinity);
+    // Filed before where it starts was kept: the latest records are the likeliest to hold it.
+    const records = Number.isFinite(from)
+      ? await this.deps.audit.readStream(from, TIMELINE_RECORDS)
+      : await this.deps.audit.readLast(TIMELINE_RECORDS);
+    const ended = records.some(
+      (r) => r.requestId === request.id && (r.type === 'job.succeeded' || r.type === 'job.failed'),
+    );
+    return buildTimeline(records, [request.id], { partial: !ended });
+  }
+
+  /** True the first time a run's end is seen (its stages are observed once, however often it is told). */
+  private async firstEnd(request: BackoutRequest): Promise<boolean> {
+    const key = observedEndKey(this.deps.prefix, request.id, request.run);
+    return (await this.deps.redis.set(key, '1', 'EX', OBSERVED_TTL_S, 'NX')) === 'OK';
   }
 
   /** The thread's "Post to status page" button: opens the drafted incident now (the clicker's rights are checked before). */
@@ -99,7 +137,7 @@ export class IncidentFollower implements JobLifecycle {
         ok: false,
         message: 'The status page incident for this request is already posted; nothing more was done.',
       };
-    this.posts.opened(request, meta.rule, meta, user);
+    await this.posts.opened(request, meta.rule, meta, user);
     return {
       ok: true,
       message:

@@ -1,12 +1,25 @@
 import type { BackoutRequest } from '../requests/types.js';
 
+/** A step of a job that has just finished, as the step runner saw it. */
+export interface FinishedStep {
+  name: string;
+  /** 1-based, of `steps` (every step name of the job, in order). */
+  index: number;
+  steps: readonly string[];
+  /** The run of the request (1, then +1 per Retry). */
+  run: number;
+}
+
 /**
  * What happens around a job, not in it: told when a job starts (after `job.started` is recorded)
  * and when it ends (after `job.succeeded` / `job.failed`). Listeners bound their own outbound calls.
+ * `stepFinished` (after `step.finished` is recorded) is not awaited by the job: it must only hand
+ * work on (a Redis write, a queued job), never wait on anything slow itself.
  */
 export interface JobLifecycle {
   started(request: BackoutRequest): Promise<void>;
   ended(request: BackoutRequest): Promise<void>;
+  stepFinished?(request: BackoutRequest, step: FinishedStep): Promise<void>;
 }
 
 /** Tells every listener, in order; one failing does not keep the next from being told. */
@@ -16,5 +29,18 @@ export function lifecycles(...all: JobLifecycle[]): JobLifecycle {
     for (const l of all) await l[what](request).catch((err: unknown) => errors.push(err));
     if (errors.length) throw errors[0];
   };
-  return { started: (r) => each('started', r), ended: (r) => each('ended', r) };
+  const stepping = all.filter((l) => l.stepFinished !== undefined);
+  return {
+    started: (r) => each('started', r),
+    ended: (r) => each('ended', r),
+    ...(stepping.length
+      ? {
+          stepFinished: async (r, step) => {
+            const results = await Promise.allSettled(stepping.map(async (l) => l.stepFinished?.(r, step)));
+            const failed = results.find((x) => x.status === 'rejected');
+            if (failed) throw failed.reason;
+          },
+        }
+      : {}),
+  };
 }

@@ -20,11 +20,19 @@ export const STAGES: Stage[] = [
 ];
 
 export interface Timeline {
+  /** The requests asked for, then the children they filed (a retraction's rollbacks, a group's members). */
   requestIds: string[];
   entries: TimelineEntry[];
   /** Seconds per stage, where both ends were recorded. */
   stages: Partial<Record<Stage, number>>;
+  /** Set when the records read were capped: later ones may be missing. */
+  partial?: boolean;
 }
+
+/** Steps after which a job's change is in place, most telling first (a rollback's `wait` follows its `apply`). */
+export const APPLIED_STEPS = ['wait', 'apply', 'abort', 'restore', 'write', 'remove'];
+/** Steps that check the change took (a rollback's `verify`, a flag's `confirm`). */
+export const VERIFIED_STEPS = ['verify', 'confirm'];
 
 const ms = (r: AuditRecord) => Date.parse(r.ts);
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -98,32 +106,61 @@ function entryOf(r: AuditRecord): TimelineEntry[] {
   }
 }
 
-/** The incident's timeline from backout's own audit records (never from Slack), with its stage durations. */
-export function buildTimeline(records: readonly AuditRecord[], requestIds: readonly string[]): Timeline {
+/**
+ * The incident's timeline from backout's own audit records (never from Slack), with its stage
+ * durations. Children the requests filed (request.created naming a parent) are part of it: a
+ * group is applied and verified when its last member is.
+ */
+export function buildTimeline(
+  records: readonly AuditRecord[],
+  requestIds: readonly string[],
+  opts: { partial?: boolean } = {},
+): Timeline {
   const ids = new Set(requestIds);
+  // Records are in chain order, so a child's request.created comes after its parent's.
+  for (const r of records) {
+    const parent = str(r.details?.parentId);
+    if (r.type === 'request.created' && r.requestId && parent && ids.has(parent)) ids.add(r.requestId);
+  }
   const mine = records.filter((r) => r.requestId !== undefined && ids.has(r.requestId));
   const entries = mine.flatMap(entryOf).sort((a, b) => a.at - b.at);
-  const first = (type: string, pred: (r: AuditRecord) => boolean = () => true) => {
-    const r = mine.find((x) => x.type === type && pred(x));
+  const first = (type: string) => {
+    const r = mine.find((x) => x.type === type);
     return r ? ms(r) : undefined;
   };
   const received = mine.find((r) => r.type === 'alert.received');
   const fired = received ? Date.parse(str(received.details?.startsAt) ?? '') : NaN;
   const created = first('request.created');
   const approved = first('request.approved');
-  const stepDone = (name: string) => first('step.finished', (r) => r.details?.step === name);
-  const applied = stepDone('wait') ?? stepDone('apply');
-  const verified = stepDone('verify');
   const stages: Partial<Record<Stage, number>> = {};
   const span = (stage: Stage, from?: number, to?: number) => {
     if (from !== undefined && to !== undefined && Number.isFinite(from) && to >= from)
       stages[stage] = (to - from) / 1000;
   };
+  const applied = lastOfEach(mine, APPLIED_STEPS);
   span('alert_to_proposal', Number.isFinite(fired) ? fired : undefined, created);
   span('proposal_to_approval', created, approved);
   span('approval_to_applied', approved, applied);
-  span('applied_to_verified', applied, verified);
-  return { requestIds: [...ids], entries, stages };
+  span('applied_to_verified', applied, lastOfEach(mine, VERIFIED_STEPS));
+  return { requestIds: [...ids], entries, stages, ...(opts.partial ? { partial: true } : {}) };
+}
+
+/** Per request, when the first of `steps` it finished (by preference) was done; the latest of those. */
+function lastOfEach(records: readonly AuditRecord[], steps: readonly string[]): number | undefined {
+  const done = new Map<string, Map<string, number>>();
+  for (const r of records) {
+    const step = str(r.details?.step);
+    if (r.type !== 'step.finished' || !step || !steps.includes(step)) continue;
+    const byStep = done.get(r.requestId!) ?? new Map<string, number>();
+    if (!byStep.has(step)) byStep.set(step, ms(r));
+    done.set(r.requestId!, byStep);
+  }
+  let latest: number | undefined;
+  for (const byStep of done.values()) {
+    const at = steps.map((s) => byStep.get(s)).find((t) => t !== undefined)!;
+    latest = latest === undefined ? at : Math.max(latest, at);
+  }
+  return latest;
 }
 
 const STAGE_WORDS: Record<Stage, string> = {
@@ -138,9 +175,10 @@ export function timelineMarkdown(t: Timeline): string {
   const lines = [`# Timeline of ${t.requestIds.join(', ')}`, ''];
   for (const e of t.entries) {
     lines.push(
-      `- ${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)} UTC — ${e.what}${e.who ? ` by ${e.who}` : ''}`,
+      `- ${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)} UTC — ${whose(t, e)}${e.what}${e.who ? ` by ${e.who}` : ''}`,
     );
   }
+  if (t.partial) lines.push('- … (more records than were read; the rest are in the audit log)');
   lines.push('', '## Time to mitigate', '');
   for (const s of STAGES) {
     const v = t.stages[s];
@@ -153,4 +191,9 @@ export function timelineMarkdown(t: Timeline): string {
 
 export function stageWords(s: Stage): string {
   return STAGE_WORDS[s];
+}
+
+/** In a timeline of several requests, which one an entry is about ("rb-7kq2m9x4: "). */
+export function whose(t: Timeline, e: TimelineEntry): string {
+  return t.requestIds.length > 1 && e.requestId ? `${e.requestId}: ` : '';
 }

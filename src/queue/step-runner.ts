@@ -94,12 +94,17 @@ export function createStepRunner<D>(
     if (!request) throw new UnrecoverableError(`request ${data.requestId} no longer exists`);
     const def = definitions.get(request.kind);
     if (!def) throw new UnrecoverableError(`no job is defined for ${request.kind}`);
-    if (request.state === 'succeeded' || request.state === 'failed') return request.outcome ?? request.state;
+    const log = deps.log.child({ requestId: request.id, jobId: job.id, kind: request.kind, run: data.run });
+    if (request.state === 'succeeded' || request.state === 'failed') {
+      // Ended by a run that stopped before its job completed: what follows an end is told again
+      // (each listener keeps that once per run).
+      if (data.run === request.run) await tell('ended', request, log);
+      return request.outcome ?? request.state;
+    }
     if (request.state !== 'approved' && request.state !== 'running') {
       throw new UnrecoverableError(`request ${request.id} is ${request.state}; only approved requests run`);
     }
 
-    const log = deps.log.child({ requestId: request.id, jobId: job.id, kind: request.kind, run: data.run });
     tokens.set(job, token);
     if (request.state === 'approved') {
       if (!data.state.started) {
@@ -368,6 +373,16 @@ export function createStepRunner<D>(
       ...auditContext(request),
       details: { step: step.name, run: job.data.run, durationMs },
     });
+    const stepFinished = deps.lifecycle?.stepFinished?.bind(deps.lifecycle);
+    if (!stepFinished) return;
+    // Off the job's path: the listener only hands the work on, and the next step does not wait for it.
+    const steps = definitions.get(request.kind)?.steps.map((s) => s.name) ?? [step.name];
+    void stepFinished(request, {
+      name: step.name,
+      index: steps.indexOf(step.name) + 1,
+      steps,
+      run: job.data.run,
+    }).catch((err: unknown) => deps.log.warn({ err, requestId: request.id }, 'step listener failed'));
   }
 
   async function succeed(

@@ -10,6 +10,7 @@ import { channelsWithBacklog } from '../slack/notify-worker.js';
 import type { JobData } from './job-definition.js';
 import type { ApiWarningJob } from '../../jobs/api-warnings.js';
 import { freeOrphanedLocks } from './orphan-locks.js';
+import { STATUSPAGE_JOB } from '../incidents/keys.js';
 
 export const SWEEP_EVERY_MS = 30_000;
 
@@ -31,6 +32,8 @@ export function createTimerProcessor(deps: {
   log: Logger;
   /** Runs a due API retirement reminder. */
   apiWarning?: (data: ApiWarningJob) => Promise<string>;
+  /** Posts what a request wants on the status page (retried by BullMQ while Statuspage fails). */
+  statusPage?: (job: Job<{ requestId?: string }>) => Promise<void>;
   /** Reads the watched Argo Rollouts and files a card for each new indefinite pause. */
   rolloutGates?: () => Promise<number>;
 }) {
@@ -38,6 +41,10 @@ export function createTimerProcessor(deps: {
     if (job.name === 'api-warning' && deps.apiWarning) {
       const result = await deps.apiWarning(job.data as unknown as ApiWarningJob);
       deps.log.info({ reminder: job.id, result }, 'API retirement reminder');
+      return;
+    }
+    if (job.name === STATUSPAGE_JOB && deps.statusPage) {
+      await deps.statusPage(job);
       return;
     }
     if (job.name === 'rollout-gates' && deps.rolloutGates) {

@@ -151,7 +151,7 @@ export class RequestFlow {
         ...(input.child ? { parentJob: input.child.job } : {}),
         ...(input.forward ? { forward: input.forward } : {}),
       })) as BackoutRequest<P>;
-      await deps.audit.append({
+      const created = await deps.audit.append({
         type: 'request.created',
         ...auditContext(request),
         ...(request.reason
@@ -173,6 +173,7 @@ export class RequestFlow {
               },
             }),
       });
+      await deps.requests.rememberAuditStart(id, created.seq);
       await deps.notifier.post(cardKey(id), input.slack.channel, deps.cards.render(request), {
         ...(input.slack.threadTs ? { threadTs: input.slack.threadTs } : {}),
       });

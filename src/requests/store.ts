@@ -258,6 +258,19 @@ export class RequestStore {
     await this.redis.multi().hset(this.key(id), flat).hincrby(this.key(id), 'version', 1).exec();
   }
 
+  /**
+   * Where the request's own audit records start (its request.created seq), so what reads its
+   * history later (the timeline at its job's end) starts there rather than at the stream's start.
+   */
+  async rememberAuditStart(id: string, seq: number): Promise<void> {
+    await this.redis.set(`${this.prefix}:req-audit-from:${id}`, seq, 'EX', this.retentionSeconds);
+  }
+
+  async auditStart(id: string): Promise<number | undefined> {
+    const seq = Number(await this.redis.get(`${this.prefix}:req-audit-from:${id}`));
+    return Number.isInteger(seq) && seq > 0 ? seq : undefined;
+  }
+
   async incrementRun(id: string): Promise<number> {
     return this.redis.hincrby(this.key(id), 'run', 1);
   }

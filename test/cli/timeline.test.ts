@@ -8,6 +8,8 @@ import { captureIo } from './kit.js';
 
 const ID = 'rb-alert001';
 const OTHER = 'rb-other002';
+const GROUP = 'rg-group003';
+const MEMBER = 'rb-member04';
 
 function spec(id: string, channel: string): RequestSpec {
   return {
@@ -53,6 +55,26 @@ describe('backout timeline', () => {
       { type: 'step.finished', ...base, details: { step: 'wait', durationMs: 4000 } },
       { type: 'step.finished', ...base, details: { step: 'verify', durationMs: 120_000 } },
       { type: 'job.succeeded', ...base, outcome: 'healthy' },
+      {
+        type: 'request.created',
+        requestId: GROUP,
+        service: 'storefront',
+        details: { title: 'Roll back group' },
+      },
+      { type: 'request.approved', requestId: GROUP, service: 'storefront', approver: 'U0SRE2' },
+      {
+        type: 'request.created',
+        requestId: MEMBER,
+        service: 'cart-api',
+        details: { title: 'Roll back cart-api', parentId: GROUP },
+      },
+      {
+        type: 'step.finished',
+        requestId: MEMBER,
+        service: 'cart-api',
+        details: { step: 'wait', durationMs: 900 },
+      },
+      { type: 'job.succeeded', requestId: GROUP, service: 'storefront', outcome: 'all members rolled back' },
     ];
     for (const e of events) await kit.audit.append(e);
   });
@@ -105,6 +127,17 @@ describe('backout timeline', () => {
       'proposal_to_approval',
     ]);
     expect(t.entries[0]?.at).toBe(firedAt.replace(/\.\d{3}Z$/, (m) => m));
+  });
+
+  it('a group’s timeline covers the requests it filed, each entry naming its request', async () => {
+    const cap = captureIo(kit.env);
+    expect(await runCliCommand(['timeline', GROUP], cap.io)).toBe(0);
+    const md = cap.stdout();
+    expect(md).toContain(`# Timeline of ${GROUP}, ${MEMBER}`);
+    expect(md).toContain(`${GROUP}: Approved by U0SRE2`);
+    expect(md).toContain(`${MEMBER}: Step wait done in 900ms`);
+    expect(md).not.toContain(ID);
+    expect(md).toContain('approval → applied:');
   });
 
   it.each([

@@ -4,7 +4,8 @@
  * `PATCH /v1/pages/{page_id}/incidents/{incident_id}` with a JSON `incident` object whose
  * `status` is a realtime incident status and whose `components` map component ids to a component
  * status, `component_ids` naming the same components (422 otherwise); 404 for an unknown page or
- * incident. `outage()` makes every call answer 503, as during a Statuspage incident of its own.
+ * incident. `outage()` makes every call answer 503, as during a Statuspage incident of its own
+ * (or another status: `outage(true, 422)` refuses every call as invalid).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -37,7 +38,7 @@ export interface StoredIncident {
 export class StatuspageDouble {
   readonly calls: StatuspageCall[] = [];
   readonly incidents = new Map<string, StoredIncident>();
-  private down = false;
+  private down: number | undefined;
   private url = '';
 
   private constructor(
@@ -75,8 +76,8 @@ export class StatuspageDouble {
     return this.url;
   }
 
-  outage(on = true): void {
-    this.down = on;
+  outage(on = true, status = 503): void {
+    this.down = on ? status : undefined;
   }
 
   private handle(
@@ -85,7 +86,8 @@ export class StatuspageDouble {
     headers: Record<string, string | string[] | undefined>,
     body: unknown,
   ): [number, unknown] {
-    if (this.down) return [503, { error: 'Service Unavailable' }];
+    if (this.down !== undefined)
+      return [this.down, { error: this.down === 503 ? 'Service Unavailable' : 'Refused' }];
     if (headers.authorization !== `OAuth ${this.apiKey}`) return [401, { error: 'Could not authenticate' }];
     if (!String(headers['content-type'] ?? '').startsWith('application/json'))
       return [415, { error: 'Content-Type must be application/json' }];

@@ -27,6 +27,10 @@ describe('around an alert’s rollback: an Alertmanager silence, the status page
       body: alertPayload(groupKey, 'firing').replaceAll('HighErrorRate', alertname),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
     });
+  const records = async () =>
+    (await world.redis.xrange(`${world.prefix}:audit:stream`, '-', '+')).map(
+      ([, f]) => JSON.parse(f[1]!) as { type: string; requestId?: string; details?: Record<string, unknown> },
+    );
   const silences = async (): Promise<Silence[]> =>
     (await (await fetch(`${alertmanager.url}/api/v2/silences`)).json()) as Silence[];
 
@@ -63,6 +67,8 @@ alerts:
       BACKOUT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
       STATUSPAGE_API_URL: statuspage.apiUrl,
       STATUSPAGE_API_KEY: statuspage.apiKey,
+      // Ten attempts spread over a minute: the first few within a second or two, then further apart.
+      STATUSPAGE_RETRY_FOR: '60s',
     });
   }, 60_000);
   afterAll(async () => {
@@ -104,12 +110,20 @@ alerts:
     expect(text).toMatch(/Status page: create incident done/);
     expect(text).toMatch(/Status page: resolve incident done/);
 
-    // The status page saw the incident opened with component impact, then resolved as operational.
+    // The status page saw the incident opened with component impact, told once the rollout was
+    // done that it is being verified, then resolved as operational — in that order.
     const [incident] = [...statuspage.incidents.values()];
     expect(incident?.name).toBe('checkout-api errors (HighErrorRate)');
-    expect(incident?.updates.map((u) => u.status)).toEqual(['identified', 'resolved']);
+    expect(incident?.updates.map((u) => u.status)).toEqual(['identified', 'monitoring', 'resolved']);
+    expect(incident?.updates[1]?.body).toBe(
+      'checkout-api was rolled back; we are verifying that it is healthy. Next update when it is verified.',
+    );
     expect(incident?.components).toEqual({ cmp0checkout: 'operational' });
-    expect(statuspage.calls.map((c) => `${c.method} ${c.status}`)).toEqual(['POST 201', 'PATCH 200']);
+    expect(statuspage.calls.map((c) => `${c.method} ${c.status}`)).toEqual([
+      'POST 201',
+      'PATCH 200',
+      'PATCH 200',
+    ]);
 
     // The timeline comes from the audit log: alert, proposal, approver, steps with durations, verdict.
     const timeline = world.slack.thread(card.channel, card.ts).find((m) => /Timeline/.test(m.text))!.text;
@@ -128,6 +142,13 @@ alerts:
       /\*Time to mitigate:\* alert → proposal \*.+\* {2}· {2}proposal → approval \*.+\* {2}· {2}approval → applied \*.+\* {2}· {2}applied → verified \*.+\*/,
     );
     expect(timeline).toContain('Status page: create incident done');
+    // The job's end waited (briefly) for its last post, so the timeline shows it.
+    expect(timeline.indexOf('Status page: post progress done')).toBeGreaterThan(
+      timeline.indexOf('Step wait done in'),
+    );
+    expect(timeline.indexOf('Status page: resolve incident done')).toBeGreaterThan(
+      timeline.indexOf('Finished:'),
+    );
 
     const metrics = await (await fetch(`http://127.0.0.1:${bot.app.port}/metrics`)).text();
     for (const stage of [
@@ -147,28 +168,58 @@ alerts:
     expect(types.indexOf('incident.silenced')).toBeLessThan(types.indexOf('step.started'));
     expect(types.indexOf('incident.unsilenced')).toBeGreaterThan(types.indexOf('job.succeeded'));
     expect(types).toContain('incident.unsilenced');
-    expect(types.filter((t) => t === 'statuspage.call')).toHaveLength(2);
+    expect(types.filter((t) => t === 'statuspage.call')).toHaveLength(3);
   }, 60_000);
 
-  it('a status page outage delays its posts but never the rollback', async () => {
+  it('an outage longer than a few attempts is retried from the queue: the rollback is not held up, and the incident is opened and resolved late, in order', async () => {
     statuspage.outage();
     const callsBefore = statuspage.calls.length;
+    const incidentsBefore = statuspage.incidents.size;
+    const seqBefore = (await records()).length;
     expect((await deliver('g-incident-2')).status).toBe(200);
     const card = await cardIn(world, PEOPLE.checkout, 1);
     await waitCard(world, card, /HighErrorRate/);
     await click(world, bot, card, 'backout_approve', PEOPLE.sre2);
-    // The rollback finishes while the status page is still refusing every call.
+    // The rollback finishes, and its timeline is posted, while the status page still refuses every call.
     await waitCard(world, card, /Done — healthy/);
-    expect(statuspage.calls.slice(callsBefore).every((c) => c.status === 503)).toBe(true);
     const thread = () => world.slack.transcript(card.channel, card.ts);
-    await waitFor(() => /could not create incident after 3 attempts/.test(thread()), {
-      what: 'the status page failure in the thread',
-      timeoutMs: 30_000,
-    });
-    expect(thread()).toContain('The rollback was not held up by it');
-    await waitFor(() => /Timeline/.test(thread()), { what: 'the timeline', timeoutMs: 30_000 });
+    await waitFor(() => /Timeline/.test(thread()), { what: 'the timeline' });
+    expect(statuspage.calls.slice(callsBefore).every((c) => c.status === 503)).toBe(true);
+    expect(thread()).toMatch(
+      /Status page: could not create incident \(Statuspage answered 503[^)]*\)\. It is retried in the background for up to 1m; the rollback is not held up by it\./,
+    );
+    // More failed attempts than the three a call used to get before it was dropped.
+    const calls = async () => (await records()).slice(seqBefore).filter((r) => r.type === 'statuspage.call');
+    await waitFor(async () => (await calls()).length >= 4, { what: 'a fourth failed attempt' });
     statuspage.outage(false);
-  }, 90_000);
+
+    const incident = await waitFor(
+      () => [...statuspage.incidents.values()][incidentsBefore]?.status === 'resolved',
+      { what: 'the incident opened and resolved once Statuspage answers', timeoutMs: 60_000 },
+    ).then(() => [...statuspage.incidents.values()][incidentsBefore]!);
+    // Opened once, then straight to resolved: the progress update, overtaken by the end while
+    // Statuspage was down, is never posted after it.
+    expect(incident.updates.map((u) => u.status)).toEqual(['identified', 'resolved']);
+    expect(statuspage.incidents.size).toBe(incidentsBefore + 1);
+    await waitFor(() => /resolve incident done/.test(thread()), { what: 'the resolve in the thread' });
+    expect(thread()).toMatch(
+      /Status page: create incident done after \d+ attempts \([^)]+ late: Statuspage was failing\)/,
+    );
+    expect(thread().match(/retried in the background/g)).toHaveLength(1);
+    // Every attempt is audited; the first that went through came after the rollback had ended.
+    const all = await records();
+    const mine = all.slice(seqBefore);
+    const attempts = mine.filter((r) => r.type === 'statuspage.call');
+    expect(attempts.filter((r) => r.details?.ok === false).length).toBeGreaterThanOrEqual(4);
+    expect(attempts.filter((r) => r.details?.ok === true).map((r) => r.details?.action)).toEqual([
+      'create incident',
+      'resolve incident',
+    ]);
+    const ended = mine.findIndex((r) => r.type === 'job.succeeded');
+    const firstOk = mine.findIndex((r) => r.type === 'statuspage.call' && r.details?.ok === true);
+    expect(ended).toBeGreaterThanOrEqual(0);
+    expect(firstOk).toBeGreaterThan(ended);
+  }, 120_000);
 
   it('with auto off, the thread offers the drafted post; an approver posts it before approving, a stranger cannot', async () => {
     const before = statuspage.calls.length;
@@ -214,5 +265,24 @@ alerts:
           r.type === 'statuspage.call' && r.details?.action === 'create incident' && r.actor === PEOPLE.sre1,
       );
     expect(calls).toHaveLength(1);
+  }, 60_000);
+
+  it('a call Statuspage refuses as invalid is not retried: the thread says once to post it by hand', async () => {
+    statuspage.outage(true, 422);
+    const callsBefore = statuspage.calls.length;
+    expect((await deliver('g-incident-4')).status).toBe(200);
+    const card = await cardIn(world, PEOPLE.checkout, 3);
+    await waitCard(world, card, /HighErrorRate/);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre1);
+    await waitCard(world, card, /Done — healthy/);
+    const thread = () => world.slack.transcript(card.channel, card.ts);
+    await waitFor(() => /Timeline/.test(thread()), { what: 'the timeline' });
+    expect(thread()).toMatch(
+      /:warning: Status page: gave up on create incident after 1 attempt \(Statuspage answered 422[^)]*\)\. The rollback was not held up by it\. Post it on the status page by hand/,
+    );
+    expect(thread()).not.toContain('retried in the background');
+    // Nothing more goes to the page for this request: no update of an incident it never opened.
+    expect(statuspage.calls.slice(callsBefore).map((c) => `${c.method} ${c.status}`)).toEqual(['POST 422']);
+    statuspage.outage(false);
   }, 60_000);
 });

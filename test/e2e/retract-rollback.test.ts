@@ -73,6 +73,18 @@ describe('--rollback rolls back every environment running the tag, as children r
     expect(transcript).toMatch(
       /:white_check_mark: staging: rolled back \(`rb-[a-z0-9]{8}`\) — \*rolled out \(no health checks configured\)\*/,
     );
+
+    // One timeline, in the retraction's thread, covering both rollbacks; none in theirs.
+    const isTimeline = (text: string) => text.startsWith(':clipboard: *Timeline*');
+    const timeline = await waitFor(
+      () => world.slack.thread(PEOPLE.checkout, card.ts).find((m) => isTimeline(m.text))?.text,
+      { what: 'the retraction’s timeline' },
+    );
+    expect(timeline).toMatch(/Timeline\* of rt-[a-z0-9]{8} and the 2 requests it filed/);
+    expect(timeline.match(/rb-[a-z0-9]{8}: Step verify done in/g)).toHaveLength(2);
+    expect(timeline).toMatch(/rt-[a-z0-9]{8}: Approved by <@U0SRE1>/);
+    for (const child of children)
+      expect(world.slack.thread(PEOPLE.checkout, child.ts).some((m) => isTimeline(m.text))).toBe(false);
   });
 });
 
