@@ -1,7 +1,7 @@
 import type { JobDefinition } from '../queue/job-definition.js';
 import { needsQuorum } from '../policy/quorum.js';
 import { requestCard, type CardButton } from '../slack/cards.js';
-import type { Notifier, SlackMessage } from '../slack/notifier.js';
+import { isUnqueuedMessage, type Notifier, type SlackMessage } from '../slack/notifier.js';
 import type { RequestStore } from './store.js';
 import type { BackoutRequest } from './types.js';
 
@@ -107,6 +107,12 @@ export class RequestCards implements CardRenderer {
     if (progress) await this.requests.annotate(requestId, { progress });
     const request = await this.requests.get(requestId);
     if (!request) return;
-    await this.notifier.update(cardKey(requestId), this.render(request));
+    try {
+      await this.notifier.update(cardKey(requestId), this.render(request));
+    } catch (err) {
+      // Found between its filing and its card's post (a second webhook call, say): the filer's
+      // post shows it, and the next refresh shows what changed meanwhile.
+      if (!isUnqueuedMessage(err)) throw err;
+    }
   }
 }

@@ -31,6 +31,11 @@ export interface Notifier {
 /** One queued delivery. `urgent` entries (new cards) go ahead of other threads' backlog. */
 export type OutboxEntry = { op: 'post' | 'update'; key: string; v: number; urgent?: boolean };
 
+/** An update of a message whose post was never queued (its filer has not posted it yet). */
+export function isUnqueuedMessage(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('message was never queued');
+}
+
 export const NOTIFY_QUEUE = 'notify';
 
 /** Slack 5xx or network errors: retried with backoff for about a quarter of an hour; the sweep covers the rest. */

@@ -138,7 +138,10 @@ services:
     const seen = proxy.seen.slice(before);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((s) => s.allowed && s.authorization === `Bearer ${TOKEN}`)).toBe(true);
-    expect(thread(card)).toContain('error-ratio: 2 series, all within max 0.05 (worst 0.003)');
+    // The card and the thread are separate messages: the verify reply may land just after the card.
+    await waitFor(() => thread(card).includes('error-ratio: 2 series, all within max 0.05 (worst 0.003)'), {
+      what: 'the verify step naming both series',
+    });
     // The token never reaches Slack or the logs.
     expect(thread(card)).not.toContain(TOKEN);
     expect(bot.logs.join('')).not.toContain(TOKEN);
