@@ -39,21 +39,36 @@ export type Wanted = z.infer<typeof wanted>;
 /**
  * Records what is wanted and names a pump job for it, or answers '' when there is nothing to do:
  * the incident is already open (or opening), no incident was opened to update, the page was
- * given up on, or a later state is already wanted. KEYS: state, incident id. ARGV: 'open' | 'want',
- * JSON, rank, TTL, request id.
+ * given up on, or a later state is already wanted. The same state asked for again (a job's start
+ * or end told again after a crash, which may have struck between recording it and queueing its
+ * pump) names a pump once more if nothing has posted it and no pump is at work.
+ * KEYS: state, incident id. ARGV: 'open' | 'want', JSON, rank, TTL, request id, now.
  */
 const OFFER = `
-local opened = redis.call('HEXISTS', KEYS[1], 'open') == 1 or redis.call('EXISTS', KEYS[2]) == 1
+local function pump() return 'statuspage-' .. ARGV[5] .. '-' .. redis.call('HINCRBY', KEYS[1], 'offers', 1) end
+local gaveUp = redis.call('HEXISTS', KEYS[1], 'gaveUp') == 1
+local idle = not redis.call('HGET', KEYS[1], 'pump')
+  or tonumber(redis.call('HGET', KEYS[1], 'pumpUntil') or '0') <= tonumber(ARGV[6])
+local incident = redis.call('EXISTS', KEYS[2]) == 1
+local opened = redis.call('HEXISTS', KEYS[1], 'open') == 1 or incident
 if ARGV[1] == 'open' then
-  if opened then return '' end
+  if opened then
+    if not incident and idle and not gaveUp then return pump() end
+    return ''
+  end
   redis.call('HSET', KEYS[1], 'open', ARGV[2])
 else
-  if not opened or redis.call('HEXISTS', KEYS[1], 'gaveUp') == 1 then return '' end
-  if tonumber(ARGV[3]) <= tonumber(redis.call('HGET', KEYS[1], 'wantRank') or '-1') then return '' end
+  if not opened or gaveUp then return '' end
+  local rank, wantRank = tonumber(ARGV[3]), tonumber(redis.call('HGET', KEYS[1], 'wantRank') or '-1')
+  if rank < wantRank then return '' end
+  if rank == wantRank then
+    if idle and tonumber(redis.call('HGET', KEYS[1], 'sentRank') or '-1') < wantRank then return pump() end
+    return ''
+  end
   redis.call('HSET', KEYS[1], 'want', ARGV[2], 'wantRank', ARGV[3])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 'statuspage-' .. ARGV[5] .. '-' .. redis.call('HINCRBY', KEYS[1], 'offers', 1)
+return pump()
 `;
 
 /** One pump per request at a time: 1 when ARGV[1] is (now) the one, 0 when another one still is. */
@@ -145,6 +160,7 @@ export class StatusPageQueue {
       rank,
       KEEP_S,
       requestId,
+      Date.now(),
     )) as string;
     if (!pump) return false;
     await this.deps.timers.add(
