@@ -78,7 +78,7 @@ function entryOf(r: AuditRecord): TimelineEntry[] {
       return [
         {
           ...base,
-          what: `Step ${str(d.step) ?? '?'} done${typeof d.durationMs === 'number' ? ` in ${formatDuration(d.durationMs)}` : ''}`,
+          what: `Step ${str(d.step) ?? '?'} ${str(d.verdict) ? `ended ${str(d.verdict)}` : 'done'}${typeof d.durationMs === 'number' ? ` in ${formatDuration(d.durationMs)}` : ''}`,
         },
       ];
     case 'job.succeeded':

@@ -268,7 +268,7 @@ export function createStepRunner<D>(
             ...(detail ? { detail } : {}),
           }),
         );
-        await finishStep(job, request, step, durationMs);
+        await finishStep(job, request, step, durationMs, result.failed ? 'failed' : verdict);
         return result.failed
           ? fail(job, request, step, i, total, replyKey, undefined, log, result.finish, verdict)
           : succeed(job, request, result.finish, log);
@@ -284,7 +284,7 @@ export function createStepRunner<D>(
           ...(detail ? { detail } : {}),
         }),
       );
-      await finishStep(job, request, step, durationMs);
+      await finishStep(job, request, step, durationMs, verdict);
     }
     const outcome = typeof job.data.state.outcome === 'string' ? job.data.state.outcome : 'completed';
     return succeed(job, request, outcome, log);
@@ -366,12 +366,19 @@ export function createStepRunner<D>(
     request: BackoutRequest,
     step: Step<unknown, D>,
     durationMs: number,
+    verdict: Outcome | undefined,
   ) {
     await saveData(job, { completed: [...job.data.completed, step.name], stepStartedAt: undefined });
     await deps.audit.append({
       type: 'step.finished',
       ...auditContext(request),
-      details: { step: step.name, run: job.data.run, durationMs },
+      // A step that found problems says so in the audit too (and so in the timeline).
+      details: {
+        step: step.name,
+        run: job.data.run,
+        durationMs,
+        ...(stepEvent(verdict) === 'finished' ? {} : { verdict }),
+      },
     });
     const stepFinished = deps.lifecycle?.stepFinished?.bind(deps.lifecycle);
     if (!stepFinished) return;

@@ -101,6 +101,16 @@ services:
       /:warning: Step 6\/7 · \*Verify health over the stability window\* — finished with problems/,
     );
     expect(text).not.toMatch(/:white_check_mark: Step 6\/7 · \*Verify health/);
+    // The timeline says so too: the verify step ended degraded, it was not simply "done".
+    const timeline = await waitFor(
+      () =>
+        world.slack
+          .thread(second.channel, second.ts)
+          .find((m) => m.text.startsWith(':clipboard: *Timeline*')),
+      { what: 'the timeline reply' },
+    );
+    expect(timeline.text).toMatch(/Step verify ended degraded in /);
+    expect(timeline.text).not.toMatch(/Step verify done/);
     const counted = await metrics();
     expect(counted).toContain('backout_jobs_total{type="rollback",outcome="degraded"} 1');
     expect(counted).toContain('backout_jobs_total{type="rollback",outcome="healthy"} 1');
