@@ -50,7 +50,7 @@ export function alertDetail(group: AlertGroup, notifications: number, request: B
 /** In the thread of a request that was already acting on the target when the alert fired. */
 export function linkedNote(group: AlertGroup, holder: BackoutRequest, seen: number): SlackMessage {
   return {
-    text: `:link: Alert ${name(group)} fired${since(group)}${value(group)}. \`${holder.id}\` is already ${holder.state === 'pending' ? 'waiting for approval' : holder.state} for ${esc(holder.target)}, so no second proposal was filed.${seen > 1 ? ` (${seen} notifications.)` : ''}`,
+    text: `:link: Alert ${name(group)} fired${since(group)}${value(group)}. \`${holder.id}\` (this request) is already ${holder.state === 'pending' ? 'waiting for approval' : holder.state}, so no second proposal was filed for this alert.${seen > 1 ? ` (${seen} notifications.)` : ''}`,
   };
 }
 

@@ -92,6 +92,10 @@ describe('alert hooks: authentication, one card per group across replicas, linki
         world.slack.thread(card.channel, card.ts).some((m) => /already waiting for approval/.test(m.text)),
       { what: 'the linked note in the thread' },
     );
+    const note = world.slack.thread(card.channel, card.ts).find((m) => m.text.startsWith(':link:'))!;
+    // Plain words about this request, not backout's internal lock name.
+    expect(note.text).toContain('(this request) is already waiting for approval');
+    expect(note.text).not.toContain('checkout-api/production');
     expect(top(world, PEOPLE.checkout)).toHaveLength(1);
   });
 
