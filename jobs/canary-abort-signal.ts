@@ -8,8 +8,30 @@ import type { JobDeps } from './deps.js';
 
 type Ctx = StepContext<CanaryAbortPlan, JobDeps>;
 
-/** Who the abort is by: the approver, or (approved by policy) the alert source that asked. */
-const byOf = (ctx: Ctx) => ctx.request.approver ?? ctx.request.requester;
+/** Who the abort is by: the approver, or (approved by policy, or a person's own abort) who asked. */
+export const byOf = (ctx: Ctx) => ctx.request.approver ?? ctx.request.requester;
+
+/** Audits a canary-abort request's `canary.aborted` once, whichever way it returned the traffic. */
+export async function auditAbortOnce(
+  ctx: Ctx,
+  outcome: string,
+  details: { weight: number } & Record<string, unknown>,
+): Promise<void> {
+  if (ctx.state.audited) return;
+  await ctx.deps.audit.append({
+    type: 'canary.aborted',
+    ...auditContext(ctx.request),
+    outcome,
+    details: {
+      auto: false,
+      by: byOf(ctx),
+      reason: ctx.request.reason ?? 'abort requested',
+      provider: ctx.plan.target.provider,
+      ...details,
+    },
+  });
+  await ctx.save({ audited: true });
+}
 
 /**
  * Aborts a running canary through its own job: signals the abort once, wakes the job, and
@@ -97,25 +119,13 @@ async function ended(ctx: Ctx): Promise<StepResult> {
     outcome = `aborted canary ${canaryId} at ${weight} %: all traffic on stable`;
     verdict = 'succeeded';
   }
-  if (!ctx.state.audited) {
-    await ctx.deps.audit.append({
-      type: 'canary.aborted',
-      ...auditContext(ctx.request),
-      outcome,
-      details: {
-        auto: false,
-        by: byOf(ctx),
-        reason: ctx.request.reason ?? 'abort requested',
-        weight,
-        provider: plan.target.provider,
-        canaryRequest: canaryId,
-        // Whether this request's signal is the one the canary acted on.
-        signalled: signalled && ctx.state.ours === true,
-        canaryState: canary?.state,
-      },
-    });
-    await ctx.save({ audited: true });
-  }
+  await auditAbortOnce(ctx, outcome, {
+    weight,
+    canaryRequest: canaryId,
+    // Whether this request's signal is the one the canary acted on.
+    signalled: signalled && ctx.state.ours === true,
+    canaryState: canary?.state,
+  });
   await ctx.save({ outcome });
   return {
     finish: outcome,

@@ -3,9 +3,8 @@ import { IntegrationError } from '../src/errors.js';
 import { argoAfterAbort } from '../src/integrations/traffic/argo-plugin.js';
 import type { TrafficTarget } from '../src/integrations/traffic/types.js';
 import type { JobDefinition, Step } from '../src/queue/job-definition.js';
-import { auditContext } from '../src/queue/step-runner.js';
 import { requesterText } from '../src/slack/cards.js';
-import { abortThroughCanary } from './canary-abort-signal.js';
+import { abortThroughCanary, auditAbortOnce, byOf } from './canary-abort-signal.js';
 import type { JobDeps } from './deps.js';
 
 /**
@@ -54,27 +53,13 @@ const abort: Step<CanaryAbortPlan, JobDeps> = {
       await ctx.progress(seen.message);
       return { again: 1_000 };
     }
-    // The approver when the request needed one (an alert's), else the person who asked.
-    const by = ctx.request.approver ?? ctx.request.requester;
     const outcome = ctx.state.patched
-      ? `aborted by ${requesterText(by)} at ${plan.weight} %: all traffic on stable`
+      ? `aborted by ${requesterText(byOf(ctx))} at ${plan.weight} %: all traffic on stable`
       : 'no-op: all traffic was already on stable';
-    if (!ctx.state.audited) {
-      await ctx.deps.audit.append({
-        type: 'canary.aborted',
-        ...auditContext(ctx.request),
-        outcome,
-        details: {
-          auto: false,
-          by,
-          reason: ctx.request.reason ?? 'abort requested',
-          weight: plan.weight,
-          provider: plan.target.provider,
-          ...(plan.of ? { canaryRequest: plan.of } : {}),
-        },
-      });
-      await ctx.save({ audited: true });
-    }
+    await auditAbortOnce(ctx, outcome, {
+      weight: plan.weight,
+      ...(plan.of ? { canaryRequest: plan.of } : {}),
+    });
     await ctx.save({ outcome });
     const after = plan.target.provider === 'argo-rollouts' ? ` ${argoAfterAbort(plan.target)}` : '';
     return { finish: outcome, detail: `${p.describe(plan.target)}: ${seen.message}.${after}` };

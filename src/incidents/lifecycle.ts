@@ -21,26 +21,3 @@ export interface JobLifecycle {
   ended(request: BackoutRequest): Promise<void>;
   stepFinished?(request: BackoutRequest, step: FinishedStep): Promise<void>;
 }
-
-/** Tells every listener, in order; one failing does not keep the next from being told. */
-export function lifecycles(...all: JobLifecycle[]): JobLifecycle {
-  const each = async (what: 'started' | 'ended', request: BackoutRequest) => {
-    const errors: unknown[] = [];
-    for (const l of all) await l[what](request).catch((err: unknown) => errors.push(err));
-    if (errors.length) throw errors[0];
-  };
-  const stepping = all.filter((l) => l.stepFinished !== undefined);
-  return {
-    started: (r) => each('started', r),
-    ended: (r) => each('ended', r),
-    ...(stepping.length
-      ? {
-          stepFinished: async (r, step) => {
-            const results = await Promise.allSettled(stepping.map(async (l) => l.stepFinished?.(r, step)));
-            const failed = results.find((x) => x.status === 'rejected');
-            if (failed) throw failed.reason;
-          },
-        }
-      : {}),
-  };
-}

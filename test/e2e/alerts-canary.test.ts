@@ -13,6 +13,7 @@ import {
   click,
   NS,
   SERVICES,
+  showOnFailure,
   seedCanaries,
   slash,
   weightPatches,
@@ -86,11 +87,7 @@ describe('an alert proposes aborting the running canary', () => {
       { what: `the thread to say ${text}` },
     );
 
-  const debug = (provider: Provider, ts: string) => (err: unknown) => {
-    console.log(world.slack.transcript(SERVICES[provider].channel, ts));
-    console.log(bot.logs.filter((l) => !l.includes('"level":20')).join(''));
-    throw err;
-  };
+  const debug = (provider: Provider, ts: string) => showOnFailure(world, bot, provider, ts);
 
   it.concurrent(
     'Approve aborts the canary through its job; a second group is linked; no canary or a pending one proposes nothing; a hand-set weight gets a by-weight abort',

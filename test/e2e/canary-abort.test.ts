@@ -13,6 +13,7 @@ import {
   gateMessage,
   NS,
   SERVICES,
+  showOnFailure,
   seedCanaries,
   slash,
   stableImage,
@@ -41,11 +42,7 @@ describe('canaries that do not go to 100 %: automatic abort, abort at any time, 
     await world.close();
   });
 
-  const debug = (provider: Provider, ts: string) => (err: unknown) => {
-    console.log(world.slack.transcript(SERVICES[provider].channel, ts));
-    console.log(bot.logs.filter((l) => !l.includes('"level":20')).join(''));
-    throw err;
-  };
+  const debug = (provider: Provider, ts: string) => showOnFailure(world, bot, provider, ts);
 
   it.concurrent(
     'metrics degrade at 20 %: aborted automatically, weight 0, thread and audit say why with the numbers',

@@ -334,3 +334,20 @@ export async function auditRecords(world: World): Promise<AuditSeen[]> {
   const entries = await world.redis.xrange(`${world.prefix}:audit:stream`, '-', '+');
   return entries.map(([, fields]) => JSON.parse(fields[1]!) as AuditSeen);
 }
+
+/**
+ * For `.catch()` on a wait: prints the thread (and the bot's logs above debug) before rethrowing,
+ * so a timed-out canary test shows what backout said.
+ */
+export function showOnFailure(
+  world: World,
+  bot: { logs: string[] } | undefined,
+  provider: Provider,
+  ts: string,
+) {
+  return (err: unknown): never => {
+    console.log(world.slack.transcript(SERVICES[provider].channel, ts));
+    if (bot) console.log(bot.logs.filter((l) => !l.includes('"level":20')).join(''));
+    throw err;
+  };
+}

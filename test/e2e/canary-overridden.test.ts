@@ -13,6 +13,7 @@ import {
   gateMessage,
   NS,
   SERVICES,
+  showOnFailure,
   seedCanaries,
   slash,
   weightPatches,
@@ -65,10 +66,7 @@ describe('canary weights changed behind backout’s back: the canary stops as ov
     await world.close();
   });
 
-  const debug = (provider: Provider, ts: string) => (err: unknown) => {
-    console.log(world.slack.transcript(SERVICES[provider].channel, ts));
-    throw err;
-  };
+  const debug = (provider: Provider, ts: string) => showOnFailure(world, undefined, provider, ts);
 
   /** The request's audit: no success, and a failure counted as overridden. */
   async function auditSaysOverridden(blocks: unknown): Promise<void> {

@@ -14,6 +14,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { createDrainer } from '../../src/slack/drain.js';
 import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
 import { SlackDouble } from '../doubles/slack.js';
+import { waitFor } from '../kit/wait.js';
 import { deleteKeys } from '../kit/world.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,6 @@ const SLOW_MS = 500;
 const SETTLE_MS = 2_500;
 const POINTS = ['before-call', 'during', 'answered', 'recorded'] as const;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const channelOf = (i: number) => `C0KILL${String(i).padStart(4, '0')}`;
 
 /**
@@ -118,13 +118,15 @@ describe('a drainer killed at any point of a delivery', () => {
     // Half the runs: BullMQ re-runs the same job (it takes its lock back at once); the others:
     // another drain job, which waits for the dead one's lock to lapse.
     const owner = i % 2 === 0 ? `drain-${channel}` : `drain-other-${channel}`;
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const later = await drain(channel, owner).catch(() => 20);
-      if (later === undefined && (await redis.exists(`${prefix}:notify:lanes:${channel}`)) === 0) break;
-      if (Date.now() > deadline) throw new Error(`run ${i} (${label}): the outbox never emptied`);
-      await sleep(later ?? 30);
-    }
+    // Drives the drainer until the channel's outbox is empty (a drain asked to come back later,
+    // or refused while the dead one's lock has not lapsed, is simply driven again at the next poll).
+    await waitFor(
+      async () => {
+        const later = await drain(channel, owner).catch(() => 20);
+        return later === undefined && (await redis.exists(`${prefix}:notify:lanes:${channel}`)) === 0;
+      },
+      { timeoutMs: 15_000, intervalMs: 30, what: `run ${i} (${label}): the outbox to empty` },
+    );
     const top = slack.messages(channel).filter((m) => m.thread_ts === undefined);
     expect(
       top.map((m) => m.text),
