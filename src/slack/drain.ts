@@ -1,6 +1,6 @@
 import { NORMAL_BAND, notifyKeys, type OutboxEntry } from './notifier.js';
 import { DrainLock, LockLost } from './notify-lock.js';
-import { createDelivery, DONE, type DeliveryDeps } from './deliver.js';
+import { createDelivery, DONE, type DeliveryDeps, type Outcome } from './deliver.js';
 
 const LOCK_MS = 15_000;
 
@@ -27,6 +27,14 @@ if cjson.decode(head).urgent then band = 0 end
 redis.call('ZADD', KEYS[3], band + redis.call('INCR', KEYS[4]), ARGV[3])
 return 1
 `;
+/** Drops one entry from a lane (an edit that went ahead of its lane's head). KEYS: lock, lane. ARGV: token, raw. */
+const DROP = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('LREM', KEYS[2], 1, ARGV[2])
+return 1
+`;
+/** How far into a waiting lane edits are looked for. */
+const OVERTAKE_SCAN = 200;
 
 /**
  * Drains a channel's outbox: one drainer per channel at a time (a lock renewed while it
@@ -62,6 +70,29 @@ export function createDrainer(deps: DrainDeps) {
     return pace(channel, 'chat.postMessage', { peek: true, urgent: head.urgent === true });
   }
 
+  /**
+   * While a post in doubt holds its thread (it may still land), edits of messages already in
+   * Slack go ahead of it: an edit moves nothing in the thread, and the card and step replies
+   * stay current. Posts keep their order and wait.
+   */
+  async function sendReadyEdits(lock: DrainLock, channel: string, lane: string): Promise<Outcome> {
+    const laneKey = keys.lane(channel, lane);
+    for (const raw of await redis.lrange(laneKey, 1, OVERTAKE_SCAN)) {
+      const entry = JSON.parse(raw) as OutboxEntry;
+      if (entry.op !== 'update' || !(await redis.hexists(keys.msg(entry.key), 'ts'))) continue;
+      const outcome = await deliver(lock, channel, entry);
+      if (outcome.kind === 'rate_limited') return outcome;
+      await lock.fenced(DROP, [laneKey], [raw]);
+    }
+    return DONE;
+  }
+
+  async function pauseChannel(channel: string, retryAfterMs: number): Promise<number> {
+    await redis.set(keys.blocked(channel), '1', 'PX', retryAfterMs);
+    log.warn({ channel, retryAfterMs }, 'Slack rate limit: pausing this channel');
+    return retryAfterMs;
+  }
+
   return async function drainChannel(channel: string, owner: string): Promise<number | undefined> {
     for (let round = 0; round < 1000; round++) {
       // The drain that met the 429 comes back when Slack allows; nothing to do here.
@@ -82,17 +113,12 @@ export function createDrainer(deps: DrainDeps) {
           const laneKey = keys.lane(channel, lane);
           const raw = await redis.lindex(laneKey, 0);
           const outcome = raw === null ? DONE : await deliver(lock, channel, JSON.parse(raw) as OutboxEntry);
-          if (outcome.kind === 'rate_limited') {
-            await redis.set(keys.blocked(channel), '1', 'PX', outcome.retryAfterMs);
-            log.warn(
-              { channel, retryAfterMs: outcome.retryAfterMs },
-              'Slack rate limit: pausing this channel',
-            );
-            return outcome.retryAfterMs;
-          }
+          if (outcome.kind === 'rate_limited') return await pauseChannel(channel, outcome.retryAfterMs);
           if (outcome.kind === 'wait') {
             aside.add(lane);
             waitMs = Math.min(waitMs ?? Infinity, outcome.ms);
+            const edits = await sendReadyEdits(lock, channel, lane);
+            if (edits.kind === 'rate_limited') return await pauseChannel(channel, edits.retryAfterMs);
             continue;
           }
           await lock.fenced(
