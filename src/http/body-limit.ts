@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * The largest request body backout accepts on any endpoint. Slack's payloads are a few
@@ -7,7 +9,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-/** Answers 413 and closes the connection, so the rest of the body is never read. */
+/** How long a refused connection stays half-open so the client can read the 413 (NGINX: lingering close). */
+const LINGER_MS = 2_000;
+
+/**
+ * Answers 413 and closes the connection. Nothing more of the body is kept: what still arrives is
+ * discarded for at most LINGER_MS, so the client can read the answer before the socket goes.
+ */
 export function refuseTooLarge(res: ServerResponse, limit = MAX_BODY_BYTES): void {
   if (res.headersSent) return;
   const body = JSON.stringify({ error: `request body larger than ${limit} bytes` });
@@ -16,13 +24,48 @@ export function refuseTooLarge(res: ServerResponse, limit = MAX_BODY_BYTES): voi
     'content-length': Buffer.byteLength(body),
     connection: 'close',
   });
-  // Once the answer is out, drop the socket: reading 50 MB only to discard it costs time and memory.
-  // Not at once: a client still writing would meet a reset before it read the 413. Unread, the
-  // body stops at TCP's window while the client reads the answer and hangs up.
-  res.end(body, () => {
-    const socket = res.req.socket;
-    setTimeout(() => socket.destroy(), 1_000).unref();
-  });
+  lingerOnClose(res.req.socket);
+  res.end(body);
+}
+
+/** Sockets answered with 413 and left open for a moment; see lingerOnClose. */
+const lingering = new WeakSet<Socket>();
+
+/**
+ * Node's server destroys a `connection: close` socket as soon as the answer is written, and its
+ * parser treats any later byte as an error that destroys it too. With body bytes still unread the
+ * kernel then sends a reset, and a client still writing can lose the 413 before it reads it (the
+ * "lingering close" problem). Instead: send FIN after the answer, discard what still arrives, and
+ * destroy the socket a moment later.
+ */
+function lingerOnClose(socket: Socket): void {
+  lingering.add(socket);
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+}
+
+/**
+ * The server's `clientError` handler: bytes after a 413 are discarded while the socket lingers;
+ * any other malformed request gets Node's own answer (400, or 431 / 408) and the socket is closed.
+ */
+export function onClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (lingering.has(socket as Socket)) return;
+  if (
+    socket.writable &&
+    !(socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
+  ) {
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    return;
+  }
+  socket.destroy();
 }
 
 /**
@@ -62,8 +105,9 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limit = MAX_
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Read on and throw the rest away while the connection lingers (see lingerOnClose).
         req.off('data', onData);
-        req.pause();
+        req.resume();
         chunks.length = 0;
         refuseTooLarge(res, limit);
         reject(new BodyTooLargeError(limit));

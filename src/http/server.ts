@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
-import { refuseDeclaredOversize } from './body-limit.js';
+import { onClientError, refuseDeclaredOversize } from './body-limit.js';
 
 export interface Readiness {
   ready: boolean;
@@ -61,6 +61,7 @@ export function createHttpServer(opts: {
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', onClientError);
   return server;
 }
 

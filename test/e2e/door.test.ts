@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/http/body-limit.js';
 import { createWorld, type RunningApp, type World } from '../kit/world.js';
@@ -54,6 +55,39 @@ function bigPost(
   });
 }
 
+/**
+ * A client that sends its whole oversized chunked body before it reads anything, as a busy or
+ * simple client does. Returns what it read, or the socket error that ended it.
+ */
+function sendAllThenRead(url: string, totalBytes: number): Promise<string> {
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let got = '';
+    socket.pause();
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    socket.on('end', () => resolve(got));
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(`${got}[${err.code ?? err.message}]`));
+    socket.write(`POST ${pathname} HTTP/1.1\r\nhost: ${hostname}\r\ntransfer-encoding: chunked\r\n\r\n`);
+    const chunk = Buffer.alloc(MB, 0x61);
+    let sent = 0;
+    const pump = () => {
+      while (sent < totalBytes) {
+        sent += chunk.length;
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        if (!socket.write('\r\n')) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      // Everything handed to the kernel: only now look at the answer.
+      socket.end('0\r\n\r\n', () => socket.resume());
+    };
+    pump();
+  });
+}
+
 describe('the door: oversized bodies are refused early on every endpoint', () => {
   let world: World;
   let bot: RunningApp;
@@ -95,5 +129,14 @@ describe('the door: oversized bodies are refused early on every endpoint', () =>
     const health = await fetch(`${base}/healthz/live`);
     expect(health.status).toBe(200);
     expect(MAX_BODY_BYTES).toBe(4 * MB);
+  });
+
+  it('a client that reads only after sending its whole oversized body still gets the 413, not a reset', async () => {
+    // The refused connection lingers: what still arrives is discarded, so no reset overtakes the answer.
+    for (let i = 0; i < 5; i++) {
+      const answer = await sendAllThenRead(bot.url, 12 * MB);
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer).toContain('request body larger than 4194304 bytes');
+    }
   });
 });
