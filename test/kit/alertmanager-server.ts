@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './process.js';
+import { onFreePort } from './process.js';
 import { waitFor } from './wait.js';
 
 export const ALERTMANAGER_BIN = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager';
@@ -26,9 +26,15 @@ export class AlertmanagerServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(webhook: { url: string; token: string }): Promise<AlertmanagerServer> {
+  static start(webhook: { url: string; token: string }): Promise<AlertmanagerServer> {
+    return onFreePort((port) => AlertmanagerServer.startOn(port, webhook));
+  }
+
+  private static async startOn(
+    port: number,
+    webhook: { url: string; token: string },
+  ): Promise<AlertmanagerServer> {
     const dir = await mkdtemp(join(tmpdir(), 'backout-alertmanager-'));
-    const port = await freePort();
     await writeFile(
       join(dir, 'alertmanager.yml'),
       [
@@ -69,11 +75,15 @@ export class AlertmanagerServer {
     try {
       await waitFor(
         async () => {
-          if (exited) throw new Error(`alertmanager exited:\n${output.join('')}`);
           const res = await fetch(`${server.url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
           return res.status === 200;
         },
-        { timeoutMs: 30_000, intervalMs: 100, what: 'Alertmanager to be ready' },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          what: 'Alertmanager to be ready',
+          giveUpIf: () => (exited ? new Error(`alertmanager exited:\n${output.join('')}`) : undefined),
+        },
       );
     } catch (err) {
       await server.stop();

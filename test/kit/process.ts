@@ -35,6 +35,22 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * Starts a server on a port `freePort()` found, and on another one if the port was taken between
+ * the look and the start (another test's server won the race for it).
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      if (attempt >= attempts || !/EADDRINUSE|address already in use/i.test((err as Error).message))
+        throw err;
+    }
+  }
+}
+
+/**
  * For tests that kill a worker: its job's lock lapses after 5 s instead of 10 s, so the restarted
  * process picks the job up within about 7.5 s.
  */
@@ -50,7 +66,18 @@ export async function spawnBackout(
     entry?: string[];
   } = {},
 ): Promise<BotProcess> {
-  const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
+  if (overrides.PORT) return spawnOn(world, Number(overrides.PORT), overrides, opts);
+  return opts.waitReady === false
+    ? spawnOn(world, await freePort(), overrides, opts)
+    : onFreePort((port) => spawnOn(world, port, overrides, opts));
+}
+
+async function spawnOn(
+  world: World,
+  port: number,
+  overrides: Record<string, string>,
+  opts: { waitReady?: boolean; entry?: string[] },
+): Promise<BotProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...world.rawEnv, ...overrides, PORT: String(port) };
   // `backout start`: a bare `backout` prints help.
   const args = [...(opts.entry ?? ['--import', 'tsx', join(ROOT, 'src/main.ts')]), 'start'];
@@ -95,13 +122,18 @@ export async function spawnBackout(
     });
     await waitFor(
       async () => {
-        if (done) throw new Error(`backout exited before it was ready:\n${output.join('')}`);
         const res = await fetch(`http://127.0.0.1:${port}/healthz/ready`).catch(() => undefined);
         if (res?.status !== 200) return false;
         const { checks } = (await res.json()) as { checks: Record<string, unknown> };
         return !socket || checks.slack === true;
       },
-      { timeoutMs: 30_000, intervalMs: 100, what: 'backout to be ready' },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'backout to be ready',
+        giveUpIf: () =>
+          done ? new Error(`backout exited before it was ready:\n${output.join('')}`) : undefined,
+      },
     ).catch((err: unknown) => {
       child.kill('SIGKILL');
       throw new Error(`${(err as Error).message}\n${output.join('')}`);

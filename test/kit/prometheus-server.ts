@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './process.js';
+import { onFreePort } from './process.js';
 import { waitFor } from './wait.js';
 
 async function listen(server: Server | HttpsServer): Promise<number> {
@@ -99,12 +99,19 @@ export class PrometheusServer {
   ) {}
 
   /** `opts.rules`: an alerting rule file's text; `opts.alertmanager`: `host:port` to send alerts to. */
-  static async start(
+  static start(
     targets: string[],
     opts: { rules?: string; alertmanager?: string } = {},
   ): Promise<PrometheusServer> {
+    return onFreePort((port) => PrometheusServer.startOn(port, targets, opts));
+  }
+
+  private static async startOn(
+    port: number,
+    targets: string[],
+    opts: { rules?: string; alertmanager?: string },
+  ): Promise<PrometheusServer> {
     const dir = await mkdtemp(join(tmpdir(), 'backout-prometheus-'));
-    const port = await freePort();
     if (opts.rules) await writeFile(join(dir, 'rules.yml'), opts.rules);
     await writeFile(
       join(dir, 'prometheus.yml'),
@@ -143,11 +150,15 @@ export class PrometheusServer {
     try {
       await waitFor(
         async () => {
-          if (exited) throw new Error(`prometheus exited:\n${output.join('')}`);
           const res = await fetch(`${server.url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
           return res.status === 200;
         },
-        { timeoutMs: 30_000, intervalMs: 100, what: 'Prometheus to be ready' },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          what: 'Prometheus to be ready',
+          giveUpIf: () => (exited ? new Error(`prometheus exited:\n${output.join('')}`) : undefined),
+        },
       );
     } catch (err) {
       await server.stop();

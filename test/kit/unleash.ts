@@ -10,7 +10,6 @@ import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './process.js';
 import { waitFor } from './wait.js';
 
 export const UNLEASH_VERSION = '8.2.0';
@@ -27,13 +26,13 @@ const [impl, database, port, token, host, pgPort, user] = process.argv.slice(2);
 const { start } = await import(impl);
 const quiet = () => {};
 const logger = { debug: quiet, info: quiet, warn: quiet, error: (...a) => console.error(...a), fatal: (...a) => console.error(...a) };
-await start({
+const unleash = await start({
   db: { host, port: Number(pgPort), user, password: '', database, ssl: false },
   server: { host: '127.0.0.1', port: Number(port) },
   getLogger: () => logger,
   authentication: { initApiTokens: [{ environment: '*', project: '*', secret: token, type: 'admin', tokenName: 'backout-tests' }] },
 });
-console.log('unleash listening');
+console.log('unleash listening on port ' + unleash.server.address().port);
 `;
 
 interface PgClient {
@@ -94,7 +93,8 @@ export async function startUnleash(): Promise<UnleashServer> {
   const dir = await mkdtemp(join(tmpdir(), 'backout-unleash-'));
   const main = join(dir, 'main.mjs');
   await writeFile(main, MAIN);
-  const port = await freePort();
+  // Port 0: the server takes a free port itself and says which (no race with other tests for one).
+  const port = 0;
   const token = `*:*.backout-${randomBytes(12).toString('hex')}`;
   const output: string[] = [];
   const child: ChildProcess = spawn(
@@ -108,7 +108,7 @@ export async function startUnleash(): Promise<UnleashServer> {
   child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
+  let url = '';
   const headers = { Authorization: token, 'Content-Type': 'application/json', Accept: 'application/json' };
   const call = async (method: string, path: string, body?: object) => {
     const res = await fetch(`${url}${path}`, {
@@ -129,17 +129,25 @@ export async function startUnleash(): Promise<UnleashServer> {
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
+  let gone = false;
+  void exited.then(() => (gone = true));
   try {
     await waitFor(
       async () => {
-        if (child.exitCode !== null) throw new Error(`unleash-server exited:\n${output.join('')}`);
+        // Not retried: a server that exited will not answer.
+        if (gone) return { exited: true } as const;
+        const bound = /unleash listening on port (\d+)/.exec(output.join(''))?.[1];
+        if (!bound) return false;
+        url = `http://127.0.0.1:${bound}`;
         const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).catch(
           () => undefined,
         );
         return res?.ok === true;
       },
       { timeoutMs: 120_000, intervalMs: 200, what: 'unleash-server to answer /health' },
-    );
+    ).then((r) => {
+      if (r !== true) throw new Error('unleash-server exited');
+    });
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\n${output.join('').slice(-2000)}`, { cause: err });

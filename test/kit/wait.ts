@@ -1,12 +1,20 @@
 /** Polls `probe` until it returns a value other than undefined/false, or throws after the deadline. */
 export async function waitFor<T>(
   probe: () => T | undefined | false | Promise<T | undefined | false>,
-  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  opts: {
+    timeoutMs?: number;
+    intervalMs?: number;
+    what?: string;
+    /** Checked before each probe: an error here ends the wait at once (e.g. the server exited). */
+    giveUpIf?: () => Error | undefined;
+  } = {},
 ): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   const interval = opts.intervalMs ?? 25;
   let lastError: unknown;
   for (;;) {
+    const hopeless = opts.giveUpIf?.();
+    if (hopeless) throw hopeless;
     try {
       const value = await probe();
       if (value !== undefined && value !== false) return value;
