@@ -1,32 +1,72 @@
 import Module, { createRequire } from 'node:module';
+import type * as Bolt from '@slack/bolt';
 
 /**
- * Bolt requires `@slack/socket-mode` (and through it the `undici` package, about 20 MB resident)
- * at load time, whether or not Socket Mode is used. This puts a stand-in for it in the CommonJS
- * module cache that loads the real module on first use, so the HTTP mode never pays for it and
- * Socket Mode (SLACK_APP_TOKEN) works as before. Imported before anything that loads Bolt.
+ * Bolt, loaded without what backout never uses until it does. Bolt requires at load time, whatever
+ * the mode: `@slack/socket-mode` (and through it `undici`, about 20 MB resident), `@slack/oauth`
+ * (multi-workspace installs) and its `ExpressReceiver` (Express, about 5 MB). Stand-ins in the
+ * CommonJS module cache load each real module on first use, so HTTP mode never pays for them and
+ * Socket Mode (SLACK_APP_TOKEN) works as before.
+ *
+ * Bolt is required as CommonJS, taking only the names used: an ESM `import` of it would read every
+ * export it has, and some of those getters load `@slack/oauth`.
  */
-const fromBolt = createRequire(createRequire(import.meta.url).resolve('@slack/bolt'));
-const path = fromBolt.resolve('@slack/socket-mode');
+const fromHere = createRequire(import.meta.url);
+const boltMain = fromHere.resolve('@slack/bolt');
+const fromBolt = createRequire(boltMain);
 const cache = fromBolt.cache;
-if (!cache[path]) {
+
+/** A module whose exports load the real module on first property access. */
+function lazyModule(path: string): void {
+  if (cache[path]) return;
   let real: Record<string | symbol, unknown> | undefined;
   const load = (): Record<string | symbol, unknown> => {
     if (!real) {
       delete cache[path];
-      real = fromBolt('@slack/socket-mode') as Record<string | symbol, unknown>;
+      real = fromBolt(path) as Record<string | symbol, unknown>;
     }
     return real;
   };
-  const standIn = new Module(path);
-  standIn.filename = path;
-  standIn.loaded = true;
-  standIn.exports = new Proxy(
-    {},
-    {
-      get: (_, key) => load()[key],
-      has: (_, key) => key in load(),
-    },
-  );
-  cache[path] = standIn;
+  standIn(path, new Proxy({}, { get: (_, key) => load()[key], has: (_, key) => key in load() }));
 }
+
+/**
+ * A compiled TypeScript module with one default-exported class, read (not constructed) at load
+ * time: the class is a stand-in that loads the real module when it is constructed or inspected.
+ */
+function lazyDefaultClass(path: string): void {
+  if (cache[path]) return;
+  let real: (abstract new (...args: unknown[]) => object) | undefined;
+  const load = () => {
+    if (!real) {
+      delete cache[path];
+      real = (fromBolt(path) as { default: abstract new (...args: unknown[]) => object }).default;
+    }
+    return real;
+  };
+  const cls = new Proxy(function Deferred() {}, {
+    construct: (_, args, newTarget) => Reflect.construct(load(), args, newTarget) as object,
+    get: (_, key) => Reflect.get(load(), key) as unknown,
+    has: (_, key) => key in load(),
+  });
+  standIn(path, { __esModule: true, default: cls });
+}
+
+function standIn(path: string, exports: object): void {
+  const module = new Module(path);
+  module.filename = path;
+  module.loaded = true;
+  module.exports = exports;
+  cache[path] = module;
+}
+
+lazyModule(fromBolt.resolve('@slack/socket-mode'));
+lazyModule(fromBolt.resolve('@slack/oauth'));
+lazyDefaultClass(fromBolt.resolve('./receivers/ExpressReceiver'));
+
+const bolt = fromHere('@slack/bolt') as typeof Bolt;
+
+export const { App, LogLevel, HTTPModuleFunctions, HTTPResponseAck } = bolt;
+export type App = Bolt.App;
+export type LogLevel = Bolt.LogLevel;
+export type HTTPResponseAck = Bolt.HTTPResponseAck;

@@ -1,6 +1,5 @@
-// First: keeps Bolt from loading the Socket Mode client until it is used.
-import './defer-socket-mode.js';
-import { App, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import type { Logger as BoltLogger } from '@slack/bolt';
+import { App, LogLevel } from './bolt-runtime.js';
 import type { Env } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import type { EnvelopeLedger } from './envelope-ledger.js';

@@ -1,13 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  HTTPModuleFunctions,
-  HTTPResponseAck,
-  type App,
-  type Logger as BoltLogger,
-  type Receiver,
-  type ReceiverEvent,
-} from '@slack/bolt';
+import type { App, Logger as BoltLogger, Receiver, ReceiverEvent } from '@slack/bolt';
+import { HTTPModuleFunctions, HTTPResponseAck } from './bolt-runtime.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from '../http/body-limit.js';
 
 /** Slack's replay window: a request signed more than 5 minutes from now is refused. */

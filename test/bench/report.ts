@@ -332,9 +332,9 @@ export function renderReport(r: BenchReport): string {
     p();
     p(
       'A fresh Node process with the same flags imports the libraries backout uses, one after the other; RSS after each, settled (this run). ' +
-        'Imported raw, as listed: backout itself defers two of them — `@slack/bolt` is loaded without its Socket Mode client ' +
-        '(`@slack/socket-mode` and the `undici` package, about 20 MB, loaded only with SLACK_APP_TOKEN), and `@kubernetes/client-node` ' +
-        'is loaded only when the first Kubernetes call is made:',
+        'Imported raw, as listed: backout itself defers parts of them — `@slack/bolt` is loaded without its Socket Mode client ' +
+        '(`@slack/socket-mode` and the `undici` package, about 20 MB, loaded only with SLACK_APP_TOKEN), its OAuth installer and its ' +
+        'Express receiver (loaded only if used), and `@kubernetes/client-node` is loaded only when the first Kubernetes call is made:',
     );
     p();
     p('| Loaded | RSS | Added |');
@@ -474,7 +474,8 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
   p(
     'Libraries are loaded by role and need: `@kubernetes/client-node` in any role only when the first Kubernetes call ' +
       'is made (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
-      'brings) only when SLACK_APP_TOKEN is set (src/slack/defer-socket-mode.ts); OpenTelemetry only when exporting.',
+      "brings) only when SLACK_APP_TOKEN is set, and Bolt's OAuth installer and Express receiver never (src/slack/bolt-runtime.ts); " +
+      'OpenTelemetry only when exporting.',
   );
   p();
   return out.join('\n');
