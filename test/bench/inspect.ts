@@ -5,6 +5,7 @@
  * No code of backout's own is involved, and readings taken before the signal see no inspector at all.
  */
 import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { waitFor } from '../kit/wait.js';
 
 /** The Node flag that lets the bench open the inspector later (SIGUSR1) on a free port. */
@@ -21,10 +22,17 @@ export interface HeapReading {
 export class Inspector {
   private next = 1;
   private readonly pending = new Map<number, (result: unknown) => void>();
+  private chunks: string[] = [];
 
   private constructor(private readonly socket: WebSocket) {
     socket.addEventListener('message', (ev: MessageEvent) => {
-      const msg = JSON.parse(String(ev.data)) as { id?: number; result?: unknown };
+      const msg = JSON.parse(String(ev.data)) as {
+        id?: number;
+        result?: unknown;
+        method?: string;
+        params?: { chunk?: string };
+      };
+      if (msg.method === 'HeapProfiler.addHeapSnapshotChunk') this.chunks.push(msg.params?.chunk ?? '');
       if (msg.id !== undefined) {
         this.pending.get(msg.id)?.(msg.result);
         this.pending.delete(msg.id);
@@ -74,6 +82,14 @@ export class Inspector {
       rssMb: mb(m.rss),
       externalMb: mb(m.external),
     };
+  }
+
+  /** Writes a heap snapshot (after a full collection) to `path`, for finding what a leak holds. */
+  async snapshot(path: string): Promise<void> {
+    this.chunks = [];
+    await this.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false, captureNumericValue: false });
+    await writeFile(path, this.chunks.join(''));
+    this.chunks = [];
   }
 
   close(): void {

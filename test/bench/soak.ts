@@ -4,6 +4,7 @@
  * a forced GC at regular intervals. A leak shows as a slope; the figure is the least-squares slope
  * of each over the run after its first quarter (start-up caches and JIT settle in that part).
  */
+import { join } from 'node:path';
 import { PEOPLE } from '../kit/world.js';
 import type { BotProcess } from '../kit/process.js';
 import { Inspector } from './inspect.js';
@@ -61,8 +62,15 @@ export async function benchSoak(opts: {
   const samples: SoakSample[] = [];
   const mix: Record<string, number> = { help: 0, history: 0, rollback: 0, usage: 0 };
   const started = Date.now();
+  // BENCH_HEAP_SNAPSHOTS=<dir>: a heap snapshot at the end of the first quarter and at the end, to diff.
+  const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
+  let snapped = false;
   const sample = async () => {
     const heap = await inspector.collect();
+    if (snapshots && !snapped && Date.now() - started >= durationMs / 4) {
+      snapped = true;
+      await inspector.snapshot(join(snapshots, 'soak-quarter.heapsnapshot'));
+    }
     const rss = (await settledMemory(pid, { maxMs: 2_000 })).rssMb;
     samples.push({ atMs: Date.now() - started, heapUsedMb: heap.heapUsedMb, rssMb: rss });
     opts.log(
@@ -98,6 +106,7 @@ export async function benchSoak(opts: {
       }
     }
     await sample();
+    if (snapshots) await inspector.snapshot(join(snapshots, 'soak-end.heapsnapshot'));
   } finally {
     inspector.close();
   }
