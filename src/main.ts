@@ -3,6 +3,7 @@
 import './node-guard.js';
 import { processIo, runCliCommand } from './cli/run.js';
 import type { Backout } from './app.js';
+import { releaseStartupMemory } from './observability/settle-memory.js';
 
 /**
  * `backout start`. SIGTERM/SIGINT are taken from the first moment: a stop asked for while starting
@@ -46,6 +47,7 @@ async function start(rest: readonly string[]): Promise<number> {
   // Loaded here so that the one-shot commands (audit, report, doctor) start without the server.
   const { startBackout } = await import('./app.js');
   const started = await startBackout(settings.env, settings.config, { signal: stopAsked.signal });
+  releaseStartupMemory();
   const done = new Promise<void>((resolve) => (running.stopped = resolve));
   running.app = started;
   // A stop asked for while starting: stop now.
