@@ -7,6 +7,7 @@
  * request log) to the first stored Deployment status that is complete for the new generation
  * (observed through the double's change hook, at the instant it is written).
  */
+import { join } from 'node:path';
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '../../src/redis/client.js';
 import type { KubernetesDouble, StoreEvent } from '../doubles/kubernetes.js';
@@ -190,6 +191,11 @@ export interface MemoryFigures {
   elapsedMs: number;
   /** Slack messages still queued in backout's outbox when the "after" reading was taken. */
   notifyBacklog: number;
+  /**
+   * Once every card, reply and edit of those jobs reached Slack (the outbox empty): RSS and heap
+   * after a forced full GC, and how long the outbox took to empty. Absent if it did not in time.
+   */
+  drainedGc?: HeapReading & { settledRssMb: number; drainedAfterMs: number };
   /** Commands that did not start a rollback (sent again), by backout's answer. */
   notStarted: Map<string, number>;
   /** Rollback jobs that failed, by reason. */
@@ -290,6 +296,9 @@ export async function benchMemory(opts: {
     return { ...heap, settledRssMb: (await settledMemory(pid, { maxMs: 10_000 })).rssMb };
   };
   const idleGc = await gc();
+  // BENCH_HEAP_SNAPSHOTS=<dir>: heap snapshots at idle and once the jobs' work is done, to diff.
+  const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
+  if (snapshots) await inspector.snapshot(join(snapshots, 'memory-idle.heapsnapshot'));
   opts.log(
     `  idle after a forced GC (inspector open): heap ${idleGc.heapUsedMb.toFixed(1)} MB, RSS ${idleGc.settledRssMb.toFixed(1)} MB`,
   );
@@ -309,23 +318,44 @@ export async function benchMemory(opts: {
   const elapsedMs = Date.now() - since;
   const afterJobs = await settledMemory(pid, { maxMs: 10_000 });
   // Entries still queued in each channel's outbox, over all its lanes.
-  const backlog = await Promise.all(
-    opts.services.map(async (s) => {
-      const lanes = await opts.redis.zrange(`${opts.prefix}:notify:lanes:${s.channel}`, '0', '-1');
-      const lengths = await Promise.all(
-        lanes.map((lane) => opts.redis.llen(`${opts.prefix}:notify:lane:${s.channel}:${lane}`)),
-      );
-      return lengths.reduce((n, v) => n + v, 0);
-    }),
-  );
-  const notifyBacklog = backlog.reduce((n, v) => n + v, 0);
+  const outbox = async () => {
+    const backlog = await Promise.all(
+      opts.services.map(async (s) => {
+        const lanes = await opts.redis.zrange(`${opts.prefix}:notify:lanes:${s.channel}`, '0', '-1');
+        const lengths = await Promise.all(
+          lanes.map((lane) => opts.redis.llen(`${opts.prefix}:notify:lane:${s.channel}:${lane}`)),
+        );
+        return lengths.reduce((n, v) => n + v, 0);
+      }),
+    );
+    return backlog.reduce((n, v) => n + v, 0);
+  };
+  const notifyBacklog = await outbox();
   opts.log(
     `  after ${completed} jobs: RSS ${afterJobs.rssMb.toFixed(1)} MB (peak ${afterJobs.peakMb.toFixed(1)} MB)`,
   );
   const afterGc = await gc();
-  inspector.close();
   opts.log(
     `  after a forced GC: heap ${afterGc.heapUsedMb.toFixed(1)} MB, RSS ${afterGc.settledRssMb.toFixed(1)} MB`,
+  );
+  // The jobs' work ends when their cards and thread replies are in Slack: wait for the outbox.
+  const drainStart = Date.now();
+  const drained = await waitFor(async () => (await outbox()) === 0, {
+    timeoutMs: 300_000,
+    intervalMs: 1_000,
+    what: 'the Slack outbox to empty',
+  }).then(
+    () => true,
+    () => false,
+  );
+  const drainedAfterMs = Date.now() - drainStart;
+  const drainedGc = drained ? { ...(await gc()), drainedAfterMs } : undefined;
+  if (snapshots) await inspector.snapshot(join(snapshots, 'memory-drained.heapsnapshot'));
+  inspector.close();
+  opts.log(
+    drainedGc
+      ? `  outbox empty after ${(drainedAfterMs / 1000).toFixed(0)} s; after a forced GC: heap ${drainedGc.heapUsedMb.toFixed(1)} MB, RSS ${drainedGc.settledRssMb.toFixed(1)} MB`
+      : `  the outbox did not empty within ${(drainedAfterMs / 1000).toFixed(0)} s`,
   );
   const overheadUnderLoad = await overheadOf({ ...opts, jobs: await completedSince(opts.jobs, since) });
   return {
@@ -338,6 +368,7 @@ export async function benchMemory(opts: {
     perRound: opts.services.length,
     elapsedMs,
     notifyBacklog,
+    ...(drainedGc ? { drainedGc } : {}),
     ...stats,
     overheadUnderLoad,
   };
