@@ -1,13 +1,26 @@
-import { retry } from '@octokit/plugin-retry';
-import { throttling } from '@octokit/plugin-throttling';
-import { Octokit, type RestEndpointMethodTypes } from '@octokit/rest';
+import { createRequire } from 'node:module';
+import type * as PluginRetry from '@octokit/plugin-retry';
+import type * as PluginThrottling from '@octokit/plugin-throttling';
+import type * as OctokitRest from '@octokit/rest';
+import type { Octokit, RestEndpointMethodTypes } from '@octokit/rest';
 import type { Logger } from '../../observability/logger.js';
 import { githubError, statusOf } from './errors.js';
 import type { Release, ReleaseAsset, ReleasePatch, Releases, RepoRef } from './types.js';
 
-const GitHubOctokit = Octokit.plugin(retry, throttling);
 /** The plugins only add behaviour (retries, throttling); callers need Octokit's own surface. */
 export type GitHubClient = Octokit;
+
+/**
+ * Octokit with its retry and throttling plugins, loaded on first use (a few MB resident that a
+ * process never touching GitHub does without). `require` of these ES modules is synchronous.
+ */
+function gitHubOctokit() {
+  const load = createRequire(import.meta.url);
+  const { Octokit: Base } = load('@octokit/rest') as typeof OctokitRest;
+  const { retry } = load('@octokit/plugin-retry') as typeof PluginRetry;
+  const { throttling } = load('@octokit/plugin-throttling') as typeof PluginThrottling;
+  return Base.plugin(retry, throttling);
+}
 
 /**
  * How long backout waits for GitHub inside one job attempt. 5xx answers are retried by
@@ -44,7 +57,21 @@ export function createGitHubClient(opts: {
   timing?: Partial<GitHubTiming>;
 }): GitHubClient {
   const log = opts.log.child({ integration: 'github' });
-  const timing = { ...GITHUB_TIMING, ...opts.timing };
+  const options = octokitOptions(opts, { ...GITHUB_TIMING, ...opts.timing }, log);
+  let client: GitHubClient | undefined;
+  const build = (): GitHubClient => (client ??= new (gitHubOctokit())(options));
+  // Built at the first call, so the library is loaded only then.
+  return new Proxy({} as GitHubClient, {
+    get: (_, key) => Reflect.get(build(), key) as unknown,
+    has: (_, key) => key in build(),
+  });
+}
+
+function octokitOptions(
+  opts: { token: string | undefined; baseUrl: string | undefined; userAgent?: string },
+  timing: GitHubTiming,
+  log: Logger,
+) {
   const timedFetch: typeof fetch = (input, init) =>
     fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(timing.requestTimeoutMs) });
   const wantRetry = (kind: string) => (retryAfter: number, options: object, _o: unknown, count: number) => {
@@ -54,7 +81,7 @@ export function createGitHubClient(opts: {
     log.warn({ route, retryAfter, attempt: count + 1, retrying }, `GitHub ${kind} rate limit`);
     return retrying;
   };
-  return new GitHubOctokit({
+  return {
     ...(opts.token ? { auth: opts.token } : {}),
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl.replace(/\/+$/, '') } : {}),
     userAgent: opts.userAgent ?? 'backout',
@@ -73,7 +100,7 @@ export function createGitHubClient(opts: {
       onRateLimit: wantRetry('primary'),
       onSecondaryRateLimit: wantRetry('secondary'),
     },
-  });
+  };
 }
 
 type ApiRelease = RestEndpointMethodTypes['repos']['getRelease']['response']['data'];
