@@ -125,8 +125,8 @@ describe('the notifier delivers every message exactly once, and never lets one m
     'a new Approve card appears within 2 s while another job’s thread has 30 replies queued in the same channel',
     { timeout: 60_000 },
     async () => {
-      // A second service whose cards go to the same channel.
-      world = await createWorld({ config: (w) => defaultConfigYaml(w, ORDERS) });
+      // A second service whose cards go to the same channel; Slack's real pace, so the replies queue up.
+      world = await createWorld({ config: (w) => defaultConfigYaml(w, ORDERS), realSlackPace: true });
       world.prod.addDeployment({
         namespace: 'shop',
         name: 'orders',

@@ -37,6 +37,12 @@ export const PEOPLE = {
   random: 'C0RANDOM',
 };
 
+/** Slack's pace (3 posts in any 3 s, a thread reply a second) compressed tenfold, for in-process tests. */
+export const COMPRESSED_SLACK_PACE = {
+  'chat.postMessage': { burst: 3, windowMs: 300 },
+  'chat.update': { burst: 4, windowMs: 200 },
+};
+
 /** A config shaped like SPEC §5, with durations compressed for tests. */
 export function defaultConfigYaml(w: { prometheus: string; probe: string }, extra = ''): string {
   return `
@@ -118,6 +124,11 @@ export async function createWorld(
     redis?: { env: Record<string, string>; client: () => RedisClient };
     /** Default `http`; `socket` sets SLACK_APP_TOKEN and sends every request as an envelope. */
     transport?: Transport;
+    /**
+     * Slack's real per-channel pace for the notifier (a thread reply a second), for tests about
+     * pacing. By default in-process backouts post at a compressed pace, as other durations are.
+     */
+    realSlackPace?: boolean;
   } = {},
 ): Promise<World> {
   const [slack, prod, staging, github, prometheus, probe] = await Promise.all([
@@ -211,6 +222,7 @@ export async function createWorld(
       const app = await startBackout(parsedEnv(merged), parsed.config, {
         logDestination: sink,
         environ: merged,
+        ...(opts.realSlackPace ? {} : { slackPace: COMPRESSED_SLACK_PACE }),
       });
       const url = `http://127.0.0.1:${app.port}/slack/events`;
       const client = new SlackClient({
