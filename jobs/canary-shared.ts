@@ -266,14 +266,18 @@ export async function returnToStable(ctx: Ctx): Promise<StepResult> {
     );
   if (plan.target.provider === 'argo-rollouts' && ctx.state.deployed && !a.stableChanged)
     lines.push(`:warning: ${argoAfterAbort(plan.target, plan.image)}`);
-  const text = lines.join('\n');
-  await ctx.note('aborted', text);
+  // The whole story once, as its own reply; the step and the gate only point to it.
+  await ctx.note('aborted', lines.join('\n'));
+  const summary = `:rewind: Aborted ${abortedBy(a)} at ${a.weight} %: all traffic is back on stable (the reply below says why).`;
   if (w.gateSince !== undefined) {
-    await ctx.deps.notifier.update(gateKey(ctx.request.id), actionReply(ctx.request, text, []));
+    await ctx.deps.notifier.update(
+      gateKey(ctx.request.id),
+      actionReply(ctx.request, `${summary} Nothing is left to approve.`, []),
+    );
   }
   await show(ctx, w, 'finished', `:rewind: Aborted at ${a.weight} %; all traffic on stable.`);
   await ctx.save({ outcome });
-  return { finish: outcome, detail: text };
+  return { finish: outcome, detail: summary };
 }
 
 /** Posts (once) or refreshes the promotion gate message in the thread. */

@@ -1,5 +1,5 @@
 import { formatDuration } from '../config/duration.js';
-import { esc, truncate } from '../slack/cards.js';
+import { escKeepingMentions, truncate } from '../slack/cards.js';
 import type { SlackMessage } from '../slack/notifier.js';
 import { slackDate } from '../text/time.js';
 import { STAGES, stageWords, whose, type Timeline, type TimelineEntry } from './timeline.js';
@@ -15,7 +15,7 @@ export function timelineReply(t: Timeline): SlackMessage {
     `:clipboard: *Timeline*${others > 0 ? ` of ${t.requestIds[0]} and the ${others} request${others === 1 ? '' : 's'} it filed` : ''} (from backout’s audit log)`,
   ];
   const line = (e: TimelineEntry) =>
-    `• ${slackDate(e.at, { seconds: true })} — ${esc(`${whose(t, e)}${e.what}`)}${e.who ? ` by <@${e.who}>` : ''}`;
+    `• ${slackDate(e.at, { seconds: true })} — ${escKeepingMentions(`${whose(t, e)}${e.what}`, t.people)}${e.who ? ` by <@${e.who}>` : ''}`;
   // A long one keeps how it began (alert, proposal, approval) and how it ended.
   if (t.entries.length > SHOWN) {
     lines.push(...t.entries.slice(0, HEAD).map(line));

@@ -27,6 +27,8 @@ export interface Timeline {
   stages: Partial<Record<Stage, number>>;
   /** Set when the records read were capped: later ones may be missing. */
   partial?: boolean;
+  /** The Slack users who requested, approved or decided these requests: named in outcomes, they stay mentions. */
+  people: string[];
 }
 
 /** Steps after which a job's change is in place, most telling first (a rollback's `wait` follows its `apply`). */
@@ -142,8 +144,19 @@ export function buildTimeline(
   span('proposal_to_approval', created, approved);
   span('approval_to_applied', approved, applied);
   span('applied_to_verified', applied, lastOfEach(mine, VERIFIED_STEPS));
-  return { requestIds: [...ids], entries, stages, ...(opts.partial ? { partial: true } : {}) };
+  const people = new Set(
+    mine.flatMap((r) => [r.actor, r.approver]).filter((u): u is string => !!u && SLACK_USER.test(u)),
+  );
+  return {
+    requestIds: [...ids],
+    entries,
+    stages,
+    people: [...people],
+    ...(opts.partial ? { partial: true } : {}),
+  };
 }
+
+const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
 
 /** Per request, when the first of `steps` it finished (by preference) was done; the latest of those. */
 function lastOfEach(records: readonly AuditRecord[], steps: readonly string[]): number | undefined {

@@ -50,9 +50,19 @@ export function esc(text: string): string {
  * named there (in a reason, say) stays text: an outcome never pings a stranger.
  */
 function outcomeText(r: BackoutRequest, outcome: string): string {
-  const people = new Set([r.requester, r.approver, r.decidedBy, ...(r.approvals ?? []).map((a) => a.user)]);
-  return esc(outcome).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, (text, id: string) =>
-    people.has(id) ? `<@${id}>` : text,
+  return escKeepingMentions(outcome, [
+    r.requester,
+    r.approver,
+    r.decidedBy,
+    ...(r.approvals ?? []).map((a) => a.user),
+  ]);
+}
+
+/** Escapes `text`, keeping mentions (`<@U…>`) of `people` as mentions; anyone else stays text. */
+export function escKeepingMentions(text: string, people: readonly (string | undefined)[]): string {
+  const known = new Set(people);
+  return esc(text).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, (raw, id: string) =>
+    known.has(id) ? `<@${id}>` : raw,
   );
 }
 

@@ -159,8 +159,20 @@ describe('canaries that do not go to 100 %: automatic abort, abort at any time, 
         ['api', 100],
         ['api-canary', 0],
       ]);
-      const thread = world.slack.transcript(SERVICES.gateway.channel, plan.ts);
+      const thread = await waitFor(
+        () => {
+          const t = world.slack.transcript(SERVICES.gateway.channel, plan.ts);
+          return t.includes('*Timeline*') && t;
+        },
+        { what: 'the timeline' },
+      );
       expect(thread).toContain(`cut the dwell at 5 % short`);
+      // The abort is told once, in its own reply; the step points to it.
+      expect(thread.split('*Canary aborted by').length - 1).toBe(1);
+      expect(thread).toContain('Aborted by <@U0REQUEST> at 20 %: all traffic is back on stable');
+      // The timeline names the requester as a mention, not as an escaped id.
+      expect(thread).toContain(`Finished: aborted by <@${PEOPLE.requester}> at 20 %: p99 regression`);
+      expect(thread).not.toContain('&lt;@');
     },
   );
 
