@@ -219,8 +219,18 @@ export class StatusPageQueue {
       const late = state.failingSince ? Date.now() - Number(state.failingSince) : undefined;
       if (!incidentId && open) {
         await this.call(job, request, 'create incident', open.by, async () => {
+          // An earlier attempt may have opened it and lost the answer (a timeout, a crash): look first.
+          const found = state.createTriedAt
+            ? await deps.statusPage.findOpen({ pageId: deps.pageId, requestId: request.id })
+            : undefined;
+          if (found) {
+            await deps.redis.set(k.incident, found.id, 'EX', KEEP_S);
+            return found.id;
+          }
+          await deps.redis.hset(k.state, 'createTriedAt', String(Date.now()));
           const { id } = await deps.statusPage.create({
             pageId: deps.pageId,
+            requestId: request.id,
             name: open.name,
             status: 'identified',
             body: open.body,

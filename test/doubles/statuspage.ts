@@ -5,7 +5,8 @@
  * `status` is a realtime incident status and whose `components` map component ids to a component
  * status, `component_ids` naming the same components (422 otherwise); 404 for an unknown page or
  * incident. `outage()` makes every call answer 503, as during a Statuspage incident of its own
- * (or another status: `outage(true, 422)` refuses every call as invalid).
+ * (or another status: `outage(true, 422)` refuses every call as invalid). `GET
+ * /v1/pages/{page_id}/incidents/unresolved` lists the open incidents with their `metadata`.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -31,6 +32,7 @@ export interface StoredIncident {
   id: string;
   name: string;
   status: string;
+  metadata?: unknown;
   components: Record<string, string>;
   updates: { status: string; body: string }[];
 }
@@ -39,6 +41,7 @@ export class StatuspageDouble {
   readonly calls: StatuspageCall[] = [];
   readonly incidents = new Map<string, StoredIncident>();
   private down: number | undefined;
+  private lostCreates = 0;
   private url = '';
 
   private constructor(
@@ -80,6 +83,11 @@ export class StatuspageDouble {
     this.down = on ? status : undefined;
   }
 
+  /** The next `n` creates are stored, but answered 504 (a gateway that gave up on a backend that did not). */
+  loseCreateAnswers(n = 1): void {
+    this.lostCreates = n;
+  }
+
   private handle(
     method: string,
     url: string,
@@ -89,11 +97,25 @@ export class StatuspageDouble {
     if (this.down !== undefined)
       return [this.down, { error: this.down === 503 ? 'Service Unavailable' : 'Refused' }];
     if (headers.authorization !== `OAuth ${this.apiKey}`) return [401, { error: 'Could not authenticate' }];
-    if (!String(headers['content-type'] ?? '').startsWith('application/json'))
-      return [415, { error: 'Content-Type must be application/json' }];
     const m = /^\/v1\/pages\/([^/]+)\/incidents(?:\/([^/?]+))?$/.exec(url);
     if (!m) return [404, { error: 'Not found' }];
     if (m[1] !== this.pageId) return [404, { error: 'Page not found' }];
+    if (method === 'GET' && m[2] === 'unresolved') {
+      return [
+        200,
+        [...this.incidents.values()]
+          .filter((i) => i.status !== 'resolved')
+          .map((i) => ({
+            id: i.id,
+            name: i.name,
+            status: i.status,
+            metadata: i.metadata ?? {},
+            page_id: this.pageId,
+          })),
+      ];
+    }
+    if (!String(headers['content-type'] ?? '').startsWith('application/json'))
+      return [415, { error: 'Content-Type must be application/json' }];
     const incident = (body as { incident?: Record<string, unknown> } | undefined)?.incident;
     if (!incident || typeof incident !== 'object') return [422, { error: 'incident is required' }];
     const problem = this.check(incident, method === 'POST');
@@ -106,8 +128,13 @@ export class StatuspageDouble {
         status: incident.status as string,
         components: (incident.components as Record<string, string>) ?? {},
         updates: [{ status: incident.status as string, body: (incident.body as string) ?? '' }],
+        ...(incident.metadata !== undefined ? { metadata: incident.metadata } : {}),
       };
       this.incidents.set(id, stored);
+      if (this.lostCreates > 0) {
+        this.lostCreates -= 1;
+        return [504, { error: 'Gateway Timeout' }];
+      }
       return [201, { id, name: stored.name, status: stored.status, page_id: this.pageId }];
     }
     if (method === 'PATCH' && m[2]) {

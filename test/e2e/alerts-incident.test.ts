@@ -285,4 +285,29 @@ alerts:
     expect(statuspage.calls.slice(callsBefore).map((c) => `${c.method} ${c.status}`)).toEqual(['POST 422']);
     statuspage.outage(false);
   }, 60_000);
+
+  it('a create whose answer was lost after Statuspage stored it is found on the next attempt, not opened twice', async () => {
+    statuspage.loseCreateAnswers(1);
+    const incidentsBefore = statuspage.incidents.size;
+    const callsBefore = statuspage.calls.length;
+    expect((await deliver('g-incident-lost')).status).toBe(200);
+    const card = await cardIn(world, PEOPLE.checkout, 4);
+    await waitCard(world, card, /HighErrorRate/);
+    await click(world, bot, card, 'backout_approve', PEOPLE.sre2);
+    await waitCard(world, card, /Done — healthy/);
+    const incident = await waitFor(
+      () => [...statuspage.incidents.values()][incidentsBefore]?.status === 'resolved',
+      { what: 'the incident resolved', timeoutMs: 60_000 },
+    ).then(() => [...statuspage.incidents.values()][incidentsBefore]!);
+    // One incident: the second attempt asked for the open ones and found it by its mark.
+    expect(statuspage.incidents.size).toBe(incidentsBefore + 1);
+    expect((incident.metadata as { backout?: { request_id?: string } }).backout?.request_id).toMatch(/^rb-/);
+    const calls = statuspage.calls.slice(callsBefore).map((c) => `${c.method} ${c.status}`);
+    expect(calls.filter((c) => c.startsWith('POST'))).toEqual(['POST 504']);
+    expect(calls).toContain('GET 200');
+    expect(incident.updates.map((u) => u.status)).toEqual(['identified', 'monitoring', 'resolved']);
+    const thread = () => world.slack.transcript(card.channel, card.ts);
+    await waitFor(() => /resolve incident done/.test(thread()), { what: 'the resolve in the thread' });
+    expect(thread()).toMatch(/Status page: create incident done after 2 attempts/);
+  }, 120_000);
 });

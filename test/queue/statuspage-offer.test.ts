@@ -23,7 +23,7 @@ describe('status page offers', () => {
   beforeAll(() => {
     redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
     queue = new StatusPageQueue({
-      statusPage: { create: unused, update: unused },
+      statusPage: { create: unused, update: unused, findOpen: unused },
       pageId: 'page1',
       redis,
       prefix,

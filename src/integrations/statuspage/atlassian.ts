@@ -5,6 +5,15 @@ import type { ComponentStatus, IncidentStatus, StatusPage } from './types.js';
 export const STATUSPAGE_DEFAULT_URL = 'https://api.statuspage.io/v1';
 const TIMEOUT_MS = 5_000;
 const incident = z.object({ id: z.string().min(1) });
+const unresolved = z.array(
+  z.object({
+    id: z.string().min(1),
+    metadata: z
+      .object({ backout: z.object({ request_id: z.string() }).partial() })
+      .partial()
+      .nullish(),
+  }),
+);
 
 /**
  * Atlassian Statuspage's REST API (developer.statuspage.io): `Authorization: OAuth <key>`,
@@ -19,6 +28,7 @@ export class AtlassianStatusPage implements StatusPage {
 
   async create(i: {
     pageId: string;
+    requestId: string;
     name: string;
     status: IncidentStatus;
     body: string;
@@ -31,6 +41,8 @@ export class AtlassianStatusPage implements StatusPage {
         body: i.body,
         components: i.components,
         component_ids: Object.keys(i.components),
+        // Statuspage keeps incident metadata as nested string pairs: the mark findOpen looks for.
+        metadata: { backout: { request_id: i.requestId } },
       },
     });
     const parsed = incident.safeParse(await res.json().catch(() => undefined));
@@ -39,6 +51,21 @@ export class AtlassianStatusPage implements StatusPage {
         retryable: false,
       });
     return { id: parsed.data.id };
+  }
+
+  async findOpen(i: { pageId: string; requestId: string }): Promise<{ id: string } | undefined> {
+    let res: Response;
+    try {
+      res = await this.call('GET', `/pages/${encodeURIComponent(i.pageId)}/incidents/unresolved`);
+    } catch (err) {
+      // A page that cannot list its incidents (an older or partial API): nothing to find.
+      if (err instanceof IntegrationError && / answered 404 /.test(err.message)) return undefined;
+      throw err;
+    }
+    const parsed = unresolved.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) return undefined;
+    const mine = parsed.data.find((x) => x.metadata?.backout?.request_id === i.requestId);
+    return mine ? { id: mine.id } : undefined;
   }
 
   async update(i: {
@@ -61,7 +88,7 @@ export class AtlassianStatusPage implements StatusPage {
     );
   }
 
-  private async call(method: string, path: string, body: unknown): Promise<Response> {
+  private async call(method: string, path: string, body?: unknown): Promise<Response> {
     const url = `${this.baseUrl.replace(/\/+$/, '')}${path}`;
     let res: Response;
     try {
@@ -72,7 +99,7 @@ export class AtlassianStatusPage implements StatusPage {
           'content-type': 'application/json',
           accept: 'application/json',
         },
-        body: JSON.stringify(body),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {
