@@ -62,7 +62,8 @@ const abort: Step<CanaryAbortPlan, JobDeps> = {
     });
     await ctx.save({ outcome });
     const after = plan.target.provider === 'argo-rollouts' ? ` ${argoAfterAbort(plan.target)}` : '';
-    return { finish: outcome, detail: `${p.describe(plan.target)}: ${seen.message}.${after}` };
+    // The provider's reading names the object already ("HTTPRoute shop/api: …").
+    return { finish: outcome, detail: `All traffic on stable — ${seen.message}.${after}` };
   },
 };
 

@@ -170,6 +170,16 @@ describe('an alert proposes aborting the running canary', () => {
         debug('nginx', weightCard.ts),
       );
       expect(canaryWeightNow(world, 'nginx')).toBe(0);
+      // The step names the Ingress once, as the provider read it.
+      const step = await waitFor(
+        () =>
+          world.slack
+            .thread(SERVICES.nginx.channel, weightCard.ts)
+            .find((m) => m.text.includes('*Return all traffic to stable* — finished')),
+        { what: 'the finished step' },
+      );
+      expect(step.text).toContain('All traffic on stable — ');
+      expect(step.text.match(/web-canary/g)).toHaveLength(1);
     },
   );
 
