@@ -6,11 +6,8 @@
  * is still on it (the test makes those calls slow).
  */
 import { Redis } from 'ioredis';
-import { WebClient, LogLevel } from '@slack/web-api';
-import { createDrainer } from '../../src/slack/drain.js';
+import { testDrainer, UNPACED } from '../kit/drainer.js';
 import type { DrainPoint } from '../../src/slack/deliver.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { createLogger } from '../../src/observability/logger.js';
 
 const env = process.env;
 const channels = (env.CHANNELS ?? '').split(',');
@@ -31,36 +28,24 @@ function reached(channel: string): void {
 }
 
 const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-const drain = createDrainer({
-  redis,
-  prefix: env.PREFIX!,
-  slack: new WebClient('xoxb-kill-test', {
-    slackApiUrl: env.SLACK_API_URL!,
-    timeout: 5_000,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    logLevel: LogLevel.ERROR,
-  }),
-  log: createLogger({ level: 'silent', secrets: [] }),
-  metrics: createMetrics(),
-  onUndeliverable: () => Promise.resolve(),
-  lockMs: Number(env.LOCK_MS),
-  settleMs: Number(env.SETTLE_MS),
-  pace: {
-    'chat.postMessage': { burst: 100, windowMs: 1_000 },
-    'chat.update': { burst: 100, windowMs: 1_000 },
+const drain = testDrainer(
+  { redis, prefix: env.PREFIX!, slackApiUrl: env.SLACK_API_URL! },
+  {
+    lockMs: Number(env.LOCK_MS),
+    settleMs: Number(env.SETTLE_MS),
+    pace: UNPACED,
+    checkpoint: (p, { channel }) => {
+      // A channel that got to its point goes no further until the kill.
+      if (stopped.has(channel)) return never;
+      const name = point === 'during' && p === 'before-call' ? 'during' : p;
+      const n = (seen.get(`${channel}/${name}`) ?? 0) + 1;
+      seen.set(`${channel}/${name}`, n);
+      if (name !== point || n !== at) return undefined;
+      reached(channel);
+      return point === 'during' ? undefined : never;
+    },
   },
-  checkpoint: (p, { channel }) => {
-    // A channel that got to its point goes no further until the kill.
-    if (stopped.has(channel)) return never;
-    const name = point === 'during' && p === 'before-call' ? 'during' : p;
-    const n = (seen.get(`${channel}/${name}`) ?? 0) + 1;
-    seen.set(`${channel}/${name}`, n);
-    if (name !== point || n !== at) return undefined;
-    reached(channel);
-    return point === 'during' ? undefined : never;
-  },
-});
+);
 
 // Drains like the notify queue would, until the kill.
 await Promise.all(

@@ -7,13 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { build } from 'esbuild';
 import { Redis } from 'ioredis';
-import { WebClient, LogLevel } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { createDrainer } from '../../src/slack/drain.js';
 import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
 import { SlackDouble } from '../doubles/slack.js';
+import { testDrainer, UNPACED } from '../kit/drainer.js';
 import { waitFor } from '../kit/wait.js';
 import { deleteKeys } from '../kit/world.js';
 
@@ -77,26 +74,10 @@ describe('a drainer killed at any point of a delivery', () => {
 
   /** The drainer that finishes each channel after the kill, as any other worker would. */
   function recoveryDrainer() {
-    return createDrainer({
-      redis,
-      prefix,
-      slack: new WebClient('xoxb-kill-test', {
-        slackApiUrl: slack.apiUrl,
-        timeout: 5_000,
-        retryConfig: { retries: 0 },
-        rejectRateLimitedCalls: true,
-        logLevel: LogLevel.ERROR,
-      }),
-      log: createLogger({ level: 'silent', secrets: [] }),
-      metrics: createMetrics(),
-      onUndeliverable: () => Promise.resolve(),
-      lockMs: LOCK_MS,
-      settleMs: SETTLE_MS,
-      pace: {
-        'chat.postMessage': { burst: 100, windowMs: 1_000 },
-        'chat.update': { burst: 100, windowMs: 1_000 },
-      },
-    });
+    return testDrainer(
+      { redis, prefix, slackApiUrl: slack.apiUrl },
+      { lockMs: LOCK_MS, settleMs: SETTLE_MS, pace: UNPACED },
+    );
   }
 
   async function queueRun(i: number): Promise<void> {
@@ -111,7 +92,7 @@ describe('a drainer killed at any point of a delivery', () => {
   /** Finishes run i's channel after the kill, then checks every message is there once, in order. */
   async function recoverAndCheck(
     i: number,
-    drain: ReturnType<typeof createDrainer>,
+    drain: ReturnType<typeof testDrainer>,
     label: string,
   ): Promise<void> {
     const channel = channelOf(i);
@@ -143,7 +124,7 @@ describe('a drainer killed at any point of a delivery', () => {
   }
 
   /** One child process drains PER_CHILD channels and is killed with all of them at the same point. */
-  async function oneGroup(g: number, drain: ReturnType<typeof createDrainer>): Promise<void> {
+  async function oneGroup(g: number, drain: ReturnType<typeof testDrainer>): Promise<void> {
     const point = POINTS[g % POINTS.length]!;
     const at = 1 + (Math.floor(g / POINTS.length) % 3);
     const label = `${point} #${at}`;
