@@ -347,7 +347,9 @@ export function renderReport(r: BenchReport): string {
     if (last && r.memory) {
       p();
       p(
-        `The libraries alone account for ${mb(last.rssMb)} of backout's ${mb(r.memory.idle.rssMb)} at idle; backout's own code, connections, queues and workers the remaining ${mb(Math.max(0, r.memory.idle.rssMb - last.rssMb))}.`,
+        last.rssMb > r.memory.idle.rssMb
+          ? `Imported raw, the libraries alone take ${mb(last.rssMb)}; backout at idle holds ${mb(r.memory.idle.rssMb)}, its own code, connections, queues and workers included, because it leaves the deferred parts above unloaded and hands start-up's garbage back once it is up (src/observability/settle-memory.ts).`
+          : `The libraries alone account for ${mb(last.rssMb)} of backout's ${mb(r.memory.idle.rssMb)} at idle; backout's own code, connections, queues and workers the remaining ${mb(r.memory.idle.rssMb - last.rssMb)}.`,
       );
     }
     p();
