@@ -223,19 +223,18 @@ export class StatusPageQueue {
           const found = state.createTriedAt
             ? await deps.statusPage.findOpen({ pageId: deps.pageId, requestId: request.id })
             : undefined;
-          if (found) {
-            await deps.redis.set(k.incident, found.id, 'EX', KEEP_S);
-            return found.id;
+          let id = found?.id;
+          if (!id) {
+            await deps.redis.hset(k.state, 'createTriedAt', String(Date.now()));
+            ({ id } = await deps.statusPage.create({
+              pageId: deps.pageId,
+              requestId: request.id,
+              name: open.name,
+              status: 'identified',
+              body: open.body,
+              components: open.components,
+            }));
           }
-          await deps.redis.hset(k.state, 'createTriedAt', String(Date.now()));
-          const { id } = await deps.statusPage.create({
-            pageId: deps.pageId,
-            requestId: request.id,
-            name: open.name,
-            status: 'identified',
-            body: open.body,
-            components: open.components,
-          });
           await deps.redis.set(k.incident, id, 'EX', KEEP_S);
           return id;
         });

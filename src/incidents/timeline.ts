@@ -144,9 +144,8 @@ export function buildTimeline(
   span('proposal_to_approval', created, approved);
   span('approval_to_applied', approved, applied);
   span('applied_to_verified', applied, lastOfEach(mine, VERIFIED_STEPS));
-  const people = new Set(
-    mine.flatMap((r) => [r.actor, r.approver]).filter((u): u is string => !!u && SLACK_USER.test(u)),
-  );
+  // Actors that are not people (an alert source) never match a mention, so they need no filtering.
+  const people = new Set(mine.flatMap((r) => [r.actor, r.approver]).filter((u): u is string => !!u));
   return {
     requestIds: [...ids],
     entries,
@@ -155,8 +154,6 @@ export function buildTimeline(
     ...(opts.partial ? { partial: true } : {}),
   };
 }
-
-const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
 
 /** Per request, when the first of `steps` it finished (by preference) was done; the latest of those. */
 function lastOfEach(records: readonly AuditRecord[], steps: readonly string[]): number | undefined {

@@ -16,17 +16,22 @@ const boltMain = fromHere.resolve('@slack/bolt');
 const fromBolt = createRequire(boltMain);
 const cache = fromBolt.cache;
 
-/** A module whose exports load the real module on first property access. */
-function lazyModule(path: string): void {
-  if (cache[path]) return;
-  let real: Record<string | symbol, unknown> | undefined;
-  const load = (): Record<string | symbol, unknown> => {
-    if (!real) {
+/** Loads the real module at `path` once, first taking its stand-in out of the cache. */
+function loader<T>(path: string): () => T {
+  let real: T | undefined;
+  return () => {
+    if (real === undefined) {
       delete cache[path];
-      real = fromBolt(path) as Record<string | symbol, unknown>;
+      real = fromBolt(path) as T;
     }
     return real;
   };
+}
+
+/** A module whose exports load the real module on first property access. */
+function lazyModule(path: string): void {
+  if (cache[path]) return;
+  const load = loader<Record<string | symbol, unknown>>(path);
   standIn(path, new Proxy({}, { get: (_, key) => load()[key], has: (_, key) => key in load() }));
 }
 
@@ -36,14 +41,8 @@ function lazyModule(path: string): void {
  */
 function lazyDefaultClass(path: string): void {
   if (cache[path]) return;
-  let real: (abstract new (...args: unknown[]) => object) | undefined;
-  const load = () => {
-    if (!real) {
-      delete cache[path];
-      real = (fromBolt(path) as { default: abstract new (...args: unknown[]) => object }).default;
-    }
-    return real;
-  };
+  const module = loader<{ default: abstract new (...args: unknown[]) => object }>(path);
+  const load = () => module().default;
   const cls = new Proxy(function Deferred() {}, {
     construct: (_, args, newTarget) => Reflect.construct(load(), args, newTarget) as object,
     get: (_, key) => Reflect.get(load(), key) as unknown,

@@ -61,14 +61,16 @@ function outcomeText(r: BackoutRequest, outcome: string): string {
 /** Escapes `text`, keeping mentions (`<@U…>`) of `people` as mentions; anyone else stays text. */
 export function escKeepingMentions(text: string, people: readonly (string | undefined)[]): string {
   const known = new Set(people);
-  return esc(text).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, (raw, id: string) =>
-    known.has(id) ? `<@${id}>` : raw,
+  return esc(text).replace(/&lt;@([^&]+)&gt;/g, (raw, id: string) =>
+    known.has(id) && SLACK_USER_ID.test(id) ? `<@${id}>` : raw,
   );
 }
 
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
 /** A person as a mention; anything else (an alert source such as `alertmanager`) as plain text. */
 export function requesterText(requester: string): string {
-  return /^[UW][A-Z0-9]{2,}$/.test(requester) ? `<@${requester}>` : esc(requester);
+  return SLACK_USER_ID.test(requester) ? `<@${requester}>` : esc(requester);
 }
 
 export function truncate(text: string, max: number, note = '…'): string {

@@ -18,6 +18,7 @@ import {
   slash,
   weightPatches,
   type Provider,
+  threadReply,
 } from './canary-kit.js';
 
 /** HighErrorRate of web, api or shop proposes aborting their canary; api's production needs no approval. */
@@ -171,12 +172,12 @@ describe('an alert proposes aborting the running canary', () => {
       );
       expect(canaryWeightNow(world, 'nginx')).toBe(0);
       // The step names the Ingress once, as the provider read it.
-      const step = await waitFor(
-        () =>
-          world.slack
-            .thread(SERVICES.nginx.channel, weightCard.ts)
-            .find((m) => m.text.includes('*Return all traffic to stable* — finished')),
-        { what: 'the finished step' },
+      const step = await threadReply(
+        world,
+        'nginx',
+        weightCard.ts,
+        '*Return all traffic to stable* — finished',
+        'the finished step',
       );
       expect(step.text).toContain('All traffic on stable — ');
       expect(step.text.match(/web-canary/g)).toHaveLength(1);

@@ -31,6 +31,15 @@ describe('around an alert’s rollback: an Alertmanager silence, the status page
     (await world.redis.xrange(`${world.prefix}:audit:stream`, '-', '+')).map(
       ([, f]) => JSON.parse(f[1]!) as { type: string; requestId?: string; details?: Record<string, unknown> },
     );
+  /** The page's nth incident, once it is resolved. */
+  const resolvedIncident = (nth: number, what: string) =>
+    waitFor(
+      () => {
+        const incident = [...statuspage.incidents.values()][nth];
+        return incident?.status === 'resolved' && incident;
+      },
+      { what, timeoutMs: 60_000 },
+    );
   const silences = async (): Promise<Silence[]> =>
     (await (await fetch(`${alertmanager.url}/api/v2/silences`)).json()) as Silence[];
 
@@ -193,10 +202,10 @@ alerts:
     await waitFor(async () => (await calls()).length >= 4, { what: 'a fourth failed attempt' });
     statuspage.outage(false);
 
-    const incident = await waitFor(
-      () => [...statuspage.incidents.values()][incidentsBefore]?.status === 'resolved',
-      { what: 'the incident opened and resolved once Statuspage answers', timeoutMs: 60_000 },
-    ).then(() => [...statuspage.incidents.values()][incidentsBefore]!);
+    const incident = await resolvedIncident(
+      incidentsBefore,
+      'the incident opened and resolved once Statuspage answers',
+    );
     // Opened once, then straight to resolved: the progress update, overtaken by the end while
     // Statuspage was down, is never posted after it.
     expect(incident.updates.map((u) => u.status)).toEqual(['identified', 'resolved']);
@@ -295,10 +304,7 @@ alerts:
     await waitCard(world, card, /HighErrorRate/);
     await click(world, bot, card, 'backout_approve', PEOPLE.sre2);
     await waitCard(world, card, /Done — healthy/);
-    const incident = await waitFor(
-      () => [...statuspage.incidents.values()][incidentsBefore]?.status === 'resolved',
-      { what: 'the incident resolved', timeoutMs: 60_000 },
-    ).then(() => [...statuspage.incidents.values()][incidentsBefore]!);
+    const incident = await resolvedIncident(incidentsBefore, 'the incident resolved');
     // One incident: the second attempt asked for the open ones and found it by its mark.
     expect(statuspage.incidents.size).toBe(incidentsBefore + 1);
     expect((incident.metadata as { backout?: { request_id?: string } }).backout?.request_id).toMatch(/^rb-/);

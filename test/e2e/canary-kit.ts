@@ -288,6 +288,21 @@ export async function click(
   return answerAt(world, responseUrl, `answer to ${actionId} by ${user}`);
 }
 
+/** The first reply in a card's thread whose text contains `containing`, once posted. */
+export function threadReply(
+  world: World,
+  provider: Provider,
+  cardTs: string,
+  containing: string,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<SlackMessage> {
+  return waitFor(
+    () => world.slack.thread(SERVICES[provider].channel, cardTs).find((m) => m.text.includes(containing)),
+    { what, timeoutMs },
+  );
+}
+
 /** The promotion gate message in the canary's thread, once posted. */
 export function gateMessage(
   world: World,
@@ -295,12 +310,13 @@ export function gateMessage(
   cardTs: string,
   timeoutMs = 30_000,
 ): Promise<SlackMessage> {
-  return waitFor(
-    () =>
-      world.slack
-        .thread(SERVICES[provider].channel, cardTs)
-        .find((m) => m.text.includes('Approval needed to go to 100 %')),
-    { what: `${provider} promotion gate`, timeoutMs },
+  return threadReply(
+    world,
+    provider,
+    cardTs,
+    'Approval needed to go to 100 %',
+    `${provider} promotion gate`,
+    timeoutMs,
   );
 }
 

@@ -1,7 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorld, PEOPLE, type World } from '../kit/world.js';
-import { waitFor } from '../kit/wait.js';
 import {
   answerAt,
   canaryConfigYaml,
@@ -12,6 +11,7 @@ import {
   SERVICES,
   seedCanaries,
   slash,
+  threadReply,
 } from './canary-kit.js';
 
 /** `2026-12-06T07:41` in Europe/Berlin for an instant. */
@@ -109,13 +109,7 @@ describe('change windows', () => {
     const started = await slash(web.client, world, 'nginx', `start ${SERVICES.nginx.image}`);
     expect(await answerAt(world, started.responseUrl)).toContain('Started');
     const plan = await card(world, 'nginx');
-    const held = await waitFor(
-      () =>
-        world.slack
-          .thread(SERVICES.nginx.channel, plan.ts)
-          .find((m) => m.text.includes('holds automated moves')),
-      { what: 'the hold note' },
-    );
+    const held = await threadReply(world, 'nginx', plan.ts, 'holds automated moves', 'the hold note');
     expect(held.text).toContain(
       `The next step (5 %) waits: the night-batch deny window holds automated moves until <!date^${(opened + 30 * 60_000) / 1000}^`,
     );

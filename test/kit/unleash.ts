@@ -134,8 +134,6 @@ export async function startUnleash(): Promise<UnleashServer> {
   try {
     await waitFor(
       async () => {
-        // Not retried: a server that exited will not answer.
-        if (gone) return { exited: true } as const;
         const bound = /unleash listening on port (\d+)/.exec(output.join(''))?.[1];
         if (!bound) return false;
         url = `http://127.0.0.1:${bound}`;
@@ -144,10 +142,13 @@ export async function startUnleash(): Promise<UnleashServer> {
         );
         return res?.ok === true;
       },
-      { timeoutMs: 120_000, intervalMs: 200, what: 'unleash-server to answer /health' },
-    ).then((r) => {
-      if (r !== true) throw new Error('unleash-server exited');
-    });
+      {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        what: 'unleash-server to answer /health',
+        giveUpIf: () => (gone ? new Error('unleash-server exited') : undefined),
+      },
+    );
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\n${output.join('').slice(-2000)}`, { cause: err });

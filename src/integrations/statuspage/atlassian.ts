@@ -54,14 +54,10 @@ export class AtlassianStatusPage implements StatusPage {
   }
 
   async findOpen(i: { pageId: string; requestId: string }): Promise<{ id: string } | undefined> {
-    let res: Response;
-    try {
-      res = await this.call('GET', `/pages/${encodeURIComponent(i.pageId)}/incidents/unresolved`);
-    } catch (err) {
-      // A page that cannot list its incidents (an older or partial API): nothing to find.
-      if (err instanceof IntegrationError && / answered 404 /.test(err.message)) return undefined;
-      throw err;
-    }
+    const path = `/pages/${encodeURIComponent(i.pageId)}/incidents/unresolved`;
+    // A page that cannot list its incidents (an older or partial API): nothing to find.
+    const res = await this.call('GET', path, undefined, [404]);
+    if (res.status === 404) return undefined;
     const parsed = unresolved.safeParse(await res.json().catch(() => undefined));
     if (!parsed.success) return undefined;
     const mine = parsed.data.find((x) => x.metadata?.backout?.request_id === i.requestId);
@@ -88,7 +84,13 @@ export class AtlassianStatusPage implements StatusPage {
     );
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<Response> {
+  /** One call with its deadline; a refusal throws, except for the statuses in `accepted`. */
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    accepted: readonly number[] = [],
+  ): Promise<Response> {
     const url = `${this.baseUrl.replace(/\/+$/, '')}${path}`;
     let res: Response;
     try {
@@ -112,7 +114,7 @@ export class AtlassianStatusPage implements StatusPage {
         },
       );
     }
-    if (!res.ok) {
+    if (!res.ok && !accepted.includes(res.status)) {
       const text = (await res.text().catch(() => '')).slice(0, 200);
       throw new IntegrationError(
         'statuspage',
