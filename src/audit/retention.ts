@@ -21,20 +21,24 @@ export function scheduleAuditArchive(opts: {
   log: Logger;
   signal: AbortSignal;
   everyMs?: number;
-}): void {
+}): { settled(): Promise<void> } {
+  // One run at a time: a slow archive is not started again over itself.
+  let running: Promise<void> | undefined;
   const run = () => {
-    if (opts.signal.aborted) return;
-    archiveAudit(opts).then(
-      (result) => {
-        if (result.archived > 0) {
-          opts.log.info(
-            { archived: result.archived, throughSeq: result.throughSeq, file: result.file },
-            'audit records older than the retention archived',
-          );
-        }
-      },
-      (err: unknown) => opts.log.warn({ err }, 'audit archive did not run; it will be tried again'),
-    );
+    if (opts.signal.aborted || running) return;
+    running = archiveAudit(opts)
+      .then(
+        (result) => {
+          if (result.archived > 0) {
+            opts.log.info(
+              { archived: result.archived, throughSeq: result.throughSeq, file: result.file },
+              'audit records older than the retention archived',
+            );
+          }
+        },
+        (err: unknown) => opts.log.warn({ err }, 'audit archive did not run; it will be tried again'),
+      )
+      .finally(() => (running = undefined));
   };
   const first = setTimeout(run, Math.min(FIRST_RUN_AFTER_MS, opts.everyMs ?? FIRST_RUN_AFTER_MS));
   const every = setInterval(run, opts.everyMs ?? ARCHIVE_EVERY_MS);
@@ -48,4 +52,6 @@ export function scheduleAuditArchive(opts: {
     },
     { once: true },
   );
+  /** Resolves once no archive is running (after the signal, none starts again). */
+  return { settled: async () => running };
 }

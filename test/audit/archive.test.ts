@@ -162,9 +162,10 @@ describe('the worker archives on a schedule', () => {
   it('archives records older than the retention without anyone running the CLI, and stops on shutdown', async () => {
     const kit = await auditKit();
     const stop = new AbortController();
+    let schedule: ReturnType<typeof scheduleAuditArchive> | undefined;
     try {
       for (const e of rollbackHistory('rb-1', 'a')) await kit.audit.append(e);
-      scheduleAuditArchive({
+      schedule = scheduleAuditArchive({
         audit: kit.audit,
         redis: kit.redis,
         prefix: kit.prefix,
@@ -189,6 +190,8 @@ describe('the worker archives on a schedule', () => {
       expect(await auditVerify([], cap.io)).toBe(0);
     } finally {
       stop.abort();
+      // A run that began before the stop finishes writing before the directory goes.
+      await schedule?.settled();
       await kit.close();
     }
   });
