@@ -78,9 +78,11 @@ describe('two backout processes, each with a Socket Mode connection, on one Redi
     const types = await auditTypes(world);
     expect(types.filter((t) => t === 'job.started')).toHaveLength(3);
     expect(types.filter((t) => t === 'job.succeeded')).toHaveLength(3);
-    // Each envelope went to exactly one connection, and both connections took some.
+    // Each envelope went to exactly one connection, and both connections took some. (An ack later
+    // than Slack's 3 s on a loaded machine brings a redelivery, as Slack does; the jobs above show
+    // it was handled once. Only first deliveries count here.)
     const byEnvelope = new Map<string, number[]>();
-    for (const d of socket.deliveries)
+    for (const d of socket.deliveries.filter((x) => x.retryAttempt === 0))
       byEnvelope.set(d.envelopeId, [...(byEnvelope.get(d.envelopeId) ?? []), d.connection]);
     expect([...byEnvelope.values()].every((c) => c.length === 1)).toBe(true);
     expect(new Set(socket.deliveries.map((d) => d.connection)).size).toBe(2);
