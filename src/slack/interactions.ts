@@ -47,6 +47,11 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
     const value = decodeActionValue(action.value);
     const log = deps.log.child({ action: action.action_id, user, requestId: value?.requestId });
     let answer: string;
+    // An Approve reads its request while the replay check runs: a read only (the move itself is a
+    // compare-and-set), so a click that turns out to be a replay has changed nothing.
+    const prefetched =
+      value && (name === 'approve' || name === 'breakGlass') ? deps.requests.get(value.requestId) : undefined;
+    prefetched?.catch(() => undefined);
     try {
       // The same click (its action_ts, who, which button) delivered again: already handled.
       const first = await deps.replays.firstTime([
@@ -69,7 +74,15 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
       if (!name || !value)
         throw new UsageError('That button is not one backout understands, so nothing was changed.');
       answer = (
-        await decide(name, value.requestId, value.planHash, user, body.channel?.id, body.response_url)
+        await decide(
+          name,
+          value.requestId,
+          value.planHash,
+          user,
+          body.channel?.id,
+          body.response_url,
+          prefetched,
+        )
       ).message;
     } catch (err) {
       const error = asBackoutError(err);
@@ -90,12 +103,13 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
     user: string,
     channel: string | undefined,
     responseUrl: string | undefined,
+    prefetched: Promise<BackoutRequest | undefined> | undefined,
   ): Promise<Decision> {
     switch (name) {
       case 'approve':
-        return deps.flow.approve(requestId, user, planHash, false);
+        return deps.flow.approve(requestId, user, planHash, false, new Date(), prefetched);
       case 'breakGlass':
-        return deps.flow.approve(requestId, user, planHash, true);
+        return deps.flow.approve(requestId, user, planHash, true, new Date(), prefetched);
       case 'reject':
         return deps.flow.reject(requestId, user, planHash);
       case 'retry':

@@ -34,6 +34,7 @@ import {
   killAllChildren,
   LoadGenerator,
   ROOT,
+  rssByMapping,
   run,
   settledMemory,
   stopProcess,
@@ -67,7 +68,7 @@ const START_FLAGS: string[] = (() => {
 
 const OVERHEAD_ROLLBACKS = 30;
 /** Phases `BENCH_ONLY=<phase>` runs alone, writing only their own section of BENCHMARKS.md. */
-const ALONE = ['ack', 'timers', 'memory', 'soak', 'scale', 'socket-mode'];
+const ALONE = ['ack', 'approval', 'timers', 'memory', 'soak', 'scale', 'socket-mode'];
 const MEMORY_JOBS = 1_000;
 
 const t0 = performance.now();
@@ -236,7 +237,10 @@ async function main(): Promise<number> {
   let timersSection: string | undefined;
   const want = (name: string) => only === undefined || only === name;
   // Figures 1–3 on one backout process.
-  const a = want('ack') || want('timers') ? await phase('start backout', () => spawn({})) : undefined;
+  const a =
+    want('ack') || want('timers') || want('approval')
+      ? await phase('start backout', () => spawn({}))
+      : undefined;
   if (a && only === 'timers') {
     const timers = await phase('timers', () =>
       benchTimers({ redis: world.redis, prefix: world.prefix, log }),
@@ -255,6 +259,14 @@ async function main(): Promise<number> {
   if (a) {
     const jobs = new Queue('jobs', { connection: world.redis, prefix: world.prefix });
     cleanups.push(() => jobs.close());
+    if (only === 'approval') {
+      // Alone, the figure is printed, not written: its section is part of the full report.
+      const approval = await phase('approval', () =>
+        benchApproval({ world, bot: a, jobs, services: approvalServices, barePrefix, log }),
+      );
+      if (approval) log(JSON.stringify(approval, null, 1));
+      return failures.length ? 1 : 0;
+    }
     report.ack = await phase('ack', async () => {
       const bare = async (env: Record<string, string>) => {
         const port = await freePort();
@@ -339,7 +351,10 @@ async function main(): Promise<number> {
         // The web role first, alone: its idle RSS.
         const web = await spawn({ ...env, BACKOUT_ROLE: 'web' });
         const webIdle = await settledMemory(web.child.pid!);
-        log(`  web role idle RSS ${webIdle.rssMb.toFixed(1)} MB`);
+        const where = rssByMapping(web.child.pid!);
+        log(
+          `  web role idle RSS ${webIdle.rssMb.toFixed(1)} MB (malloc [heap] ${where.mallocMb.toFixed(1)} MB, other anonymous ${where.anonymousMb.toFixed(1)} MB, node binary ${where.binaryMb.toFixed(1)} MB, other files ${where.filesMb.toFixed(1)} MB)`,
+        );
         await stopProcess(web.child);
         const b = await spawn(env, [INSPECT_LATER]);
         const jobs = new Queue('jobs', { connection: world.redis, prefix: rssPrefix });

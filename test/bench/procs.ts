@@ -186,3 +186,38 @@ export function writeMarkedSection(markdown: string, start: string, end: string)
       : `${current.trimEnd()}\n\n${markdown}\n`;
   writeFileSync(file, next);
 }
+
+/** Where a process's resident memory lies, MB, by kind of mapping (from /proc/<pid>/smaps). */
+export interface RssByMapping {
+  /** glibc malloc's main arena (`[heap]`, grown with brk). */
+  mallocMb: number;
+  /** Anonymous mappings: V8's heap pages and code, thread stacks, other malloc arenas, large mallocs. */
+  anonymousMb: number;
+  /** Pages of the `node` executable itself (its code and read-only data, e.g. ICU). */
+  binaryMb: number;
+  /** Other file-backed pages (shared libraries, mapped files). */
+  filesMb: number;
+}
+
+export function rssByMapping(pid: number): RssByMapping {
+  const by = { mallocMb: 0, anonymousMb: 0, binaryMb: 0, filesMb: 0 };
+  let kind: keyof RssByMapping = 'anonymousMb';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1] ?? '';
+      kind =
+        name === '[heap]'
+          ? 'mallocMb'
+          : name.startsWith('/')
+            ? /\/node$/.test(name)
+              ? 'binaryMb'
+              : 'filesMb'
+            : 'anonymousMb';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) by[kind] += (Number(rss[1]) * 1024) / 1e6;
+  }
+  return by;
+}

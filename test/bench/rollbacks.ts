@@ -16,7 +16,7 @@ import type { BotProcess } from '../kit/process.js';
 import { waitFor } from '../kit/wait.js';
 import { PEOPLE } from '../kit/world.js';
 import { Inspector, type HeapReading } from './inspect.js';
-import { memoryOf, settledMemory, type Memory } from './procs.js';
+import { memoryOf, rssByMapping, settledMemory, type Memory } from './procs.js';
 import type { BenchService } from './setup.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -300,7 +300,7 @@ export async function benchMemory(opts: {
   const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
   if (snapshots) await inspector.snapshot(join(snapshots, 'memory-idle.heapsnapshot'));
   opts.log(
-    `  idle after a forced GC (inspector open): heap ${idleGc.heapUsedMb.toFixed(1)} MB, RSS ${idleGc.settledRssMb.toFixed(1)} MB`,
+    `  idle after a forced GC (inspector open): heap ${idleGc.heapUsedMb.toFixed(1)} MB, RSS ${idleGc.settledRssMb.toFixed(1)} MB (${whereRss(pid, idleGc)})`,
   );
   const since = Date.now();
   const stats = { notStarted: new Map<string, number>(), failedJobs: new Map<string, number>() };
@@ -354,7 +354,7 @@ export async function benchMemory(opts: {
   inspector.close();
   opts.log(
     drainedGc
-      ? `  outbox empty after ${(drainedAfterMs / 1000).toFixed(0)} s; after a forced GC: heap ${drainedGc.heapUsedMb.toFixed(1)} MB, RSS ${drainedGc.settledRssMb.toFixed(1)} MB`
+      ? `  outbox empty after ${(drainedAfterMs / 1000).toFixed(0)} s; after a forced GC: heap ${drainedGc.heapUsedMb.toFixed(1)} MB, RSS ${drainedGc.settledRssMb.toFixed(1)} MB (${whereRss(pid, drainedGc)})`
       : `  the outbox did not empty within ${(drainedAfterMs / 1000).toFixed(0)} s`,
   );
   const overheadUnderLoad = await overheadOf({ ...opts, jobs: await completedSince(opts.jobs, since) });
@@ -372,4 +372,10 @@ export async function benchMemory(opts: {
     ...stats,
     overheadUnderLoad,
   };
+}
+
+/** One line on where a process's RSS lies: V8's heap as committed, malloc's main arena, the rest. */
+function whereRss(pid: number, heap: HeapReading): string {
+  const m = rssByMapping(pid);
+  return `V8 heap committed ${heap.heapTotalMb.toFixed(1)} MB, external ${heap.externalMb.toFixed(1)} MB; malloc [heap] ${m.mallocMb.toFixed(1)} MB, other anonymous ${m.anonymousMb.toFixed(1)} MB, node binary ${m.binaryMb.toFixed(1)} MB, other files ${m.filesMb.toFixed(1)} MB`;
 }
