@@ -11,7 +11,7 @@
  *
  * 6. Socket Mode ack latency against HTTP's (its own section).
  *
- * `BENCH_ONLY=<ack|timers|memory|soak|scale|socket-mode>` runs one phase and writes only its section of
+ * `BENCH_ONLY=<ack|approval|timers|memory|soak|scale|socket-mode>` runs one phase and writes only its section of
  * BENCHMARKS.md. `npm run bench -- --soak 30m` runs the soak alone (mixed commands, heap and RSS slope).
  *
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
@@ -60,11 +60,21 @@ import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
 import { benchSocketMode, renderSocketModeBench, writeSocketModeSection } from './socket-mode.js';
 import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
 
+const START_SCRIPT = (
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start.split(/\s+/);
 /** The Node flags `npm start` (and the container image) run backout with, read from package.json. */
-const START_FLAGS: string[] = (() => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  return pkg.scripts.start.split(/\s+/).filter((a) => a.startsWith('--'));
-})();
+const START_FLAGS: string[] = START_SCRIPT.filter((a) => a.startsWith('--'));
+/**
+ * The environment `npm start` sets (glibc's malloc settings, `NAME=${NAME:-default}`): the
+ * defaults, for every backout process the bench starts and for the module-cost process.
+ */
+const START_ENV: Record<string, string> = Object.fromEntries(
+  START_SCRIPT.flatMap((a) => {
+    const m = /^([A-Z_]+)=(?:\$\{\1:-([^}]*)\}|([^$]*))$/.exec(a);
+    return m ? [[m[1]!, m[2] ?? m[3] ?? '']] : [];
+  }),
+);
 
 const OVERHEAD_ROLLBACKS = 30;
 /** Phases `BENCH_ONLY=<phase>` runs alone, writing only their own section of BENCHMARKS.md. */
@@ -134,7 +144,9 @@ async function build(
   return fresh
     ? {
         entry: [...START_FLAGS, entryFile],
-        label: `built output, \`node ${[...START_FLAGS, 'dist/src/main.js'].join(' ')}\` (as \`npm start\`)`,
+        label: `built output, \`${Object.entries(START_ENV)
+          .map(([k, v]) => `${k}=${v} `)
+          .join('')}node ${[...START_FLAGS, 'dist/src/main.js'].join(' ')}\` (as \`npm start\`)`,
         note,
       }
     : {
@@ -188,7 +200,7 @@ async function main(): Promise<number> {
 
   const spawn = async (env: Record<string, string>, nodeFlags: string[] = []): Promise<BotProcess> => {
     const entry = built.entry ?? ['--import', 'tsx', join(ROOT, 'src/main.ts')];
-    const bot = await spawnBackout(world, env, { entry: [...nodeFlags, ...entry] });
+    const bot = await spawnBackout(world, { ...START_ENV, ...env }, { entry: [...nodeFlags, ...entry] });
     track(bot.child);
     cleanups.push(() => stopProcess(bot.child));
     return bot;
@@ -426,7 +438,9 @@ async function main(): Promise<number> {
     return failures.length ? 1 : 0;
   }
 
-  report.moduleCosts = await phase('module costs', () => Promise.resolve(measureModuleCosts(START_FLAGS)));
+  report.moduleCosts = await phase('module costs', () =>
+    Promise.resolve(measureModuleCosts(START_FLAGS, START_ENV)),
+  );
 
   report.durationMs = performance.now() - t0;
   report.machine.loadAtEnd = loadavg();

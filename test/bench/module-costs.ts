@@ -27,7 +27,10 @@ export interface ModuleCost {
  * libraries one after the other and reports its RSS after each, settled. Measured in this
  * run, on this machine.
  */
-export function measureModuleCosts(flags: string[]): { baseMb: number; modules: ModuleCost[] } {
+export function measureModuleCosts(
+  flags: string[],
+  env: Record<string, string>,
+): { baseMb: number; modules: ModuleCost[] } {
   const script = `
     const mods = ${JSON.stringify(MEASURED_MODULES)};
     const settle = () => new Promise((r) => setTimeout(r, 300));
@@ -40,6 +43,7 @@ export function measureModuleCosts(flags: string[]): { baseMb: number; modules: 
     })();`;
   const run = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     encoding: 'utf8',
   });
   const rows = JSON.parse(run.stdout) as [string, number][];

@@ -143,7 +143,10 @@ function memoryGaps(m: MemoryFigures): string[] {
   const r = after.settledRssMb / m.idleGc.settledRssMb;
   if (!(r <= TARGETS.afterGcRatio))
     gaps.push(
-      `after the jobs${m.drainedGc ? ' (their Slack messages delivered)' : ''} and a GC, RSS is ${r.toFixed(2)}× idle (target ≤ ${TARGETS.afterGcRatio.toFixed(1)}×)`,
+      `after the jobs${m.drainedGc ? ' (their Slack messages delivered)' : ''} and a GC, RSS is ${r.toFixed(2)}× idle (target ≤ ${TARGETS.afterGcRatio.toFixed(1)}×)` +
+        (m.warmGc
+          ? `; ${(after.settledRssMb / m.warmGc.settledRssMb).toFixed(2)}× the warm reading after the first ${m.warmGc.jobs} jobs`
+          : ''),
     );
   if (!m.drainedGc) gaps.push('the outbox did not empty within 5 min');
   return gaps;
@@ -235,7 +238,7 @@ export function renderReport(r: BenchReport): string {
   );
   p(
     r.memory
-      ? `| 4 | Resident memory at idle, role all (role web: ${r.memory.webIdle ? mb(r.memory.webIdle.rssMb) : 'not measured'}; after ${r.memory.jobs.toLocaleString('en')} jobs${r.memory.drainedGc ? ', their Slack messages delivered,' : ''} and a forced GC: ${mb((r.memory.drainedGc ?? r.memory.afterGc).settledRssMb)}, live heap ${mb((r.memory.drainedGc ?? r.memory.afterGc).heapUsedMb)}) | all < ${TARGETS.idleAllMb} MB, web < ${TARGETS.idleWebMb} MB (issue 11: < ${TARGETS.idleRssMb} MB); after GC ≤ ${TARGETS.afterGcRatio}× idle | ${mb(r.memory.idle.rssMb)} | idle with the inspector open, after a GC: ${mb(r.memory.idleGc.settledRssMb)} | ${ratio((r.memory.drainedGc ?? r.memory.afterGc).settledRssMb, r.memory.idleGc.settledRssMb)} | ${memoryVerdict(r.memory)} |`
+      ? `| 4 | Resident memory at idle, role all (role web: ${r.memory.webIdle ? mb(r.memory.webIdle.rssMb) : 'not measured'}; after ${r.memory.jobs.toLocaleString('en')} jobs${r.memory.drainedGc ? ', their Slack messages delivered,' : ''} and a forced GC: ${mb((r.memory.drainedGc ?? r.memory.afterGc).settledRssMb)}, live heap ${mb((r.memory.drainedGc ?? r.memory.afterGc).heapUsedMb)}${r.memory.warmGc ? `; warm, after the first ${r.memory.warmGc.jobs} jobs: ${mb(r.memory.warmGc.settledRssMb)}` : ''}) | all < ${TARGETS.idleAllMb} MB, web < ${TARGETS.idleWebMb} MB (issue 11: < ${TARGETS.idleRssMb} MB); after GC ≤ ${TARGETS.afterGcRatio}× idle | ${mb(r.memory.idle.rssMb)} | idle with the inspector open, after a GC: ${mb(r.memory.idleGc.settledRssMb)} | ${ratio((r.memory.drainedGc ?? r.memory.afterGc).settledRssMb, r.memory.idleGc.settledRssMb)} | ${memoryVerdict(r.memory)} |`
       : `| 4 | Resident memory at idle | all < ${TARGETS.idleAllMb} MB, web < ${TARGETS.idleWebMb} MB | | | | ${notMeasured('memory', r.failures)} |`,
   );
   p();
@@ -440,7 +443,10 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
       `${m.perRound} services at once (each service in its own channel; a plain rollback flips between the two revisions), ` +
       `each round waiting until all its jobs ended, until ${m.jobs.toLocaleString('en')} jobs had completed: ${m.rounds} rounds in ${duration(m.elapsedMs)}; ` +
       'then the RSS, and again after a forced GC (Slack messages of those jobs still queued); then, once the outbox is empty (every card, reply ' +
-      "and edit delivered: the jobs' work is done), after a forced GC again. That last figure is compared with the idle-after-GC one (both with the inspector open).",
+      "and edit delivered: the jobs' work is done), after a forced GC again. That last figure is compared with the idle-after-GC one (both with the inspector open). " +
+      'After the first round the bench also waits for the outbox to empty and forces a GC: this warm reading has every library the jobs use loaded and their code compiled, ' +
+      'so comparing the last figure with it shows what 1,000 jobs left behind, apart from what the first jobs had to load. ' +
+      'Where RSS lies is read from `/proc/<pid>/smaps` (the V8 figures from `process.memoryUsage()`).',
   );
   p();
   if (m.notStarted.size || m.failedJobs.size) {
@@ -462,6 +468,10 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
   p(
     `| Role \`all\`, idle, inspector open, after a forced GC | ${mb(m.idleGc.settledRssMb)} | ${mb(m.idleGc.heapUsedMb)} |`,
   );
+  if (m.warmGc)
+    p(
+      `| Warm: after the first ${m.warmGc.jobs} jobs, outbox empty, after a forced GC | ${mb(m.warmGc.settledRssMb)} | ${mb(m.warmGc.heapUsedMb)} |`,
+    );
   p(
     `| After ${m.jobs.toLocaleString('en')} rollback jobs (${m.afterJobs.settled ? `settled after ${duration(m.afterJobs.waitedMs)}` : `not settled after ${duration(m.afterJobs.waitedMs)}`}; ${m.notifyBacklog} Slack messages still in the outbox) | ${mb(m.afterJobs.rssMb)} | |`,
   );
@@ -474,8 +484,13 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
   p(
     `| Ratio ${m.drainedGc ? 'outbox empty' : 'after the jobs'}, after GC / idle after GC | ${ratio(after.settledRssMb, m.idleGc.settledRssMb)} | ${ratio(after.heapUsedMb, m.idleGc.heapUsedMb)} |`,
   );
+  if (m.warmGc)
+    p(
+      `| Ratio ${m.drainedGc ? 'outbox empty' : 'after the jobs'}, after GC / warm | ${ratio(after.settledRssMb, m.warmGc.settledRssMb)} | ${ratio(after.heapUsedMb, m.warmGc.heapUsedMb)} |`,
+    );
   p(`| Peak during the run (VmHWM) | ${mb(m.afterJobs.peakMb)} | |`);
   p();
+  renderWhereRss(p, m);
   p(
     `Verdict (role all idle < ${TARGETS.idleAllMb} MB, role web idle < ${TARGETS.idleWebMb} MB, after GC ≤ ${TARGETS.afterGcRatio}× idle): ${memoryVerdict(m)}. ` +
       `Issue 11's idle RSS < ${TARGETS.idleRssMb} MB (role all): ${m.idle.rssMb < TARGETS.idleRssMb ? '**met**' : '**gap**'}.`,
@@ -489,4 +504,26 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
   );
   p();
   return out.join('\n');
+}
+
+/** Where the RSS of the GC'd readings lies: V8's heap, malloc, the node binary's pages. */
+function renderWhereRss(p: (line?: string) => void, m: MemoryFigures): void {
+  const columns = [
+    { label: 'idle', reading: m.idleGc },
+    ...(m.warmGc ? [{ label: `warm (${m.warmGc.jobs} jobs)`, reading: m.warmGc }] : []),
+    ...(m.drainedGc ? [{ label: `after ${m.jobs.toLocaleString('en')} jobs`, reading: m.drainedGc }] : []),
+  ];
+  const row = (what: string, value: (r: (typeof columns)[number]['reading']) => number) =>
+    p(`| ${what} | ${columns.map((c) => mb(value(c.reading))).join(' | ')} |`);
+  p('Where the resident memory of those readings lies (after the forced GC):');
+  p();
+  p(`| | ${columns.map((c) => c.label).join(' | ')} |`);
+  p(`|---|${columns.map(() => '---|').join('')}`);
+  row('V8 heap, committed (`heapTotal`)', (r) => r.heapTotalMb);
+  row('V8 external memory (`external`: buffers, external strings)', (r) => r.externalMb);
+  row("glibc malloc's main arena (`[heap]`)", (r) => r.where.mallocMb);
+  row("other anonymous memory (V8's heap pages and code, stacks)", (r) => r.where.anonymousMb);
+  row("pages of the `node` binary (Node's and V8's code, ICU data)", (r) => r.where.binaryMb);
+  row('other mapped files', (r) => r.where.filesMb);
+  p();
 }

@@ -16,7 +16,7 @@ import type { BotProcess } from '../kit/process.js';
 import { waitFor } from '../kit/wait.js';
 import { PEOPLE } from '../kit/world.js';
 import { Inspector, type HeapReading } from './inspect.js';
-import { memoryOf, rssByMapping, settledMemory, type Memory } from './procs.js';
+import { memoryOf, rssByMapping, settledMemory, type Memory, type RssByMapping } from './procs.js';
 import type { BenchService } from './setup.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -178,7 +178,13 @@ export interface MemoryFigures {
   idle: Memory & { waitedMs: number; settled: boolean };
   afterJobs: Memory & { waitedMs: number; settled: boolean };
   /** At idle, once the inspector was opened: after a forced full GC, heap and settled RSS. */
-  idleGc: HeapReading & { settledRssMb: number };
+  idleGc: HeapReading & { settledRssMb: number; where: RssByMapping };
+  /**
+   * Warm: after the first round of jobs, once its Slack messages were delivered, after a forced
+   * full GC (every library the jobs need loaded and their code compiled). Absent if the outbox did
+   * not empty in time.
+   */
+  warmGc?: HeapReading & { settledRssMb: number; jobs: number; where: RssByMapping };
   /** After the jobs and a forced full GC: heap and settled RSS. */
   afterGc: HeapReading & { settledRssMb: number };
   /** Idle RSS of a `BACKOUT_ROLE=web` process with the same config, when measured. */
@@ -195,7 +201,7 @@ export interface MemoryFigures {
    * Once every card, reply and edit of those jobs reached Slack (the outbox empty): RSS and heap
    * after a forced full GC, and how long the outbox took to empty. Absent if it did not in time.
    */
-  drainedGc?: HeapReading & { settledRssMb: number; drainedAfterMs: number };
+  drainedGc?: HeapReading & { settledRssMb: number; drainedAfterMs: number; where: RssByMapping };
   /** Commands that did not start a rollback (sent again), by backout's answer. */
   notStarted: Map<string, number>;
   /** Rollback jobs that failed, by reason. */
@@ -295,28 +301,13 @@ export async function benchMemory(opts: {
     const heap = await inspector.collect();
     return { ...heap, settledRssMb: (await settledMemory(pid, { maxMs: 10_000 })).rssMb };
   };
-  const idleGc = await gc();
+  const idleGc = { ...(await gc()), where: rssByMapping(pid) };
   // BENCH_HEAP_SNAPSHOTS=<dir>: heap snapshots at idle and once the jobs' work is done, to diff.
   const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
   if (snapshots) await inspector.snapshot(join(snapshots, 'memory-idle.heapsnapshot'));
   opts.log(
     `  idle after a forced GC (inspector open): heap ${idleGc.heapUsedMb.toFixed(1)} MB, RSS ${idleGc.settledRssMb.toFixed(1)} MB (${whereRss(pid, idleGc)})`,
   );
-  const since = Date.now();
-  const stats = { notStarted: new Map<string, number>(), failedJobs: new Map<string, number>() };
-  let completed = 0;
-  let rounds = 0;
-  const maxRounds = Math.ceil(opts.target / opts.services.length) + 3;
-  while (completed < opts.target) {
-    if (rounds === maxRounds)
-      throw new Error(`only ${completed} of ${opts.target} rollbacks completed in ${rounds} rounds`);
-    rounds += 1;
-    const services = opts.services.slice(0, Math.min(opts.services.length, opts.target - completed));
-    completed += await round({ ...opts, services }, stats);
-    opts.log(`  round ${rounds}: ${completed} jobs completed, RSS ${memoryOf(pid).rssMb.toFixed(1)} MB`);
-  }
-  const elapsedMs = Date.now() - since;
-  const afterJobs = await settledMemory(pid, { maxMs: 10_000 });
   // Entries still queued in each channel's outbox, over all its lanes.
   const outbox = async () => {
     const backlog = await Promise.all(
@@ -330,6 +321,49 @@ export async function benchMemory(opts: {
     );
     return backlog.reduce((n, v) => n + v, 0);
   };
+  // The jobs' work ends when their cards and thread replies are in Slack: wait for the outbox.
+  const drain = async () => {
+    const start = Date.now();
+    const drained = await waitFor(async () => (await outbox()) === 0, {
+      timeoutMs: 300_000,
+      intervalMs: 1_000,
+      what: 'the Slack outbox to empty',
+    }).then(
+      () => true,
+      () => false,
+    );
+    return { drained, drainedAfterMs: Date.now() - start };
+  };
+  const since = Date.now();
+  const stats = { notStarted: new Map<string, number>(), failedJobs: new Map<string, number>() };
+  let completed = 0;
+  let rounds = 0;
+  let warm: MemoryFigures['warmGc'];
+  let pausedMs = 0;
+  const maxRounds = Math.ceil(opts.target / opts.services.length) + 3;
+  while (completed < opts.target) {
+    if (rounds === maxRounds)
+      throw new Error(`only ${completed} of ${opts.target} rollbacks completed in ${rounds} rounds`);
+    rounds += 1;
+    const services = opts.services.slice(0, Math.min(opts.services.length, opts.target - completed));
+    completed += await round({ ...opts, services }, stats);
+    opts.log(`  round ${rounds}: ${completed} jobs completed, RSS ${memoryOf(pid).rssMb.toFixed(1)} MB`);
+    if (rounds === 1 && completed < opts.target) {
+      // Warm: every library the jobs use loaded, the code they run compiled; nothing else held.
+      const paused = Date.now();
+      const first = await drain();
+      if (first.drained) {
+        const heap = await gc();
+        warm = { ...heap, jobs: completed, where: rssByMapping(pid) };
+        opts.log(
+          `  warm (after ${completed} jobs, outbox empty, forced GC): heap ${heap.heapUsedMb.toFixed(1)} MB, RSS ${heap.settledRssMb.toFixed(1)} MB (${whereRss(pid, heap)})`,
+        );
+      }
+      pausedMs += Date.now() - paused;
+    }
+  }
+  const elapsedMs = Date.now() - since - pausedMs;
+  const afterJobs = await settledMemory(pid, { maxMs: 10_000 });
   const notifyBacklog = await outbox();
   opts.log(
     `  after ${completed} jobs: RSS ${afterJobs.rssMb.toFixed(1)} MB (peak ${afterJobs.peakMb.toFixed(1)} MB)`,
@@ -338,18 +372,8 @@ export async function benchMemory(opts: {
   opts.log(
     `  after a forced GC: heap ${afterGc.heapUsedMb.toFixed(1)} MB, RSS ${afterGc.settledRssMb.toFixed(1)} MB`,
   );
-  // The jobs' work ends when their cards and thread replies are in Slack: wait for the outbox.
-  const drainStart = Date.now();
-  const drained = await waitFor(async () => (await outbox()) === 0, {
-    timeoutMs: 300_000,
-    intervalMs: 1_000,
-    what: 'the Slack outbox to empty',
-  }).then(
-    () => true,
-    () => false,
-  );
-  const drainedAfterMs = Date.now() - drainStart;
-  const drainedGc = drained ? { ...(await gc()), drainedAfterMs } : undefined;
+  const { drained, drainedAfterMs } = await drain();
+  const drainedGc = drained ? { ...(await gc()), drainedAfterMs, where: rssByMapping(pid) } : undefined;
   if (snapshots) await inspector.snapshot(join(snapshots, 'memory-drained.heapsnapshot'));
   inspector.close();
   opts.log(
@@ -369,6 +393,7 @@ export async function benchMemory(opts: {
     elapsedMs,
     notifyBacklog,
     ...(drainedGc ? { drainedGc } : {}),
+    ...(warm ? { warmGc: warm } : {}),
     ...stats,
     overheadUnderLoad,
   };

@@ -97,6 +97,8 @@ export class KubernetesDouble {
   readonly name: string;
   /** Every request, in arrival order. */
   readonly requests: RequestRecord[] = [];
+  /** TCP connections accepted so far (a client that reuses its connections opens few). */
+  connectionsOpened = 0;
 
   private readonly store = new ObjectStore();
   private readonly access = new AccessRules();
@@ -145,6 +147,7 @@ export class KubernetesDouble {
       double.server.once('error', reject);
       double.server.listen(0, '127.0.0.1', () => resolve());
     });
+    double.server.on('connection', () => (double.connectionsOpened += 1));
     const { port } = double.server.address() as AddressInfo;
     double.baseUrl = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     return double;

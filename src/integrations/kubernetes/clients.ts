@@ -13,6 +13,7 @@ import type * as KubeLibrary from '@kubernetes/client-node';
 import { delimiter } from 'node:path';
 import { BackoutError, IntegrationError } from '../../errors.js';
 import { readKubeconfigFiles, type KubeconfigView } from './kubeconfig-file.js';
+import { poolConnections } from './pooled-dispatcher.js';
 
 type Library = typeof KubeLibrary;
 
@@ -137,6 +138,7 @@ export class KubeClients {
     const kc = new lib.KubeConfig();
     kc.loadFromString(base.exportConfig());
     kc.setCurrentContext(context);
+    poolConnections(kc);
     const config = withDeadline(lib, kc, this.callTimeoutMs);
     const apis: KubeApis = {
       apps: new lib.AppsV1Api(config),
