@@ -55,7 +55,7 @@ describe('Kubernetes calls reuse their connections', () => {
     expect(k8s.connectionsOpened).toBeLessThanOrEqual(6);
   });
 
-  it('a change of TLS material (a rotated client certificate) gets a new pool, and the old one is closed', async () => {
+  it('a change of TLS material (a rotated client certificate) gets a new pool, and the old one is closed', () => {
     const kc = new KubeConfig();
     const factory = kc as unknown as {
       createDispatcher(cluster: unknown, options: Record<string, unknown>): { close(): Promise<void> };
