@@ -22,6 +22,7 @@ import { retractCommand, type RetractCommandDeps } from './retract.js';
 import type { RollbackCommandDeps } from './rollback.js';
 import { rollbackOrGroupCommand } from './rollback-entry.js';
 import type { Invocation } from './shared.js';
+import type { Responder } from '../src/slack/respond.js';
 
 export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, CanaryCommandDeps, FlagDeps {
   config: Config;
@@ -32,6 +33,8 @@ export interface CommandDeps extends RollbackCommandDeps, RetractCommandDeps, Ca
   /** Whether Redis answers right now; commands that file requests fail fast when it does not. */
   queueAvailable(): boolean;
   tracing: Tracing;
+  /** Answers through the command's response_url. */
+  responder: Responder;
 }
 
 // Newer clients send thread_ts when a command is run inside a thread; it is not in Bolt's type.
@@ -137,7 +140,7 @@ function register<C>(
   lanes: CommandLanes,
 ): CommandAcknowledger {
   const acknowledge = acknowledger(cmd, deps);
-  app.command(cmd.name, async ({ command, ack, respond }) => {
+  app.command(cmd.name, async ({ command, ack }) => {
     // Over HTTP the receiver has answered already (its ack is a no-op); in Socket Mode, decided here.
     const acked = (decided.get(command) as Acknowledged<C> | undefined) ?? acknowledge(command);
     await ack(acked.response);
@@ -161,11 +164,9 @@ function register<C>(
     if (acked.kind === 'help') {
       deps.metrics.commands.inc({ command: cmd.name, result: 'help' });
       // The services a user group gives this user need a Slack look-up: they follow the help.
-      if (acked.lookups) {
+      if (acked.lookups && inv.responseUrl) {
         const services = await allowedServices(inv.user, deps);
-        await respond({ response_type: 'ephemeral', ...servicesMessage(services) }).catch((err: unknown) =>
-          log.warn({ err: (err as Error).message }, 'could not answer through response_url'),
-        );
+        await deps.responder.respond(inv.responseUrl, servicesMessage(services));
       }
       return;
     }
@@ -201,11 +202,7 @@ function register<C>(
       });
       reply = renderError(error);
     }
-    if (reply) {
-      await respond({ response_type: 'ephemeral', ...reply }).catch((err: unknown) =>
-        log.warn({ err: (err as Error).message }, 'could not answer through response_url'),
-      );
-    }
+    if (reply && inv.responseUrl) await deps.responder.respond(inv.responseUrl, reply);
   });
   return (body) => {
     const acked = acknowledge(body as { text?: string; user_id: string });

@@ -373,6 +373,7 @@ export async function startBackout(
     notifier,
     switches,
     gates,
+    responder,
   });
   surface.receiver?.acknowledgeCommandsWith(acknowledgeCommand);
   registerDialog(surface.app, rollbackModal);
@@ -418,6 +419,7 @@ export async function startBackout(
     replays: new RedisReplayGuard(redis, prefix),
     log,
     metrics,
+    responder,
     followUps: {
       rollback: {
         undo: (request, user, place) =>

@@ -9,6 +9,7 @@ import { actionName, decodeActionValue, type ActionName } from './action-codec.j
 import { ephemeral, renderError } from './cards.js';
 import type { Membership } from './membership.js';
 import type { ReplayGuard } from './replay-guard.js';
+import type { Responder } from './respond.js';
 
 /** What a kind of request does when its Undo / Abort / Promote button is clicked. */
 export type FollowUp = (
@@ -30,6 +31,8 @@ export interface InteractionDeps {
   >;
   log: Logger;
   metrics: Metrics;
+  /** Answers the clicker through the click's response_url. */
+  responder: Responder;
 }
 
 /**
@@ -38,7 +41,7 @@ export interface InteractionDeps {
  * to someone without rights changes nothing and says who can act.
  */
 export function registerInteractions(app: App, deps: InteractionDeps): void {
-  app.action(/^backout_/, async ({ ack, body, action, respond }) => {
+  app.action(/^backout_/, async ({ ack, body, action }) => {
     // Over HTTP the receiver acknowledged the click already (and timed it); this is a no-op there.
     await ack();
     if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
@@ -90,10 +93,7 @@ export function registerInteractions(app: App, deps: InteractionDeps): void {
       else log.info({ code: error.code, message: error.message }, 'button refused');
       answer = renderError(error).text;
     }
-    await respond({ response_type: 'ephemeral', replace_original: false, ...ephemeral(answer) }).catch(
-      (err: unknown) =>
-        log.warn({ err: (err as Error).message }, 'could not answer the click through response_url'),
-    );
+    if (body.response_url) await deps.responder.respond(body.response_url, ephemeral(answer));
   });
 
   async function decide(

@@ -15,14 +15,23 @@ const ANNOTATIONS_TO_SKIP = new Set([
   'deprecated.deployment.rollback.to',
 ]);
 
-/** A copy of the template without the pod-template-hash label (kubectl compares and restores it so). */
+/**
+ * The template without the pod-template-hash label (kubectl compares and restores it so): a new
+ * object where the labels differ, sharing the rest with `template`, which is left as it was.
+ */
 export function withoutHash(template: PodTemplate): PodTemplate {
-  const copy = structuredClone(template);
-  if (copy.metadata?.labels) {
-    delete copy.metadata.labels[POD_TEMPLATE_HASH];
-    if (Object.keys(copy.metadata.labels).length === 0) delete copy.metadata.labels;
+  const labels = template.metadata?.labels;
+  if (!labels) return template;
+  const { [POD_TEMPLATE_HASH]: _hash, ...rest } = labels;
+  // Unchanged unless there is a hash to drop or an empty label map (dropped too, as kubectl does).
+  if (!(POD_TEMPLATE_HASH in labels) && Object.keys(rest).length > 0) return template;
+  // Keys keep their order: the patch body is the same, byte for byte, as kubectl's.
+  const metadata: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template.metadata ?? {})) {
+    if (key !== 'labels') metadata[key] = value;
+    else if (Object.keys(rest).length > 0) metadata[key] = rest;
   }
-  return copy;
+  return { ...template, metadata };
 }
 
 /** Semantic equality of two templates, ignoring pod-template-hash (kubectl's DeepEqual). */
