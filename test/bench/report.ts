@@ -262,7 +262,7 @@ export function renderReport(r: BenchReport): string {
         `(${a.backout.n + a.warmup} clicks, the first ${a.warmup} warm-up). Latency = click sent → the BullMQ ` +
         "job's `processedOn` (job id = request id). Baseline: a bare BullMQ `queue.add` → `Worker` in its own process with " +
         "backout's worker connection and timing options (`WORKER_TIMING`, concurrency 16): `processedOn − timestamp`. Each job " +
-        'finishes before the next click or add.',
+        'finishes before the next click or add; its `processedOn` is read once it has, so nothing polls Redis while the path is measured.',
     );
     p();
     p('| | n | mean | p50 | p99 | max |');
