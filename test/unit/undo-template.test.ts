@@ -2,15 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { sameTemplate, withoutHash } from '../../src/integrations/kubernetes/undo.js';
 import type { PodTemplate } from '../../src/integrations/kubernetes/types.js';
 
-const template = (labels: Record<string, string> | undefined): PodTemplate =>
-  ({
-    metadata: {
-      creationTimestamp: null,
-      ...(labels ? { labels } : {}),
-      annotations: { team: 'checkout' },
-    },
-    spec: { containers: [{ name: 'app', image: 'api:2' }] },
-  }) as unknown as PodTemplate;
+const template = (labels: Record<string, string> | undefined): PodTemplate => ({
+  metadata: {
+    creationTimestamp: null,
+    ...(labels ? { labels } : {}),
+    annotations: { team: 'checkout' },
+  },
+  spec: { containers: [{ name: 'app', image: 'api:2' }] },
+});
 
 describe('withoutHash: the template kubectl restores and compares', () => {
   it('drops pod-template-hash and keeps every key in its place, so the patch body serialises as before', () => {
