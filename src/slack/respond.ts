@@ -8,18 +8,16 @@ export interface Responder {
   respond(responseUrl: string, message: SlackMessage, opts?: { replaceOriginal?: boolean }): Promise<boolean>;
 }
 
-/**
- * Answers go over node:http(s) with kept-alive connections rather than fetch: a burst of commands
- * is a burst of answers, and fetch costs several times the CPU per request (streams, Request and
- * Response objects), taken from the same event loop that acknowledges the next commands.
- */
-const agents = {
-  'http:': new HttpAgent({ keepAlive: true, maxFreeSockets: 16 }),
-  'https:': new HttpsAgent({ keepAlive: true, maxFreeSockets: 16 }),
-};
+type Agents = Record<'http:' | 'https:', HttpAgent>;
 
 /** POSTs `body` as JSON and resolves with the status once the answer has been read. */
-function postJson(url: URL, body: string, timeoutMs: number, retried = false): Promise<number> {
+function postJson(
+  agents: Agents,
+  url: URL,
+  body: string,
+  timeoutMs: number,
+  retried = false,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     if (!secure && url.protocol !== 'http:') {
@@ -30,7 +28,7 @@ function postJson(url: URL, body: string, timeoutMs: number, retried = false): P
       url,
       {
         method: 'POST',
-        agent: agents[url.protocol as keyof typeof agents],
+        agent: agents[url.protocol as keyof Agents],
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         signal: AbortSignal.timeout(timeoutMs),
       },
@@ -43,7 +41,7 @@ function postJson(url: URL, body: string, timeoutMs: number, retried = false): P
     req.on('error', (err: NodeJS.ErrnoException) => {
       // A kept-alive connection the server had just closed: nothing was read, so send it once more.
       if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) {
-        postJson(url, body, timeoutMs, true).then(resolve, reject);
+        postJson(agents, url, body, timeoutMs, true).then(resolve, reject);
         return;
       }
       reject(err);
@@ -52,8 +50,18 @@ function postJson(url: URL, body: string, timeoutMs: number, retried = false): P
   });
 }
 
-/** POSTs to response_url with a bounded timeout; failures are logged, never thrown. */
+/**
+ * POSTs to response_url with a bounded timeout; failures are logged, never thrown. Answers go over
+ * node:http(s) with kept-alive connections rather than fetch: a burst of commands is a burst of
+ * answers, and fetch costs several times the CPU per request (streams, Request and Response
+ * objects), taken from the same event loop that acknowledges the next commands.
+ */
 export class ResponseUrlResponder implements Responder {
+  private readonly agents: Agents = {
+    'http:': new HttpAgent({ keepAlive: true, maxFreeSockets: 16 }),
+    'https:': new HttpsAgent({ keepAlive: true, maxFreeSockets: 16 }),
+  };
+
   constructor(
     private readonly log: Logger,
     private readonly timeoutMs = 5_000,
@@ -66,6 +74,7 @@ export class ResponseUrlResponder implements Responder {
   ): Promise<boolean> {
     try {
       const status = await postJson(
+        this.agents,
         new URL(responseUrl),
         JSON.stringify({
           response_type: 'ephemeral',

@@ -34,6 +34,7 @@ import {
   killAllChildren,
   LoadGenerator,
   ROOT,
+  describeMapping,
   rssByMapping,
   run,
   settledMemory,
@@ -363,9 +364,8 @@ async function main(): Promise<number> {
         // The web role first, alone: its idle RSS.
         const web = await spawn({ ...env, BACKOUT_ROLE: 'web' });
         const webIdle = await settledMemory(web.child.pid!);
-        const where = rssByMapping(web.child.pid!);
         log(
-          `  web role idle RSS ${webIdle.rssMb.toFixed(1)} MB (malloc [heap] ${where.mallocMb.toFixed(1)} MB, other anonymous ${where.anonymousMb.toFixed(1)} MB, node binary ${where.binaryMb.toFixed(1)} MB, other files ${where.filesMb.toFixed(1)} MB)`,
+          `  web role idle RSS ${webIdle.rssMb.toFixed(1)} MB (${describeMapping(rssByMapping(web.child.pid!))})`,
         );
         await stopProcess(web.child);
         const b = await spawn(env, [INSPECT_LATER]);

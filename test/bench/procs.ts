@@ -199,6 +199,11 @@ export interface RssByMapping {
   filesMb: number;
 }
 
+/** The mapping in one line, for the bench's log. */
+export function describeMapping(m: RssByMapping): string {
+  return `malloc [heap] ${m.mallocMb.toFixed(1)} MB, other anonymous ${m.anonymousMb.toFixed(1)} MB, node binary ${m.binaryMb.toFixed(1)} MB, other files ${m.filesMb.toFixed(1)} MB`;
+}
+
 export function rssByMapping(pid: number): RssByMapping {
   const by = { mallocMb: 0, anonymousMb: 0, binaryMb: 0, filesMb: 0 };
   let kind: keyof RssByMapping = 'anonymousMb';

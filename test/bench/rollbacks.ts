@@ -16,7 +16,14 @@ import type { BotProcess } from '../kit/process.js';
 import { waitFor } from '../kit/wait.js';
 import { PEOPLE } from '../kit/world.js';
 import { Inspector, type HeapReading } from './inspect.js';
-import { memoryOf, rssByMapping, settledMemory, type Memory, type RssByMapping } from './procs.js';
+import {
+  describeMapping,
+  memoryOf,
+  rssByMapping,
+  settledMemory,
+  type Memory,
+  type RssByMapping,
+} from './procs.js';
 import type { BenchService } from './setup.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -299,14 +306,15 @@ export async function benchMemory(opts: {
   const inspector = await Inspector.open(opts.bot.child, opts.bot.output);
   const gc = async () => {
     const heap = await inspector.collect();
-    return { ...heap, settledRssMb: (await settledMemory(pid, { maxMs: 10_000 })).rssMb };
+    const settledRssMb = (await settledMemory(pid, { maxMs: 10_000 })).rssMb;
+    return { ...heap, settledRssMb, where: rssByMapping(pid) };
   };
-  const idleGc = { ...(await gc()), where: rssByMapping(pid) };
+  const idleGc = await gc();
   // BENCH_HEAP_SNAPSHOTS=<dir>: heap snapshots at idle and once the jobs' work is done, to diff.
   const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
   if (snapshots) await inspector.snapshot(join(snapshots, 'memory-idle.heapsnapshot'));
   opts.log(
-    `  idle after a forced GC (inspector open): heap ${idleGc.heapUsedMb.toFixed(1)} MB, RSS ${idleGc.settledRssMb.toFixed(1)} MB (${whereRss(pid, idleGc)})`,
+    `  idle after a forced GC (inspector open): heap ${idleGc.heapUsedMb.toFixed(1)} MB, RSS ${idleGc.settledRssMb.toFixed(1)} MB (${whereRss(idleGc)})`,
   );
   // Entries still queued in each channel's outbox, over all its lanes.
   const outbox = async () => {
@@ -354,9 +362,9 @@ export async function benchMemory(opts: {
       const first = await drain();
       if (first.drained) {
         const heap = await gc();
-        warm = { ...heap, jobs: completed, where: rssByMapping(pid) };
+        warm = { ...heap, jobs: completed };
         opts.log(
-          `  warm (after ${completed} jobs, outbox empty, forced GC): heap ${heap.heapUsedMb.toFixed(1)} MB, RSS ${heap.settledRssMb.toFixed(1)} MB (${whereRss(pid, heap)})`,
+          `  warm (after ${completed} jobs, outbox empty, forced GC): heap ${heap.heapUsedMb.toFixed(1)} MB, RSS ${heap.settledRssMb.toFixed(1)} MB (${whereRss(heap)})`,
         );
       }
       pausedMs += Date.now() - paused;
@@ -373,12 +381,12 @@ export async function benchMemory(opts: {
     `  after a forced GC: heap ${afterGc.heapUsedMb.toFixed(1)} MB, RSS ${afterGc.settledRssMb.toFixed(1)} MB`,
   );
   const { drained, drainedAfterMs } = await drain();
-  const drainedGc = drained ? { ...(await gc()), drainedAfterMs, where: rssByMapping(pid) } : undefined;
+  const drainedGc = drained ? { ...(await gc()), drainedAfterMs } : undefined;
   if (snapshots) await inspector.snapshot(join(snapshots, 'memory-drained.heapsnapshot'));
   inspector.close();
   opts.log(
     drainedGc
-      ? `  outbox empty after ${(drainedAfterMs / 1000).toFixed(0)} s; after a forced GC: heap ${drainedGc.heapUsedMb.toFixed(1)} MB, RSS ${drainedGc.settledRssMb.toFixed(1)} MB (${whereRss(pid, drainedGc)})`
+      ? `  outbox empty after ${(drainedAfterMs / 1000).toFixed(0)} s; after a forced GC: heap ${drainedGc.heapUsedMb.toFixed(1)} MB, RSS ${drainedGc.settledRssMb.toFixed(1)} MB (${whereRss(drainedGc)})`
       : `  the outbox did not empty within ${(drainedAfterMs / 1000).toFixed(0)} s`,
   );
   const overheadUnderLoad = await overheadOf({ ...opts, jobs: await completedSince(opts.jobs, since) });
@@ -400,7 +408,6 @@ export async function benchMemory(opts: {
 }
 
 /** One line on where a process's RSS lies: V8's heap as committed, malloc's main arena, the rest. */
-function whereRss(pid: number, heap: HeapReading): string {
-  const m = rssByMapping(pid);
-  return `V8 heap committed ${heap.heapTotalMb.toFixed(1)} MB, external ${heap.externalMb.toFixed(1)} MB; malloc [heap] ${m.mallocMb.toFixed(1)} MB, other anonymous ${m.anonymousMb.toFixed(1)} MB, node binary ${m.binaryMb.toFixed(1)} MB, other files ${m.filesMb.toFixed(1)} MB`;
+function whereRss(reading: HeapReading & { where: RssByMapping }): string {
+  return `V8 heap committed ${reading.heapTotalMb.toFixed(1)} MB, external ${reading.externalMb.toFixed(1)} MB; ${describeMapping(reading.where)}`;
 }
