@@ -12,7 +12,7 @@ import { createHttpServer, type Readiness } from './http/server.js';
 import { HttpHealthChecker } from './integrations/health.js';
 import { DEFAULT_TOKEN_ENV, type Environ } from './integrations/prometheus/client.js';
 import { KubeClients, kubeconfigPaths } from './integrations/kubernetes/clients.js';
-import { readKubeconfigFiles } from './integrations/kubernetes/kubeconfig-file.js';
+import { readKubeconfigFiles } from './integrations/kubernetes/kubeconfig.js';
 import { KubeDeployments } from './integrations/kubernetes/deployments.js';
 import { coalescePlanningReads } from './integrations/kubernetes/coalesce.js';
 import { KubeSyncOwners } from './integrations/kubernetes/owners.js';
@@ -247,8 +247,8 @@ export async function startBackout(
       }
     }
   };
-  // The client library loads when a Kubernetes call is first made, in any role; the kubeconfig files
-  // KUBECONFIG names are read now (as plain YAML, start-up checked them) to warn about missing contexts.
+  // The kubeconfig is loaded for use when a Kubernetes call is first made, in any role; the files
+  // KUBECONFIG names are read now (start-up checked them) to warn about missing contexts.
   const kubeconfigFiles = kubeconfigPaths(env.KUBECONFIG);
   const kube = new KubeClients(
     env.KUBECONFIG,

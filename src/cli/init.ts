@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { access, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { KubeClients } from '../integrations/kubernetes/clients.js';
+import { DEPLOYMENTS } from '../integrations/kubernetes/resources.js';
 import { parseArgs, stringFlag } from './args.js';
 import type { CliIo } from './context.js';
 
@@ -41,7 +42,11 @@ async function discover(env: NodeJS.ProcessEnv, cwd: string): Promise<Discovery>
       const namespace = (await kube.namespaceOf(name)) ?? 'default';
       try {
         const list = await Promise.race([
-          kube.for(name).then((apis) => apis.apps.listNamespacedDeployment({ namespace })),
+          kube
+            .for(name)
+            .then((api) =>
+              api.get<{ items: { metadata?: { name?: string } }[] }>({ ...DEPLOYMENTS, namespace }),
+            ),
           new Promise<never>((_, reject) =>
             setTimeout(
               () => reject(new Error(`no answer within ${LOOKUP_TIMEOUT_MS / 1000} s`)),

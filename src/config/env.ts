@@ -126,7 +126,7 @@ export const envSchema = z.object({
       return ms;
     }),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl('the OTLP/HTTP endpoint base, e.g. http://otel-collector:4318'),
-  /** Deadline of one Kubernetes API call (client-node has none of its own). */
+  /** Deadline of one Kubernetes API call, credential plugin and body included. */
   BACKOUT_KUBE_TIMEOUT: z
     .string()
     .optional()

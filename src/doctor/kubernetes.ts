@@ -1,6 +1,7 @@
-import { isApiException } from '../integrations/kubernetes/errors.js';
+import { isKubeApiError } from '../integrations/kubernetes/errors.js';
 import type { Config } from '../config/model.js';
-import type { KubeApis, KubeClients } from '../integrations/kubernetes/clients.js';
+import type { KubeApi, KubeClients } from '../integrations/kubernetes/clients.js';
+import { SELF_SUBJECT_ACCESS_REVIEWS } from '../integrations/kubernetes/resources.js';
 import { fail, messageOf, ok, unreachable, withTimeout, type CheckResult } from './check.js';
 
 const TIMEOUT_MS = 8_000;
@@ -96,14 +97,14 @@ async function contextChecks(
     ];
   }
   try {
-    const version = await withTimeout(apis.version.getCode(), TIMEOUT_MS, `the API server of ${context}`);
+    const version = await withTimeout(apis.version(), TIMEOUT_MS, `the API server of ${context}`);
     const out = [ok('kubernetes', name, `reachable (Kubernetes ${version.gitVersion})`)];
     for (const [namespace, needs] of byNs) {
       out.push(...(await Promise.all(needs.map((need) => accessCheck(apis, context, namespace, need)))));
     }
     return out;
   } catch (err) {
-    const code = isApiException(err) ? err.code : undefined;
+    const code = isKubeApiError(err) ? err.code : undefined;
     const server = (await clients.serverOf(context)) ?? `the API server of ${context}`;
     if (code === 401) {
       return [
@@ -125,7 +126,7 @@ async function contextChecks(
 }
 
 async function accessCheck(
-  apis: KubeApis,
+  apis: KubeApi,
   context: string,
   namespace: string,
   need: KubeNeed,
@@ -138,18 +139,16 @@ async function accessCheck(
     const answers = await Promise.all(
       need.verbs.map(async (verb) => {
         const review = await withTimeout(
-          apis.authorization.createSelfSubjectAccessReview({
-            body: {
-              apiVersion: 'authorization.k8s.io/v1',
-              kind: 'SelfSubjectAccessReview',
-              spec: {
-                resourceAttributes: {
-                  namespace,
-                  verb,
-                  group: need.group,
-                  resource: resource!,
-                  ...(subresource ? { subresource } : {}),
-                },
+          apis.create<{ status?: { allowed?: boolean } }>(SELF_SUBJECT_ACCESS_REVIEWS, {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: {
+              resourceAttributes: {
+                namespace,
+                verb,
+                group: need.group,
+                resource: resource!,
+                ...(subresource ? { subresource } : {}),
               },
             },
           }),

@@ -1,7 +1,8 @@
 // Writes a kubeconfig for one or more doubles: each context gets its own cluster and user. An
 // https:// double (started with `tls`) is trusted through its CA and gets a bearer token; an
-// http:// one gets `insecure-skip-tls-verify: true` (without which client-node refuses it) and no
-// credentials unless a token is given, since backout, like kubectl, sends none over plain http.
+// http:// one gets `insecure-skip-tls-verify: true` (as kubeconfigs for plain-http servers often
+// say) and no credentials unless a token is given, since backout, like kubectl, sends none over
+// plain http.
 import { writeFileSync } from 'node:fs';
 
 import { stringify } from 'yaml';

@@ -1,4 +1,5 @@
-import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
+import { PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
+import { CRON_JOBS } from '../kubernetes/resources.js';
 import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
 import { booleanDesired, type Setting, type SwitchProvider, type SwitchTarget } from './types.js';
@@ -30,7 +31,7 @@ export class CronJobSwitches implements SwitchProvider {
     try {
       const cj = await (
         await this.clients.for(context)
-      ).batch.readNamespacedCronJob({ namespace, name: item });
+      ).get<{ spec?: { suspend?: boolean } }>({ ...CRON_JOBS, namespace, name: item });
       return { on: cj.spec?.suspend !== true };
     } catch (err) {
       throw kubeError(err, `CronJob ${namespace}/${item}`, context);
@@ -42,9 +43,10 @@ export class CronJobSwitches implements SwitchProvider {
     try {
       await (
         await this.clients.for(context)
-      ).batch.patchNamespacedCronJob(
-        { namespace, name: item, body: { spec: { suspend: !to.on } } },
-        patchAs(PatchStrategy.MergePatch),
+      ).patch(
+        { ...CRON_JOBS, namespace, name: item },
+        { spec: { suspend: !to.on } },
+        PatchStrategy.MergePatch,
       );
     } catch (err) {
       throw kubeError(err, `CronJob ${namespace}/${item}`, context);

@@ -1,4 +1,4 @@
-import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
+import { PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
 import { z } from 'zod';
 import { IntegrationError, NotFoundError, UsageError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
@@ -54,9 +54,7 @@ export class FlagdProvider implements SwitchProvider {
     const { context, namespace, name } = this.where(t);
     let body: unknown;
     try {
-      body = await (
-        await this.clients.for(context)
-      ).custom.getNamespacedCustomObject({ ...FEATURE_FLAGS, namespace, name });
+      body = await (await this.clients.for(context)).get({ ...FEATURE_FLAGS, namespace, name });
     } catch (err) {
       throw kubeError(err, `FeatureFlag ${namespace}/${name}`, context);
     }
@@ -99,10 +97,7 @@ export class FlagdProvider implements SwitchProvider {
     try {
       await (
         await this.clients.for(context)
-      ).custom.patchNamespacedCustomObject(
-        { ...FEATURE_FLAGS, namespace, name, body },
-        patchAs(PatchStrategy.MergePatch),
-      );
+      ).patch({ ...FEATURE_FLAGS, namespace, name }, body, PatchStrategy.MergePatch);
     } catch (err) {
       throw kubeError(err, `FeatureFlag ${namespace}/${name}`, context);
     }

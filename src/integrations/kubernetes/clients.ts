@@ -1,77 +1,33 @@
-import type {
-  AppsV1Api,
-  AuthorizationV1Api,
-  BatchV1Api,
-  Configuration,
-  ConfigurationOptions,
-  CustomObjectsApi,
-  KubeConfig,
-  NetworkingV1Api,
-  VersionApi,
-} from '@kubernetes/client-node';
-import type * as KubeLibrary from '@kubernetes/client-node';
-import { delimiter } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { BackoutError, IntegrationError } from '../../errors.js';
-import { readKubeconfigFiles, type KubeconfigView } from './kubeconfig-file.js';
-import { poolConnections } from './pooled-dispatcher.js';
+import { HttpKubeApi, NativeAuthenticator, needsLibrary, type Authenticator, type KubeApi } from './api.js';
+import {
+  kubeconfigPaths,
+  loadKubeconfig,
+  readKubeconfigFiles,
+  type Cluster,
+  type Context,
+  type Kubeconfig,
+  type KubeconfigView,
+  type User,
+} from './kubeconfig.js';
 
-type Library = typeof KubeLibrary;
-
-let library: Promise<Library> | undefined;
-let loadedLibrary: Library | undefined;
-
-/**
- * The Kubernetes client library, loaded on first use: it is about 40 MB resident, and a web
- * process needs it only when a command reads a cluster.
- */
-export function kubeLibrary(): Promise<Library> {
-  return (library ??= import('@kubernetes/client-node').then((lib) => (loadedLibrary = lib)));
-}
-
-/**
- * Call options that send a patch body as `strategy`. Used in a call on the APIs `KubeClients.for`
- * returned, so the library is loaded by then.
- */
-export function patchAs(strategy: PatchStrategy): ConfigurationOptions {
-  if (!loadedLibrary) throw new Error('patchAs called before the Kubernetes client library was loaded');
-  return loadedLibrary.setHeaderOptions('Content-Type', strategy);
-}
-
-/** Content types of the patch flavours backout sends (client-node's PatchStrategy values). */
-export const PatchStrategy = {
-  JsonPatch: 'application/json-patch+json',
-  MergePatch: 'application/merge-patch+json',
-  StrategicMergePatch: 'application/strategic-merge-patch+json',
-} as const;
-export type PatchStrategy = (typeof PatchStrategy)[keyof typeof PatchStrategy];
-
-export interface KubeApis {
-  apps: AppsV1Api;
-  custom: CustomObjectsApi;
-  networking: NetworkingV1Api;
-  authorization: AuthorizationV1Api;
-  batch: BatchV1Api;
-  version: VersionApi;
-}
-
-interface Loaded {
-  lib: Library;
-  base: KubeConfig;
-}
+export { PatchStrategy, type KubeApi, type ResourceRef } from './api.js';
+export { kubeconfigPaths } from './kubeconfig.js';
 
 /** How long one Kubernetes API call may take, connecting and reading the body included. */
 export const KUBE_CALL_TIMEOUT_MS = 15_000;
 
 /**
- * One set of API clients per kubeconfig context, built lazily from one KubeConfig load
- * (KUBECONFIG, as kubectl reads it: a path or a list of paths). The library and the kubeconfig
- * are loaded on first use (`load`, or the first call that needs them). Every call carries a
- * deadline: client-node has no timeout of its own, so a middleware gives each request an
- * AbortSignal that cancels it (socket and all) when the deadline passes.
+ * One API client per kubeconfig context, built lazily from one kubeconfig load (KUBECONFIG, as
+ * kubectl reads it: a path or a list of paths; else ~/.kube/config or the in-cluster service
+ * account). Every call carries a deadline. backout speaks to the API itself over kept-alive
+ * connections; @kubernetes/client-node (about 90 MB resident once loaded) is loaded only for a
+ * context that needs it (a legacy auth-provider or a proxy-url).
  */
 export class KubeClients {
-  private readonly byContext = new Map<string, KubeApis>();
-  private loaded: Promise<Loaded> | undefined;
+  private readonly byContext = new Map<string, KubeApi>();
+  private loaded: Promise<Kubeconfig> | undefined;
 
   /**
    * `kubeconfig`: the KUBECONFIG value (one path or several joined by ":"); absent: ~/.kube/config or
@@ -84,112 +40,122 @@ export class KubeClients {
     private readonly onLoad?: (clients: KubeClients) => void,
   ) {}
 
-  /** Loads the library and the kubeconfig (once); rejects with a config error on credentials over http. */
-  load(): Promise<Loaded> {
-    return (this.loaded ??= (async () => {
-      const lib = await kubeLibrary();
-      const base = loadKubeconfig(lib, this.kubeconfig);
-      const problems = plainHttpCredentials(base);
-      if (problems.length > 0) throw new BackoutError('config', problems.join('\n'));
-      return { lib, base };
-    })().then((loaded) => {
-      this.onLoad?.(this);
-      return loaded;
-    }));
+  /** Reads the kubeconfig (once); rejects with a config error on credentials over http. */
+  load(): Promise<Kubeconfig> {
+    return (this.loaded ??= Promise.resolve()
+      .then(() => {
+        const kc = loadKubeconfig(this.kubeconfig);
+        const problems = plainHttpCredentials(kc);
+        if (problems.length > 0) throw new BackoutError('config', problems.join('\n'));
+        return kc;
+      })
+      .then((kc) => {
+        this.onLoad?.(this);
+        return kc;
+      }));
   }
 
   async contexts(): Promise<string[]> {
-    return (await this.load()).base.getContexts().map((c) => c.name);
+    return (await this.load()).getContexts().map((c) => c.name);
   }
 
   /** The namespace a context names (kubectl's default namespace for it), if any. */
   async namespaceOf(context: string): Promise<string | undefined> {
-    return (await this.load()).base.getContextObject(context)?.namespace;
+    return (await this.load()).getContext(context)?.namespace;
   }
 
   /** The API server URL of a context's cluster. */
   async serverOf(context: string): Promise<string | undefined> {
-    const { base } = await this.load();
-    const ctx = base.getContextObject(context);
-    return ctx ? base.getCluster(ctx.cluster)?.server : undefined;
+    const kc = await this.load();
+    const ctx = kc.getContext(context);
+    return ctx ? kc.getCluster(ctx.cluster)?.server : undefined;
   }
 
   async currentContext(): Promise<string | undefined> {
-    return (await this.load()).base.getCurrentContext() || undefined;
+    return (await this.load()).currentContext;
   }
 
-  async for(context: string): Promise<KubeApis> {
+  async for(context: string): Promise<KubeApi> {
     const cached = this.byContext.get(context);
     if (cached) return cached;
-    const { lib, base } = await this.load();
+    const kc = await this.load();
     const again = this.byContext.get(context);
     if (again) return again;
-    if (!base.getContextObject(context)) {
+    const ctx = kc.getContext(context);
+    if (!ctx) {
       throw new IntegrationError('kubernetes', `The kubeconfig has no context named "${context}".`, {
         retryable: false,
         hint: `Contexts available: ${
-          base
+          kc
             .getContexts()
             .map((c) => c.name)
             .join(', ') || 'none'
         }. Check KUBECONFIG and the service's kubernetes.context.`,
       });
     }
-    const kc = new lib.KubeConfig();
-    kc.loadFromString(base.exportConfig());
-    kc.setCurrentContext(context);
-    poolConnections(kc);
-    const config = withDeadline(lib, kc, this.callTimeoutMs);
-    const apis: KubeApis = {
-      apps: new lib.AppsV1Api(config),
-      custom: new lib.CustomObjectsApi(config),
-      networking: new lib.NetworkingV1Api(config),
-      authorization: new lib.AuthorizationV1Api(config),
-      batch: new lib.BatchV1Api(config),
-      version: new lib.VersionApi(config),
-    };
-    this.byContext.set(context, apis);
-    return apis;
+    const cluster = kc.getCluster(ctx.cluster);
+    if (!cluster?.server)
+      throw new IntegrationError(
+        'kubernetes',
+        `The kubeconfig context "${context}" names no cluster with a server address.`,
+        { retryable: false, hint: `Add cluster "${ctx.cluster}" with its server to the kubeconfig.` },
+      );
+    const user = kc.getUser(ctx.user) ?? { name: ctx.user };
+    let auth: Authenticator;
+    try {
+      auth = needsLibrary(cluster, user)
+        ? await libraryAuthenticator(ctx, cluster, user)
+        : new NativeAuthenticator(cluster, user);
+    } catch (err) {
+      throw new IntegrationError(
+        'kubernetes',
+        `The credentials of kubeconfig context "${context}" could not be read: ${(err as Error).message}`,
+        { retryable: false, hint: 'Check the files the kubeconfig names for this context.' },
+      );
+    }
+    const api = new HttpKubeApi(cluster.server, auth, this.callTimeoutMs);
+    this.byContext.set(context, api);
+    return api;
   }
 }
 
-/** What `kc.makeApiClient` builds, plus a deadline on every request. */
-function withDeadline(lib: Library, kc: KubeConfig, timeoutMs: number): Configuration {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster)
-    throw new IntegrationError('kubernetes', 'The kubeconfig context names no cluster.', {
-      retryable: false,
-    });
-  return lib.createConfiguration({
-    baseServer: new lib.ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    promiseMiddleware: [
+/**
+ * A legacy auth-provider (oidc, gcp, azure) or a proxy-url (http, https or socks), handled by
+ * @kubernetes/client-node's KubeConfig, loaded for this only: it fills in each request's headers
+ * and its agent (which it keeps per cluster and user).
+ */
+async function libraryAuthenticator(ctx: Context, cluster: Cluster, user: User): Promise<Authenticator> {
+  const lib = await import('@kubernetes/client-node');
+  const kc: KubeConfig = new lib.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [
       {
-        pre: (ctx) => {
-          ctx.setHeaderParam('User-Agent', 'backout');
-          ctx.setSignal(AbortSignal.timeout(timeoutMs));
-          return Promise.resolve(ctx);
-        },
-        post: (res) => Promise.resolve(res),
-      },
+        ...user,
+        exec: user.exec,
+        impersonateUser: user.impersonate,
+        authProvider: user.authProvider,
+      } as never,
     ],
+    contexts: [{ name: ctx.name, cluster: ctx.cluster, user: user.name }],
+    currentContext: ctx.name,
   });
-}
-
-function loadKubeconfig(lib: Library, kubeconfig: string | undefined): KubeConfig {
-  const kc = new lib.KubeConfig();
-  const paths = (kubeconfig ?? '').split(delimiter).filter(Boolean);
-  if (paths.length === 0) {
-    kc.loadFromDefault();
-    return kc;
-  }
-  kc.loadFromFile(paths[0]!);
-  for (const path of paths.slice(1)) {
-    const next = new lib.KubeConfig();
-    next.loadFromFile(path);
-    kc.mergeConfig(next, true);
-  }
-  return kc;
+  return {
+    async prepare() {
+      const opts: { headers?: Record<string, string>; agent?: unknown; auth?: string } = { headers: {} };
+      await kc.applyToHTTPSOptions(opts as never);
+      return {
+        headers: {
+          ...opts.headers,
+          ...(user.impersonate ? { 'Impersonate-User': user.impersonate } : {}),
+          ...(user.impersonateGroups?.length ? { 'Impersonate-Group': user.impersonateGroups } : {}),
+        },
+        agent: opts.agent as never,
+        ...(opts.auth ? { auth: opts.auth } : {}),
+      };
+    },
+    retryAfter401: () => false,
+  };
 }
 
 /**
@@ -204,7 +170,7 @@ export function plainHttpCredentials(kc: KubeconfigView): string[] {
     const user = kc.getUser(ctx.user);
     if (!cluster || !user || !cluster.server.toLowerCase().startsWith('http://')) continue;
     const kinds = [
-      user.token ? 'a bearer token' : '',
+      user.token || user.tokenFile ? 'a bearer token' : '',
       user.username || user.password ? 'basic auth' : '',
       user.certData || user.certFile ? 'a client certificate' : '',
       user.exec ? 'an exec credential plugin' : '',
@@ -217,11 +183,6 @@ export function plainHttpCredentials(kc: KubeconfigView): string[] {
     );
   }
   return problems;
-}
-
-/** The files a KUBECONFIG value names (one path, or several joined as the platform joins paths). */
-export function kubeconfigPaths(kubeconfig: string | undefined): string[] {
-  return (kubeconfig ?? '').split(delimiter).filter(Boolean);
 }
 
 /**

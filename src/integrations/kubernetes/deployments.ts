@@ -1,8 +1,8 @@
 import type { V1Deployment, V1LabelSelector, V1ReplicaSet } from '@kubernetes/client-node';
-import { patchAs, PatchStrategy, type KubeClients } from './clients.js';
-import { isApiException, kubeError } from './errors.js';
+import { PatchStrategy, type KubeClients } from './clients.js';
+import { DEPLOYMENTS, REPLICA_SETS } from './resources.js';
+import { isKubeApiError, kubeError } from './errors.js';
 import {
-  FIELD_MANAGER,
   type DeploymentHistory,
   type DeploymentSnapshot,
   type Deployments,
@@ -11,15 +11,14 @@ import {
   type KubeTarget,
   type PodTemplate,
   type RevisionEntry,
+  type Wire,
 } from './types.js';
 import { imagesOf, parseRevision, sameTemplate } from './undo.js';
 
-/** Plain JSON (wire form) of a client-node model: drops undefined, dates become strings. */
-function wire<T>(value: unknown): T {
-  return JSON.parse(JSON.stringify(value ?? {})) as T;
-}
+type Deployment = Wire<V1Deployment>;
+type ReplicaSet = Wire<V1ReplicaSet>;
 
-export function selectorString(selector: V1LabelSelector | undefined): string {
+export function selectorString(selector: Wire<V1LabelSelector> | undefined): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(selector?.matchLabels ?? {})) parts.push(`${k}=${v}`);
   for (const e of selector?.matchExpressions ?? []) {
@@ -32,9 +31,9 @@ export function selectorString(selector: V1LabelSelector | undefined): string {
   return parts.join(',');
 }
 
-function managersOf(d: V1Deployment): FieldManager[] {
+function managersOf(d: Deployment): FieldManager[] {
   return (d.metadata?.managedFields ?? []).map((m) => {
-    const fields = wire<Record<string, Record<string, unknown> | undefined>>(m.fieldsV1);
+    const fields = (m.fieldsV1 ?? {}) as Record<string, Record<string, unknown> | undefined>;
     return {
       manager: m.manager ?? '(unnamed)',
       operation: m.operation ?? 'Update',
@@ -45,7 +44,7 @@ function managersOf(d: V1Deployment): FieldManager[] {
   });
 }
 
-export function snapshot(d: V1Deployment): DeploymentSnapshot {
+export function snapshot(d: Deployment): DeploymentSnapshot {
   const annotations = d.metadata?.annotations ?? {};
   return {
     name: d.metadata?.name ?? '',
@@ -60,7 +59,7 @@ export function snapshot(d: V1Deployment): DeploymentSnapshot {
     replicas: d.spec?.replicas ?? 1,
     revision: parseRevision(annotations) ?? 0,
     annotations,
-    template: wire<PodTemplate>(d.spec?.template),
+    template: d.spec?.template ?? {},
     selector: selectorString(d.spec?.selector),
     progressDeadlineSeconds: d.spec?.progressDeadlineSeconds ?? 600,
     status: {
@@ -78,15 +77,17 @@ export function snapshot(d: V1Deployment): DeploymentSnapshot {
   };
 }
 
-/** Deployments over @kubernetes/client-node, one client set per kubeconfig context. */
+/** Deployments over the Kubernetes API, one client per kubeconfig context. */
 export class KubeDeployments implements Deployments {
   constructor(private readonly clients: KubeClients) {}
 
   async get(t: KubeTarget): Promise<DeploymentSnapshot> {
     const what = `Deployment ${t.namespace}/${t.deployment}`;
     try {
-      const apps = (await this.clients.for(t.context)).apps;
-      return snapshot(await apps.readNamespacedDeployment({ name: t.deployment, namespace: t.namespace }));
+      const api = await this.clients.for(t.context);
+      return snapshot(
+        await api.get<Deployment>({ ...DEPLOYMENTS, namespace: t.namespace, name: t.deployment }),
+      );
     } catch (err) {
       throw kubeError(err, what, t.context);
     }
@@ -94,11 +95,14 @@ export class KubeDeployments implements Deployments {
 
   async history(t: KubeTarget): Promise<DeploymentHistory> {
     const deployment = await this.get(t);
-    let list: V1ReplicaSet[];
+    let list: ReplicaSet[];
     try {
-      const apps = (await this.clients.for(t.context)).apps;
+      const api = await this.clients.for(t.context);
       list = (
-        await apps.listNamespacedReplicaSet({ namespace: t.namespace, labelSelector: deployment.selector })
+        await api.get<{ items: ReplicaSet[] }>(
+          { ...REPLICA_SETS, namespace: t.namespace },
+          { labelSelector: deployment.selector },
+        )
       ).items;
     } catch (err) {
       throw kubeError(err, `ReplicaSets of Deployment ${t.namespace}/${t.deployment}`, t.context);
@@ -112,7 +116,7 @@ export class KubeDeployments implements Deployments {
       const annotations = rs.metadata?.annotations ?? {};
       const revision = parseRevision(annotations);
       if (revision === undefined) continue;
-      const template = wire<PodTemplate>(rs.spec?.template);
+      const template = (rs.spec?.template ?? {}) as PodTemplate;
       revisions.push({
         revision,
         replicaSet: rs.metadata?.name ?? '',
@@ -144,15 +148,16 @@ export class KubeDeployments implements Deployments {
       { op: 'replace', path: '/metadata/annotations', value: annotations },
     ];
     try {
-      const apps = (await this.clients.for(t.context)).apps;
-      const updated = await apps.patchNamespacedDeployment(
-        { name: t.deployment, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
-        patchAs(PatchStrategy.JsonPatch),
+      const api = await this.clients.for(t.context);
+      const updated = await api.patch<Deployment>(
+        { ...DEPLOYMENTS, namespace: t.namespace, name: t.deployment },
+        body,
+        PatchStrategy.JsonPatch,
       );
       return { ok: true, deployment: snapshot(updated) };
     } catch (err) {
-      if (isApiException(err) && err.code === 409) return { ok: false, reason: 'conflict' };
-      if (isApiException(err) && err.code === 422 && /test(ing value)?.*failed/i.test(bodyText(err.body)))
+      if (isKubeApiError(err) && err.code === 409) return { ok: false, reason: 'conflict' };
+      if (isKubeApiError(err) && err.code === 422 && /test(ing value)?.*failed/i.test(bodyText(err.body)))
         return { ok: false, reason: 'changed' };
       throw kubeError(err, `Deployment ${t.namespace}/${t.deployment}`, t.context);
     }
@@ -166,10 +171,11 @@ export class KubeDeployments implements Deployments {
 
   private async patch(t: KubeTarget, body: object, strategy: PatchStrategy): Promise<DeploymentSnapshot> {
     try {
-      const apps = (await this.clients.for(t.context)).apps;
-      const updated = await apps.patchNamespacedDeployment(
-        { name: t.deployment, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
-        patchAs(strategy),
+      const api = await this.clients.for(t.context);
+      const updated = await api.patch<Deployment>(
+        { ...DEPLOYMENTS, namespace: t.namespace, name: t.deployment },
+        body,
+        strategy,
       );
       return snapshot(updated);
     } catch (err) {

@@ -1,17 +1,14 @@
-import type { ApiException } from '@kubernetes/client-node';
 import { IntegrationError, NotFoundError } from '../../errors.js';
+import { KubeApiError } from './api.js';
 
-/**
- * client-node's ApiException, recognised by shape (an Error with a numeric HTTP `code` and the
- * response `body`), so that this module does not load the library.
- */
-export function isApiException(err: unknown): err is ApiException<unknown> {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
+/** The API server answered with an error status (its code and Status body are on the error). */
+export function isKubeApiError(err: unknown): err is KubeApiError {
+  return err instanceof KubeApiError;
 }
 
-/** Turns a client-node failure into one of backout's errors, with a next step. */
+/** Turns a Kubernetes call's failure into one of backout's errors, with a next step. */
 export function kubeError(err: unknown, what: string, context: string): Error {
-  if (isApiException(err)) {
+  if (isKubeApiError(err)) {
     const code = err.code;
     const detail = statusMessage(err.body) ?? err.message.split('\n')[0];
     if (code === 404)

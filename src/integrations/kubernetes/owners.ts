@@ -1,5 +1,5 @@
-import { patchAs, PatchStrategy, type KubeClients } from './clients.js';
-import { isApiException, kubeError } from './errors.js';
+import { PatchStrategy, type KubeClients } from './clients.js';
+import { isKubeApiError, kubeError } from './errors.js';
 import type { DeploymentSnapshot, KubeTarget } from './types.js';
 
 /**
@@ -157,7 +157,7 @@ export function syncOf(
   };
 }
 
-/** Reads the owners over client-node's custom objects API, one client set per context. */
+/** Reads the owners' custom resources, one API client per context. */
 export class KubeSyncOwners implements SyncOwners {
   constructor(private readonly clients: KubeClients) {}
 
@@ -176,7 +176,7 @@ export class KubeSyncOwners implements SyncOwners {
       try {
         const resource: unknown = await (
           await this.clients.for(t.context)
-        ).custom.getNamespacedCustomObject({
+        ).get({
           ...CR[ref.kind],
           namespace: ref.namespace,
           name: ref.name,
@@ -189,9 +189,9 @@ export class KubeSyncOwners implements SyncOwners {
         });
       } catch (err) {
         // The instance label alone is also set by Helm charts: no such Application means no Argo CD.
-        if (isApiException(err) && err.code === 404 && !ref.strong) continue;
+        if (isKubeApiError(err) && err.code === 404 && !ref.strong) continue;
         const why =
-          isApiException(err) && err.code === 404
+          isKubeApiError(err) && err.code === 404
             ? `named on the Deployment but not found in context ${t.context}`
             : `could not be read: ${kubeError(err, what, t.context).message}`;
         owners.push({ kind: ref.kind, name: ref.name, namespace: ref.namespace, sync: 'unknown', note: why });
@@ -205,19 +205,20 @@ export class KubeSyncOwners implements SyncOwners {
     const type = CR[owner.kind];
     const what = `${type.label} ${owner.namespace}/${owner.name}`;
     try {
-      const custom = (await this.clients.for(context)).custom;
+      const api = await this.clients.for(context);
       const current = syncOf(
         owner.kind,
-        await custom.getNamespacedCustomObject({ ...type, namespace: owner.namespace, name: owner.name }),
+        await api.get({ ...type, namespace: owner.namespace, name: owner.name }),
       );
       if (current.sync !== 'auto') return { already: true };
       // Argo CD: removing `automated` turns automated sync off (what `--sync-policy none` does);
       // Flux: `spec.suspend: true` (what `flux suspend` does). Both are JSON merge patches.
       const body =
         owner.kind === 'argocd' ? { spec: { syncPolicy: { automated: null } } } : { spec: { suspend: true } };
-      await custom.patchNamespacedCustomObject(
-        { ...type, namespace: owner.namespace, name: owner.name, body, fieldManager: 'backout' },
-        patchAs(PatchStrategy.MergePatch),
+      await api.patch(
+        { ...type, namespace: owner.namespace, name: owner.name },
+        body,
+        PatchStrategy.MergePatch,
       );
       return { already: false };
     } catch (err) {

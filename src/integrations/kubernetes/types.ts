@@ -82,7 +82,7 @@ export interface RolloutProgress {
   desired: number;
 }
 
-/** The Kubernetes operations backout's jobs and commands use; built once, over client-node. */
+/** The Kubernetes operations backout's jobs and commands use; built once, over the API client. */
 export interface Deployments {
   get(target: KubeTarget): Promise<DeploymentSnapshot>;
   history(target: KubeTarget): Promise<DeploymentHistory>;
@@ -111,3 +111,12 @@ export type GuardedWrite =
 
 /** The field manager backout's own writes are recorded under (managedFields). */
 export const FIELD_MANAGER = 'backout';
+
+/** A client-node model (used for its types only) as it travels on the wire: plain JSON, timestamps as strings. */
+export type Wire<T> = T extends Date
+  ? string
+  : T extends (infer U)[]
+    ? Wire<U>[]
+    : T extends object
+      ? { [K in keyof T]: Wire<T[K]> }
+      : T;

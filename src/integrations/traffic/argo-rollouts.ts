@@ -1,6 +1,6 @@
-import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
+import { PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
 import { IntegrationError } from '../../errors.js';
-import { isApiException, kubeError } from '../kubernetes/errors.js';
+import { isKubeApiError, kubeError } from '../kubernetes/errors.js';
 import {
   ABORT_PATCH,
   abortTaken,
@@ -14,7 +14,7 @@ import {
   steps,
   type Rollout,
 } from './argo-plugin.js';
-import { FIELD_MANAGER, lastWriter, type Writer } from './last-writer.js';
+import { lastWriter, type Writer } from './last-writer.js';
 import type {
   Observation,
   PromotionAction,
@@ -43,13 +43,9 @@ export class ArgoRolloutsProvider implements TrafficProvider {
 
   async get(t: TrafficTarget): Promise<Rollout> {
     try {
-      return (await (
+      return await (
         await this.clients.for(t.context)
-      ).custom.getNamespacedCustomObject({
-        ...ROLLOUTS,
-        namespace: t.namespace,
-        name: t.object,
-      })) as Rollout;
+      ).get<Rollout>({ ...ROLLOUTS, namespace: t.namespace, name: t.object });
     } catch (err) {
       throw kubeError(err, `Rollout ${t.namespace}/${t.object}`, t.context);
     }
@@ -279,14 +275,15 @@ export class ArgoRolloutsProvider implements TrafficProvider {
     try {
       await (
         await this.clients.for(t.context)
-      ).custom.patchNamespacedCustomObjectStatus(
-        { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
-        patchAs(PatchStrategy.MergePatch),
+      ).patch(
+        { ...ROLLOUTS, namespace: t.namespace, name: t.object, subresource: 'status' },
+        body,
+        PatchStrategy.MergePatch,
       );
       return 'status';
     } catch (err) {
       // Controllers before v0.10 serve no status subresource: the plugin then patches the main resource.
-      if (isApiException(err) && err.code === 404) return 'no-subresource';
+      if (isKubeApiError(err) && err.code === 404) return 'no-subresource';
       throw kubeError(err, `Rollout ${t.namespace}/${t.object} (status)`, t.context);
     }
   }
@@ -295,10 +292,7 @@ export class ArgoRolloutsProvider implements TrafficProvider {
     try {
       await (
         await this.clients.for(t.context)
-      ).custom.patchNamespacedCustomObject(
-        { ...ROLLOUTS, namespace: t.namespace, name: t.object, body, fieldManager: FIELD_MANAGER },
-        patchAs(strategy),
-      );
+      ).patch({ ...ROLLOUTS, namespace: t.namespace, name: t.object }, body, strategy);
     } catch (err) {
       throw kubeError(err, `Rollout ${t.namespace}/${t.object}`, t.context);
     }

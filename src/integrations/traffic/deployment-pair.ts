@@ -1,9 +1,9 @@
-import { patchAs, PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
+import { PatchStrategy, type KubeClients } from '../kubernetes/clients.js';
+import { DEPLOYMENTS } from '../kubernetes/resources.js';
 import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
 import { rolloutStatus } from '../kubernetes/rollout-status.js';
 import type { DeploymentSnapshot, Deployments, KubeTarget } from '../kubernetes/types.js';
-import { FIELD_MANAGER } from './last-writer.js';
 import {
   canaryTarget,
   stableTarget,
@@ -170,10 +170,7 @@ export class DeploymentPair {
     try {
       await (
         await this.clients.for(target.context)
-      ).apps.patchNamespacedDeployment(
-        { name: target.deployment, namespace: target.namespace, body, fieldManager: FIELD_MANAGER },
-        patchAs(strategy),
-      );
+      ).patch({ ...DEPLOYMENTS, namespace: target.namespace, name: target.deployment }, body, strategy);
     } catch (err) {
       throw kubeError(err, `Deployment ${target.namespace}/${target.deployment}`, target.context);
     }

@@ -1,7 +1,7 @@
-import { patchAs, PatchStrategy } from '../kubernetes/clients.js';
+import { PatchStrategy } from '../kubernetes/clients.js';
 import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
-import { FIELD_MANAGER, lastWriter, type ManagedFieldsEntry, type Writer } from './last-writer.js';
+import { lastWriter, type ManagedFieldsEntry, type Writer } from './last-writer.js';
 import { PairedTrafficProvider } from './paired-provider.js';
 import type { Observation, Stop, TrafficProvider, TrafficState, TrafficTarget } from './types.js';
 
@@ -161,9 +161,9 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
 
   private async route(t: TrafficTarget): Promise<HttpRoute> {
     try {
-      return (await (
+      return await (
         await this.clients.for(t.context)
-      ).custom.getNamespacedCustomObject({ ...ROUTE, namespace: t.namespace, name: t.object })) as HttpRoute;
+      ).get<HttpRoute>({ ...ROUTE, namespace: t.namespace, name: t.object });
     } catch (err) {
       throw kubeError(err, `HTTPRoute ${t.namespace}/${t.object}`, t.context);
     }
@@ -207,10 +207,7 @@ export class GatewayApiProvider extends PairedTrafficProvider implements Traffic
     try {
       await (
         await this.clients.for(t.context)
-      ).custom.patchNamespacedCustomObject(
-        { ...ROUTE, namespace: t.namespace, name: t.object, body: ops, fieldManager: FIELD_MANAGER },
-        patchAs(PatchStrategy.JsonPatch),
-      );
+      ).patch({ ...ROUTE, namespace: t.namespace, name: t.object }, ops, PatchStrategy.JsonPatch);
     } catch (err) {
       throw kubeError(err, `HTTPRoute ${t.namespace}/${t.object}`, t.context);
     }

@@ -1,7 +1,5 @@
 import { utcText } from '../../text/time.js';
-
-/** The field manager backout's traffic writes are recorded under in `metadata.managedFields`. */
-export const FIELD_MANAGER = 'backout';
+import { FIELD_MANAGER } from '../kubernetes/types.js';
 
 /** Who last wrote a field, as the API server's managedFields tell it. */
 export interface Writer {
@@ -10,7 +8,7 @@ export interface Writer {
   at?: string;
 }
 
-/** One `metadata.managedFields` entry, as raw JSON or client-node's model. */
+/** One `metadata.managedFields` entry, as the API server sends it. */
 export interface ManagedFieldsEntry {
   manager?: string;
   operation?: string;

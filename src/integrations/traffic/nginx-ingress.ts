@@ -1,8 +1,12 @@
 import type { V1Ingress } from '@kubernetes/client-node';
-import { patchAs, PatchStrategy } from '../kubernetes/clients.js';
+import { PatchStrategy } from '../kubernetes/clients.js';
+import { INGRESSES } from '../kubernetes/resources.js';
+import type { Wire } from '../kubernetes/types.js';
+
+type Ingress = Wire<V1Ingress>;
 import { IntegrationError } from '../../errors.js';
 import { kubeError } from '../kubernetes/errors.js';
-import { FIELD_MANAGER, lastWriter, type Writer } from './last-writer.js';
+import { lastWriter, type Writer } from './last-writer.js';
 import { PairedTrafficProvider } from './paired-provider.js';
 import type { Observation, Stop, TrafficProvider, TrafficState, TrafficTarget } from './types.js';
 
@@ -53,11 +57,11 @@ export class NginxIngressProvider extends PairedTrafficProvider implements Traff
     return `canary Ingress ${t.namespace}/${t.object}`;
   }
 
-  private async ingress(t: TrafficTarget): Promise<V1Ingress> {
+  private async ingress(t: TrafficTarget): Promise<Ingress> {
     try {
       return await (
         await this.clients.for(t.context)
-      ).networking.readNamespacedIngress({ name: t.object, namespace: t.namespace });
+      ).get<Ingress>({ ...INGRESSES, namespace: t.namespace, name: t.object });
     } catch (err) {
       throw kubeError(err, `Ingress ${t.namespace}/${t.object}`, t.context);
     }
@@ -94,10 +98,7 @@ export class NginxIngressProvider extends PairedTrafficProvider implements Traff
     try {
       await (
         await this.clients.for(t.context)
-      ).networking.patchNamespacedIngress(
-        { name: t.object, namespace: t.namespace, body, fieldManager: FIELD_MANAGER },
-        patchAs(PatchStrategy.MergePatch),
-      );
+      ).patch({ ...INGRESSES, namespace: t.namespace, name: t.object }, body, PatchStrategy.MergePatch);
     } catch (err) {
       throw kubeError(err, `Ingress ${t.namespace}/${t.object}`, t.context);
     }
