@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { HealthConfig, PrometheusConfig } from '../config/schema.js';
 import { instantQuery, type Environ } from './prometheus/client.js';
 import { judge, type Judgement } from './prometheus/result.js';
@@ -40,17 +42,16 @@ export class HttpHealthChecker implements HealthChecker {
   private async probe(url: string, expect: number, timeoutMs: number): Promise<HealthReading> {
     const started = performance.now();
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-      await res.body?.cancel();
+      const status = await probeStatus(url, timeoutMs);
       const ms = Math.round(performance.now() - started);
-      const ok = res.status === expect;
+      const ok = status === expect;
       return {
         name: url,
         kind: 'probe',
         ok,
-        value: res.status,
+        value: status,
         units: { total: 1, passed: ok ? 1 : 0 },
-        detail: `${url} answered ${res.status} in ${ms} ms (expected ${expect})`,
+        detail: `${url} answered ${status} in ${ms} ms (expected ${expect})`,
       };
     } catch (err) {
       return {
@@ -95,6 +96,25 @@ export class HttpHealthChecker implements HealthChecker {
       detail: describeJudgement(check.name, j, bounds),
     };
   }
+}
+
+/**
+ * The status a probe URL answers a GET with, within the deadline (connecting and waiting for the
+ * headers; the body is discarded). A redirect is a status like any other, not followed.
+ * node:http rather than fetch: fetch's client costs about 15 MB resident once loaded.
+ */
+function probeStatus(url: string, timeoutMs: number): Promise<number> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(target, { method: 'GET', signal }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (err) => reject(signal.aborted ? (signal.reason as Error) : err));
+    req.end();
+  });
 }
 
 function boundsText(check: { max?: number | undefined; min?: number | undefined }): string {
