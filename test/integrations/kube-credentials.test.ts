@@ -156,6 +156,42 @@ describe('Kubernetes credentials from the kubeconfig', () => {
     expect((await new KubeDeployments(clients).get(target)).name).toBe('api');
   });
 
+  it('empty values (YAML nulls) are absent, as kubectl reads them; a malformed file is refused naming the field', async () => {
+    const path = join(dir, 'nulls.yaml');
+    await writeFile(
+      path,
+      [
+        'clusters:',
+        '- name: prod',
+        '  cluster:',
+        `    server: ${k8s.url}/`,
+        '    certificate-authority-data:',
+        '    proxy-url:',
+        'users:',
+        '- name: prod',
+        '  user:',
+        'contexts:',
+        '- name: prod',
+        '  context: { cluster: prod, user: prod, namespace: }',
+        'current-context: prod',
+      ].join('\n'),
+    );
+    const kc = readKubeconfigFiles([path]);
+    expect(kc.getCluster('prod')).toMatchObject({ server: k8s.url, skipTLSVerify: false });
+    expect(kc.getCluster('prod')?.caData).toBeUndefined();
+    expect(kc.getContext('prod')).toEqual({
+      name: 'prod',
+      cluster: 'prod',
+      user: 'prod',
+      namespace: undefined,
+    });
+    await writeFile(
+      path,
+      'clusters:\n- name: prod\n  cluster: { server: 1, insecure-skip-tls-verify: "yes" }\n',
+    );
+    expect(() => readKubeconfigFiles([path])).toThrow(`${path}: clusters.0.cluster.server:`);
+  });
+
   it('in a pod: the service account token, CA and namespace, and the API server from the environment', async () => {
     const account = join(dir, 'serviceaccount');
     await mkdir(account, { recursive: true });

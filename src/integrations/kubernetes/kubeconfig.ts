@@ -55,7 +55,9 @@ export interface KubeconfigView {
   getUser(name: string): User | null;
 }
 
-const str = z.string().optional();
+/** An optional field; YAML's empty value (null) is absence, as kubectl reads it. */
+const opt = <T extends z.ZodType>(t: T) => t.nullish().transform((v) => v ?? undefined);
+const str = opt(z.string());
 /** A named list (clusters, users, contexts); an entry without a name is refused, as kubectl does. */
 const entries = <T extends z.ZodRawShape>(shape: T) =>
   z.array(z.object({ name: z.string().min(1), ...shape })).nullish();
@@ -64,10 +66,10 @@ const entries = <T extends z.ZodRawShape>(shape: T) =>
 const kubeconfigFile = z.object({
   clusters: entries({
     cluster: z.object({
-      server: z.string().default(''),
+      server: opt(z.string()),
       'certificate-authority': str,
       'certificate-authority-data': str,
-      'insecure-skip-tls-verify': z.boolean().optional(),
+      'insecure-skip-tls-verify': opt(z.boolean()),
       'tls-server-name': str,
       'proxy-url': str,
     }),
@@ -85,23 +87,21 @@ const kubeconfigFile = z.object({
         'client-key': str,
         'client-key-data': str,
         as: str,
-        'as-groups': z.array(z.string()).optional(),
-        exec: z
-          .object({
+        'as-groups': opt(z.array(z.string())),
+        exec: opt(
+          z.object({
             command: z.string().min(1, 'exec.command is empty'),
             args: z.array(z.string()).nullish(),
             env: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
             apiVersion: z.string().default('client.authentication.k8s.io/v1beta1'),
-          })
-          .optional(),
-        'auth-provider': z
-          .object({ name: z.string(), config: z.record(z.string(), z.unknown()).optional() })
-          .optional(),
+          }),
+        ),
+        'auth-provider': opt(z.object({ name: z.string(), config: opt(z.record(z.string(), z.unknown())) })),
       })
       .nullish(),
   }),
   contexts: entries({
-    context: z.object({ cluster: z.string().default(''), user: z.string().default(''), namespace: str }),
+    context: z.object({ cluster: str, user: str, namespace: str }),
   }),
   'current-context': str,
 });
@@ -150,7 +150,7 @@ export class Kubeconfig implements KubeconfigView {
       if (this.clusters.has(name) || !c) continue;
       this.clusters.set(name, {
         name,
-        server: c.server.replace(/\/$/, ''),
+        server: (c.server ?? '').replace(/\/$/, ''),
         caData: c['certificate-authority-data'],
         caFile: resolved(dir, c['certificate-authority']),
         skipTLSVerify: c['insecure-skip-tls-verify'] === true,
@@ -183,7 +183,7 @@ export class Kubeconfig implements KubeconfigView {
     }
     for (const { name, context: c } of doc.contexts ?? []) {
       if (this.contexts.has(name) || !c) continue;
-      this.contexts.set(name, { name, cluster: c.cluster, user: c.user, namespace: c.namespace });
+      this.contexts.set(name, { name, cluster: c.cluster ?? '', user: c.user ?? '', namespace: c.namespace });
     }
     this.currentContext ??= doc['current-context'] || undefined;
   }
