@@ -339,7 +339,8 @@ export function renderReport(r: BenchReport): string {
       'A fresh Node process with the same flags imports the libraries backout uses, one after the other; RSS after each, settled (this run). ' +
         'Imported raw, as listed: backout itself defers parts of them — `@slack/bolt` is loaded without its Socket Mode client ' +
         '(`@slack/socket-mode` and the `undici` package, about 20 MB, loaded only with SLACK_APP_TOKEN), its OAuth installer and its ' +
-        'Express receiver (loaded only if used), and `@kubernetes/client-node` is loaded only when the first Kubernetes call is made:',
+        'Express receiver (loaded only if used), and `@kubernetes/client-node` only for a kubeconfig context with a legacy auth-provider ' +
+        'or a proxy-url (backout makes its Kubernetes calls itself):',
     );
     p();
     p('| Loaded | RSS | Added |');
@@ -497,8 +498,8 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
   );
   p();
   p(
-    'Libraries are loaded by role and need: `@kubernetes/client-node` in any role only when the first Kubernetes call ' +
-      'is made (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
+    'Libraries are loaded by role and need: backout makes its Kubernetes calls itself, and loads `@kubernetes/client-node` ' +
+      'only for a context with a legacy auth-provider or a proxy-url (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
       "brings) only when SLACK_APP_TOKEN is set, and Bolt's OAuth installer and Express receiver never (src/slack/bolt-runtime.ts); " +
       'OpenTelemetry only when exporting.',
   );

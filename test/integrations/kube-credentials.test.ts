@@ -69,20 +69,25 @@ describe('Kubernetes credentials from the kubeconfig', () => {
     return home;
   }
 
-  const runsOf = async (home: string) => Number(await readFile(join(home, 'runs'), 'utf8'));
-
-  it('an exec plugin: run once for many calls, told the request is not interactive, run again after a 401', async () => {
-    const home = await plugin('rotating');
-    await writeFile(join(home, 'token'), 'exec-1');
-    k8s.setValidTokens(['exec-1']);
-    const path = await kubeconfigFor('exec', {
+  /** A plugin printing `token` (the only one the cluster accepts), and Deployments read through it. */
+  async function withPlugin(name: string, token: string, expires?: string) {
+    const home = await plugin(name, expires);
+    await writeFile(join(home, 'token'), token);
+    k8s.setValidTokens([token]);
+    const path = await kubeconfigFor(`exec-${name}`, {
       exec: {
         apiVersion: 'client.authentication.k8s.io/v1',
         command: join(home, 'credential.sh'),
         env: [{ name: 'PLUGIN_HOME', value: home }],
       },
     });
-    const deployments = new KubeDeployments(new KubeClients(path));
+    return { home, deployments: new KubeDeployments(new KubeClients(path)) };
+  }
+
+  const runsOf = async (home: string) => Number(await readFile(join(home, 'runs'), 'utf8'));
+
+  it('an exec plugin: run once for many calls, told the request is not interactive, run again after a 401', async () => {
+    const { home, deployments } = await withPlugin('rotating', 'exec-1');
     for (let i = 0; i < 3; i++) expect((await deployments.get(target)).name).toBe('api');
     expect(await runsOf(home)).toBe(1);
     expect(JSON.parse(await readFile(join(home, 'exec-info'), 'utf8'))).toMatchObject({
@@ -104,17 +109,7 @@ describe('Kubernetes credentials from the kubeconfig', () => {
   });
 
   it('an exec credential past its expirationTimestamp is fetched again before the next call', async () => {
-    const home = await plugin('expired', '2020-01-01T00:00:00Z');
-    await writeFile(join(home, 'token'), 'exec-expired');
-    k8s.setValidTokens(['exec-expired']);
-    const path = await kubeconfigFor('exec-expired', {
-      exec: {
-        apiVersion: 'client.authentication.k8s.io/v1',
-        command: join(home, 'credential.sh'),
-        env: [{ name: 'PLUGIN_HOME', value: home }],
-      },
-    });
-    const deployments = new KubeDeployments(new KubeClients(path));
+    const { home, deployments } = await withPlugin('expired', 'exec-expired', '2020-01-01T00:00:00Z');
     await deployments.get(target);
     await deployments.get(target);
     expect(await runsOf(home)).toBe(2);
