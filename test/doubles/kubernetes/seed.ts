@@ -9,6 +9,8 @@ import type { ObjectStore } from './store.js';
 export interface ContainerSeed {
   name: string;
   image: string;
+  /** Any other container field, kept as given (a field newer than a client library's models, say). */
+  [field: string]: unknown;
 }
 
 export interface DeploymentSeed {
@@ -28,7 +30,7 @@ export interface DeploymentSeed {
 function podTemplate(name: string, containers: ContainerSeed[]): Record<string, unknown> {
   return {
     metadata: { labels: { app: name } },
-    spec: { containers: containers.map((c) => ({ name: c.name, image: c.image })) },
+    spec: { containers: containers.map((c) => ({ ...c })) },
   };
 }
 
