@@ -32,7 +32,9 @@ describe('HTTP health probes', () => {
   });
 
   const probe = async (url: string, expectStatus = 200, timeout = 2_000) =>
-    (await checker.check(healthSchema.parse({ probes: [{ url, expectStatus, timeout: `${timeout}ms` }] })))[0]!;
+    (
+      await checker.check(healthSchema.parse({ probes: [{ url, expectStatus, timeout: `${timeout}ms` }] }))
+    )[0]!;
 
   it('the expected status passes, another fails, and each says what was answered', async () => {
     const ok = await probe(`${base}/ok`);
