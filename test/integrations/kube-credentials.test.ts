@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { IntegrationError } from '../../src/errors.js';
 import { HttpKubeApi, NativeAuthenticator } from '../../src/integrations/kubernetes/api.js';
 import { KubeClients } from '../../src/integrations/kubernetes/clients.js';
 import { KubeDeployments } from '../../src/integrations/kubernetes/deployments.js';
@@ -127,6 +128,8 @@ describe('Kubernetes credentials from the kubeconfig', () => {
     expect((err as Error).message).toContain('context prod');
     expect((err as Error).message).toContain(`the exec credential plugin ${script} exited 3`);
     expect((err as Error).message).toContain('token expired: run aws sso login');
+    expect((err as IntegrationError).retryable).toBe(false);
+    expect((err as IntegrationError).hint).toContain('Nothing was sent to the cluster');
   });
 
   it('a token file next to the kubeconfig (a relative path): read, and read again after a 401', async () => {
@@ -138,6 +141,16 @@ describe('Kubernetes credentials from the kubeconfig', () => {
     await writeFile(join(dir, 'token-file', 'token'), 'file-2\n');
     k8s.setValidTokens(['file-2']);
     expect((await deployments.get(target)).name).toBe('api');
+  });
+
+  it('a token file that cannot be read: the call fails naming the file, and nothing is sent', async () => {
+    const path = await kubeconfigFor('token-missing', { tokenFile: 'absent-token' });
+    k8s.clearRequests();
+    const err = await new KubeDeployments(new KubeClients(path)).get(target).catch((e: unknown) => e);
+    expect((err as Error).message).toContain(
+      `the token file ${join(dir, 'token-missing', 'absent-token')} cannot be read (ENOENT)`,
+    );
+    expect(k8s.requests).toHaveLength(0);
   });
 
   it('several files: the first to name a context, cluster or user wins, as kubectl merges them', async () => {

@@ -3,6 +3,31 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Cluster, ExecPlugin, User } from './kubeconfig.js';
 
+/**
+ * backout could not obtain a context's credentials: an exec plugin failed or timed out, or a
+ * credential file could not be read. `transient`: worth trying again later (a plugin timeout).
+ */
+export class CredentialError extends Error {
+  override readonly name = 'CredentialError';
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads a credential file the kubeconfig names, saying which one when it cannot. */
+async function credentialFile(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new CredentialError(
+      `the ${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+}
+
 /** What a call carries to prove who backout is: headers, and a client certificate for the TLS handshake. */
 export interface Credentials {
   headers: Record<string, string | string[]>;
@@ -45,10 +70,10 @@ async function staticCredentials(user: User): Promise<Credentials> {
   if (user.impersonateGroups?.length) headers['Impersonate-Group'] = user.impersonateGroups;
   const cert = user.certData
     ? Buffer.from(user.certData, 'base64')
-    : user.certFile && (await readFile(user.certFile));
+    : user.certFile && (await credentialFile(user.certFile, 'client certificate'));
   const key = user.keyData
     ? Buffer.from(user.keyData, 'base64')
-    : user.keyFile && (await readFile(user.keyFile));
+    : user.keyFile && (await credentialFile(user.keyFile, 'client key'));
   return { headers, ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
@@ -100,28 +125,35 @@ export function runExecPlugin(
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
     child.on('error', (err) =>
       reject(
-        new Error(
-          err.name === 'AbortError'
-            ? `the exec credential plugin ${plugin.command} did not answer within ${timeoutMs / 1000} s`
-            : `the exec credential plugin ${plugin.command} could not run: ${err.message}`,
-        ),
+        err.name === 'AbortError'
+          ? new CredentialError(
+              `the exec credential plugin ${plugin.command} did not answer within ${timeoutMs / 1000} s`,
+              true,
+            )
+          : new CredentialError(`the exec credential plugin ${plugin.command} could not run: ${err.message}`),
       ),
     );
     child.on('close', (code) => {
       if (code !== 0) {
-        reject(new Error(`the exec credential plugin ${plugin.command} exited ${code}: ${stderr.trim()}`));
+        reject(
+          new CredentialError(
+            `the exec credential plugin ${plugin.command} exited ${code}: ${stderr.trim()}`,
+          ),
+        );
         return;
       }
       let parsed;
       try {
         parsed = execCredential.safeParse(JSON.parse(stdout));
       } catch {
-        reject(new Error(`the exec credential plugin ${plugin.command} printed no JSON ExecCredential`));
+        reject(
+          new CredentialError(`the exec credential plugin ${plugin.command} printed no JSON ExecCredential`),
+        );
         return;
       }
       if (!parsed.success) {
         reject(
-          new Error(
+          new CredentialError(
             `the exec credential plugin ${plugin.command} printed no usable ExecCredential: ${parsed.error.issues[0]!.message}`,
           ),
         );
@@ -143,7 +175,7 @@ export function credentialSource(user: User, cluster: Cluster): CredentialSource
   const fileToken =
     tokenFile && !user.token
       ? new Cached(async () => ({
-          value: (await readFile(tokenFile, 'utf8')).trim(),
+          value: (await credentialFile(tokenFile, 'token file')).toString('utf8').trim(),
           until: Date.now() + TOKEN_FILE_TTL_MS,
         }))
       : undefined;

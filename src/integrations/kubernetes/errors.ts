@@ -1,5 +1,6 @@
 import { IntegrationError, NotFoundError } from '../../errors.js';
 import { KubeApiError } from './api.js';
+import { CredentialError } from './credentials.js';
 
 /** The API server answered with an error status (its code and Status body are on the error). */
 export function isKubeApiError(err: unknown): err is KubeApiError {
@@ -49,6 +50,17 @@ export function kubeError(err: unknown, what: string, context: string): Error {
     );
   }
   if (err instanceof IntegrationError || err instanceof NotFoundError) return err;
+  if (err instanceof CredentialError) {
+    return new IntegrationError(
+      'kubernetes',
+      `backout could not get the credentials of kubeconfig context ${context} (${what}): ${err.message}`,
+      {
+        retryable: err.transient,
+        cause: err,
+        hint: `Nothing was sent to the cluster. Fix the kubeconfig user of context ${context} (an expired login, a missing file); \`kubectl --context ${context} version\`, run as backout's user, shows the same error.`,
+      },
+    );
+  }
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
     return new IntegrationError(
       'kubernetes',
