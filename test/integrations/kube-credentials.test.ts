@@ -153,6 +153,17 @@ describe('Kubernetes credentials from the kubeconfig', () => {
     expect(k8s.requests).toHaveLength(0);
   });
 
+  it('a kubeconfig that cannot be read fails the call saying so, and is read again on the next one', async () => {
+    const path = join(dir, 'late', 'config');
+    const clients = new KubeClients(path);
+    const err = await new KubeDeployments(clients).get(target).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('The kubeconfig could not be read');
+    expect((err as IntegrationError).retryable).toBe(true);
+    k8s.setValidTokens(['late']);
+    await kubeconfigFor('late', { token: 'late' });
+    expect((await new KubeDeployments(clients).get(target)).name).toBe('api');
+  });
+
   it('several files: the first to name a context, cluster or user wins, as kubectl merges them', async () => {
     k8s.setValidTokens(['first']);
     const first = await kubeconfigFor('merge-1', { token: 'first' });

@@ -1,3 +1,4 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lastTemplateWriter } from '../../jobs/rollback-guard.js';
 import { KubeClients, plainHttpCredentials } from '../../src/integrations/kubernetes/clients.js';
 import { KubeDeployments } from '../../src/integrations/kubernetes/deployments.js';
+import { readKubeconfigFiles } from '../../src/integrations/kubernetes/kubeconfig.js';
 import { KubeSyncOwners, resumeCommand, syncOf } from '../../src/integrations/kubernetes/owners.js';
 import type { KubeTarget } from '../../src/integrations/kubernetes/types.js';
 import { kubeconfigYaml, writeKubeconfig } from '../doubles/kubeconfig.js';
 import { KubernetesDouble } from '../doubles/kubernetes.js';
-import { KubeConfig } from '@kubernetes/client-node';
 
 const target: KubeTarget = { context: 'prod', namespace: 'shop', deployment: 'api' };
 
@@ -171,9 +172,9 @@ describe('how an owner syncs, from its spec', () => {
 
 describe('credentials only over TLS', () => {
   const load = (yaml: string) => {
-    const kc = new KubeConfig();
-    kc.loadFromString(yaml);
-    return kc;
+    const path = join(mkdtempSync(join(tmpdir(), 'plain-http-')), 'config');
+    writeFileSync(path, yaml);
+    return readKubeconfigFiles([path]);
   };
 
   it('a token for an http:// server is a problem naming the context and the fix; https with a CA, or http without credentials, is not', () => {

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Cluster, Context, Kubeconfig } from './kubeconfig.js';
+import type { Cluster } from './kubeconfig.js';
 import { FIELD_MANAGER } from './types.js';
 import { credentialSource, type CredentialSource, type Credentials } from './credentials.js';
 
@@ -85,7 +84,8 @@ export interface Authenticator {
 export class NativeAuthenticator implements Authenticator {
   private readonly credentials: CredentialSource;
   private readonly ca: Buffer | undefined;
-  private pool: { key: string; agent: HttpAgent } | undefined;
+  /** The pool for the client certificate last used (the credential cache hands out the same values until they change). */
+  private pool: { cert: Credentials['cert']; key: Credentials['key']; agent: HttpAgent } | undefined;
 
   constructor(
     private readonly cluster: Cluster,
@@ -97,9 +97,7 @@ export class NativeAuthenticator implements Authenticator {
       : cluster.caFile
         ? readFileSync(cluster.caFile)
         : undefined;
-    this.canRefresh = Boolean(user.exec || (user.tokenFile && !user.token));
   }
-  private readonly canRefresh: boolean;
 
   async prepare(): Promise<Prepared> {
     const creds = await this.credentials.get();
@@ -107,18 +105,11 @@ export class NativeAuthenticator implements Authenticator {
   }
 
   retryAfter401(): boolean {
-    if (!this.canRefresh) return false;
-    this.credentials.invalidate();
-    return true;
+    return this.credentials.invalidate();
   }
 
   private agentFor(creds: Credentials): HttpAgent {
-    const key = createHash('sha256')
-      .update(String(creds.cert ?? ''))
-      .update('\0')
-      .update(String(creds.key ?? ''))
-      .digest('hex');
-    if (this.pool?.key === key) return this.pool.agent;
+    if (this.pool && this.pool.cert === creds.cert && this.pool.key === creds.key) return this.pool.agent;
     const common = { keepAlive: true, keepAliveMsecs: 30_000, timeout: 30_000, maxSockets: 32 };
     const agent = this.cluster.server.startsWith('http:')
       ? new HttpAgent(common)
@@ -130,7 +121,7 @@ export class NativeAuthenticator implements Authenticator {
           rejectUnauthorized: !this.cluster.skipTLSVerify,
           ...(this.cluster.tlsServerName ? { servername: this.cluster.tlsServerName } : {}),
         });
-    this.pool = { key, agent };
+    this.pool = { cert: creds.cert, key: creds.key, agent };
     return agent;
   }
 }
@@ -254,16 +245,4 @@ function send(
     });
     req.end(payload);
   });
-}
-
-/** A context whose credentials or proxy backout does not handle itself (see `needsLibrary`). */
-export type LibraryAuthenticatorFactory = (kc: Kubeconfig, context: Context) => Promise<Authenticator>;
-
-/**
- * Whether a context needs @kubernetes/client-node's own handling: a legacy auth-provider (oidc,
- * gcp, azure) or a proxy-url. Everything else (tokens, token files, basic auth, client
- * certificates, exec plugins, in-cluster) backout sends itself.
- */
-export function needsLibrary(cluster: Cluster, user: { authProvider?: unknown }): boolean {
-  return Boolean(user.authProvider || cluster.proxyUrl);
 }

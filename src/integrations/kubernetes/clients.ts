@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { BackoutError, IntegrationError } from '../../errors.js';
-import { HttpKubeApi, NativeAuthenticator, needsLibrary, type Authenticator, type KubeApi } from './api.js';
+import { HttpKubeApi, NativeAuthenticator, type Authenticator, type KubeApi } from './api.js';
 import {
   kubeconfigPaths,
   loadKubeconfig,
@@ -8,7 +8,6 @@ import {
   type Cluster,
   type Context,
   type Kubeconfig,
-  type KubeconfigView,
   type User,
 } from './kubeconfig.js';
 
@@ -40,19 +39,23 @@ export class KubeClients {
     private readonly onLoad?: (clients: KubeClients) => void,
   ) {}
 
-  /** Reads the kubeconfig (once); rejects with a config error on credentials over http. */
+  /**
+   * Reads the kubeconfig (once it has succeeded: a file that could not be read is tried again on
+   * the next call); rejects with a config error on credentials over http.
+   */
   load(): Promise<Kubeconfig> {
     return (this.loaded ??= Promise.resolve()
-      .then(() => {
-        const kc = loadKubeconfig(this.kubeconfig);
-        const problems = plainHttpCredentials(kc);
-        if (problems.length > 0) throw new BackoutError('config', problems.join('\n'));
-        return kc;
-      })
-      .then((kc) => {
-        this.onLoad?.(this);
-        return kc;
-      }));
+      .then(() => readKubeconfig(this.kubeconfig))
+      .then(
+        (kc) => {
+          this.onLoad?.(this);
+          return kc;
+        },
+        (err: unknown) => {
+          this.loaded = undefined;
+          throw err;
+        },
+      ));
   }
 
   async contexts(): Promise<string[]> {
@@ -119,6 +122,34 @@ export class KubeClients {
   }
 }
 
+function readKubeconfig(kubeconfig: string | undefined): Kubeconfig {
+  let kc: Kubeconfig;
+  try {
+    kc = loadKubeconfig(kubeconfig);
+  } catch (err) {
+    throw new IntegrationError(
+      'kubernetes',
+      `The kubeconfig could not be read: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        retryable: true,
+        hint: 'Check KUBECONFIG and the files it names (`backout doctor` checks them); backout reads them again on the next Kubernetes call.',
+      },
+    );
+  }
+  const problems = plainHttpCredentials(kc);
+  if (problems.length > 0) throw new BackoutError('config', problems.join('\n'));
+  return kc;
+}
+
+/**
+ * Whether a context needs @kubernetes/client-node's own handling: a legacy auth-provider (oidc,
+ * gcp, azure) or a proxy-url. Everything else (tokens, token files, basic auth, client
+ * certificates, exec plugins, in-cluster) backout sends itself.
+ */
+function needsLibrary(cluster: Cluster, user: User): boolean {
+  return Boolean(user.authProvider || cluster.proxyUrl);
+}
+
 /**
  * A legacy auth-provider (oidc, gcp, azure) or a proxy-url (http, https or socks), handled by
  * @kubernetes/client-node's KubeConfig, loaded for this only: it fills in each request's headers
@@ -129,14 +160,8 @@ async function libraryAuthenticator(ctx: Context, cluster: Cluster, user: User):
   const kc: KubeConfig = new lib.KubeConfig();
   kc.loadFromOptions({
     clusters: [cluster],
-    users: [
-      {
-        ...user,
-        exec: user.exec,
-        impersonateUser: user.impersonate,
-        authProvider: user.authProvider,
-      } as never,
-    ],
+    // Impersonation is added below: client-node does not send it.
+    users: [user as never],
     contexts: [{ name: ctx.name, cluster: ctx.cluster, user: user.name }],
     currentContext: ctx.name,
   });
@@ -163,7 +188,7 @@ async function libraryAuthenticator(ctx: Context, cluster: Cluster, user: User):
  * exec or auth-provider plugin) for an `http://` server: anyone on the path could read and replay
  * them, so, like kubectl, backout refuses to start with them. One problem per context, with the fix.
  */
-export function plainHttpCredentials(kc: KubeconfigView): string[] {
+export function plainHttpCredentials(kc: Kubeconfig): string[] {
   const problems: string[] = [];
   for (const ctx of kc.getContexts()) {
     const cluster = kc.getCluster(ctx.cluster);

@@ -35,10 +35,11 @@ export interface Credentials {
   key?: string | Buffer;
 }
 
-/** A user's credentials, refreshed when they expire; `invalidate` after a 401 forces a fresh read. */
+/** A user's credentials, refreshed when they expire. */
 export interface CredentialSource {
   get(): Promise<Credentials>;
-  invalidate(): void;
+  /** After a 401: forget what can be fetched afresh (a token file, an exec credential); false if nothing can. */
+  invalidate(): boolean;
 }
 
 /** client-go re-reads a token file once a minute: the kubelet rotates projected tokens in place. */
@@ -77,7 +78,7 @@ async function staticCredentials(user: User): Promise<Credentials> {
   return { headers, ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
-/** Caches one value until `freshUntil` says otherwise; concurrent callers share one refresh. */
+/** Caches one value until the time its fetch gave; concurrent callers share one refresh. */
 class Cached<T> {
   private value: { v: T; until: number } | undefined;
   private pending: Promise<T> | undefined;
@@ -206,6 +207,7 @@ export function credentialSource(user: User, cluster: Cluster): CredentialSource
     invalidate() {
       fileToken?.invalidate();
       plugin?.invalidate();
+      return Boolean(fileToken || plugin);
     },
   };
 }

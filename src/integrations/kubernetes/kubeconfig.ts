@@ -48,13 +48,6 @@ export interface Context {
   namespace?: string;
 }
 
-/** What the start-up checks read of a kubeconfig. */
-export interface KubeconfigView {
-  getContexts(): Context[];
-  getCluster(name: string): Cluster | null;
-  getUser(name: string): User | null;
-}
-
 /** An optional field; YAML's empty value (null) is absence, as kubectl reads it. */
 const opt = <T extends z.ZodType>(t: T) => t.nullish().transform((v) => v ?? undefined);
 const str = opt(z.string());
@@ -118,7 +111,7 @@ function resolvedCommand(dir: string, command: string): string {
 }
 
 /** A kubeconfig as kubectl merges it: the first file to name a cluster, user or context wins. */
-export class Kubeconfig implements KubeconfigView {
+export class Kubeconfig {
   readonly clusters = new Map<string, Cluster>();
   readonly users = new Map<string, User>();
   readonly contexts = new Map<string, Context>();
@@ -147,7 +140,7 @@ export class Kubeconfig implements KubeconfigView {
     const doc = parsed.data;
     const dir = dirname(path);
     for (const { name, cluster: c } of doc.clusters ?? []) {
-      if (this.clusters.has(name) || !c) continue;
+      if (this.clusters.has(name)) continue;
       this.clusters.set(name, {
         name,
         server: (c.server ?? '').replace(/\/$/, ''),
@@ -182,7 +175,7 @@ export class Kubeconfig implements KubeconfigView {
       });
     }
     for (const { name, context: c } of doc.contexts ?? []) {
-      if (this.contexts.has(name) || !c) continue;
+      if (this.contexts.has(name)) continue;
       this.contexts.set(name, { name, cluster: c.cluster ?? '', user: c.user ?? '', namespace: c.namespace });
     }
     this.currentContext ??= doc['current-context'] || undefined;
