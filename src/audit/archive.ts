@@ -21,6 +21,37 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+const LOCK_TTL_MS = 5 * 60_000;
+
+/**
+ * Holds the prefix's archive lock while `work` runs, waiting up to `waitMs` for a holder
+ * to let go. An archive moves records from the stream to a file in several writes, so an
+ * archive and a verify exclude each other: a verify that read in between would report a
+ * chain that is whole as broken. Throws when the lock stays held past the wait.
+ */
+export async function withArchiveLock<T>(
+  redis: RedisClient,
+  prefix: string,
+  waitMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  const lockKey = auditKeys(prefix).archiveLock;
+  const token = randomUUID();
+  const deadline = Date.now() + waitMs;
+  while ((await redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
+    if (Date.now() >= deadline) {
+      throw new Error(
+        'another audit archive or verify has held the audit archive lock for this prefix throughout the wait; nothing was changed, try again in a few minutes',
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  try {
+    return await work();
+  } finally {
+    await redis.eval(RELEASE, 1, lockKey, token).catch(() => 0);
+  }
+}
 
 /**
  * Moves records older than the retention out of the live chain: writes them to
@@ -37,15 +68,12 @@ export async function archiveAudit(opts: {
   dir: string;
   retentionMs: number;
   now?: Date;
+  /** How long to wait for a verify or another archive to finish first. */
+  lockWaitMs?: number;
 }): Promise<ArchiveResult> {
   const now = opts.now ?? new Date();
   const cutoff = new Date(now.getTime() - opts.retentionMs);
-  const lockKey = auditKeys(opts.prefix).archiveLock;
-  const token = randomUUID();
-  if ((await opts.redis.set(lockKey, token, 'PX', 5 * 60_000, 'NX')) !== 'OK') {
-    throw new Error('another `backout audit archive` is running for this prefix; try again in a few minutes');
-  }
-  try {
+  return withArchiveLock(opts.redis, opts.prefix, opts.lockWaitMs ?? 30_000, async () => {
     let stream = await opts.audit.readStream();
     // Finish a run that wrote its checkpoint but was stopped before trimming.
     const unfinished = [...stream]
@@ -95,7 +123,5 @@ export async function archiveAudit(opts: {
       checkpoint,
       cutoff: cutoff.toISOString(),
     };
-  } finally {
-    await opts.redis.eval(RELEASE, 1, lockKey, token).catch(() => 0);
-  }
+  });
 }

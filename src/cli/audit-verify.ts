@@ -4,6 +4,7 @@ import { connectOnce } from '../redis/connect-once.js';
 import { readAuditFile } from '../audit/file.js';
 import { ARCHIVE_DIR, AUDIT_FILE, RedisAuditLog, auditKeys } from '../audit/log.js';
 import { checkpointOf, type AuditRecord } from '../audit/record.js';
+import { readAuditCopies, type AuditCopies } from '../audit/snapshot.js';
 import { compareCopies, readArchives, verifyFromGenesis } from '../audit/sources.js';
 import { verifyLive, type VerifyResult } from '../audit/verify.js';
 import { createLogger } from '../observability/logger.js';
@@ -42,14 +43,23 @@ export async function auditVerify(argv: readonly string[], io: CliIo): Promise<n
   const lines: Line[] = [];
 
   let stream: AuditRecord[] | undefined;
+  let copies: AuditCopies | undefined;
   if (!args.flags.has('no-stream')) {
     let redis: RedisClient | undefined;
     try {
       redis = await connectOnce(topology);
       const log = createLogger({ level: 'silent', secrets: [] });
       const audit = new RedisAuditLog(redis, BACKOUT_PREFIX, undefined, log);
-      stream = await audit.readStream();
-      lines.push(describeStream(stream, await audit.head(), auditKeys(BACKOUT_PREFIX).stream));
+      copies = await readAuditCopies({
+        audit,
+        redis,
+        prefix: BACKOUT_PREFIX,
+        filePath,
+        fileExists,
+        archiveDir,
+      });
+      stream = copies.stream;
+      lines.push(describeStream(stream, copies.head, auditKeys(BACKOUT_PREFIX).stream));
     } catch (err) {
       lines.push({
         ok: false,
@@ -61,9 +71,9 @@ export async function auditVerify(argv: readonly string[], io: CliIo): Promise<n
     }
   }
 
-  let file: AuditRecord[] | undefined;
-  if (await fileExists(filePath)) {
-    file = await readAuditFile(filePath);
+  // Read here when the stream was not read with it, or when reading it failed (to say why).
+  const file = copies?.file ?? ((await fileExists(filePath)) ? await readAuditFile(filePath) : undefined);
+  if (file) {
     const streamLine = lines.find((l) => l.source === 'stream' && l.ok);
     if (streamLine && stream?.length === 0 && file.length > 0) {
       // Redis lost its data: the file is the copy that is left.
@@ -71,7 +81,7 @@ export async function auditVerify(argv: readonly string[], io: CliIo): Promise<n
       streamLine.text = `${auditKeys(BACKOUT_PREFIX).stream}: empty, but the file has ${file.length} records: Redis lost its data (backout continues the chain from the file when a worker starts)`;
       lines.push(describeFile(file, undefined, filePath));
     } else {
-      lines.push(describeFile(file, stream, filePath));
+      lines.push(describeFile(file, copies?.streamThroughFile, filePath));
     }
   } else if (stringFlag(args, 'file')) {
     lines.push({ ok: false, source: 'file', text: `${filePath} does not exist` });
@@ -83,7 +93,7 @@ export async function auditVerify(argv: readonly string[], io: CliIo): Promise<n
     });
   }
 
-  const archives = await readArchives(archiveDir);
+  const archives = copies?.archives ?? (await readArchives(archiveDir));
   if (archives.length > 0) {
     const live = file ?? stream ?? [];
     const result = verifyFromGenesis(archives, live);

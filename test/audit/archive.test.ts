@@ -184,6 +184,7 @@ describe('the worker archives on a schedule', () => {
       );
       expect(stream[0]?.details?.throughSeq).toBeGreaterThanOrEqual(6);
       stop.abort();
+      await schedule.settled();
       const names = await readdir(join(kit.env.AUDIT_LOG_DIR!, 'archive'));
       expect(names.some((n) => n.endsWith('-seq1-6.jsonl'))).toBe(true);
       const cap = captureIo(kit.env);
@@ -194,5 +195,38 @@ describe('the worker archives on a schedule', () => {
       await schedule?.settled();
       await kit.close();
     }
+  });
+
+  it('a verify that runs while archives run waits for each one and never reports a whole chain as broken', async () => {
+    const kit = await auditKit();
+    let verifying = true;
+    let archives = 0;
+    // Archives back to back, each of the record appended just before, for as long as the verifies run.
+    const archiving = (async () => {
+      let round = 0;
+      while (verifying) {
+        await kit.audit.append(rollbackHistory(`rb-${round++}`, 'a')[0]!);
+        const result = await archiveAudit({
+          audit: kit.audit,
+          redis: kit.redis,
+          prefix: kit.prefix,
+          dir: kit.env.AUDIT_LOG_DIR!,
+          retentionMs: 0,
+        });
+        archives += result.archived > 0 ? 1 : 0;
+      }
+    })();
+    try {
+      for (let i = 0; i < 5 || archives < 10; i++) {
+        const caps = [captureIo(kit.env), captureIo(kit.env)];
+        const codes = await Promise.all(caps.map((c) => auditVerify([], c.io)));
+        expect(codes, caps.map((c) => c.stdout()).join('\n')).toEqual([0, 0]);
+      }
+    } finally {
+      verifying = false;
+      await archiving;
+      await kit.close();
+    }
+    expect(archives).toBeGreaterThanOrEqual(10);
   });
 });
