@@ -11,11 +11,11 @@ import { Queue, type Job } from 'bullmq';
 import type { BotProcess } from '../kit/process.js';
 import { findButton } from '../kit/slack-signing.js';
 import { waitFor } from '../kit/wait.js';
-import { PEOPLE, type World } from '../kit/world.js';
+import { PEOPLE, SIGNING_SECRET, type World } from '../kit/world.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { RepeatLog } from '../../src/redis/repeat-log.js';
-import { forkChild } from './procs.js';
+import { forkChild, LoadGenerator } from './procs.js';
 import { NAMESPACE, type BenchService } from './setup.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -103,33 +103,45 @@ export async function benchApproval(opts: {
       ),
     ),
   );
-  for (const { card, button, id } of cards) {
-    const sentAt = Date.now();
-    const click = await bot.client.blockAction({
-      user: PEOPLE.sre1,
-      channel: card.channel,
-      messageTs: card.ts,
-      actionId: button.actionId,
-      blockId: button.blockId,
-      value: button.value,
-      responseUrl: world.slack.newResponseUrl(),
-    });
-    if (click.status !== 200) throw new Error(`the click on ${id} was answered ${click.status}`);
-    // processedOn is the worker's own record of the start: read once the job is done, so that no
-    // polling competes with the path being measured.
-    const job = await finished(jobs, id);
-    if (clicks++ >= warmup) {
-      latencies.push(job.processedOn! - sentAt);
-      clickAcks.push(click.elapsedMs);
+  // Clicks go out from the load generator's own process (raw HTTP, connection opened untimed), so
+  // the clock starts when the click is written, not while this process serves the doubles.
+  const loadgen = await LoadGenerator.start();
+  try {
+    for (const { card, button, id } of cards) {
+      const responseUrl = world.slack.newResponseUrl();
+      const form = bot.client.blockActionForm({
+        user: PEOPLE.sre1,
+        channel: card.channel,
+        messageTs: card.ts,
+        actionId: button.actionId,
+        blockId: button.blockId,
+        value: button.value,
+        responseUrl,
+      });
+      const [click] = (await loadgen.round(bot.url, SIGNING_SECRET, [form])).results;
+      if (click?.status !== 200 || click.sentAt === undefined)
+        throw new Error(
+          `the click on ${id} was answered ${click?.status ?? 'not at all'} ${click?.error ?? ''}`,
+        );
+      const sentAt = click.sentAt;
+      // processedOn is the worker's own record of the start: read once the job is done, so that no
+      // polling competes with the path being measured.
+      const job = await finished(jobs, id);
+      if (clicks++ >= warmup) {
+        latencies.push(job.processedOn! - sentAt);
+        clickAcks.push(click.ms);
+      }
+      const service = filed.find((f) => f.id === id)!.service;
+      const patch = world.prod.requests.find(
+        (r) =>
+          r.method === 'PATCH' &&
+          r.at >= sentAt &&
+          r.path.endsWith(`/namespaces/${NAMESPACE}/deployments/${service.name}`),
+      );
+      if (clicks > warmup && patch) firstWrites.push(patch.at - sentAt);
     }
-    const service = filed.find((f) => f.id === id)!.service;
-    const patch = world.prod.requests.find(
-      (r) =>
-        r.method === 'PATCH' &&
-        r.at >= sentAt &&
-        r.path.endsWith(`/namespaces/${NAMESPACE}/deployments/${service.name}`),
-    );
-    if (clicks > warmup && patch) firstWrites.push(patch.at - sentAt);
+  } finally {
+    await loadgen.child.stop();
   }
   const backout = summarize(latencies);
   const firstWrite = summarize(firstWrites);

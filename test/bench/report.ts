@@ -258,7 +258,8 @@ export function renderReport(r: BenchReport): string {
     p(
       `Requests that need approval, one for each of ${a.services} services (so the per-target lock does not serialise them, ` +
         "and each card is the first post in its channel, not queued behind another request's thread replies by Slack pacing); " +
-        "each card's Approve button clicked one at a time as a signed `block_actions` request " +
+        "each card's Approve button clicked one at a time as a signed `block_actions` request, sent by the load generator " +
+        'in its own process over a connection opened before the clock starts (as for figure 1) ' +
         `(${a.backout.n + a.warmup} clicks, the first ${a.warmup} warm-up). Latency = click sent → the BullMQ ` +
         "job's `processedOn` (job id = request id). Baseline: a bare BullMQ `queue.add` → `Worker` in its own process with " +
         "backout's worker connection and timing options (`WORKER_TIMING`, concurrency 16): `processedOn − timestamp`. Each job " +
@@ -281,6 +282,13 @@ export function renderReport(r: BenchReport): string {
     );
     p();
     p(`Verdict: ${approvalVerdict(a)}. BullMQ timestamps have millisecond resolution.`);
+    p();
+    p(
+      "On backout's path and not the baseline's: the HTTP request and its signature check (the click's " +
+        'acknowledgement above), the replay check (one Redis round trip, while the request is read), and the ' +
+        'approval itself, a compare-and-set of the request with its audit record (one Lua call), before the same ' +
+        '`queue.add` and worker pick-up. None of these can go: the approval must be recorded before the job may start.',
+    );
     p();
   }
 

@@ -171,6 +171,11 @@ export class SlackClient {
 
   /** Clicks a button: a `block_actions` interaction payload. */
   async blockAction(o: BlockActionOptions, opts: SignOptions = {}): Promise<SlackReply> {
+    return this.signedPost(new URLSearchParams(this.blockActionForm(o)).toString(), opts);
+  }
+
+  /** The form of a button click (`payload=<block_actions JSON>`), unsigned, for senders of their own. */
+  blockActionForm(o: BlockActionOptions): { payload: string } {
     const messageTs = o.messageTs ?? actionTs();
     const userName = o.userName ?? o.user.toLowerCase();
     const payload = {
@@ -213,7 +218,7 @@ export class SlackClient {
         },
       ],
     };
-    return this.signedPost(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), opts);
+    return { payload: JSON.stringify(payload) };
   }
 
   /** Submits a modal: a `view_submission` interaction payload. */
