@@ -88,9 +88,16 @@ function commandForm(text: string, responseUrl: string): Record<string, string> 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * At concurrency 1, every target is left idle this long before each request. backout's requests
+ * otherwise follow a wait for the follow-up answer while the baselines' run back to back on a hot
+ * process, which measures the idle gap, not the acknowledgement.
+ */
+export const IDLE_GAP_MS = 20;
+
+/**
  * Concurrency 1: each request sent once the one before it was answered, and (for backout, for a
  * command answered later) once its follow-up through response_url has come, so no request meets
- * another's work.
+ * another's work; then IDLE_GAP_MS for every target alike.
  */
 async function oneAtATime(
   loadgen: LoadGenerator,
@@ -111,6 +118,7 @@ async function oneAtATime(
         what: 'the follow-up answer',
       }).catch(() => false);
     }
+    await pause(IDLE_GAP_MS);
   }
   return { results };
 }

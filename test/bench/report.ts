@@ -1,5 +1,5 @@
 /** Writes BENCHMARKS.md from one run's figures: the machine, the command, and each target met or the gap. */
-import type { AckFigures, AckSeries } from './ack.js';
+import { IDLE_GAP_MS, type AckFigures, type AckSeries } from './ack.js';
 import type { ApprovalFigures } from './approval.js';
 import type { MemoryFigures, OverheadFigures } from './rollbacks.js';
 import { mb, ms, ratio, type Summary } from './stats.js';
@@ -380,7 +380,7 @@ export function renderAckSection(ack: AckFigures, services: number): string {
       `Levels: ${ack.levels
         .map((l) =>
           l.concurrency === 1
-            ? `1 (${l.perRound} requests one after another, each sent once the one before was answered, and for backout once its response_url follow-up had come; after a warm-up round of as many)`
+            ? `1 (${l.perRound} requests one after another, each sent once the one before was answered, and for backout once its response_url follow-up had come, then after ${IDLE_GAP_MS} ms with nothing sent, alike for every target, so that none is measured hot and another from idle; after a warm-up round of as many)`
             : `${l.concurrency} (${l.rounds} measured rounds of ${l.perRound} sent at once, after ${l.warmupRounds} warm-up rounds)`,
         )
         .join('; ')}. ` +
