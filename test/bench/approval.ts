@@ -108,7 +108,6 @@ export async function benchApproval(opts: {
   const loadgen = await LoadGenerator.start();
   try {
     for (const { card, button, id } of cards) {
-      const responseUrl = world.slack.newResponseUrl();
       const form = bot.client.blockActionForm({
         user: PEOPLE.sre1,
         channel: card.channel,
@@ -116,12 +115,12 @@ export async function benchApproval(opts: {
         actionId: button.actionId,
         blockId: button.blockId,
         value: button.value,
-        responseUrl,
+        responseUrl: world.slack.newResponseUrl(),
       });
       const [click] = (await loadgen.round(bot.url, SIGNING_SECRET, [form])).results;
       if (click?.status !== 200 || click.sentAt === undefined)
         throw new Error(
-          `the click on ${id} was answered ${click?.status ?? 'not at all'} ${click?.error ?? ''}`,
+          `the click on ${id} was answered ${click?.status ?? 'not at all'}${click?.error ? ` (${click.error})` : ''}`,
         );
       const sentAt = click.sentAt;
       // processedOn is the worker's own record of the start: read once the job is done, so that no

@@ -1,10 +1,10 @@
 /**
- * The load generator for the acknowledgement benchmark, in its own process so that its clock is not
- * held up by the doubles the bench process serves, and as light as it can be so that it takes little
- * of the machine from the server it measures: raw HTTP/1.1 over plain sockets. For each `round`
- * message it signs every request as Slack does and opens one connection per request (neither is
- * timed), then sends all requests at once and answers with each one's latency (request written →
- * whole response read) and status.
+ * The load generator for the acknowledgement and approval benchmarks, in its own process so that
+ * its clock is not held up by the doubles the bench process serves, and as light as it can be so
+ * that it takes little of the machine from the server it measures: raw HTTP/1.1 over plain
+ * sockets. For each `round` message it signs every request as Slack does and opens one connection
+ * per request (neither is timed), then sends all requests at once and answers with each one's
+ * latency (request written → whole response read) and status.
  */
 import { connect, type Socket } from 'node:net';
 import { signSlackRequest } from '../kit/slack-signing.js';
@@ -13,7 +13,7 @@ export interface RoundRequest {
   id: number;
   url: string;
   secret: string;
-  /** Form fields of each slash command. */
+  /** Form fields of each request: a slash command, or a click (`payload=<block_actions JSON>`). */
   forms: Record<string, string>[];
   /** Send the requests one after another (each once the previous one was answered), not all at once. */
   sequential?: boolean;
