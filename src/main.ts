@@ -4,6 +4,7 @@ import './node-guard.js';
 import { processIo, runCliCommand } from './cli/run.js';
 import type { Backout } from './app.js';
 import { releaseStartupMemory } from './observability/settle-memory.js';
+import { returnFreedMemoryAfterMajorGcs } from './observability/return-freed-memory.js';
 
 /**
  * `backout start`. SIGTERM/SIGINT are taken from the first moment: a stop asked for while starting
@@ -48,6 +49,10 @@ async function start(rest: readonly string[]): Promise<number> {
   const { startBackout } = await import('./app.js');
   const started = await startBackout(settings.env, settings.config, { signal: stopAsked.signal });
   releaseStartupMemory();
+  const freedMemory = returnFreedMemoryAfterMajorGcs();
+  freedMemory.trimNow();
+  if (!freedMemory.active)
+    started.log.debug('malloc_trim is not available here: freed memory is left to the allocator');
   const done = new Promise<void>((resolve) => (running.stopped = resolve));
   running.app = started;
   // A stop asked for while starting: stop now.

@@ -509,7 +509,9 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
     'Libraries are loaded by role and need: backout makes its Kubernetes calls itself, and loads `@kubernetes/client-node` ' +
       'only for a context with a legacy auth-provider or a proxy-url (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
       "brings) only when SLACK_APP_TOKEN is set, and Bolt's OAuth installer and Express receiver never (src/slack/bolt-runtime.ts); " +
-      'OpenTelemetry only when exporting.',
+      'OpenTelemetry only when exporting. ' +
+      "After each full collection (at most once a second) backout calls glibc's `malloc_trim(0)`, which hands back the pages freed in the middle of malloc's heap; " +
+      "glibc by itself returns only the top of it (src/observability/return-freed-memory.ts). The forced collections of this bench trigger it as V8's own do.",
   );
   p();
   return out.join('\n');

@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+// Runs in a child: 2,000 buffers of 32 KB (malloc's heap, below its mmap threshold), one in twenty
+// kept so that glibc cannot give the rest back from the top, then a major collection frees the others.
+const SCRIPT = `
+import { readFileSync } from 'node:fs';
+const { returnFreedMemoryAfterMajorGcs } = await import('./src/observability/return-freed-memory.ts');
+const heapMb = () => {
+  const smaps = readFileSync('/proc/self/smaps', 'utf8');
+  const at = smaps.indexOf('[heap]');
+  return at < 0 ? 0 : Number(/\\nRss:\\s+(\\d+) kB/.exec(smaps.slice(at))[1]) / 1024;
+};
+const returner = returnFreedMemoryAfterMajorGcs();
+let all = Array.from({ length: 2000 }, (_, i) => Buffer.alloc(32 * 1024, i));
+const kept = all.filter((_, i) => i % 20 === 0);
+const allocated = heapMb();
+all = undefined;
+globalThis.gc();
+const afterGc = heapMb();
+const deadline = Date.now() + 10_000;
+let returned = heapMb();
+while (returned > allocated / 2 && Date.now() < deadline) {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  returned = heapMb();
+}
+returner.stop();
+console.log(JSON.stringify({ active: returner.active, kept: kept.length, allocated, afterGc, returned }));
+`;
+
+describe('returning freed memory after major collections', () => {
+  it('gives back what a collection freed in the middle of malloc’s heap, which glibc keeps on its own', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', SCRIPT],
+      { cwd: ROOT, timeout: 30_000 },
+    );
+    const r = JSON.parse(stdout.trim()) as {
+      active: boolean;
+      kept: number;
+      allocated: number;
+      afterGc: number;
+      returned: number;
+    };
+    expect(r.active).toBe(true);
+    expect(r.kept).toBe(100);
+    expect(r.allocated).toBeGreaterThan(60);
+    // The collection freed 95 % of the buffers, yet glibc alone kept their pages resident...
+    expect(r.afterGc).toBeGreaterThan(r.allocated * 0.9);
+    // ...until the trim that follows the major collection handed them back.
+    expect(r.returned).toBeLessThan(r.allocated / 4);
+  });
+});
