@@ -1,18 +1,19 @@
 import { createRequire } from 'node:module';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import type Koffi from 'koffi';
 
-/** At most one trim per this long: a trim after a burst of major collections is enough. */
-const MIN_INTERVAL_MS = 1_000;
+/** How often a wanted trim looks whether the process has gone quiet. */
+const CHECK_MS = 1_000;
+/** Quiet: the event loop busy less than this share of the last check's interval. */
+const QUIET_UTILIZATION = 0.05;
 
 type Trim = () => void;
 
 /**
  * glibc's malloc only gives memory back to the system from the top of its heap. After a burst of
- * jobs (sockets, parsers, compiled code, buffers), what was freed in the middle stays resident:
- * tens of MB that the process no longer uses. `malloc_trim(0)` hands those pages back (Ruby does
- * the same after its full collections). Without glibc (musl), or if the FFI library cannot load,
- * this is a no-op.
+ * jobs (sockets, parsers, buffers), what was freed in the middle stays resident: tens of MB that
+ * the process no longer uses. `malloc_trim(0)` hands those pages back (Ruby does the same after its
+ * full collections). Without glibc (musl), or if the FFI library cannot load, there is nothing to do.
  */
 function loadTrim(): Trim | undefined {
   if (process.platform !== 'linux') return undefined;
@@ -35,30 +36,43 @@ export interface FreedMemoryReturner {
 }
 
 /**
- * After every major (mark-compact) collection, once per second at most: the collection has just
- * freed what the heap's objects held outside it, so this is when there is memory to give back.
- * The observer costs one callback per collection; the trim, a walk of malloc's free lists.
+ * After a major (mark-compact) collection, which is what frees the memory the heap's objects held
+ * outside it, trims once the process is quiet. A trim walks malloc's free lists and returns their
+ * pages, holding malloc's lock: a few ms on a tidy heap, tens of ms on one a burst left fragmented.
+ * So it waits for a second in which the event loop was nearly idle, never in the middle of a burst
+ * (whose freed memory would be taken again anyway), and runs once per quiet spell.
  */
 export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {
   const trim = loadTrim();
   if (!trim) return { active: false, trimNow: () => undefined, stop: () => undefined };
-  let lastAt = 0;
-  let pending: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let since = performance.eventLoopUtilization();
   const trimNow = () => {
-    pending = undefined;
-    lastAt = Date.now();
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     trim();
   };
+  const whenQuiet = () => {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, since).utilization;
+    since = now;
+    if (busy < QUIET_UTILIZATION) trimNow();
+    else schedule();
+  };
+  const schedule = () => {
+    timer = setTimeout(whenQuiet, CHECK_MS);
+    timer.unref();
+  };
   const observer = new PerformanceObserver((list) => {
-    if (pending) return;
+    if (timer) return;
     const major = list
       .getEntries()
       .some(
         (e) => (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR,
       );
     if (!major) return;
-    pending = setTimeout(trimNow, Math.max(0, lastAt + MIN_INTERVAL_MS - Date.now()));
-    pending.unref();
+    since = performance.eventLoopUtilization();
+    schedule();
   });
   observer.observe({ entryTypes: ['gc'] });
   return {
@@ -66,7 +80,8 @@ export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {
     trimNow,
     stop: () => {
       observer.disconnect();
-      if (pending) clearTimeout(pending);
+      if (timer) clearTimeout(timer);
+      timer = undefined;
     },
   };
 }

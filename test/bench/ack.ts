@@ -94,33 +94,80 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export const IDLE_GAP_MS = 20;
 
+/** One target's answers in a round, and the `auth.test` calls made while it was being sent. */
+interface RoundResult {
+  results: { ms: number; status: number }[];
+  authTests: number;
+}
+
 /**
- * Concurrency 1: each request sent once the one before it was answered, and (for backout, for a
- * command answered later) once its follow-up through response_url has come, so no request meets
- * another's work; then IDLE_GAP_MS for every target alike.
+ * Concurrency 1: the targets take turns request by request (the order rotating each time), so a
+ * spell of noise on the machine hits them alike. Each request is sent once the one before it was
+ * answered, and (for backout, for a command answered later) once its follow-up through
+ * response_url has come, so no request meets another's work; then IDLE_GAP_MS for every target alike.
  */
 async function oneAtATime(
   loadgen: LoadGenerator,
-  target: AckTarget,
-  forms: Record<string, string>[],
-  urls: string[],
+  targets: AckTarget[],
+  text: string,
+  count: number,
   world: World,
   followUp: boolean,
-): Promise<{ results: { ms: number; status: number }[] }> {
-  const results: { ms: number; status: number }[] = [];
-  for (const [i, form] of forms.entries()) {
-    const { results: one } = await loadgen.round(target.url, SIGNING_SECRET, [form]);
-    results.push(...one);
-    if (target.answersLater && followUp) {
-      await waitFor(() => world.slack.responses().some((r) => r.url === urls[i]), {
-        timeoutMs: 5_000,
-        intervalMs: 5,
-        what: 'the follow-up answer',
-      }).catch(() => false);
+): Promise<Map<string, RoundResult>> {
+  const out = new Map<string, RoundResult>(targets.map((t) => [t.key, { results: [], authTests: 0 }]));
+  for (let i = 0; i < count; i++) {
+    for (let k = 0; k < targets.length; k++) {
+      const target = targets[(i + k) % targets.length]!;
+      const url = world.slack.newResponseUrl();
+      const authBefore = world.slack.callsTo('auth.test').length;
+      const { results } = await loadgen.round(target.url, SIGNING_SECRET, [commandForm(text, url)]);
+      const mine = out.get(target.key)!;
+      mine.results.push(...results);
+      if (target.answersLater && followUp) {
+        await waitFor(() => world.slack.responses().some((r) => r.url === url), {
+          timeoutMs: 5_000,
+          intervalMs: 5,
+          what: 'the follow-up answer',
+        }).catch(() => false);
+      }
+      mine.authTests += world.slack.callsTo('auth.test').length - authBefore;
+      await pause(IDLE_GAP_MS);
     }
-    await pause(IDLE_GAP_MS);
   }
-  return { results };
+  return out;
+}
+
+/** Concurrency above 1: each target in turn gets the round's requests all at once (the order rotating each round). */
+async function allAtOnce(
+  loadgen: LoadGenerator,
+  targets: AckTarget[],
+  text: string,
+  level: AckLevel,
+  round: number,
+  world: World,
+  followUp: boolean,
+  onUnsettled: () => void,
+): Promise<Map<string, RoundResult>> {
+  const out = new Map<string, RoundResult>();
+  const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+  for (const target of order) {
+    const urls = Array.from({ length: level.perRound }, () => world.slack.newResponseUrl());
+    const forms = urls.map((u) => commandForm(text, u));
+    const authBefore = world.slack.callsTo('auth.test').length;
+    const { results } = await loadgen.round(target.url, SIGNING_SECRET, forms);
+    out.set(target.key, { results, authTests: world.slack.callsTo('auth.test').length - authBefore });
+    if (target.answersLater && followUp) {
+      // Let backout finish the work behind the acknowledgements before the next round.
+      const wanted = new Set(urls);
+      const settled = await waitFor(
+        () => world.slack.responses().filter((r) => wanted.has(r.url)).length >= wanted.size,
+        { timeoutMs: 20_000, intervalMs: 100, what: 'follow-up answers' },
+      ).catch(() => false);
+      if (!settled) onUnsettled();
+    }
+    await pause(250);
+  }
+  return out;
 }
 
 export async function benchAck(opts: {
@@ -139,36 +186,19 @@ export async function benchAck(opts: {
       const authTests = new Map(targets.map((t) => [t.key, 0]));
       let unsettledRounds = 0;
       for (let round = 0; round < level.warmupRounds + level.rounds; round++) {
-        const measured = round >= level.warmupRounds;
-        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-        for (const target of order) {
-          const urls = Array.from({ length: level.perRound }, () => world.slack.newResponseUrl());
-          const forms = urls.map((u) => commandForm(cmd.text, u));
-          const authBefore = world.slack.callsTo('auth.test').length;
-          const { results } =
-            level.concurrency === 1
-              ? await oneAtATime(loadgen, target, forms, urls, world, cmd.followUp)
-              : await loadgen.round(target.url, SIGNING_SECRET, forms);
-          if (measured) {
-            authTests.set(
-              target.key,
-              authTests.get(target.key)! + world.slack.callsTo('auth.test').length - authBefore,
-            );
-            for (const r of results) {
-              if (r.status === 200) samples.get(target.key)!.push(r.ms);
-              else errors.set(target.key, errors.get(target.key)! + 1);
-            }
+        const byTarget =
+          level.concurrency === 1
+            ? await oneAtATime(loadgen, targets, cmd.text, level.perRound, world, cmd.followUp)
+            : await allAtOnce(loadgen, targets, cmd.text, level, round, world, cmd.followUp, () => {
+                unsettledRounds += 1;
+              });
+        if (round < level.warmupRounds) continue;
+        for (const [key, { results, authTests: calls }] of byTarget) {
+          authTests.set(key, authTests.get(key)! + calls);
+          for (const r of results) {
+            if (r.status === 200) samples.get(key)!.push(r.ms);
+            else errors.set(key, errors.get(key)! + 1);
           }
-          if (target.answersLater && cmd.followUp && level.concurrency > 1) {
-            // Let backout finish the work behind the acknowledgements before the next round.
-            const wanted = new Set(urls);
-            const settled = await waitFor(
-              () => world.slack.responses().filter((r) => wanted.has(r.url)).length >= wanted.size,
-              { timeoutMs: 20_000, intervalMs: 100, what: 'follow-up answers' },
-            ).catch(() => false);
-            if (!settled) unsettledRounds += 1;
-          }
-          await pause(250);
         }
       }
       const results = new Map<string, AckResult>();

@@ -4,8 +4,9 @@
  * clicked, one at a time, and the latency runs from just before the signed click is sent to the
  * BullMQ job's `processedOn` (the job id is the request id). The baseline is a bare BullMQ
  * `queue.add` → `Worker` (backout's connection and timing options) in the same run: `processedOn -
- * timestamp`. Each job is left to finish before the next click, so one measurement does not run
- * into the previous one's work.
+ * timestamp`, one bare job right after each click's job (so noise on the machine hits both alike).
+ * Each job is left to finish before the next click, so one measurement does not run into the
+ * previous one's work.
  */
 import { Queue, type Job } from 'bullmq';
 import type { BotProcess } from '../kit/process.js';
@@ -105,7 +106,8 @@ export async function benchApproval(opts: {
   );
   // Clicks go out from the load generator's own process (raw HTTP, connection opened untimed), so
   // the clock starts when the click is written, not while this process serves the doubles.
-  const loadgen = await LoadGenerator.start();
+  const [loadgen, bare] = await Promise.all([LoadGenerator.start(), openBare(opts.barePrefix)]);
+  const bareLatencies: number[] = [];
   try {
     for (const { card, button, id } of cards) {
       const form = bot.client.blockActionForm({
@@ -138,9 +140,12 @@ export async function benchApproval(opts: {
           r.path.endsWith(`/namespaces/${NAMESPACE}/deployments/${service.name}`),
       );
       if (clicks > warmup && patch) firstWrites.push(patch.at - sentAt);
+      // The baseline takes its turn right after each click, so a spell of noise hits both alike.
+      const bareMs = await bare.one(clicks);
+      if (clicks > warmup) bareLatencies.push(bareMs);
     }
   } finally {
-    await loadgen.child.stop();
+    await Promise.all([loadgen.child.stop(), bare.close()]);
   }
   const backout = summarize(latencies);
   const firstWrite = summarize(firstWrites);
@@ -148,13 +153,13 @@ export async function benchApproval(opts: {
   const clickAck = summarize(clickAcks);
   opts.log(`  backout: click → start p50 ${backout.p50} p99 ${backout.p99} ms`);
 
-  const bare = await bareBullmq(opts.barePrefix, clicks, warmup);
-  opts.log(`  bare BullMQ: add → process p50 ${bare.p50} p99 ${bare.p99} ms`);
-  return { backout, clickAck, bare, firstWrite, warmup, services: services.length };
+  const bareFigures = summarize(bareLatencies);
+  opts.log(`  bare BullMQ: add → process p50 ${bareFigures.p50} p99 ${bareFigures.p99} ms`);
+  return { backout, clickAck, bare: bareFigures, firstWrite, warmup, services: services.length };
 }
 
-/** The same number of jobs through a bare queue and worker process, one at a time. */
-async function bareBullmq(prefix: string, count: number, warmup: number): Promise<Summary> {
+/** A bare queue and its worker process (backout's connection and timing options), for the baseline. */
+async function openBare(prefix: string) {
   const redisUrl = 'redis://127.0.0.1:6379';
   const worker = await forkChild('bare-worker.ts', { BENCH_REDIS_URL: redisUrl, BENCH_PREFIX: prefix });
   const log = createLogger({ level: 'warn', secrets: [] });
@@ -163,17 +168,17 @@ async function bareBullmq(prefix: string, count: number, warmup: number): Promis
     repeats: new RepeatLog(log),
   });
   const queue = new Queue('jobs', { connection, prefix });
-  try {
-    const latencies: number[] = [];
-    for (let i = 0; i < count; i++) {
+  return {
+    /** One job through the bare queue: add → the worker's `processedOn`, once it has finished. */
+    async one(i: number): Promise<number> {
       const added = await queue.add('bare', { i }, { removeOnComplete: false });
       const job = await finished(queue, added.id!);
-      if (i >= warmup) latencies.push(job.processedOn! - job.timestamp);
-    }
-    return summarize(latencies);
-  } finally {
-    await queue.close();
-    connection.disconnect();
-    await worker.stop();
-  }
+      return job.processedOn! - job.timestamp;
+    },
+    async close(): Promise<void> {
+      await queue.close();
+      connection.disconnect();
+      await worker.stop();
+    },
+  };
 }

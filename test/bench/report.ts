@@ -262,7 +262,8 @@ export function renderReport(r: BenchReport): string {
         'in its own process over a connection opened before the clock starts (as for figure 1) ' +
         `(${a.backout.n + a.warmup} clicks, the first ${a.warmup} warm-up). Latency = click sent → the BullMQ ` +
         "job's `processedOn` (job id = request id). Baseline: a bare BullMQ `queue.add` → `Worker` in its own process with " +
-        "backout's worker connection and timing options (`WORKER_TIMING`, concurrency 16): `processedOn − timestamp`. Each job " +
+        "backout's worker connection and timing options (`WORKER_TIMING`, concurrency 16): `processedOn − timestamp`, one bare job right after each click's job, so that " +
+        "both are measured under the same conditions on the machine (backout meanwhile still delivering earlier jobs' thread replies, paced at about one post a second per channel, in its own process). Each job " +
         'finishes before the next click or add; its `processedOn` is read once it has, so nothing polls Redis while the path is measured.',
     );
     p();
@@ -380,14 +381,14 @@ export function renderAckSection(ack: AckFigures, services: number): string {
       `Levels: ${ack.levels
         .map((l) =>
           l.concurrency === 1
-            ? `1 (${l.perRound} requests one after another, each sent once the one before was answered, and for backout once its response_url follow-up had come, then after ${IDLE_GAP_MS} ms with nothing sent, alike for every target, so that none is measured hot and another from idle; after a warm-up round of as many)`
+            ? `1 (${l.perRound} requests to each target one after another, the targets taking turns request by request in an order that rotates, so that a spell of noise on the machine hits them alike; each sent once the one before was answered, and for backout once its response_url follow-up had come, then after ${IDLE_GAP_MS} ms with nothing sent, alike for every target, so that none is measured hot and another from idle; after a warm-up round of as many)`
             : `${l.concurrency} (${l.rounds} measured rounds of ${l.perRound} sent at once, after ${l.warmupRounds} warm-up rounds)`,
         )
         .join('; ')}. ` +
       'Baselines, each in its own process and sent the same requests: a bare Bolt app (`HTTPReceiver`, same signing ' +
       "secret, Bolt's defaults, `app.command('/rollback', async ({ ack }) => { await ack(); })`), and the floor, a plain " +
       '`node:http` server that reads the body, verifies the v0 signature and timestamp, and answers 200 (test/bench/bare-http.ts). ' +
-      'Rounds rotate between the three. After each backout round of a command answered later (history, the rollback) ' +
+      'At 50 and 200, rounds rotate between the three. After each backout round of a command answered later (history, the rollback) ' +
       'the bench waits for backout to finish answering through response_url, so rounds do not overlap. The Slack double ' +
       'counts `auth.test` calls made while each round runs: acknowledging needs no Web API call.',
   );
@@ -510,7 +511,7 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
       'only for a context with a legacy auth-provider or a proxy-url (src/integrations/kubernetes/clients.ts); the Socket Mode client (and the `undici` package it ' +
       "brings) only when SLACK_APP_TOKEN is set, and Bolt's OAuth installer and Express receiver never (src/slack/bolt-runtime.ts); " +
       'OpenTelemetry only when exporting. ' +
-      "After each full collection (at most once a second) backout calls glibc's `malloc_trim(0)`, which hands back the pages freed in the middle of malloc's heap; " +
+      "After a full collection, once its event loop is quiet, backout calls glibc's `malloc_trim(0)`, which hands back the pages freed in the middle of malloc's heap; " +
       "glibc by itself returns only the top of it (src/observability/return-freed-memory.ts). The forced collections of this bench trigger it as V8's own do.",
   );
   p();
