@@ -3,9 +3,11 @@ import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import type Koffi from 'koffi';
 
 /** How often a wanted trim looks whether the process has gone quiet. */
-const CHECK_MS = 1_000;
-/** Quiet: the event loop busy less than this share of the last check's interval. */
+const CHECK_MS = 250;
+/** Quiet: the event loop busy less than this share of a check's interval... */
 const QUIET_UTILIZATION = 0.05;
+/** ...for this many checks in a row (half a second). */
+const QUIET_CHECKS = 2;
 
 type Trim = () => void;
 
@@ -39,14 +41,15 @@ export interface FreedMemoryReturner {
  * After a major (mark-compact) collection, which is what frees the memory the heap's objects held
  * outside it, trims once the process is quiet. A trim walks malloc's free lists and returns their
  * pages, holding malloc's lock: a few ms on a tidy heap, tens of ms on one a burst left fragmented.
- * So it waits for a second in which the event loop was nearly idle, never in the middle of a burst
- * (whose freed memory would be taken again anyway), and runs once per quiet spell.
+ * So it waits for half a second in which the event loop was nearly idle, never in the middle of a
+ * burst (whose freed memory would be taken again anyway), and runs once per quiet spell.
  */
 export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {
   const trim = loadTrim();
   if (!trim) return { active: false, trimNow: () => undefined, stop: () => undefined };
   let timer: NodeJS.Timeout | undefined;
   let since = performance.eventLoopUtilization();
+  let quietChecks = 0;
   const trimNow = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
@@ -56,7 +59,8 @@ export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, since).utilization;
     since = now;
-    if (busy < QUIET_UTILIZATION) trimNow();
+    quietChecks = busy < QUIET_UTILIZATION ? quietChecks + 1 : 0;
+    if (quietChecks >= QUIET_CHECKS) trimNow();
     else schedule();
   };
   const schedule = () => {
@@ -72,6 +76,7 @@ export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {
       );
     if (!major) return;
     since = performance.eventLoopUtilization();
+    quietChecks = 0;
     schedule();
   });
   observer.observe({ entryTypes: ['gc'] });
