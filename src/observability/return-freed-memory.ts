@@ -6,8 +6,8 @@ import type Koffi from 'koffi';
 const CHECK_MS = 250;
 /** Quiet: the event loop busy less than this share of a check's interval... */
 const QUIET_UTILIZATION = 0.05;
-/** ...for this many checks in a row (half a second). */
-const QUIET_CHECKS = 2;
+/** ...for this many checks in a row (two seconds: longer than the lulls between a burst's waves). */
+const QUIET_CHECKS = 8;
 
 type Trim = () => void;
 
@@ -41,7 +41,7 @@ export interface FreedMemoryReturner {
  * After a major (mark-compact) collection, which is what frees the memory the heap's objects held
  * outside it, trims once the process is quiet. A trim walks malloc's free lists and returns their
  * pages, holding malloc's lock: a few ms on a tidy heap, tens of ms on one a burst left fragmented.
- * So it waits for half a second in which the event loop was nearly idle, never in the middle of a
+ * So it waits for two seconds in which the event loop was nearly idle, never in the middle of a
  * burst (whose freed memory would be taken again anyway), and runs once per quiet spell.
  */
 export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {

@@ -456,6 +456,8 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
       "and edit delivered: the jobs' work is done), after a forced GC again. That last figure is compared with the idle-after-GC one (both with the inspector open). " +
       'After the first round the bench also waits for the outbox to empty and forces a GC: this warm reading has every library the jobs use loaded and their code compiled, ' +
       'so comparing the last figure with it shows what 1,000 jobs left behind, apart from what the first jobs had to load. ' +
+      'Each reading after a forced GC waits until RSS has been steady for 3.5 s (eight readings 0.5 s apart within 1 MB), ' +
+      'because backout hands freed memory back once it has been quiet for 2 s after a collection. ' +
       'Where RSS lies is read from `/proc/<pid>/smaps` (the V8 figures from `process.memoryUsage()`).',
   );
   p();
