@@ -98,6 +98,8 @@ export const IDLE_GAP_MS = 20;
 interface RoundResult {
   results: { ms: number; status: number }[];
   authTests: number;
+  /** False when backout's follow-up answers of the round did not all come before the next one. */
+  settled: boolean;
 }
 
 /**
@@ -114,7 +116,9 @@ async function oneAtATime(
   world: World,
   followUp: boolean,
 ): Promise<Map<string, RoundResult>> {
-  const out = new Map<string, RoundResult>(targets.map((t) => [t.key, { results: [], authTests: 0 }]));
+  const out = new Map<string, RoundResult>(
+    targets.map((t) => [t.key, { results: [], authTests: 0, settled: true }]),
+  );
   for (let i = 0; i < count; i++) {
     for (let k = 0; k < targets.length; k++) {
       const target = targets[(i + k) % targets.length]!;
@@ -146,7 +150,6 @@ async function allAtOnce(
   round: number,
   world: World,
   followUp: boolean,
-  onUnsettled: () => void,
 ): Promise<Map<string, RoundResult>> {
   const out = new Map<string, RoundResult>();
   const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
@@ -155,16 +158,17 @@ async function allAtOnce(
     const forms = urls.map((u) => commandForm(text, u));
     const authBefore = world.slack.callsTo('auth.test').length;
     const { results } = await loadgen.round(target.url, SIGNING_SECRET, forms);
-    out.set(target.key, { results, authTests: world.slack.callsTo('auth.test').length - authBefore });
-    if (target.answersLater && followUp) {
-      // Let backout finish the work behind the acknowledgements before the next round.
-      const wanted = new Set(urls);
-      const settled = await waitFor(
-        () => world.slack.responses().filter((r) => wanted.has(r.url)).length >= wanted.size,
-        { timeoutMs: 20_000, intervalMs: 100, what: 'follow-up answers' },
-      ).catch(() => false);
-      if (!settled) onUnsettled();
-    }
+    const authTests = world.slack.callsTo('auth.test').length - authBefore;
+    // Let backout finish the work behind the acknowledgements before the next round.
+    const wanted = new Set(urls);
+    const settled =
+      !(target.answersLater && followUp) ||
+      (await waitFor(() => world.slack.responses().filter((r) => wanted.has(r.url)).length >= wanted.size, {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+        what: 'follow-up answers',
+      }).catch(() => false));
+    out.set(target.key, { results, authTests, settled });
     await pause(250);
   }
   return out;
@@ -189,9 +193,8 @@ export async function benchAck(opts: {
         const byTarget =
           level.concurrency === 1
             ? await oneAtATime(loadgen, targets, cmd.text, level.perRound, world, cmd.followUp)
-            : await allAtOnce(loadgen, targets, cmd.text, level, round, world, cmd.followUp, () => {
-                unsettledRounds += 1;
-              });
+            : await allAtOnce(loadgen, targets, cmd.text, level, round, world, cmd.followUp);
+        for (const { settled } of byTarget.values()) if (!settled) unsettledRounds += 1;
         if (round < level.warmupRounds) continue;
         for (const [key, { results, authTests: calls }] of byTarget) {
           authTests.set(key, authTests.get(key)! + calls);

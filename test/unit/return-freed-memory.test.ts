@@ -10,6 +10,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = `
 import { readFileSync } from 'node:fs';
 const { returnFreedMemoryAfterMajorGcs } = await import('./src/observability/return-freed-memory.ts');
+const { waitFor } = await import('./test/kit/wait.ts');
 const heapMb = () => {
   const smaps = readFileSync('/proc/self/smaps', 'utf8');
   const at = smaps.indexOf('[heap]');
@@ -36,12 +37,12 @@ await new Promise((resolve) => {
     }
   }, 50);
 });
-const deadline = Date.now() + 10_000;
-let returned = heapMb();
-while (returned > allocated / 2 && Date.now() < deadline) {
-  await new Promise((resolve) => setTimeout(resolve, 250));
-  returned = heapMb();
-}
+// Then quiet: polled (lightly, so that the polling keeps the loop quiet) until the pages are back.
+const returned = await waitFor(() => (heapMb() < allocated / 2 ? heapMb() : undefined), {
+  timeoutMs: 10_000,
+  intervalMs: 250,
+  what: 'the freed pages to be handed back',
+}).catch(() => heapMb());
 returner.stop();
 console.log(JSON.stringify({ active: returner.active, kept: kept.length, allocated, afterGc, busyLowest, returned }));
 `;
