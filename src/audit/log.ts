@@ -21,6 +21,7 @@ import {
   type AuditRecord,
   type CheckpointDetails,
 } from './record.js';
+import { runScript } from '../redis/script.js';
 
 export { readAuditFile } from './file.js';
 
@@ -126,6 +127,12 @@ export class RedisAuditLog implements ChainedAuditLog {
   private fileState: { ino: number; size: number; lastSeq: number } | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private appending: Promise<unknown> = Promise.resolve();
+  /**
+   * The chain head as this process last wrote it (`<seq> <hash>`). Appends here take turns, so
+   * while no other process writes, it is the head in Redis and a record needs no read first; the
+   * write's own check catches a head another process moved, and the append then reads it afresh.
+   */
+  private lastWritten: string | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -191,30 +198,21 @@ export class RedisAuditLog implements ChainedAuditLog {
   private async appendNow(event: AuditEvent): Promise<AuditRecord> {
     const deadline = Date.now() + 10_000;
     for (let attempt = 0; ; attempt++) {
-      const head = await this.redis.get(this.headKey);
-      const [seqText, prevHash] = head ? head.split(' ') : ['0', GENESIS_HASH];
-      const seq = Number(seqText) + 1;
-      const body: Omit<AuditRecord, 'hash'> = {
-        ...stripUndefined(event),
-        seq,
-        id: randomUUID(),
-        ts: new Date().toISOString(),
-        prevHash: prevHash!,
-      };
-      const record: AuditRecord = { ...body, hash: hashRecord(body) };
-      const ok = await this.redis.eval(
+      const { record, remembered } = await this.nextRecord(event);
+      const ok = await runScript(
+        this.redis,
         APPEND,
         2,
         this.headKey,
         this.streamKey,
-        prevHash!,
-        String(seq),
+        record.prevHash,
+        String(record.seq),
         JSON.stringify(record),
         GENESIS_HASH,
         record.hash,
       );
       if (ok === 1) {
-        this.logStateChange(record);
+        this.written(record);
         // A file failure is logged by flush() and caught up on the next record; the record is in Redis.
         void this.flush().catch(() => undefined);
         return record;
@@ -224,6 +222,8 @@ export class RedisAuditLog implements ChainedAuditLog {
           `audit log: could not append after ${attempt + 1} attempts in 10 s (another writer kept moving the chain head)`,
         );
       }
+      // Only the remembered head was stale: read the current one straight away.
+      if (remembered) continue;
       // Another process appended first: step back for a moment so we do not collide again.
       await new Promise((resolve) =>
         setTimeout(resolve, 1 + Math.random() * Math.min(50, 2 * (attempt + 1))),
@@ -246,17 +246,18 @@ export class RedisAuditLog implements ChainedAuditLog {
   ): Promise<{ record?: AuditRecord; result: R }> {
     const deadline = Date.now() + 10_000;
     for (let attempt = 0; ; attempt++) {
-      const record = await this.nextRecord(event);
+      const { record, remembered } = await this.nextRecord(event);
       const outcome = await write({
         keys: [this.headKey, this.streamKey],
         args: [record.prevHash, String(record.seq), JSON.stringify(record), GENESIS_HASH, record.hash],
       });
       if (outcome !== 'head-moved') {
         if (!outcome.written) return { result: outcome.result };
-        this.logStateChange(record);
+        this.written(record);
         void this.flush().catch(() => undefined);
         return { record, result: outcome.result };
       }
+      if (remembered) continue;
       if (Date.now() > deadline) {
         throw new Error(
           `audit log: could not append after ${attempt + 1} attempts in 10 s (another writer kept moving the chain head)`,
@@ -268,9 +269,17 @@ export class RedisAuditLog implements ChainedAuditLog {
     }
   }
 
-  /** The record that would follow the current head. */
-  private async nextRecord(event: AuditEvent): Promise<AuditRecord> {
-    const head = await this.redis.get(this.headKey);
+  private written(record: AuditRecord): void {
+    this.lastWritten = `${record.seq} ${record.hash}`;
+    this.logStateChange(record);
+  }
+
+  /** The record that would follow the current head (`remembered`: the head was not read from Redis). */
+  private async nextRecord(event: AuditEvent): Promise<{ record: AuditRecord; remembered: boolean }> {
+    // Used once: a write that fails or throws leaves it unset, so the next append reads Redis.
+    const known = this.lastWritten;
+    this.lastWritten = undefined;
+    const head = known ?? (await this.redis.get(this.headKey));
     const [seqText, prevHash] = head ? head.split(' ') : ['0', GENESIS_HASH];
     const body: Omit<AuditRecord, 'hash'> = {
       ...stripUndefined(event),
@@ -279,7 +288,7 @@ export class RedisAuditLog implements ChainedAuditLog {
       ts: new Date().toISOString(),
       prevHash: prevHash!,
     };
-    return { ...body, hash: hashRecord(body) };
+    return { record: { ...body, hash: hashRecord(body) }, remembered: known !== undefined };
   }
 
   /** Reads records from the stream, in chain order; at most `limit` of them when given. */
@@ -430,7 +439,7 @@ export class RedisAuditLog implements ChainedAuditLog {
     try {
       return await fn();
     } finally {
-      await this.redis.eval(RELEASE, 1, this.lockKey, token).catch(() => 0);
+      await runScript(this.redis, RELEASE, 1, this.lockKey, token).catch(() => 0);
     }
   }
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditFile } from '../../src/audit/file.js';
-import { RedisAuditLog } from '../../src/audit/log.js';
+import { auditKeys, RedisAuditLog } from '../../src/audit/log.js';
 import { verifyLive } from '../../src/audit/verify.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { FlushedAuditLog, auditKit, rollbackHistory, type AuditKit } from './kit.js';
@@ -85,5 +85,37 @@ describe('the audit log', () => {
       'job.succeeded',
     ]);
     expect(entries[3]).toMatchObject({ step: 'apply', msg: 'audit: step.started', service: 'checkout-api' });
+  });
+
+  it('reads the chain head from Redis only when another writer has moved it since its own last record', async () => {
+    const prefix = kit.otherPrefix();
+    const { head } = auditKeys(prefix);
+    let headReads = 0;
+    // The same connection, counting the reads of the chain head.
+    const counted = new Proxy(kit.redis, {
+      get(target, name) {
+        if (name === 'get')
+          return (key: string) => {
+            if (key === head) headReads += 1;
+            return target.get(key);
+          };
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const silent = createLogger({ level: 'silent', secrets: [] });
+    const mine = new RedisAuditLog(counted, prefix, undefined, silent);
+    const other = new RedisAuditLog(kit.redis, prefix, undefined, silent);
+    const event = (n: number) => ({ type: 'step.started' as const, requestId: `rb-head${n}` });
+    for (const n of [1, 2, 3]) await mine.append(event(n));
+    expect(headReads).toBe(1);
+    await other.append(event(4));
+    // Its remembered head is stale now: the write is refused, the head read, the record written.
+    const fifth = await mine.append(event(5));
+    expect(headReads).toBe(2);
+    expect(fifth.seq).toBe(5);
+    const stream = await mine.readStream();
+    expect(stream.map((r) => r.requestId)).toEqual([1, 2, 3, 4, 5].map((n) => `rb-head${n}`));
+    expect(verifyLive(stream).ok).toBe(true);
   });
 });
