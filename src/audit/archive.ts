@@ -6,6 +6,7 @@ import { serialise, writeFileAtomically } from './file.js';
 import { ARCHIVE_DIR, auditKeys, type RedisAuditLog } from './log.js';
 import { checkpointOf, type AuditRecord, type CheckpointDetails } from './record.js';
 import { verifyLive } from './verify.js';
+import { runScript } from '../redis/script.js';
 
 export interface ArchiveResult {
   archived: number;
@@ -49,7 +50,7 @@ export async function withArchiveLock<T>(
   try {
     return await work();
   } finally {
-    await redis.eval(RELEASE, 1, lockKey, token).catch(() => 0);
+    await runScript(redis, RELEASE, 1, lockKey, token).catch(() => 0);
   }
 }
 

@@ -18,6 +18,7 @@ import { esc } from '../slack/cards.js';
 import { utcText } from '../text/time.js';
 import type { FlaggerGatePlan, FlaggerHook } from '../../jobs/flagger-gate.js';
 import { checkBearer } from './bearer.js';
+import { runScript } from '../redis/script.js';
 
 /**
  * Flagger's webhook protocol (docs/gitbook/usage/webhooks.md): Flagger POSTs
@@ -147,7 +148,7 @@ export class FlaggerHooks {
       case 'expired': {
         // Nobody decided in time: ask again on a fresh card, once, whichever replica gets here first.
         const fresh = newRequestId('flagger-gate');
-        const moved = await redis.eval(RECLAIM, 1, key, request.id, fresh, CLAIM_TTL_S);
+        const moved = await runScript(redis, RECLAIM, 1, key, request.id, fresh, CLAIM_TTL_S);
         if (moved === 1) return this.file(key, fresh, hook, p, env);
         return { status: 403, text: 'the approval expired; asking again' };
       }

@@ -15,6 +15,7 @@ import { firingSince, groupLabels, valueOf, type AlertGroup } from './alert.js';
 import { SOURCE, alertDetail, alertNotice, alertReason, linkedNote, resolvedNote } from './alert-text.js';
 import { matchRule } from './rules.js';
 import { PROPOSED_KIND, proposalFor, type Proposal, type ProposalDeps } from './proposal.js';
+import { runScript } from '../redis/script.js';
 
 /** Deletes the group's tie only if it still names the request we saw (another delivery may have moved it). */
 const DEL_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -86,7 +87,7 @@ export class AlertIntake {
           ? await deps.requests.get(existing)
           : undefined;
       if (stale && (stale.state === 'expired' || stale.state === 'cancelled')) {
-        if ((await deps.redis.eval(DEL_IF, 1, keys.request, existing)) === 1) {
+        if ((await runScript(deps.redis, DEL_IF, 1, keys.request, existing)) === 1) {
           await deps.redis.hset(keys.latest, 'count', 0);
           return this.receive(group, now, true);
         }

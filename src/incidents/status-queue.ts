@@ -12,6 +12,7 @@ import type { RedisClient } from '../redis/client.js';
 import { esc } from '../slack/cards.js';
 import type { Notifier } from '../slack/notifier.js';
 import { alertRequestKey, STATUSPAGE_JOB } from './keys.js';
+import { runScript } from '../redis/script.js';
 
 /** Attempts of one pump: the first at once, then BullMQ's exponential backoff spread over `retryForMs`. */
 export const STATUSPAGE_ATTEMPTS = 10;
@@ -150,7 +151,8 @@ export class StatusPageQueue {
 
   private async offer(requestId: string, field: string, json: string, rank: number): Promise<boolean> {
     const k = this.keys(requestId);
-    const pump = (await this.deps.redis.eval(
+    const pump = (await runScript(
+      this.deps.redis,
       OFFER,
       2,
       k.state,
@@ -196,7 +198,15 @@ export class StatusPageQueue {
     const k = this.keys(requestId);
     const me = job.id ?? '';
     const now = Date.now();
-    const claimed = await deps.redis.eval(CLAIM, 1, k.state, me, now, now + deps.retryForMs + 5 * 60_000);
+    const claimed = await runScript(
+      deps.redis,
+      CLAIM,
+      1,
+      k.state,
+      me,
+      now,
+      now + deps.retryForMs + 5 * 60_000,
+    );
     // Another pump posts what this one was queued for.
     if (claimed !== 1) return;
     const request = await deps.requests.get(requestId);
@@ -210,7 +220,7 @@ export class StatusPageQueue {
       if (state.pump !== me) return;
       // Queued before the page was given up on: the thread has said to post by hand.
       if (state.gaveUp) {
-        await deps.redis.eval(FINISH, 2, k.state, k.incident, me);
+        await runScript(deps.redis, FINISH, 2, k.state, k.incident, me);
         return;
       }
       const incidentId = await deps.redis.get(k.incident);
@@ -259,7 +269,7 @@ export class StatusPageQueue {
         if (want.final || late !== undefined) await this.done(request, want.action, key, attempt, late);
         continue;
       }
-      if ((await deps.redis.eval(FINISH, 2, k.state, k.incident, me)) === 1) return;
+      if ((await runScript(deps.redis, FINISH, 2, k.state, k.incident, me)) === 1) return;
     }
   }
 

@@ -16,6 +16,7 @@ import { isOutcome, outcomeOfError, type Outcome } from '../requests/outcome.js'
 import type { Notifier } from '../slack/notifier.js';
 import { cardKey, type CardRenderer } from '../requests/card-view.js';
 import type { JobData, JobDefinition, Step, StepContext, StepResult } from './job-definition.js';
+import { runScript } from '../redis/script.js';
 
 /** Waits this short stay inside the worker; longer ones become delayed jobs. */
 const INLINE_WAIT_MS = 5_000;
@@ -526,7 +527,15 @@ async function saveFenced(
     return;
   }
   const jobKey = `${job.queueQualifiedName}:${job.id}`;
-  const written = await redis.eval(FENCED_UPDATE, 2, `${jobKey}:lock`, jobKey, token, JSON.stringify(next));
+  const written = await runScript(
+    redis,
+    FENCED_UPDATE,
+    2,
+    `${jobKey}:lock`,
+    jobKey,
+    token,
+    JSON.stringify(next),
+  );
   if (written !== 1) throw new LockLostError(job.id);
   job.data = next;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../observability/logger.js';
 import { REDIS_SIDE_ERROR, type RedisClient } from './client.js';
 import type { RepeatLog } from './repeat-log.js';
+import { runScript } from './script.js';
 
 // Writes one key and reads another under the prefix, in one script: MOVED, CROSSSLOT, READONLY,
 // OOM and the like show up here exactly as they would for a request or a job.
@@ -60,7 +61,15 @@ export class RedisProbe {
     this.running = true;
     const { redis, prefix, owner } = this.deps;
     try {
-      await redis.eval(PROBE, 2, `${prefix}:health:${owner}`, `${prefix}:health:probe`, Date.now(), 30_000);
+      await runScript(
+        redis,
+        PROBE,
+        2,
+        `${prefix}:health:${owner}`,
+        `${prefix}:health:probe`,
+        Date.now(),
+        30_000,
+      );
       if (!this.state.ok && this.state.at > 0) this.deps.log.info('redis answers the readiness probe again');
       this.state = { ok: true, at: Date.now() };
     } catch (err) {

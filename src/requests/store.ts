@@ -10,6 +10,7 @@ import {
   type RequestState,
   type RequestStatus,
 } from './types.js';
+import { runScript } from '../redis/script.js';
 
 const TRANSITION = `
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -159,7 +160,10 @@ export class RequestStore {
     for (const [k, v] of Object.entries(fields)) {
       if (v !== undefined) args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
     }
-    const [status, state] = (await this.redis.eval(TRANSITION, 1, this.key(id), ...args)) as [string, string];
+    const [status, state] = (await runScript(this.redis, TRANSITION, 1, this.key(id), ...args)) as [
+      string,
+      string,
+    ];
     if (status === 'ok') return { ok: true, from: state as RequestState };
     if (status === 'missing') return { ok: false, reason: 'missing' };
     return { ok: false, reason: status as 'conflict' | 'expired', state: state as RequestState };
@@ -242,7 +246,7 @@ export class RequestStore {
     for (const [k, v] of Object.entries(fields)) {
       if (v !== undefined) flat.push(k, typeof v === 'string' ? v : JSON.stringify(v));
     }
-    return (await this.redis.eval(script, 3, ...link.keys, this.key(id), ...link.args, ...flat)) as [
+    return (await runScript(this.redis, script, 3, ...link.keys, this.key(id), ...link.args, ...flat)) as [
       string,
       string,
     ];

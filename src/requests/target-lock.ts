@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/client.js';
+import { runScript } from '../redis/script.js';
 
 const ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
@@ -43,7 +44,8 @@ export class TargetLocks {
     holder: string,
     replacing?: string,
   ): Promise<{ ok: true } | { ok: false; holder: string }> {
-    const [status, who] = (await this.redis.eval(
+    const [status, who] = (await runScript(
+      this.redis,
       ACQUIRE,
       1,
       this.key(target),
@@ -59,7 +61,7 @@ export class TargetLocks {
   }
 
   async extend(target: string, holder: string): Promise<boolean> {
-    return (await this.redis.eval(EXTEND, 1, this.key(target), holder, this.ttlMs)) === 1;
+    return (await runScript(this.redis, EXTEND, 1, this.key(target), holder, this.ttlMs)) === 1;
   }
 
   /** Every lock held now, with its holder (for the sweep that frees orphaned ones). */
@@ -79,6 +81,6 @@ export class TargetLocks {
   }
 
   async release(target: string, holder: string): Promise<boolean> {
-    return (await this.redis.eval(RELEASE, 1, this.key(target), holder)) === 1;
+    return (await runScript(this.redis, RELEASE, 1, this.key(target), holder)) === 1;
   }
 }

@@ -1,6 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redis/client.js';
+import { runScript } from '../redis/script.js';
 
 export interface SlackMessage {
   text: string;
@@ -169,7 +170,8 @@ export class QueueNotifier implements Notifier {
     message: SlackMessage,
     where: { channel?: string; threadTs?: string; parentKey?: string },
   ): Promise<void> {
-    const channel = (await this.redis.eval(
+    const channel = (await runScript(
+      this.redis,
       ENQUEUE,
       4,
       this.keys.msg(key),

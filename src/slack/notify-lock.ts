@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
+import { runScript } from '../redis/script.js';
 
 /**
  * Takes the lock for `owner`: free, or held by an earlier run of the same drain job (a crash
@@ -64,7 +65,7 @@ export class DrainLock {
     ttlMs: number,
   ): Promise<DrainLock | undefined> {
     const lock = new DrainLock(redis, key, owner, ttlMs);
-    const got = await redis.eval(ACQUIRE, 1, key, owner, lock.token, ttlMs);
+    const got = await runScript(redis, ACQUIRE, 1, key, owner, lock.token, ttlMs);
     if (got !== 1) return undefined;
     lock.timer = setInterval(() => void lock.renew(), Math.max(50, Math.floor(ttlMs / 3)));
     lock.timer.unref();
@@ -78,7 +79,7 @@ export class DrainLock {
 
   private async renew(): Promise<void> {
     try {
-      if ((await this.redis.eval(RENEW, 1, this.key, this.token, this.ttlMs)) !== 1) this.lost = true;
+      if ((await runScript(this.redis, RENEW, 1, this.key, this.token, this.ttlMs)) !== 1) this.lost = true;
     } catch {
       // Redis away: the lock may lapse; fenced writes keep that safe.
     }
@@ -87,7 +88,8 @@ export class DrainLock {
   /** Writes fields to a hash (and deletes others) only while the lock is ours; throws LockLost otherwise. */
   async writeHash(hashKey: string, set: Record<string, string>, del: string[] = []): Promise<void> {
     const pairs = Object.entries(set).flat();
-    const done = await this.redis.eval(
+    const done = await runScript(
+      this.redis,
       FENCED_HASH,
       2,
       this.key,
@@ -105,7 +107,7 @@ export class DrainLock {
 
   /** Runs a script whose first key is the lock and first argument the token; 0 means refused. */
   async fenced(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    const res = await this.redis.eval(script, keys.length + 1, this.key, ...keys, this.token, ...args);
+    const res = await runScript(this.redis, script, keys.length + 1, this.key, ...keys, this.token, ...args);
     if (res === 0) {
       this.lost = true;
       throw new LockLost(this.key);
@@ -116,6 +118,6 @@ export class DrainLock {
   /** Compare-and-delete: only our own token is removed. */
   async release(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.eval(RELEASE, 1, this.key, this.token);
+    await runScript(this.redis, RELEASE, 1, this.key, this.token);
   }
 }
