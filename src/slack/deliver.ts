@@ -88,41 +88,46 @@ export function createDelivery(deps: DeliveryDeps) {
   const settleMs = deps.settleMs ?? SETTLE_MS;
   const checkpoint = deps.checkpoint ?? (() => undefined);
   const paceLimits = deps.pace ?? PACE;
+  const sentKey = (channel: string, method: keyof typeof PACE) => `${keys.sent(channel)}:${method}`;
 
   /**
-   * Waits for a free slot in the channel's window for `method` and takes it; a `peek` takes
-   * nothing and says within 100 ms whether a slot is free.
+   * How long until the channel's window for `method` has a free slot (0: one is free now).
    * Posts that are not urgent also keep to one a second, so a burst slot is left for a card.
    */
-  async function pace(
-    channel: string,
-    method: keyof typeof PACE,
-    opts: { peek?: boolean; urgent?: boolean } = {},
-  ): Promise<boolean> {
+  async function slotIn(channel: string, method: keyof typeof PACE, urgent: boolean): Promise<number> {
     const { burst, windowMs } = paceLimits[method];
-    const steady = method === 'chat.postMessage' && !opts.urgent ? windowMs / burst : 0;
-    const key = `${keys.sent(channel)}:${method}`;
+    const steady = method === 'chat.postMessage' && !urgent ? windowMs / burst : 0;
+    const now = Date.now();
+    // One round trip: this runs for every post, and again while a post waits for its slot.
+    const replies = await redis
+      .multi()
+      .zremrangebyscore(sentKey(channel, method), 0, now - windowMs)
+      .zrange(sentKey(channel, method), '0', '-1', 'WITHSCORES')
+      .exec();
+    const [err, listed] = replies?.[1] ?? [new Error('the pace check was not run')];
+    if (err) throw err;
+    const recent = (listed as string[]).filter((_, i) => i % 2 === 1).map(Number);
+    const newest = recent[recent.length - 1] ?? -Infinity;
+    if (recent.length < burst && now - newest >= steady) return 0;
+    const free = recent.length < burst ? newest + steady : recent[0]! + windowMs;
+    return Math.max(10, free - now);
+  }
+
+  /** Waits for a free slot in the channel's window for `method` and takes it. */
+  async function pace(channel: string, method: keyof typeof PACE, opts: { urgent?: boolean } = {}) {
     for (;;) {
-      const now = Date.now();
-      await redis.zremrangebyscore(key, 0, now - windowMs);
-      const recent = (await redis.zrange(key, '0', '-1', 'WITHSCORES'))
-        .filter((_, i) => i % 2 === 1)
-        .map(Number);
-      const newest = recent[recent.length - 1] ?? -Infinity;
-      if (recent.length < burst && now - newest >= steady) {
-        if (opts.peek) return true;
-        await redis
-          .multi()
-          .zadd(key, now, `${now}-${Math.random()}`)
-          .pexpire(key, windowMs * 2)
-          .exec();
-        return true;
+      const wait = await slotIn(channel, method, opts.urgent === true);
+      if (wait > 0) {
+        await new Promise((r) => setTimeout(r, wait));
+        continue;
       }
-      const free = recent.length < burst ? newest + steady : recent[0]! + windowMs;
-      // A peek comes back soon to choose again: a card may have been queued meanwhile.
-      const wait = Math.max(10, free - now);
-      await new Promise((r) => setTimeout(r, opts.peek ? Math.min(wait, 100) : wait));
-      if (opts.peek) return false;
+      const now = Date.now();
+      await redis
+        .multi()
+        .zadd(sentKey(channel, method), now, `${now}-${Math.random()}`)
+        .pexpire(sentKey(channel, method), paceLimits[method].windowMs * 2)
+        .exec();
+      return;
     }
   }
 
@@ -357,7 +362,7 @@ export function createDelivery(deps: DeliveryDeps) {
       : deliverUpdate(lock, channel, entry, msg, body, version);
   }
 
-  return { deliver, pace };
+  return { deliver, slotIn };
 }
 
 function messageArgs(message: SlackMessage): { text: string; blocks?: KnownBlock[] } {

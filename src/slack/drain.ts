@@ -3,6 +3,8 @@ import { DrainLock, LockLost } from './notify-lock.js';
 import { createDelivery, DONE, type DeliveryDeps, type Outcome } from './deliver.js';
 
 const LOCK_MS = 15_000;
+/** How often a drain waiting for Slack's pace looks whether a card has been queued meanwhile. */
+const LOOK_AGAIN_MS = 100;
 
 export interface DrainDeps extends DeliveryDeps {
   /** Overrides for tests that compress time. */
@@ -46,7 +48,7 @@ export function createDrainer(deps: DrainDeps) {
   const keys = notifyKeys(deps.prefix);
   const { redis, log } = deps;
   const lockMs = deps.lockMs ?? LOCK_MS;
-  const { deliver, pace } = createDelivery(deps);
+  const { deliver, slotIn } = createDelivery(deps);
 
   /** The best-scored lane not set aside in this round. */
   async function nextLane(channel: string, aside: Set<string>): Promise<string | undefined> {
@@ -60,14 +62,28 @@ export function createDrainer(deps: DrainDeps) {
   }
 
   /**
-   * Whether the lane's head may go now: a post waits for a slot of Slack's per-channel post pace;
-   * an edit does not (chat.update keeps its own pace in deliver.ts, and an edit superseded by a
-   * newer one costs no call at all), so a thread's edits never hold its posts back a second each.
+   * How long the lane's head must wait (0: it may go now): a post waits for a slot of Slack's
+   * per-channel post pace; an edit does not (chat.update keeps its own pace in deliver.ts, and an
+   * edit superseded by a newer one costs no call at all), so a thread's edits never hold its posts
+   * back a second each.
    */
-  async function mayGo(channel: string, lane: string): Promise<boolean> {
+  async function waitOf(channel: string, lane: string): Promise<number> {
     const head = await headOf(channel, lane);
-    if (!head || head.op === 'update') return true;
-    return pace(channel, 'chat.postMessage', { peek: true, urgent: head.urgent === true });
+    if (!head || head.op === 'update') return 0;
+    return slotIn(channel, 'chat.postMessage', head.urgent === true);
+  }
+
+  /**
+   * Waits up to `ms` for the lane's slot, looking every 100 ms (one read) whether another lane
+   * now comes first — a card queued meanwhile — and returns the lane to choose next.
+   */
+  async function hold(channel: string, lane: string, aside: Set<string>, ms: number, lock: DrainLock) {
+    const until = Date.now() + ms;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, Math.min(LOOK_AGAIN_MS, Math.max(0, until - Date.now()))));
+      const first = await nextLane(channel, aside);
+      if (first !== lane || Date.now() >= until || !lock.held) return first;
+    }
   }
 
   /**
@@ -106,8 +122,8 @@ export function createDrainer(deps: DrainDeps) {
         while (lock.held) {
           // Choose what to send only once Slack's pace allows it: a card queued meanwhile goes next.
           let lane = await nextLane(channel, aside);
-          while (lane !== undefined && !(await mayGo(channel, lane))) {
-            lane = await nextLane(channel, aside);
+          for (let wait; lane !== undefined && (wait = await waitOf(channel, lane)) > 0;) {
+            lane = await hold(channel, lane, aside, wait, lock);
           }
           if (lane === undefined) break;
           const laneKey = keys.lane(channel, lane);
