@@ -13,6 +13,8 @@
  *
  * `BENCH_ONLY=<ack|approval|timers|memory|soak|scale|socket-mode>` runs one phase and writes only its section of
  * BENCHMARKS.md. `npm run bench -- --soak 30m` runs the soak alone (mixed commands, heap and RSS slope).
+ * `BENCH_BOT_FLAGS` adds Node flags to the backout process of figures 1–3, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` for a CPU profile of it.
  *
  * backout runs as its own process, built (`npm run build`, then `node dist/src/main.js`), against the
  * test doubles on a unique Redis prefix. Every child process and Redis key is cleaned up, also on failure.
@@ -248,11 +250,12 @@ async function main(): Promise<number> {
   }
 
   let timersSection: string | undefined;
+  const botFlags = process.env.BENCH_BOT_FLAGS?.split(' ').filter(Boolean) ?? [];
   const want = (name: string) => only === undefined || only === name;
   // Figures 1–3 on one backout process.
   const a =
     want('ack') || want('timers') || want('approval')
-      ? await phase('start backout', () => spawn({}))
+      ? await phase('start backout', () => spawn({}, botFlags))
       : undefined;
   if (a && only === 'timers') {
     const timers = await phase('timers', () =>
