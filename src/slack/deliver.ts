@@ -98,15 +98,13 @@ export function createDelivery(deps: DeliveryDeps) {
     const { burst, windowMs } = paceLimits[method];
     const steady = method === 'chat.postMessage' && !urgent ? windowMs / burst : 0;
     const now = Date.now();
-    // One round trip: this runs for every post, and again while a post waits for its slot.
-    const replies = await redis
-      .multi()
-      .zremrangebyscore(sentKey(channel, method), 0, now - windowMs)
-      .zrange(sentKey(channel, method), '0', '-1', 'WITHSCORES')
-      .exec();
-    const [err, listed] = replies?.[1] ?? [new Error('the pace check was not run')];
-    if (err) throw err;
-    const recent = (listed as string[]).filter((_, i) => i % 2 === 1).map(Number);
+    // Sent together (one round trip, and no MULTI): this runs for every post, and again while a post
+    // waits for its slot.
+    const [, listed] = await Promise.all([
+      redis.zremrangebyscore(sentKey(channel, method), 0, now - windowMs),
+      redis.zrange(sentKey(channel, method), '0', '-1', 'WITHSCORES'),
+    ]);
+    const recent = listed.filter((_, i) => i % 2 === 1).map(Number);
     const newest = recent[recent.length - 1] ?? -Infinity;
     if (recent.length < burst && now - newest >= steady) return 0;
     const free = recent.length < burst ? newest + steady : recent[0]! + windowMs;
@@ -122,11 +120,10 @@ export function createDelivery(deps: DeliveryDeps) {
         continue;
       }
       const now = Date.now();
-      await redis
-        .multi()
-        .zadd(sentKey(channel, method), now, `${now}-${Math.random()}`)
-        .pexpire(sentKey(channel, method), paceLimits[method].windowMs * 2)
-        .exec();
+      await Promise.all([
+        redis.zadd(sentKey(channel, method), now, `${now}-${Math.random()}`),
+        redis.pexpire(sentKey(channel, method), paceLimits[method].windowMs * 2),
+      ]);
       return;
     }
   }
