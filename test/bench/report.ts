@@ -256,9 +256,9 @@ export function renderReport(r: BenchReport): string {
     p('## 2. Approve click → worker start');
     p();
     p(
-      `Requests that need approval, one for each of ${a.services} services (so the per-target lock does not serialise them, ` +
-        "and each card is the first post in its channel, not queued behind another request's thread replies by Slack pacing); " +
-        "each card's Approve button clicked one at a time as a signed `block_actions` request, sent by the load generator " +
+      `Requests that need approval, in ${a.passes} passes, each filing one for each of ${a.services} services (so the per-target lock does not serialise them; ` +
+        'a new card goes ahead of the thread replies still queued in its channel) and then clicking ' +
+        "each card's Approve button one at a time as a signed `block_actions` request, sent by the load generator " +
         'in its own process over a connection opened before the clock starts (as for figure 1) ' +
         `(${a.backout.n + a.warmup} clicks, the first ${a.warmup} warm-up). Latency = click sent → the BullMQ ` +
         "job's `processedOn` (job id = request id). Baseline: a bare BullMQ `queue.add` → `Worker` in its own process with " +
