@@ -300,6 +300,23 @@ export class RedisAuditLog implements ChainedAuditLog {
     return entries.map(([, fields]) => JSON.parse(fields[1]!) as AuditRecord);
   }
 
+  /**
+   * The records' JSON text from `fromSeq`, in chain order, at most `limit`: read in chunks, so that a
+   * long stretch of the stream is not decoded in one turn of the event loop.
+   */
+  async readStreamText(fromSeq: number, limit: number, chunk = 500): Promise<string[]> {
+    const texts: string[] = [];
+    let next = fromSeq;
+    while (texts.length < limit) {
+      const count = Math.min(chunk, limit - texts.length);
+      const entries = await this.redis.xrange(this.streamKey, `${next}-0`, '+', 'COUNT', count);
+      for (const [, fields] of entries) texts.push(fields[1]!);
+      if (entries.length < count) break;
+      next = Number(entries[entries.length - 1]![0].split('-')[0]) + 1;
+    }
+    return texts;
+  }
+
   /** The last `count` records of the stream, in chain order. */
   async readLast(count: number): Promise<AuditRecord[]> {
     const entries = await this.redis.xrevrange(this.streamKey, '+', '-', 'COUNT', count);

@@ -18,7 +18,7 @@ import { UsageError } from '../errors.js';
 import type { FinishedStep, JobLifecycle } from './lifecycle.js';
 import { StatusPagePoster } from './status-post.js';
 import type { StatusPageQueue } from './status-queue.js';
-import { buildTimeline, STAGES, type Timeline } from './timeline.js';
+import { buildTimeline, relatedRecords, STAGES, type Timeline } from './timeline.js';
 import { timelineReply } from './timeline-text.js';
 
 /** What bounds a job's run, read from its plan: the rollout timeout and the stability window. */
@@ -36,7 +36,7 @@ export interface FollowDeps {
   config: Config;
   redis: RedisClient;
   prefix: string;
-  audit: Pick<RedisAuditLog, 'append' | 'readStream' | 'readLast'>;
+  audit: Pick<RedisAuditLog, 'append' | 'readStreamText' | 'readLast'>;
   requests: Pick<RequestStore, 'auditStart'>;
   notifier: Notifier;
   silences?: Silences;
@@ -111,7 +111,7 @@ export class IncidentFollower implements JobLifecycle {
     const from = Math.min(alertSeq ?? Infinity, own ?? Infinity);
     // Filed before where it starts was kept: the latest records are the likeliest to hold it.
     const records = Number.isFinite(from)
-      ? await this.deps.audit.readStream(from, TIMELINE_RECORDS)
+      ? relatedRecords(await this.deps.audit.readStreamText(from, TIMELINE_RECORDS), [request.id])
       : await this.deps.audit.readLast(TIMELINE_RECORDS);
     const ended = records.some(
       (r) => r.requestId === request.id && (r.type === 'job.succeeded' || r.type === 'job.failed'),

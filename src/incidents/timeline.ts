@@ -113,6 +113,32 @@ function entryOf(r: AuditRecord): TimelineEntry[] {
  * durations. Children the requests filed (request.created naming a parent) are part of it: a
  * group is applied and verified when its last member is.
  */
+/**
+ * The records, of the JSON texts given in chain order, that belong to one of `requestIds` or to a
+ * request filed under one of them (its request.created names its parent): only those are parsed,
+ * since a busy stream holds thousands of other requests' records between a request's first and last.
+ */
+export function relatedRecords(texts: readonly string[], requestIds: readonly string[]): AuditRecord[] {
+  const quoted = requestIds.map((id) => JSON.stringify(id));
+  const related: AuditRecord[] = [];
+  for (const text of texts) {
+    if (!quoted.some((q) => text.includes(q))) continue;
+    const record = JSON.parse(text) as AuditRecord;
+    related.push(record);
+    const parent = str(record.details?.parentId);
+    if (
+      record.type === 'request.created' &&
+      record.requestId &&
+      parent &&
+      quoted.includes(JSON.stringify(parent))
+    ) {
+      const child = JSON.stringify(record.requestId);
+      if (!quoted.includes(child)) quoted.push(child);
+    }
+  }
+  return related;
+}
+
 export function buildTimeline(
   records: readonly AuditRecord[],
   requestIds: readonly string[],

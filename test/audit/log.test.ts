@@ -118,4 +118,19 @@ describe('the audit log', () => {
     expect(stream.map((r) => r.requestId)).toEqual([1, 2, 3, 4, 5].map((n) => `rb-head${n}`));
     expect(verifyLive(stream).ok).toBe(true);
   });
+
+  it('reads a stretch of the stream as text in chunks, from a seq, up to a limit', async () => {
+    const prefix = kit.otherPrefix();
+    const audit = new RedisAuditLog(
+      kit.redis,
+      prefix,
+      undefined,
+      createLogger({ level: 'silent', secrets: [] }),
+    );
+    for (let n = 1; n <= 12; n++) await audit.append({ type: 'step.started', requestId: `rb-text${n}` });
+    const seqs = (texts: string[]) => texts.map((t) => (JSON.parse(t) as { seq: number }).seq);
+    expect(seqs(await audit.readStreamText(3, 7, 3))).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect(seqs(await audit.readStreamText(10, 100, 2))).toEqual([10, 11, 12]);
+    expect(await audit.readStreamText(13, 100)).toEqual([]);
+  });
 });
