@@ -64,6 +64,9 @@ export function createSlackSurface(
     logger,
     // backout listens to no message events, so there is nothing of its own to ignore.
     ignoreSelf: false,
+    // No listener keeps conversation state; Bolt's default store would look every request up
+    // and build an Error ("Conversation not found") for each.
+    convoStore: false as const,
   };
   if (env.SLACK_APP_TOKEN) {
     const apiUrl = (env.SLACK_API_URL ?? 'https://slack.com/api/').replace(/\/?$/, '/');
