@@ -152,15 +152,11 @@ function register<C>(
       ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
       ...(thread.success && thread.data.thread_ts ? { threadTs: thread.data.thread_ts } : {}),
     };
-    const log = deps.log.child({ command: cmd.name, user: inv.user, channel: inv.channel });
     if (acked.kind === 'refused') {
-      deps.metrics.commands.inc({
-        command: cmd.name,
-        result: acked.error.code === 'usage' ? 'usage_error' : 'refused',
-      });
-      log.info({ code: acked.error.code, text: command.text }, 'command refused at acknowledgement');
+      refusedAtAcknowledgement(cmd.name, acked.error, command, deps);
       return;
     }
+    const log = deps.log.child({ command: cmd.name, user: inv.user, channel: inv.channel });
     if (acked.kind === 'help') {
       deps.metrics.commands.inc({ command: cmd.name, result: 'help' });
       // The services a user group gives this user need a Slack look-up: they follow the help.
@@ -205,11 +201,41 @@ function register<C>(
     if (reply && inv.responseUrl) await deps.responder.respond(inv.responseUrl, reply);
   });
   return (body) => {
-    const acked = acknowledge(body as { text?: string; user_id: string });
+    const command = body as { text?: string; user_id: string; channel_id?: string };
+    const acked = acknowledge(command);
+    // Answered in full by the acknowledgement: counted (a refusal also logged) here, and Bolt is
+    // not given the request, so a burst of them leaves no work behind its answers.
+    if (acked.kind === 'help' && !acked.lookups) {
+      deps.metrics.commands.inc({ command: cmd.name, result: 'help' });
+      return { body: acked.json, complete: true };
+    }
+    if (acked.kind === 'refused') {
+      refusedAtAcknowledgement(cmd.name, acked.error, command, deps);
+      return { body: JSON.stringify(acked.response), complete: true };
+    }
     decided.set(body, acked);
-    if (acked.kind === 'help') return acked.json;
-    return acked.response ? JSON.stringify(acked.response) : undefined;
+    if (acked.kind === 'help') return { body: acked.json };
+    return acked.response ? { body: JSON.stringify(acked.response) } : {};
   };
+}
+
+function refusedAtAcknowledgement(
+  name: string,
+  error: BackoutError,
+  command: { text?: string; user_id: string; channel_id?: string },
+  deps: CommandDeps,
+): void {
+  deps.metrics.commands.inc({ command: name, result: error.code === 'usage' ? 'usage_error' : 'refused' });
+  deps.log.info(
+    {
+      command: name,
+      user: command.user_id,
+      channel: command.channel_id,
+      code: error.code,
+      text: command.text,
+    },
+    'command refused at acknowledgement',
+  );
 }
 
 /**
@@ -229,5 +255,5 @@ export function registerCommands(app: App, deps: CommandDeps): CommandAcknowledg
     [canaryCommand.name, register(app, canaryCommand, deps, lanes)],
     [flagCommand.name, register(app, flagCommand, deps, lanes)],
   ]);
-  return (body) => (typeof body.command === 'string' ? byName.get(body.command)?.(body) : undefined);
+  return (body) => (typeof body.command === 'string' ? (byName.get(body.command)?.(body) ?? {}) : {});
 }

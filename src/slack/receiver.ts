@@ -8,10 +8,17 @@ import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from '../http/body-limit.
 const MAX_SKEW_S = 5 * 60;
 
 /**
- * What a slash command is acknowledged with, decided without any I/O (see commands/index.ts):
- * a message already serialised as JSON, or nothing (an empty 200).
+ * What a slash command is acknowledged with, decided without any I/O (see commands/index.ts): a
+ * message already serialised as JSON (or nothing: an empty 200), and whether that answer is all
+ * there is to do (`complete`: a help with nothing to look up, a usage error), in which case Bolt
+ * is not given the request at all.
  */
-export type CommandAcknowledger = (body: Record<string, unknown>) => string | undefined;
+export interface CommandAcknowledgement {
+  body?: string;
+  complete?: boolean;
+}
+
+export type CommandAcknowledger = (body: Record<string, unknown>) => CommandAcknowledgement;
 
 /**
  * A slash command's work after its acknowledgement waits until requests stop arriving for this long
@@ -52,7 +59,7 @@ const single = (v: string | string[] | undefined) => (typeof v === 'string' ? v 
  */
 export class SlackEventsReceiver implements Receiver {
   private app: App | undefined;
-  private acknowledge: CommandAcknowledger = () => undefined;
+  private acknowledge: CommandAcknowledger = () => ({});
   private readonly deferred: (() => void)[] = [];
   private lastArrival = 0;
   private oldestDeferred = 0;
@@ -135,10 +142,11 @@ export class SlackEventsReceiver implements Receiver {
     const kind: AckKind | undefined =
       typeof body.command === 'string' ? 'command' : body.type === 'block_actions' ? 'action' : undefined;
     if (kind) {
-      const answer = kind === 'command' ? this.acknowledge(body) : undefined;
-      if (answer === undefined) res.writeHead(200).end();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+      const answer: CommandAcknowledgement = kind === 'command' ? this.acknowledge(body) : {};
+      if (answer.body === undefined) res.writeHead(200).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(answer.body);
       this.opts.onAck?.(kind, (performance.now() - started) / 1000);
+      if (answer.complete) return;
       // Already answered: the listener's own ack() has nothing left to send. A click's work starts
       // at once: deferred, an Approve could meet a Redis failover that began after its ack.
       const work = () => this.dispatch(req, res, body, () => Promise.resolve());

@@ -431,7 +431,7 @@ export function renderAckSection(ack: AckFigures, services: number): string {
   p(
     '- backout answers slash commands and clicks in its own receiver (src/slack/receiver.ts) as soon as the signature ' +
       'checks out, with a body computed without I/O (usage errors, the help, the config checks), and hands the request to ' +
-      "Bolt on the next turn of the event loop; the slow part follows through response_url or the card. The help's list of " +
+      "Bolt once a burst has been acknowledged; the slow part follows through response_url or the card. A help with nothing to look up and a usage error are answered in full by the acknowledgement and never reach Bolt. The help's list of " +
       `services (this config has ${services}) is computed from the config alone and cached per user; only user-group ` +
       'policies need a Slack look-up, whose result follows through response_url.',
   );

@@ -55,6 +55,8 @@ describe('acknowledged without I/O', () => {
     expect(
       world.slack.responses().filter((r) => JSON.stringify(r.body).includes('Services you may act on')),
     ).toHaveLength(0);
+    // Answered in full by the acknowledgement, and still counted.
+    expect(await commandsCounted(bot.app.port, 'help')).toBe(1);
   });
 
   it('a typo is refused in the acknowledgement with "did you mean", and nothing is filed', async () => {
@@ -67,5 +69,20 @@ describe('acknowledged without I/O', () => {
     await waitFor(async () => (await world.redis.keys(`${world.prefix}:req:*`)).length === 0, {
       what: 'no request filed',
     });
+    expect(await commandsCounted(bot.app.port, 'usage_error')).toBe(1);
   });
 });
+
+/** backout_commands_total for /rollback with this result, as /metrics reports it. */
+async function commandsCounted(port: number, result: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('backout_commands_total{') &&
+        l.includes(`result="${result}"`) &&
+        l.includes('command="/rollback"'),
+    );
+  return line ? Number(line.split(' ').pop()) : 0;
+}
