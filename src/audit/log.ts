@@ -190,45 +190,11 @@ export class RedisAuditLog implements ChainedAuditLog {
    * the background (`flush()` waits for it).
    */
   append(event: AuditEvent): Promise<AuditRecord> {
-    const turn = this.appending.then(() => this.appendNow(event));
-    this.appending = turn.catch(() => undefined);
-    return turn;
-  }
-
-  private async appendNow(event: AuditEvent): Promise<AuditRecord> {
-    const deadline = Date.now() + 10_000;
-    for (let attempt = 0; ; attempt++) {
-      const { record, remembered } = await this.nextRecord(event);
-      const ok = await runScript(
-        this.redis,
-        APPEND,
-        2,
-        this.headKey,
-        this.streamKey,
-        record.prevHash,
-        String(record.seq),
-        JSON.stringify(record),
-        GENESIS_HASH,
-        record.hash,
-      );
-      if (ok === 1) {
-        this.written(record);
-        // A file failure is logged by flush() and caught up on the next record; the record is in Redis.
-        void this.flush().catch(() => undefined);
-        return record;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `audit log: could not append after ${attempt + 1} attempts in 10 s (another writer kept moving the chain head)`,
-        );
-      }
-      // Only the remembered head was stale: read the current one straight away.
-      if (remembered) continue;
-      // Another process appended first: step back for a moment so we do not collide again.
-      await new Promise((resolve) =>
-        setTimeout(resolve, 1 + Math.random() * Math.min(50, 2 * (attempt + 1))),
-      );
-    }
+    return this.appendWith(event, async (link) =>
+      (await runScript(this.redis, APPEND, 2, ...link.keys, ...link.args)) === 1
+        ? { written: true, result: undefined }
+        : 'head-moved',
+    ).then(({ record }) => record!);
   }
 
   appendWith<R>(
@@ -254,15 +220,18 @@ export class RedisAuditLog implements ChainedAuditLog {
       if (outcome !== 'head-moved') {
         if (!outcome.written) return { result: outcome.result };
         this.written(record);
+        // A file failure is logged by flush() and caught up on the next record; the record is in Redis.
         void this.flush().catch(() => undefined);
         return { record, result: outcome.result };
       }
+      // Only the remembered head was stale: read the current one straight away.
       if (remembered) continue;
       if (Date.now() > deadline) {
         throw new Error(
           `audit log: could not append after ${attempt + 1} attempts in 10 s (another writer kept moving the chain head)`,
         );
       }
+      // Another process appended first: step back for a moment so we do not collide again.
       await new Promise((resolve) =>
         setTimeout(resolve, 1 + Math.random() * Math.min(50, 2 * (attempt + 1))),
       );
@@ -291,12 +260,9 @@ export class RedisAuditLog implements ChainedAuditLog {
     return { record: { ...body, hash: hashRecord(body) }, remembered: known !== undefined };
   }
 
-  /** Reads records from the stream, in chain order; at most `limit` of them when given. */
-  async readStream(fromSeq = 1, limit?: number): Promise<AuditRecord[]> {
-    const entries =
-      limit === undefined
-        ? await this.redis.xrange(this.streamKey, `${fromSeq}-0`, '+')
-        : await this.redis.xrange(this.streamKey, `${fromSeq}-0`, '+', 'COUNT', limit);
+  /** Reads records from the stream, in chain order. */
+  async readStream(fromSeq = 1): Promise<AuditRecord[]> {
+    const entries = await this.redis.xrange(this.streamKey, `${fromSeq}-0`, '+');
     return entries.map(([, fields]) => JSON.parse(fields[1]!) as AuditRecord);
   }
 

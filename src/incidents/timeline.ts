@@ -109,11 +109,6 @@ function entryOf(r: AuditRecord): TimelineEntry[] {
 }
 
 /**
- * The incident's timeline from backout's own audit records (never from Slack), with its stage
- * durations. Children the requests filed (request.created naming a parent) are part of it: a
- * group is applied and verified when its last member is.
- */
-/**
  * The records, of the JSON texts given in chain order, that belong to one of `requestIds` or to a
  * request filed under one of them (its request.created names its parent): only those are parsed,
  * since a busy stream holds thousands of other requests' records between a request's first and last.
@@ -139,6 +134,11 @@ export function relatedRecords(texts: readonly string[], requestIds: readonly st
   return related;
 }
 
+/**
+ * The incident's timeline from backout's own audit records (never from Slack), with its stage
+ * durations. Children the requests filed (request.created naming a parent) are part of it: a
+ * group is applied and verified when its last member is.
+ */
 export function buildTimeline(
   records: readonly AuditRecord[],
   requestIds: readonly string[],

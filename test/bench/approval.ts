@@ -1,8 +1,9 @@
 /**
  * Figure 2: Approve click → worker start. Requests that need approval are filed for distinct
  * services (so the per-target lock does not serialise them); then each card's Approve button is
- * clicked, one at a time (in two such passes, for more clicks than services), and the latency runs from just before the signed click is sent to the
- * BullMQ job's `processedOn` (the job id is the request id). The baseline is a bare BullMQ
+ * clicked, one at a time (in two such passes, for more clicks than services), and the latency
+ * runs from just before the signed click is sent to the BullMQ job's `processedOn` (the job id is
+ * the request id). The baseline is a bare BullMQ
  * `queue.add` → `Worker` (backout's connection and timing options) in the same run: `processedOn -
  * timestamp`, one bare job right after each click's job (so noise on the machine hits both alike).
  * Each job is left to finish before the next click, so one measurement does not run into the
