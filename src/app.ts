@@ -45,6 +45,7 @@ import { RedisReplayGuard } from './slack/replay-guard.js';
 import { EnvelopeLedger } from './slack/envelope-ledger.js';
 import { registerInteractions } from './slack/interactions.js';
 import { NOTIFY_QUEUE, QueueNotifier } from './slack/notifier.js';
+import { OutboxBell } from './slack/outbox-bell.js';
 import { createDrainProcessor, type DrainDeps } from './slack/notify-worker.js';
 import { ResponseUrlResponder } from './slack/respond.js';
 import { RollbackModal } from '../commands/rollback-modal.js';
@@ -291,7 +292,8 @@ export async function startBackout(
   const requests = new RequestStore(redis, prefix);
   const locks = new TargetLocks(redis, prefix);
   const audit = new RedisAuditLog(redis, prefix, env.AUDIT_LOG_DIR, log);
-  const notifier = new QueueNotifier(redis, notifyQueue, prefix);
+  const outboxBell = new OutboxBell();
+  const notifier = new QueueNotifier(redis, notifyQueue, prefix, outboxBell);
   const definitions = definitionsByKind();
   const cards = new RequestCards(requests, notifier, definitions);
   const flow = new RequestFlow({
@@ -639,6 +641,7 @@ export async function startBackout(
     const drain = createDrainProcessor({
       redis,
       prefix,
+      bell: outboxBell,
       slack: slackNotifyClient,
       log,
       metrics,

@@ -1,12 +1,18 @@
 import { NORMAL_BAND, notifyKeys, type OutboxEntry } from './notifier.js';
 import { DrainLock, LockLost } from './notify-lock.js';
+import { OutboxBell } from './outbox-bell.js';
 import { createDelivery, DONE, type DeliveryDeps, type Outcome } from './deliver.js';
 
 const LOCK_MS = 15_000;
-/** How often a drain waiting for Slack's pace looks whether a card has been queued meanwhile. */
-const LOOK_AGAIN_MS = 100;
+/**
+ * How often a drain waiting for Slack's pace looks whether a card has been queued meanwhile (by
+ * another replica: one queued in this process rings the bell and is taken at once).
+ */
+const LOOK_AGAIN_MS = 250;
 
 export interface DrainDeps extends DeliveryDeps {
+  /** Rung by this process's notifier when it queues a card. */
+  bell?: OutboxBell;
   /** Overrides for tests that compress time. */
   lockMs?: number;
 }
@@ -73,14 +79,17 @@ export function createDrainer(deps: DrainDeps) {
     return slotIn(channel, 'chat.postMessage', head.urgent === true);
   }
 
+  const bell = deps.bell ?? new OutboxBell();
+
   /**
-   * Waits up to `ms` for the lane's slot, looking every 100 ms (one read) whether another lane
-   * now comes first — a card queued meanwhile — and returns the lane to choose next.
+   * Waits up to `ms` for the lane's slot, looking (one read) whether another lane now comes
+   * first — a card queued meanwhile — when the bell rings or every 250 ms, and returns the lane
+   * to choose next.
    */
   async function hold(channel: string, lane: string, aside: Set<string>, ms: number, lock: DrainLock) {
     const until = Date.now() + ms;
     for (;;) {
-      await new Promise((r) => setTimeout(r, Math.min(LOOK_AGAIN_MS, Math.max(0, until - Date.now()))));
+      await bell.wait(channel, Math.min(LOOK_AGAIN_MS, Math.max(0, until - Date.now())));
       const first = await nextLane(channel, aside);
       if (first !== lane || Date.now() >= until || !lock.held) return first;
     }
@@ -116,9 +125,9 @@ export function createDrainer(deps: DrainDeps) {
       const lock = await DrainLock.acquire(redis, keys.lock(channel), owner, lockMs);
       if (!lock) return undefined;
       let waitMs: number | undefined;
+      // Lanes whose head waits for an earlier attempt to settle; the others go on meanwhile.
+      const aside = new Set<string>();
       try {
-        // Lanes whose head waits for an earlier attempt to settle; the others go on meanwhile.
-        const aside = new Set<string>();
         while (lock.held) {
           // Choose what to send only once Slack's pace allows it: a card queued meanwhile goes next.
           let lane = await nextLane(channel, aside);
@@ -150,9 +159,11 @@ export function createDrainer(deps: DrainDeps) {
       } finally {
         await lock.release();
       }
-      if (waitMs !== undefined) return waitMs;
-      // Someone may have queued while we held the lock and ended at once: look again.
-      if ((await redis.zcard(keys.lanes(channel))) === 0) return undefined;
+      // Whoever queued while we held the lock queued no drain of their own (notifier.ts): look
+      // again, unless all that is left waits for an earlier attempt to settle.
+      const queued = await redis.zcard(keys.lanes(channel));
+      if (queued === 0) return undefined;
+      if (waitMs !== undefined && queued <= aside.size) return waitMs;
     }
     return undefined;
   };

@@ -1,6 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redis/client.js';
+import type { OutboxBell } from './outbox-bell.js';
 import { runScript } from '../redis/script.js';
 
 export interface SlackMessage {
@@ -75,7 +76,8 @@ export function notifyKeys(prefix: string) {
  * Queues one outbox entry atomically: registers the message (once per key for posts) and
  * its lane, stores its latest content with a version, and appends to its lane.
  * KEYS: msg, content, notifyPrefix, parentMsg. ARGV: op, key, channel|'', body, mode, threadTs, ttl, parentKey, band.
- * Returns the channel, or '' when there is nothing to send (already posted / unknown key).
+ * Returns the channel ('' when there is nothing to send: already posted / unknown key), and 1
+ * when a drainer holds the channel's lock (it takes this entry before it lets go; see drain.ts).
  */
 const ENQUEUE = `
 local msg, content, parent, np = KEYS[1], KEYS[2], KEYS[4], KEYS[3]
@@ -92,7 +94,7 @@ if mode == 'update' then
   channel = existing
   lane = redis.call('HGET', msg, 'lane') or ('key:' .. key)
 elseif existing then
-  return ''
+  return {'', 0}
 else
   if mode == 'create' then
     if threadTs ~= '' then lane = 'ts:' .. threadTs else lane = 'key:' .. key end
@@ -112,7 +114,7 @@ if redis.call('RPUSH', list, cjson.encode(entry)) == 1 then
   local seq = redis.call('INCR', np .. 'seq:' .. channel)
   redis.call('ZADD', np .. 'lanes:' .. channel, tonumber(ARGV[9]) + seq, lane)
 end
-return channel
+return {channel, redis.call('EXISTS', np .. 'lock:' .. channel)}
 `;
 
 /**
@@ -130,6 +132,8 @@ export class QueueNotifier implements Notifier {
     private readonly redis: RedisClient,
     private readonly queue: Queue,
     private readonly prefix: string,
+    /** Wakes this process's drainer when a card is queued for its channel. */
+    private readonly bell?: OutboxBell,
   ) {
     this.keys = notifyKeys(prefix);
   }
@@ -170,7 +174,7 @@ export class QueueNotifier implements Notifier {
     message: SlackMessage,
     where: { channel?: string; threadTs?: string; parentKey?: string },
   ): Promise<void> {
-    const channel = (await runScript(
+    const [channel, drainerHolds] = (await runScript(
       this.redis,
       ENQUEUE,
       4,
@@ -188,7 +192,13 @@ export class QueueNotifier implements Notifier {
       where.parentKey ?? '',
       // A new message of its own (a card) is urgent; thread replies and edits wait their turn.
       mode === 'create' ? 0 : NORMAL_BAND,
-    )) as string;
+    )) as [string, number];
+    // A drainer holding the channel looks at its outbox again after letting go, so it takes this
+    // entry: no drain job is needed (a burst of replies in a busy channel queued one each).
+    if (drainerHolds === 1) {
+      if (mode === 'create') this.bell?.ring(channel);
+      return;
+    }
     // Queue a drain even when nothing new was added: a crash between an earlier enqueue
     // and its drain job must not strand that entry.
     const target = channel || (await this.redis.hget(this.keys.msg(key), 'channel'));

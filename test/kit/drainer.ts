@@ -16,7 +16,7 @@ export const UNPACED = {
  */
 export function testDrainer(
   opts: { redis: RedisClient; prefix: string; slackApiUrl: string },
-  overrides: Partial<Pick<DrainDeps, 'lockMs' | 'settleMs' | 'pace' | 'checkpoint'>> = {},
+  overrides: Partial<Pick<DrainDeps, 'lockMs' | 'settleMs' | 'pace' | 'checkpoint' | 'bell'>> = {},
 ) {
   return createDrainer({
     redis: opts.redis,
