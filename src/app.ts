@@ -46,6 +46,7 @@ import { EnvelopeLedger } from './slack/envelope-ledger.js';
 import { registerInteractions } from './slack/interactions.js';
 import { NOTIFY_QUEUE, QueueNotifier } from './slack/notifier.js';
 import { OutboxBell } from './slack/outbox-bell.js';
+import { keptAliveFetch } from './slack/kept-alive-fetch.js';
 import { createDrainProcessor, type DrainDeps } from './slack/notify-worker.js';
 import { ResponseUrlResponder } from './slack/respond.js';
 import { RollbackModal } from '../commands/rollback-modal.js';
@@ -216,9 +217,11 @@ export async function startBackout(
   const surface = createSlackSurface(env, log, new EnvelopeLedger(redis, prefix), (kind, seconds) =>
     metrics.ackLatency.observe({ kind }, seconds),
   );
-  const slackApi = new WebClient(env.SLACK_BOT_TOKEN, slackClientOptions(env));
+  const slackFetch = keptAliveFetch();
+  const slackApi = new WebClient(env.SLACK_BOT_TOKEN, { ...slackClientOptions(env), fetch: slackFetch });
   const slackNotifyClient = new WebClient(env.SLACK_BOT_TOKEN, {
     ...slackClientOptions(env),
+    fetch: slackFetch,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
   });
