@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { notifyKeys, type OutboxEntry, type SlackMessage } from './notifier.js';
 import type { DrainLock } from './notify-lock.js';
+import { runScript } from '../redis/script.js';
 import {
   APP_WIDE_ERRORS,
   createSlackCaller,
@@ -45,6 +46,29 @@ const PACE = {
   'chat.postMessage': { burst: 3, windowMs: 3_000 },
   'chat.update': { burst: 4, windowMs: 2_000 },
 } as const;
+
+/**
+ * A channel's pace window for one method, in one call: drops sends older than the window, and
+ * returns how long until a slot is free (0: one is free now, and with ARGV take = '1' it is taken).
+ * KEYS: sent. ARGV: now, windowMs, burst, steady gap (ms between posts that are not urgent), take, member.
+ */
+const SLOT = `
+local now, windowMs, burst, steady = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - windowMs)
+local listed = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local n = #listed / 2
+local newest = n > 0 and tonumber(listed[#listed]) or nil
+if n < burst and (newest == nil or now - newest >= steady) then
+  if ARGV[5] == '1' then
+    redis.call('ZADD', KEYS[1], now, ARGV[6])
+    redis.call('PEXPIRE', KEYS[1], windowMs * 2)
+  end
+  return 0
+end
+local free
+if n < burst then free = newest + steady else free = tonumber(listed[2]) + windowMs end
+return math.max(10, math.ceil(free - now))
+`;
 
 /** Named points of one delivery, for tests that crash the process there. */
 export type DrainPoint = 'before-call' | 'answered' | 'recorded';
@@ -91,40 +115,37 @@ export function createDelivery(deps: DeliveryDeps) {
   const sentKey = (channel: string, method: keyof typeof PACE) => `${keys.sent(channel)}:${method}`;
 
   /**
-   * How long until the channel's window for `method` has a free slot (0: one is free now).
-   * Posts that are not urgent also keep to one a second, so a burst slot is left for a card.
+   * How long until the channel's window for `method` has a free slot (0: one is free now; taken
+   * when `take`). Posts that are not urgent also keep to one a second, so a burst slot is left for
+   * a card. One call: this runs for every post and edit, and again while a post waits for its slot.
    */
-  async function slotIn(channel: string, method: keyof typeof PACE, urgent: boolean): Promise<number> {
+  async function slot(channel: string, method: keyof typeof PACE, urgent: boolean, take: boolean) {
     const { burst, windowMs } = paceLimits[method];
     const steady = method === 'chat.postMessage' && !urgent ? windowMs / burst : 0;
     const now = Date.now();
-    // Sent together (one round trip, and no MULTI): this runs for every post, and again while a post
-    // waits for its slot.
-    const [, listed] = await Promise.all([
-      redis.zremrangebyscore(sentKey(channel, method), 0, now - windowMs),
-      redis.zrange(sentKey(channel, method), '0', '-1', 'WITHSCORES'),
-    ]);
-    const recent = listed.filter((_, i) => i % 2 === 1).map(Number);
-    const newest = recent[recent.length - 1] ?? -Infinity;
-    if (recent.length < burst && now - newest >= steady) return 0;
-    const free = recent.length < burst ? newest + steady : recent[0]! + windowMs;
-    return Math.max(10, free - now);
+    return Number(
+      await runScript(
+        redis,
+        SLOT,
+        1,
+        sentKey(channel, method),
+        now,
+        windowMs,
+        burst,
+        steady,
+        take ? '1' : '0',
+        `${now}-${Math.random()}`,
+      ),
+    );
   }
+
+  const slotIn = (channel: string, method: keyof typeof PACE, urgent: boolean) =>
+    slot(channel, method, urgent, false);
 
   /** Waits for a free slot in the channel's window for `method` and takes it. */
   async function pace(channel: string, method: keyof typeof PACE, opts: { urgent?: boolean } = {}) {
-    for (;;) {
-      const wait = await slotIn(channel, method, opts.urgent === true);
-      if (wait > 0) {
-        await new Promise((r) => setTimeout(r, wait));
-        continue;
-      }
-      const now = Date.now();
-      await Promise.all([
-        redis.zadd(sentKey(channel, method), now, `${now}-${Math.random()}`),
-        redis.pexpire(sentKey(channel, method), paceLimits[method].windowMs * 2),
-      ]);
-      return;
+    for (let wait; (wait = await slot(channel, method, opts.urgent === true, true)) > 0;) {
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 

@@ -94,6 +94,17 @@ describe('a drainer holding a channel: what wakes it, and what it is left to tak
         'reply 3',
         'reply 4',
       ]);
+      // Slack's pace held: at most 3 posts in 3 s, replies about a second apart (as Slack saw them).
+      const posts = slack
+        .allCallsTo('chat.postMessage')
+        .filter((c) => c.args.channel === channel && c.ok)
+        .map((c) => ({ at: c.at, reply: c.args.thread_ts !== undefined }));
+      expect(posts).toHaveLength(6);
+      posts.forEach((p, i) => {
+        expect(posts.filter((q) => q.at > p.at - 3_000 && q.at <= p.at).length).toBeLessThanOrEqual(3);
+        const previousReply = posts.slice(0, i).findLast((q) => q.reply);
+        if (p.reply && previousReply) expect(p.at - previousReply.at).toBeGreaterThanOrEqual(900);
+      });
       await queue.obliterate({ force: true });
     }
   });
