@@ -70,6 +70,16 @@ if n < burst then free = newest + steady else free = tonumber(listed[2]) + windo
 return math.max(10, math.ceil(free - now))
 `;
 
+/** A message's record and its latest content, in one call. KEYS: msg, content. */
+const READ = `return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}`;
+
+/** A hash as HGETALL lists it (field, value, …) as an object. */
+function fieldsOf(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) out[list[i]!] = list[i + 1]!;
+  return out;
+}
+
 /** Named points of one delivery, for tests that crash the process there. */
 export type DrainPoint = 'before-call' | 'answered' | 'recorded';
 
@@ -368,10 +378,15 @@ export function createDelivery(deps: DeliveryDeps) {
   }
 
   async function deliver(lock: DrainLock, channel: string, entry: OutboxEntry): Promise<Outcome> {
-    const [msg, content] = await Promise.all([
-      redis.hgetall(keys.msg(entry.key)),
-      redis.hgetall(keys.content(entry.key)),
-    ]);
+    const [msgFields, contentFields] = (await runScript(
+      redis,
+      READ,
+      2,
+      keys.msg(entry.key),
+      keys.content(entry.key),
+    )) as [string[], string[]];
+    const msg = fieldsOf(msgFields);
+    const content = fieldsOf(contentFields);
     if (msg.failed || !content.body) return DONE;
     const body = JSON.parse(content.body) as SlackMessage;
     const version = Number(content.v);

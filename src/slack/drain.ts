@@ -62,21 +62,17 @@ export function createDrainer(deps: DrainDeps) {
     return lanes.find((l) => !aside.has(l));
   }
 
-  async function headOf(channel: string, lane: string): Promise<OutboxEntry | undefined> {
-    const raw = await redis.lindex(keys.lane(channel, lane), 0);
-    return raw === null ? undefined : (JSON.parse(raw) as OutboxEntry);
-  }
-
   /**
-   * How long the lane's head must wait (0: it may go now): a post waits for a slot of Slack's
-   * per-channel post pace; an edit does not (chat.update keeps its own pace in deliver.ts, and an
-   * edit superseded by a newer one costs no call at all), so a thread's edits never hold its posts
-   * back a second each.
+   * The lane's head (raw, as queued) and how long it must wait (0: it may go now): a post waits
+   * for a slot of Slack's per-channel post pace; an edit does not (chat.update keeps its own pace
+   * in deliver.ts, and an edit superseded by a newer one costs no call at all), so a thread's
+   * edits never hold its posts back a second each.
    */
-  async function waitOf(channel: string, lane: string): Promise<number> {
-    const head = await headOf(channel, lane);
-    if (!head || head.op === 'update') return 0;
-    return slotIn(channel, 'chat.postMessage', head.urgent === true);
+  async function headOf(channel: string, lane: string): Promise<{ raw: string | null; wait: number }> {
+    const raw = await redis.lindex(keys.lane(channel, lane), 0);
+    const head = raw === null ? undefined : (JSON.parse(raw) as OutboxEntry);
+    if (!head || head.op === 'update') return { raw, wait: 0 };
+    return { raw, wait: await slotIn(channel, 'chat.postMessage', head.urgent === true) };
   }
 
   const bell = deps.bell ?? new OutboxBell();
@@ -130,13 +126,17 @@ export function createDrainer(deps: DrainDeps) {
       try {
         while (lock.held) {
           // Choose what to send only once Slack's pace allows it: a card queued meanwhile goes next.
+          // Only this drainer takes from a lane's head (others append), so the head read stays true.
           let lane = await nextLane(channel, aside);
-          for (let wait; lane !== undefined && (wait = await waitOf(channel, lane)) > 0;) {
-            lane = await hold(channel, lane, aside, wait, lock);
+          let raw: string | null = null;
+          while (lane !== undefined) {
+            const head = await headOf(channel, lane);
+            raw = head.raw;
+            if (head.wait === 0) break;
+            lane = await hold(channel, lane, aside, head.wait, lock);
           }
           if (lane === undefined) break;
           const laneKey = keys.lane(channel, lane);
-          const raw = await redis.lindex(laneKey, 0);
           const outcome = raw === null ? DONE : await deliver(lock, channel, JSON.parse(raw) as OutboxEntry);
           if (outcome.kind === 'rate_limited') return await pauseChannel(channel, outcome.retryAfterMs);
           if (outcome.kind === 'wait') {
