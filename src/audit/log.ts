@@ -126,6 +126,8 @@ export class RedisAuditLog implements ChainedAuditLog {
   private readonly lockKey: string;
   private fileState: { ino: number; size: number; lastSeq: number } | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** A flush queued behind the running one and not started yet: it will copy any record written before it starts. */
+  private queuedFlush: Promise<void> | undefined;
   private appending: Promise<unknown> = Promise.resolve();
   /**
    * The chain head as this process last wrote it (`<seq> <hash>`). Appends here take turns, so
@@ -302,10 +304,19 @@ export class RedisAuditLog implements ChainedAuditLog {
     return this.redis.xtrim(this.streamKey, 'MINID', `${throughSeq + 1}-0`);
   }
 
-  /** Copies records the file does not have yet, in order. Serialised within the process. */
+  /**
+   * Copies records the file does not have yet, in order. Serialised within the process; a flush
+   * asked for while one is already waiting its turn is that one (it reads every record written
+   * before it starts), so a burst of records costs one lock, read and fsync, not one each.
+   */
   flush(): Promise<void> {
     if (!this.dir) return Promise.resolve();
-    const run = this.flushing.then(() => this.withFileLock(() => this.flushOnce()));
+    if (this.queuedFlush) return this.queuedFlush;
+    const run = this.flushing.then(() => {
+      this.queuedFlush = undefined;
+      return this.withFileLock(() => this.flushOnce());
+    });
+    this.queuedFlush = run;
     this.flushing = run.catch((err: unknown) => {
       this.log.error(
         { err },

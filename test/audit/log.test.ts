@@ -54,6 +54,24 @@ describe('the audit log', () => {
     expect(verifyLive(stream).ok).toBe(true);
   });
 
+  it('a burst of records is copied to the file by the flushes already waiting their turn, every record once, in order', async () => {
+    const records = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        kit.audit.append({ type: 'step.started', requestId: `rb-flush${String(i).padStart(3, '0')}` }),
+      ),
+    );
+    // Asked for while one waits its turn: the same flush, which reads every record written before it starts.
+    const first = kit.audit.flush();
+    expect(kit.audit.flush()).toBe(first);
+    await first;
+    const file = await readAuditFile(join(kit.env.AUDIT_LOG_DIR!, 'audit.jsonl'));
+    const seqs = file.map((r) => r.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    for (const r of records) expect(seqs).toContain(r.seq);
+    expect(verifyLive(file).ok).toBe(true);
+  });
+
   it('logs one line per state change with the request id, and the job id for job and step events', async () => {
     const lines: string[] = [];
     const log = createLogger({
