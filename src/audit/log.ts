@@ -126,7 +126,10 @@ export class RedisAuditLog implements ChainedAuditLog {
   private readonly lockKey: string;
   private fileState: { ino: number; size: number; lastSeq: number } | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  /** A flush queued behind the running one and not started yet: it will copy any record written before it starts. */
+  /**
+   * A flush queued behind the running one and not started yet: it will copy every record written
+   * before it starts, so a flush asked for meanwhile is this one.
+   */
   private queuedFlush: Promise<void> | undefined;
   private appending: Promise<unknown> = Promise.resolve();
   /**

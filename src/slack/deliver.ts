@@ -50,10 +50,12 @@ const PACE = {
 /**
  * A channel's pace window for one method, in one call: drops sends older than the window, and
  * returns how long until a slot is free (0: one is free now, and with ARGV take = '1' it is taken).
- * KEYS: sent. ARGV: now, windowMs, burst, steady gap (ms between posts that are not urgent), take, member.
+ * KEYS: sent. ARGV: now, windowMs, burst, steady gap (ms between posts that are not urgent),
+ * take, member.
  */
 const SLOT = `
-local now, windowMs, burst, steady = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, windowMs = tonumber(ARGV[1]), tonumber(ARGV[2])
+local burst, steady = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - windowMs)
 local listed = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local n = #listed / 2
