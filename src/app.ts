@@ -148,6 +148,13 @@ export interface Backout {
 }
 
 /**
+ * Drains running at once in one process, one channel each. They mostly wait (on Slack, and on each
+ * channel's pace): many at once keep one busy channel from holding up the others, and with all of
+ * them taken a drain waiting for the pace gives its slot up (src/slack/drain.ts).
+ */
+const NOTIFY_SLOTS = 64;
+
+/**
  * The composition root: builds config-derived clients, Redis connections, queues,
  * workers and the Bolt app once, and passes small typed interfaces to commands and jobs.
  */
@@ -641,33 +648,36 @@ export async function startBackout(
       tracing,
       lifecycle: follower,
     });
-    const drain = createDrainProcessor({
-      redis,
-      prefix,
-      bell: outboxBell,
-      slack: slackNotifyClient,
-      log,
-      metrics,
-      ...(opts.slackPace ? { pace: opts.slackPace } : {}),
-      onUndeliverable: async (key, channel, error) => {
-        const requestId = key.split('.')[0]!;
-        const request = await requests.get(requestId);
-        if (!request) return;
-        const why =
-          error === 'not_in_channel' || error === 'channel_not_found'
-            ? `I could not post in <#${channel}> because I am not a member of it (Slack said \`${error}\`). Invite me there with \`/invite @backout\`, then run the command again.`
-            : `Slack refused my message in <#${channel}> (\`${error}\`).`;
-        const cancelled =
-          key === cardKey(requestId)
-            ? await flow.cancel(requestId, `card could not be posted: ${error}`)
-            : false;
-        if (request.slack.responseUrl) {
-          await responder.respond(request.slack.responseUrl, {
-            text: `:warning: ${why}${cancelled ? ` Request \`${requestId}\` was cancelled; nothing was changed.` : ''}`,
-          });
-        }
+    const drain = createDrainProcessor(
+      {
+        redis,
+        prefix,
+        bell: outboxBell,
+        slack: slackNotifyClient,
+        log,
+        metrics,
+        ...(opts.slackPace ? { pace: opts.slackPace } : {}),
+        onUndeliverable: async (key, channel, error) => {
+          const requestId = key.split('.')[0]!;
+          const request = await requests.get(requestId);
+          if (!request) return;
+          const why =
+            error === 'not_in_channel' || error === 'channel_not_found'
+              ? `I could not post in <#${channel}> because I am not a member of it (Slack said \`${error}\`). Invite me there with \`/invite @backout\`, then run the command again.`
+              : `Slack refused my message in <#${channel}> (\`${error}\`).`;
+          const cancelled =
+            key === cardKey(requestId)
+              ? await flow.cancel(requestId, `card could not be posted: ${error}`)
+              : false;
+          if (request.slack.responseUrl) {
+            await responder.respond(request.slack.responseUrl, {
+              text: `:warning: ${why}${cancelled ? ` Request \`${requestId}\` was cancelled; nothing was changed.` : ''}`,
+            });
+          }
+        },
       },
-    });
+      NOTIFY_SLOTS,
+    );
     const timers = createTimerProcessor({
       flow,
       requests,
@@ -684,9 +694,7 @@ export async function startBackout(
     });
     pool.start([
       { queue: JOBS_QUEUE, processor: counted(runner), concurrency: 16 },
-      // Drains mostly wait (on Slack, and on each channel's pacing), one channel each: many at once
-      // keep one busy channel from holding up the others.
-      { queue: NOTIFY_QUEUE, processor: counted(drain), concurrency: 64 },
+      { queue: NOTIFY_QUEUE, processor: counted(drain), concurrency: NOTIFY_SLOTS },
       { queue: TIMERS_QUEUE, processor: counted(timers), concurrency: 4 },
     ]);
     // In the background: with Redis down at start-up this waits for it rather than holding start-up.

@@ -9,10 +9,18 @@ const LOCK_MS = 15_000;
  * another replica: one queued in this process rings the bell and is taken at once).
  */
 const LOOK_AGAIN_MS = 250;
+/**
+ * A post that must wait at least this long for Slack's pace, while every drain slot of this process
+ * is taken, gives its slot up: the drain job comes back when the post may go. Waiting in the slot,
+ * 64 channels each sending a post a second would hold up every other channel, a new card included.
+ */
+const YIELD_AFTER_MS = 100;
 
 export interface DrainDeps extends DeliveryDeps {
   /** Rung by this process's notifier when it queues a card. */
   bell?: OutboxBell;
+  /** True while every drain slot of this process is taken (see YIELD_AFTER_MS). */
+  crowded?: () => boolean;
   /** Overrides for tests that compress time. */
   lockMs?: number;
 }
@@ -121,6 +129,8 @@ export function createDrainer(deps: DrainDeps) {
       const lock = await DrainLock.acquire(redis, keys.lock(channel), owner, lockMs);
       if (!lock) return undefined;
       let waitMs: number | undefined;
+      // Set when the slot is given up for Slack's pace: how long until the post may go.
+      let yieldMs: number | undefined;
       // Lanes whose head waits for an earlier attempt to settle; the others go on meanwhile.
       const aside = new Set<string>();
       try {
@@ -133,9 +143,13 @@ export function createDrainer(deps: DrainDeps) {
             const head = await headOf(channel, lane);
             raw = head.raw;
             if (head.wait === 0) break;
+            if (head.wait >= YIELD_AFTER_MS && deps.crowded?.()) {
+              yieldMs = head.wait;
+              break;
+            }
             lane = await hold(channel, lane, aside, head.wait, lock);
           }
-          if (lane === undefined) break;
+          if (lane === undefined || yieldMs !== undefined) break;
           const laneKey = keys.lane(channel, lane);
           const outcome = raw === null ? DONE : await deliver(lock, channel, JSON.parse(raw) as OutboxEntry);
           if (outcome.kind === 'rate_limited') return await pauseChannel(channel, outcome.retryAfterMs);
@@ -157,8 +171,12 @@ export function createDrainer(deps: DrainDeps) {
         log.warn({ channel }, err.message);
         continue;
       } finally {
-        await lock.release();
+        // Given up for the pace: the lock stays with this job (its next run takes it back), so
+        // entries queued meanwhile add no drain of their own and nobody else drains the channel.
+        if (yieldMs === undefined) await lock.release();
+        else await lock.keepFor(yieldMs + lockMs);
       }
+      if (yieldMs !== undefined) return yieldMs;
       // Whoever queued while we held the lock queued no drain of their own (notifier.ts): look
       // again, unless all that is left waits for an earlier attempt to settle.
       const queued = await redis.zcard(keys.lanes(channel));

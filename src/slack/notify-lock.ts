@@ -115,6 +115,15 @@ export class DrainLock {
     return res;
   }
 
+  /**
+   * Stops renewing and leaves the lock to lapse after `ms` unless the same owner (the drain job's
+   * next run) takes it back first, which ACQUIRE allows.
+   */
+  async keepFor(ms: number): Promise<void> {
+    clearInterval(this.timer);
+    await runScript(this.redis, RENEW, 1, this.key, this.token, Math.ceil(ms));
+  }
+
   /** Compare-and-delete: only our own token is removed. */
   async release(): Promise<void> {
     clearInterval(this.timer);

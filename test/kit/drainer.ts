@@ -18,7 +18,15 @@ export function testDrainer(
   opts: { redis: RedisClient; prefix: string; slackApiUrl: string },
   overrides: Partial<Pick<DrainDeps, 'lockMs' | 'settleMs' | 'pace' | 'checkpoint' | 'bell'>> = {},
 ) {
-  return createDrainer({
+  return createDrainer(testDrainDeps(opts, overrides));
+}
+
+/** What `testDrainer` builds its drainer from, for tests of the notify queue's processor. */
+export function testDrainDeps(
+  opts: { redis: RedisClient; prefix: string; slackApiUrl: string },
+  overrides: Partial<Pick<DrainDeps, 'lockMs' | 'settleMs' | 'pace' | 'checkpoint' | 'bell'>> = {},
+): DrainDeps {
+  return {
     redis: opts.redis,
     prefix: opts.prefix,
     slack: new WebClient('xoxb-drain-test', {
@@ -32,5 +40,5 @@ export function testDrainer(
     metrics: createMetrics(),
     onUndeliverable: () => Promise.resolve(),
     ...overrides,
-  });
+  };
 }
