@@ -61,7 +61,16 @@ import { benchTimers, renderTimers, TIMERS_MARKS } from './timers.js';
 import { benchSoak, parseSoakDuration, renderSoak, SOAK_MARKS } from './soak.js';
 import { benchScale, renderScaleBench, writeScaleSection } from './scale.js';
 import { benchSocketMode, renderSocketModeBench, writeSocketModeSection } from './socket-mode.js';
-import { approvalServices, benchConfigYaml, NAMESPACE, plainServices, seedBench, TICK_MS } from './setup.js';
+import {
+  approvalServices,
+  benchConfigYaml,
+  memoryServices,
+  NAMESPACE,
+  PLAIN_SERVICES,
+  plainServices,
+  seedBench,
+  TICK_MS,
+} from './setup.js';
 
 const START_SCRIPT = (
   JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
@@ -195,7 +204,7 @@ async function main(): Promise<number> {
     backout: { entry: built.label, build: built.note },
     config: {
       services: 1 + plainServices.length + approvalServices.length,
-      memoryServices: 1 + plainServices.length,
+      memoryServices: 1 + memoryServices.length,
       tickMs: TICK_MS,
     },
     failures,
@@ -358,7 +367,7 @@ async function main(): Promise<number> {
   report.memory = want('memory')
     ? await phase('memory', async () => {
         const config = join(world.dir, 'backout-rss.yml');
-        writeFileSync(config, benchConfigYaml({ plainOnly: true }));
+        writeFileSync(config, benchConfigYaml({ memory: true }));
         const env = {
           BACKOUT_PREFIX: rssPrefix,
           AUDIT_LOG_DIR: join(world.dir, 'audit-rss'),
@@ -382,7 +391,8 @@ async function main(): Promise<number> {
             prefix: rssPrefix,
             namespace: NAMESPACE,
             convergence,
-            services: plainServices,
+            services: memoryServices,
+            perRound: PLAIN_SERVICES,
             target: MEMORY_JOBS,
             log,
           });
@@ -404,7 +414,7 @@ async function main(): Promise<number> {
   if (soakMs !== undefined) {
     const soak = await phase('soak', async () => {
       const config = join(world.dir, 'backout-soak.yml');
-      writeFileSync(config, benchConfigYaml({ plainOnly: true }));
+      writeFileSync(config, benchConfigYaml({ memory: true }));
       const bot = await spawn(
         {
           BACKOUT_PREFIX: `${rssPrefix}-soak`,

@@ -449,8 +449,9 @@ export function renderMemorySection(m: MemoryFigures, r: Pick<BenchReport, 'back
     `Fresh backout processes (${r.backout.entry}, configured with ${r.config.memoryServices} services), RSS read from \`/proc/<pid>/status\` (VmRSS; MB = 10⁶ bytes). ` +
       'Idle = once start-up has settled (four readings 0.5 s apart within 1 MB). First a `BACKOUT_ROLE=web` process, idle, then stopped; ' +
       'then a role `all` process started with `--inspect-port=127.0.0.1:0` (no inspector runs until the bench sends SIGUSR1), idle; ' +
-      'then the inspector is opened and a full GC forced (`HeapProfiler.collectGarbage`, twice) to read the live heap; then rounds of `/rollback svc-NNN` for ' +
-      `${m.perRound} services at once (each service in its own channel; a plain rollback flips between the two revisions), ` +
+      'then the inspector is opened and a full GC forced (`HeapProfiler.collectGarbage`, twice) to read the live heap; then rounds of `/rollback <service>` for ' +
+      `${m.perRound} services at once, each round on the next ${m.perRound} of the ${r.config.memoryServices - 1} services without approval ` +
+      '(each service in its own channel, so each channel carries a few rollbacks and Slack’s pace per channel does not hold the bench up; a plain rollback flips between the two revisions), ' +
       `each round waiting until all its jobs ended, until ${m.jobs.toLocaleString('en')} jobs had completed: ${m.rounds} rounds in ${duration(m.elapsedMs)}; ` +
       'then the RSS, and again after a forced GC (Slack messages of those jobs still queued); then, once the outbox is empty (every card, reply ' +
       "and edit delivered: the jobs' work is done), after a forced GC again. That last figure is compared with the idle-after-GC one (both with the inspector open). " +

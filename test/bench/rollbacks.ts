@@ -294,7 +294,9 @@ export async function benchMemory(opts: {
   prefix: string;
   namespace: string;
   convergence: ConvergenceLog;
+  /** Rounds take the next `perRound` of these in turn. */
   services: BenchService[];
+  perRound: number;
   /** Completed rollback jobs to reach. */
   target: number;
   log: (line: string) => void;
@@ -349,12 +351,13 @@ export async function benchMemory(opts: {
   let rounds = 0;
   let warm: MemoryFigures['warmGc'];
   let pausedMs = 0;
-  const maxRounds = Math.ceil(opts.target / opts.services.length) + 3;
+  const maxRounds = Math.ceil(opts.target / opts.perRound) + 3;
   while (completed < opts.target) {
     if (rounds === maxRounds)
       throw new Error(`only ${completed} of ${opts.target} rollbacks completed in ${rounds} rounds`);
+    const from = (rounds * opts.perRound) % opts.services.length;
     rounds += 1;
-    const services = opts.services.slice(0, Math.min(opts.services.length, opts.target - completed));
+    const services = opts.services.slice(from, from + Math.min(opts.perRound, opts.target - completed));
     completed += await round({ ...opts, services }, stats);
     opts.log(`  round ${rounds}: ${completed} jobs completed, RSS ${memoryOf(pid).rssMb.toFixed(1)} MB`);
     if (rounds === 1 && completed < opts.target) {
@@ -398,7 +401,7 @@ export async function benchMemory(opts: {
     afterGc,
     jobs: completed,
     rounds,
-    perRound: opts.services.length,
+    perRound: opts.perRound,
     elapsedMs,
     notifyBacklog,
     ...(drainedGc ? { drainedGc } : {}),

@@ -15,6 +15,13 @@ export const PLAIN_SERVICES = 100;
  * thread replies before its card showed up.
  */
 export const APPROVAL_SERVICES = 100;
+/**
+ * Services of the memory figure: its 1,000 rollbacks run 100 at a time, each round on the next 100
+ * of these, so each channel carries two or three rollbacks' cards and replies. On 100 channels it
+ * was ten each, and waiting for Slack's pace of about one post a second per channel to deliver
+ * them took over two minutes of the bench.
+ */
+export const MEMORY_SERVICES = 400;
 /** The Deployment controller's tick for bench Deployments: one tick converges a one-replica rollout. */
 export const TICK_MS = 5;
 
@@ -35,6 +42,17 @@ export const approvalServices: BenchService[] = Array.from({ length: APPROVAL_SE
   channel: `C0APPR${pad(i + 1)}`,
 }));
 
+/** The memory figure's services: the plain ones, then more of the same kind. */
+export const memoryServices: BenchService[] = [
+  ...plainServices,
+  ...Array.from({ length: MEMORY_SERVICES - PLAIN_SERVICES }, (_, i) => ({
+    name: `mem-${pad(i + PLAIN_SERVICES + 1)}`,
+    channel: `C0MEM${pad(i + PLAIN_SERVICES + 1)}`,
+  })),
+];
+
+const PLAIN_POLICY = '\n        policy: { approval: not-required }';
+
 function environment(s: BenchService, policy: string): string {
   return `
   ${s.name}:
@@ -49,9 +67,10 @@ function environment(s: BenchService, policy: string): string {
 /**
  * SPEC-shaped policy (approval required, two people, approvers by user and group); `checkout-api`
  * for the acknowledgement figure; `svc-NNN` without approval; `appr-NNN` with it (left out with
- * `plainOnly`, for the memory figure). No health checks.
+ * `memory`, for the memory figure and the soak, which have their own processes and config: the
+ * plain services and `mem-NNN`, also without approval). No health checks.
  */
-export function benchConfigYaml(opts: { plainOnly?: boolean } = {}): string {
+export function benchConfigYaml(opts: { memory?: boolean } = {}): string {
   return `
 slack:
   incidentChannel: ${PEOPLE.incident}
@@ -67,14 +86,14 @@ services:
         default: true
         kubernetes: { context: prod, namespace: shop, deployment: checkout-api }
         channel: ${PEOPLE.checkout}
-${plainServices.map((s) => environment(s, '\n        policy: { approval: not-required }')).join('')}
-${opts.plainOnly ? '' : approvalServices.map((s) => environment(s, '')).join('')}
+${(opts.memory ? memoryServices : plainServices).map((s) => environment(s, PLAIN_POLICY)).join('')}
+${opts.memory ? '' : approvalServices.map((s) => environment(s, '')).join('')}
 `;
 }
 
 /** Seeds every bench Deployment (one replica, two revisions) and makes its rollouts converge in a tick. */
 export function seedBench(world: World): void {
-  for (const s of [...plainServices, ...approvalServices]) {
+  for (const s of [...memoryServices, ...approvalServices]) {
     world.prod.addDeployment({
       namespace: NAMESPACE,
       name: s.name,
