@@ -381,10 +381,41 @@ export interface HelpSection {
 }
 
 /** `/<command> help`: usage, examples, and the services this user may act on. */
+/**
+ * Room for the services in a help: with the usage and examples beside them they stay within one
+ * section and the message's text. A list one per line up to about 40 services; longer, the names
+ * are grouped by their environments; what still does not fit is counted, never cut off unsaid.
+ */
+const SERVICES_ROOM = 2_000;
+
 function servicesLine(services: { name: string; environments: string[] }[]): string {
-  return services.length
-    ? `*Services you may act on*\n${services.map((s) => `• \`${s.name}\` (${s.environments.join(', ')})`).join('\n')}`
-    : '*Services you may act on*: none — ask an admin to add you to a service policy.';
+  if (!services.length)
+    return '*Services you may act on*: none — ask an admin to add you to a service policy.';
+  const listed = services.map((s) => `• \`${s.name}\` (${s.environments.join(', ')})`).join('\n');
+  if (listed.length <= SERVICES_ROOM / 2) return `*Services you may act on*\n${listed}`;
+  const byEnvironments = new Map<string, string[]>();
+  for (const s of services) {
+    const envs = s.environments.join(', ');
+    byEnvironments.set(envs, [...(byEnvironments.get(envs) ?? []), s.name]);
+  }
+  const lines: string[] = [];
+  let room = SERVICES_ROOM;
+  let shown = 0;
+  for (const [envs, names] of byEnvironments) {
+    let line = `• _${envs}_:`;
+    for (const name of names) {
+      const next = `${line.endsWith(':') ? ' ' : ', '}\`${name}\``;
+      if (next.length > room - line.length) break;
+      line += next;
+      shown += 1;
+    }
+    if (line.endsWith(':')) break;
+    room -= line.length + 1;
+    lines.push(line);
+  }
+  const more = services.length - shown;
+  if (more > 0) lines.push(`…and ${plural(more, 'more service')}, not listed for want of room.`);
+  return `*Services you may act on* (${services.length})\n${lines.join('\n')}`;
 }
 
 /**

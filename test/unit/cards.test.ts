@@ -127,4 +127,41 @@ describe('cards stay within what Slack accepts', () => {
     const help = helpMessage({ command: '/rollback', usage: ['a'], examples: ['b'] }, services);
     expect(validateBlocks(help.blocks ?? [])).toBeUndefined();
   });
+
+  it('a help lists a few services one per line, many by environment, and counts what does not fit instead of cutting it off', () => {
+    const few = [
+      { name: 'checkout-api', environments: ['production', 'staging'] },
+      { name: 'payments', environments: ['production'] },
+    ];
+    const small = helpMessage({ command: '/rollback', usage: ['a'], examples: ['b'] }, few);
+    expect(small.text).toContain(
+      '*Services you may act on*\n• `checkout-api` (production, staging)\n• `payments` (production)',
+    );
+
+    const many = [
+      { name: 'checkout-api', environments: ['production'] },
+      ...Array.from({ length: 60 }, (_, i) => ({ name: `svc-${i + 1}`, environments: ['bench'] })),
+    ];
+    const grouped = helpMessage({ command: '/rollback', usage: ['a'], examples: ['b'] }, many);
+    expect(grouped.text).toContain(
+      '*Services you may act on* (61)\n• _production_: `checkout-api`\n• _bench_: `svc-1`, `svc-2`,',
+    );
+    expect(grouped.text).toContain('`svc-60`');
+    expect(grouped.text).not.toContain('more service');
+    expect(grouped.text).not.toContain('…');
+    // Shown whole in the blocks too (Slack shows the blocks, the text is the fallback).
+    expect(JSON.stringify(grouped.blocks)).toContain('`svc-60`');
+
+    const lots = Array.from({ length: 400 }, (_, i) => ({
+      name: `service-number-${i + 1}`,
+      environments: ['bench'],
+    }));
+    const counted = helpMessage({ command: '/rollback', usage: ['a'], examples: ['b'] }, lots);
+    const shown = (counted.text.match(/`service-number-\d+`/g) ?? []).length;
+    expect(shown).toBeGreaterThan(50);
+    expect(counted.text).toContain(`…and ${400 - shown} more services, not listed for want of room.`);
+    expect(JSON.stringify(counted.blocks)).toContain(`…and ${400 - shown} more services`);
+    expect(counted.text.length).toBeLessThan(3_900);
+    expect(validateBlocks(counted.blocks ?? [])).toBeUndefined();
+  });
 });
