@@ -94,6 +94,12 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export const IDLE_GAP_MS = 20;
 
+/**
+ * Between two targets' rounds at 50 and 200: every target starts its round from a quiet process
+ * (backout's answers through response_url have all come by then).
+ */
+const ROUND_GAP_MS = 150;
+
 /** One target's answers in a round, and the `auth.test` calls made while it was being sent. */
 interface RoundResult {
   results: { ms: number; status: number }[];
@@ -169,7 +175,7 @@ async function allAtOnce(
         what: 'follow-up answers',
       }).catch(() => false));
     out.set(target.key, { results, authTests, settled });
-    await pause(250);
+    await pause(ROUND_GAP_MS);
   }
   return out;
 }
