@@ -5,15 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
 import { createDrainProcessor } from '../../src/slack/notify-worker.js';
 import { SlackDouble } from '../doubles/slack.js';
-import { testDrainDeps } from '../kit/drainer.js';
+import { expectSlackPace, postsIn, SLACK_PACE, testDrainDeps } from '../kit/drainer.js';
 import { waitFor } from '../kit/wait.js';
 import { deleteKeys } from '../kit/world.js';
 
-/** Slack's own pace: a thread reply waits about a second for its slot; a card may use the burst. */
-const SLACK_PACE = {
-  'chat.postMessage': { burst: 3, windowMs: 3_000 },
-  'chat.update': { burst: 4, windowMs: 2_000 },
-};
 const SLOTS = 2;
 const BUSY = ['C0BUSYA', 'C0BUSYB', 'C0BUSYC'];
 const REPLIES = 4;
@@ -41,11 +36,7 @@ describe('drains when every slot is taken', () => {
   });
 
   const texts = (channel: string) => slack.messages(channel).map((m) => m.text);
-  const posts = (channel: string) =>
-    slack
-      .allCallsTo('chat.postMessage')
-      .filter((c) => c.args.channel === channel && c.ok)
-      .map((c) => ({ at: c.at, reply: c.args.thread_ts !== undefined }));
+  const posts = (channel: string) => postsIn(slack, channel);
 
   it('a drain waiting for Slack’s pace gives its slot up, so more busy channels than slots all move and a new card is not held behind them', async () => {
     const notifier = new QueueNotifier(redis, queue, prefix);
@@ -102,11 +93,7 @@ describe('drains when every slot is taken', () => {
       expect(slack.thread(channel, card.ts).map((m) => m.text)).toEqual(expected);
       const sent = posts(channel);
       expect(sent).toHaveLength(expected.length);
-      sent.forEach((p, i) => {
-        expect(sent.filter((q) => q.at > p.at - 2_900 && q.at <= p.at).length).toBeLessThanOrEqual(3);
-        const previousReply = sent.slice(0, i).findLast((q) => q.reply);
-        if (p.reply && previousReply) expect(p.at - previousReply.at).toBeGreaterThanOrEqual(900);
-      });
+      expectSlackPace(sent);
     }
     // Drained: the locks are let go and no drain job is left behind.
     await waitFor(

@@ -5,15 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
 import { OutboxBell } from '../../src/slack/outbox-bell.js';
 import { SlackDouble } from '../doubles/slack.js';
-import { testDrainer } from '../kit/drainer.js';
+import { expectSlackPace, postsIn, SLACK_PACE, testDrainer } from '../kit/drainer.js';
 import { waitFor } from '../kit/wait.js';
 import { deleteKeys } from '../kit/world.js';
-
-/** Slack's own pace: a thread reply waits about a second for its slot; a card may use the burst. */
-const SLACK_PACE = {
-  'chat.postMessage': { burst: 3, windowMs: 3_000 },
-  'chat.update': { burst: 4, windowMs: 2_000 },
-};
 
 describe('a drainer holding a channel: what wakes it, and what it is left to take', () => {
   let redis: Redis;
@@ -97,18 +91,9 @@ describe('a drainer holding a channel: what wakes it, and what it is left to tak
           'reply 3',
           'reply 4',
         ]);
-        // Slack's pace held, as Slack saw it (less 100 ms for the calls' own transit): at most 3 posts
-        // in 3 s, replies about a second apart.
-        const posts = slack
-          .allCallsTo('chat.postMessage')
-          .filter((c) => c.args.channel === channel && c.ok)
-          .map((c) => ({ at: c.at, reply: c.args.thread_ts !== undefined }));
+        const posts = postsIn(slack, channel);
         expect(posts).toHaveLength(6);
-        posts.forEach((p, i) => {
-          expect(posts.filter((q) => q.at > p.at - 2_900 && q.at <= p.at).length).toBeLessThanOrEqual(3);
-          const previousReply = posts.slice(0, i).findLast((q) => q.reply);
-          if (p.reply && previousReply) expect(p.at - previousReply.at).toBeGreaterThanOrEqual(900);
-        });
+        expectSlackPace(posts);
       }),
     );
     await queue.obliterate({ force: true });
