@@ -72,6 +72,11 @@ export function createMetrics() {
       labelNames: ['method'] as const,
       registers: [registry],
     }),
+    outboxDrainYields: new Counter({
+      name: 'backout_outbox_drain_yields_total',
+      help: "Outbox drains that gave their worker slot up to wait for a channel's Slack pace, every slot being taken",
+      registers: [registry],
+    }),
     slackDeadLetters: new Counter({
       name: 'backout_slack_dead_letters_total',
       help: 'Slack messages or edits refused for good and moved to the dead-letter list, by method and error',

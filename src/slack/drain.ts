@@ -144,6 +144,7 @@ export function createDrainer(deps: DrainDeps) {
             raw = head.raw;
             if (head.wait === 0) break;
             if (head.wait >= YIELD_AFTER_MS && deps.crowded?.()) {
+              deps.metrics.outboxDrainYields.inc();
               yieldMs = head.wait;
               break;
             }

@@ -46,10 +46,8 @@ describe('drains when every slot is taken', () => {
       for (let i = 1; i <= REPLIES; i++)
         await notifier.reply(`${channel}.card`, `${channel}.r${i}`, { text: `reply ${i}` });
     }
-    const processor = createDrainProcessor(
-      testDrainDeps({ redis, prefix, slackApiUrl: slack.apiUrl }, { pace: SLACK_PACE }),
-      SLOTS,
-    );
+    const deps = testDrainDeps({ redis, prefix, slackApiUrl: slack.apiUrl }, { pace: SLACK_PACE });
+    const processor = createDrainProcessor(deps, SLOTS);
     worker = new Worker(NOTIFY_QUEUE, processor, { connection: workerRedis, prefix, concurrency: SLOTS });
 
     // Every busy channel gets its card and first reply out, though only two drains run at once:
@@ -95,6 +93,10 @@ describe('drains when every slot is taken', () => {
       expect(sent).toHaveLength(expected.length);
       expectSlackPace(sent);
     }
+    // Counted, so an operator sees when one process's drain slots are not enough.
+    expect(await deps.metrics.registry.getSingleMetricAsString('backout_outbox_drain_yields_total')).toMatch(
+      /backout_outbox_drain_yields_total [1-9]/,
+    );
     // Drained: the locks are let go and no drain job is left behind.
     await waitFor(
       async () =>
