@@ -380,14 +380,17 @@ export interface HelpSection {
   notes?: string[];
 }
 
-/** `/<command> help`: usage, examples, and the services this user may act on. */
 /**
  * Room for the services in a help: with the usage and examples beside them they stay within one
- * section and the message's text. A list one per line up to about 40 services; longer, the names
- * are grouped by their environments; what still does not fit is counted, never cut off unsaid.
+ * section and the message's text.
  */
 const SERVICES_ROOM = 2_000;
 
+/**
+ * The services this user may act on, for a help: one per line while that fits in half the room;
+ * longer, the names grouped by their environments; what still does not fit is counted, never cut
+ * off unsaid.
+ */
 function servicesLine(services: { name: string; environments: string[] }[]): string {
   if (!services.length)
     return '*Services you may act on*: none — ask an admin to add you to a service policy.';
@@ -396,22 +399,27 @@ function servicesLine(services: { name: string; environments: string[] }[]): str
   const byEnvironments = new Map<string, string[]>();
   for (const s of services) {
     const envs = s.environments.join(', ');
-    byEnvironments.set(envs, [...(byEnvironments.get(envs) ?? []), s.name]);
+    const names = byEnvironments.get(envs) ?? [];
+    if (!names.length) byEnvironments.set(envs, names);
+    names.push(`\`${s.name}\``);
   }
   const lines: string[] = [];
   let room = SERVICES_ROOM;
   let shown = 0;
   for (const [envs, names] of byEnvironments) {
-    let line = `• _${envs}_:`;
+    const head = `• _${envs}_: `;
+    let length = head.length;
+    const fitting: string[] = [];
     for (const name of names) {
-      const next = `${line.endsWith(':') ? ' ' : ', '}\`${name}\``;
-      if (next.length > room - line.length) break;
-      line += next;
-      shown += 1;
+      const added = (fitting.length ? 2 : 0) + name.length;
+      if (length + added > room) break;
+      fitting.push(name);
+      length += added;
     }
-    if (line.endsWith(':')) break;
-    room -= line.length + 1;
-    lines.push(line);
+    if (!fitting.length) break;
+    lines.push(head + fitting.join(', '));
+    room -= length + 1;
+    shown += fitting.length;
   }
   const more = services.length - shown;
   if (more > 0) lines.push(`…and ${plural(more, 'more service')}, not listed for want of room.`);

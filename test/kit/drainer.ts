@@ -32,6 +32,9 @@ export function expectSlackPace(posts: { at: number; reply: boolean }[]): void {
   });
 }
 
+/** What a test may set of a drainer's dependencies (time compressed, a shared bell). */
+type DrainOverrides = Partial<Pick<DrainDeps, 'lockMs' | 'settleMs' | 'pace' | 'checkpoint' | 'bell'>>;
+
 /** No pacing to speak of: tests of delivery semantics, not of Slack's pace. */
 export const UNPACED = {
   'chat.postMessage': { burst: 100, windowMs: 1_000 },
@@ -44,7 +47,7 @@ export const UNPACED = {
  */
 export function testDrainer(
   opts: { redis: RedisClient; prefix: string; slackApiUrl: string },
-  overrides: Partial<Pick<DrainDeps, 'lockMs' | 'settleMs' | 'pace' | 'checkpoint' | 'bell'>> = {},
+  overrides: DrainOverrides = {},
 ) {
   return createDrainer(testDrainDeps(opts, overrides));
 }
@@ -52,7 +55,7 @@ export function testDrainer(
 /** What `testDrainer` builds its drainer from, for tests of the notify queue's processor. */
 export function testDrainDeps(
   opts: { redis: RedisClient; prefix: string; slackApiUrl: string },
-  overrides: Partial<Pick<DrainDeps, 'lockMs' | 'settleMs' | 'pace' | 'checkpoint' | 'bell'>> = {},
+  overrides: DrainOverrides = {},
 ): DrainDeps {
   return {
     redis: opts.redis,
