@@ -32,6 +32,8 @@ function loadTrim(): Trim | undefined {
 export interface FreedMemoryReturner {
   /** Whether trimming is available here (glibc). */
   readonly active: boolean;
+  /** How many trims have run (so a caller can tell one happened without reading /proc). */
+  readonly trims: number;
   /** Gives freed malloc memory back now. */
   trimNow(): void;
   stop(): void;
@@ -46,14 +48,16 @@ export interface FreedMemoryReturner {
  */
 export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {
   const trim = loadTrim();
-  if (!trim) return { active: false, trimNow: () => undefined, stop: () => undefined };
+  if (!trim) return { active: false, trims: 0, trimNow: () => undefined, stop: () => undefined };
   let timer: NodeJS.Timeout | undefined;
   let since = performance.eventLoopUtilization();
   let quietChecks = 0;
+  let trims = 0;
   const trimNow = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     trim();
+    trims += 1;
   };
   const whenQuiet = () => {
     const now = performance.eventLoopUtilization();
@@ -82,6 +86,9 @@ export function returnFreedMemoryAfterMajorGcs(): FreedMemoryReturner {
   observer.observe({ entryTypes: ['gc'] });
   return {
     active: true,
+    get trims() {
+      return trims;
+    },
     trimNow,
     stop: () => {
       observer.disconnect();
