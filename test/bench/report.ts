@@ -282,7 +282,13 @@ export function renderReport(r: BenchReport): string {
       ),
     );
     p();
-    p(`Verdict: ${approvalVerdict(a)}. BullMQ timestamps have millisecond resolution.`);
+    const tail = a.backout.n - Math.ceil(0.99 * a.backout.n) + 1;
+    p(
+      `Verdict: ${approvalVerdict(a)}. BullMQ timestamps have millisecond resolution, and each p99 is ` +
+        `decided by the slowest ${tail} of ${a.backout.n} samples, so the p99 ratio moves from ` +
+        `run to run with the machine's noise; the p50 and mean ratios (${ratio(a.backout.p50, a.bare.p50)} and ` +
+        `${ratio(a.backout.mean, a.bare.mean)} here) are the steadier reading of where the path stands.`,
+    );
     p();
     p(
       "On backout's path and not the baseline's: the HTTP request and its signature check (the click's " +
