@@ -6,6 +6,7 @@ import { asBackoutError, PolicyError } from '../errors.js';
 import { describePrincipals, isEmpty, isIn } from '../policy/policy.js';
 import type { Directory } from '../slack/directory.js';
 import { BodyTooLargeError, readBody } from '../http/body-limit.js';
+import { sendWhole } from '../http/send.js';
 import type { Logger } from '../observability/logger.js';
 import type { RedisClient } from '../redis/client.js';
 import type { CardRenderer } from '../requests/card-view.js';
@@ -298,9 +299,6 @@ export class FlaggerHooks {
 }
 
 function reply(res: ServerResponse, a: Answer): true {
-  if (!res.headersSent) {
-    res.writeHead(a.status, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(a.text);
-  }
+  if (!res.headersSent) sendWhole(res, a.status, 'text/plain; charset=utf-8', a.text);
   return true;
 }

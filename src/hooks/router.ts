@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody } from '../http/body-limit.js';
+import { sendWhole } from '../http/send.js';
 import type { Logger } from '../observability/logger.js';
 import { bearerMatches } from './auth.js';
 
@@ -65,6 +66,5 @@ export function createHookRouter(opts: {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  sendWhole(res, status, 'application/json', JSON.stringify(body));
 }

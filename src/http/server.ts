@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { onClientError, refuseDeclaredOversize } from './body-limit.js';
+import { sendWhole } from './send.js';
 
 export interface Readiness {
   ready: boolean;
@@ -44,10 +45,7 @@ export function createHttpServer(opts: {
     if (method === 'GET' && path === '/metrics') {
       opts.registry
         .metrics()
-        .then((body) => {
-          res.writeHead(200, { 'content-type': opts.registry.contentType });
-          res.end(body);
-        })
+        .then((body) => sendWhole(res, 200, opts.registry.contentType, body))
         .catch((err: unknown) => {
           opts.log.error({ err }, 'metrics collection failed');
           json(res, 500, { error: 'metrics collection failed' });
@@ -66,6 +64,5 @@ export function createHttpServer(opts: {
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  sendWhole(res, status, 'application/json', JSON.stringify(body));
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App, Logger as BoltLogger, Receiver, ReceiverEvent } from '@slack/bolt';
 import { HTTPModuleFunctions, HTTPResponseAck } from './bolt-runtime.js';
 import { BodyTooLargeError, MAX_BODY_BYTES, readBody } from '../http/body-limit.js';
+import { sendWhole } from '../http/send.js';
 
 /** Slack's replay window: a request signed more than 5 minutes from now is refused. */
 const MAX_SKEW_S = 5 * 60;
@@ -144,7 +145,7 @@ export class SlackEventsReceiver implements Receiver {
     if (kind) {
       const answer: CommandAcknowledgement = kind === 'command' ? this.acknowledge(body) : {};
       if (answer.body === undefined) res.writeHead(200).end();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end(answer.body);
+      else sendWhole(res, 200, 'application/json', answer.body);
       this.opts.onAck?.(kind, (performance.now() - started) / 1000);
       if (answer.complete) return;
       // Already answered: the listener's own ack() has nothing left to send. A click's work starts

@@ -43,6 +43,9 @@ describe('Slack request authenticity', () => {
     expect(res.elapsedMs).toBeLessThan(3000);
     expect(res.body).toContain('/rollback <service>');
     expect(res.body).toContain('checkout-api');
+    // Sent whole, with its length: one write with the header, not chunked.
+    expect(res.headers?.['content-length']).toBe(String(Buffer.byteLength(res.body)));
+    expect(res.headers).not.toHaveProperty('transfer-encoding');
     // The acknowledgement path makes no Web API call (no auth.test per request).
     expect(world.slack.allCallsTo('auth.test')).toHaveLength(1);
   });

@@ -52,6 +52,8 @@ export interface SlackReply {
   body: string;
   /** The body parsed as JSON, when it is JSON. */
   json?: unknown;
+  /** The HTTP response's headers, names in lower case (none over Socket Mode). */
+  headers?: Record<string, string>;
   elapsedMs: number;
 }
 
@@ -344,7 +346,13 @@ export class SlackClient {
     } catch {
       json = undefined;
     }
-    return { status: response.status, body: text, ...(json !== undefined ? { json } : {}), elapsedMs };
+    return {
+      status: response.status,
+      body: text,
+      ...(json !== undefined ? { json } : {}),
+      headers: Object.fromEntries(response.headers),
+      elapsedMs,
+    };
   }
 }
 

@@ -7,6 +7,7 @@ import { applyToNode } from '../middleware/node.js';
 import { hopByHopNames } from './hop-by-hop.js';
 import { ProxyMetrics } from './metrics.js';
 import { proxyProblem } from './problem.js';
+import { sendWhole } from '../../http/send.js';
 
 export interface ListenAddress {
   host?: string;
@@ -152,17 +153,15 @@ async function answerAdmin(
       registryVersion: stats.registryVersion,
       entries: middleware.entries().length,
     });
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+    sendWhole(res, 200, 'application/json', body);
     return;
   }
   if (path === '/metrics') {
     const text = await metrics.render();
-    res.writeHead(200, { 'Content-Type': metrics.contentType }).end(text);
+    sendWhole(res, 200, metrics.contentType, text);
     return;
   }
-  res
-    .writeHead(404, { 'Content-Type': 'text/plain' })
-    .end('not found: the admin port serves /healthz and /metrics\n');
+  sendWhole(res, 404, 'text/plain', 'not found: the admin port serves /healthz and /metrics\n');
 }
 
 function rawResponse(status: number, headers: Record<string, string>, body: string): string {
