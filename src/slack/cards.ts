@@ -399,8 +399,8 @@ function servicesLine(services: { name: string; environments: string[] }[]): str
   const byEnvironments = new Map<string, string[]>();
   for (const s of services) {
     const envs = s.environments.join(', ');
-    const names = byEnvironments.get(envs) ?? [];
-    if (!names.length) byEnvironments.set(envs, names);
+    let names = byEnvironments.get(envs);
+    if (!names) byEnvironments.set(envs, (names = []));
     names.push(`\`${s.name}\``);
   }
   const lines: string[] = [];

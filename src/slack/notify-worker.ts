@@ -10,7 +10,7 @@ export type { DrainDeps } from './drain.js';
  * an earlier attempt settling, Slack's pace while every slot is taken) the job is moved to
  * delayed and comes back then.
  */
-export function createDrainProcessor(deps: DrainDeps, slots = Infinity) {
+export function createDrainProcessor(deps: Omit<DrainDeps, 'crowded'>, slots: number) {
   // Drains running here: with every one of the worker's `slots` taken, a drain that has to wait
   // for Slack's pace gives its slot up (drain.ts).
   let running = 0;
