@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis/client.js';
 import { runScript } from '../redis/script.js';
+import { scanKeys } from '../redis/scan.js';
 
 const ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
@@ -64,19 +65,18 @@ export class TargetLocks {
     return (await runScript(this.redis, EXTEND, 1, this.key(target), holder, this.ttlMs)) === 1;
   }
 
-  /** Every lock held now, with its holder (for the sweep that frees orphaned ones). */
+  /**
+   * Every lock held now, with its holder (for the sweep that frees orphaned ones). Walks every
+   * master: on Cluster a bare SCAN goes to whichever node the client picks, which is not the one
+   * holding backout's slot as often as not, so the sweep would miss the locks.
+   */
   async held(): Promise<{ target: string; holder: string }[]> {
     const out: { target: string; holder: string }[] = [];
     const start = `${this.prefix}:target:`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${start}*`, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        const holder = await this.redis.get(key);
-        if (holder) out.push({ target: key.slice(start.length), holder });
-      }
-    } while (cursor !== '0');
+    for (const key of await scanKeys(this.redis, `${start}*`, 500)) {
+      const holder = await this.redis.get(key);
+      if (holder) out.push({ target: key.slice(start.length), holder });
+    }
     return out;
   }
 

@@ -1,8 +1,11 @@
+import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeprecationRegistry } from '../../src/api-retirement/registry.js';
 import { redisChecks } from '../../src/doctor/redis.js';
+import { TIMERS_QUEUE } from '../../src/queue/job-definition.js';
 import { connectOnce } from '../../src/redis/connect-once.js';
+import { TargetLocks } from '../../src/requests/target-lock.js';
 import { makeEntry } from '../api-retirement/fixtures.js';
 import { parseDeprecationHeader, parseSunsetHeader } from '../api-retirement/http-parse.js';
 import { startProxyProcess, startPythonUpstream } from '../api-retirement/proxy-kit.js';
@@ -164,6 +167,33 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
   it('runs a full approved rollback', async () => {
     await approvedRollback(world, bot, 0);
     await expectAuditChain(world, 1);
+  });
+
+  it('the sweep finds every target lock on the Cluster, whichever node the client picks, and frees an orphaned one', async () => {
+    const locks = new TargetLocks(world.redis, world.prefix);
+    const targets = ['ledger/production', 'ledger/staging', 'search/production'];
+    for (const t of targets) await world.redis.set(`${world.prefix}:target:${t}`, 'rb-vanished', 'EX', 600);
+    // A bare SCAN through a Cluster client reaches one node, picked anew per call: one walk in
+    // a few missed every lock. Every walk must find all of them.
+    for (let walk = 0; walk < 12; walk++) {
+      const held = (await locks.held()).filter((h) => targets.includes(h.target));
+      expect(held.map((h) => h.target).sort()).toEqual([...targets].sort());
+    }
+    const timers = new Queue(TIMERS_QUEUE, { connection: world.redis, prefix: world.prefix });
+    try {
+      const sweep = await timers.add('sweep', {}, { removeOnComplete: false });
+      const done = await waitFor(
+        async () => {
+          const j = await timers.getJob(sweep.id!);
+          return j?.finishedOn !== undefined ? j : undefined;
+        },
+        { what: 'the sweep' },
+      );
+      expect(done.failedReason).toBeUndefined();
+    } finally {
+      await timers.close();
+    }
+    for (const t of targets) expect(await world.redis.get(`${world.prefix}:target:${t}`)).toBeNull();
   });
 
   it('finishes a rollback exactly once across a master failover triggered after the approval', async () => {
