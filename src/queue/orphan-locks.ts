@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestFlow } from '../requests/flow.js';
 import { isTerminal, type RequestStore } from '../requests/store.js';
-import type { TargetLocks } from '../requests/target-lock.js';
+import { FILING_GRACE_MS, type TargetLocks } from '../requests/target-lock.js';
 import type { JobData } from './job-definition.js';
 import { utcText } from '../text/time.js';
 
@@ -27,9 +27,11 @@ export async function freeOrphanedLocks(
   now = Date.now(),
 ): Promise<number> {
   let freed = 0;
-  for (const { target, holder } of await deps.locks.held()) {
+  for (const { target, holder, heldForMs } of await deps.locks.held()) {
     const request = await deps.requests.get(holder);
     let done = false;
+    // Not stored yet and taken moments ago: the request is being filed (its target is taken first).
+    if (!request && heldForMs < FILING_GRACE_MS) continue;
     if (!request || isTerminal(request.state)) {
       done = await deps.locks.release(target, holder);
     } else if (request.state === 'pending' && request.expiresAt + OVERDUE_GRACE_MS < now) {

@@ -6,7 +6,7 @@ import type { RequestFlow } from '../requests/flow.js';
 import type { RequestStore } from '../requests/store.js';
 import type { TargetLocks } from '../requests/target-lock.js';
 import { DRAIN_JOB_OPTIONS } from '../slack/notifier.js';
-import { channelsWithBacklog } from '../slack/notify-worker.js';
+import { backlogReader } from '../slack/notify-worker.js';
 import type { JobData } from './job-definition.js';
 import type { ApiWarningJob } from '../../jobs/api-warnings.js';
 import { freeOrphanedLocks } from './orphan-locks.js';
@@ -37,6 +37,7 @@ export function createTimerProcessor(deps: {
   /** Reads the watched Argo Rollouts and files a card for each new indefinite pause. */
   rolloutGates?: () => Promise<number>;
 }) {
+  const channelsWithBacklog = backlogReader(deps.redis, deps.prefix);
   return async function timers(job: Job<{ requestId?: string }>): Promise<void> {
     if (job.name === 'api-warning' && deps.apiWarning) {
       const result = await deps.apiWarning(job.data as unknown as ApiWarningJob);
@@ -58,7 +59,7 @@ export function createTimerProcessor(deps: {
       return;
     }
     if (job.name === 'sweep') {
-      for (const channel of await channelsWithBacklog(deps.redis, deps.prefix)) {
+      for (const channel of await channelsWithBacklog()) {
         await deps.notify.add('drain', { channel }, DRAIN_JOB_OPTIONS);
       }
       const since = Date.now() - 2 * 86_400_000;

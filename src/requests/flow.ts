@@ -17,7 +17,7 @@ import { cardKey, type CardRenderer } from './card-view.js';
 import { newRequestId } from './ids.js';
 import { planHash } from './plan-hash.js';
 import { isTerminal, type RequestStore, type TransitionResult } from './store.js';
-import type { TargetLocks } from './target-lock.js';
+import { FILING_GRACE_MS, type TargetLocks } from './target-lock.js';
 import type { ApprovalRule, ApprovalVote, BackoutRequest, RequestKind, SlackPlace } from './types.js';
 import { slackDate } from '../text/time.js';
 
@@ -305,14 +305,18 @@ export class RequestFlow {
     let taken = await deps.locks.acquire(target, id);
     if (taken.ok) return;
     const holder = await deps.requests.get(taken.holder);
-    if (!holder || isTerminal(holder.state)) {
+    // A holder not stored yet that took the target moments ago is being filed right now, not gone.
+    const beingFiled = !holder && taken.heldForMs < FILING_GRACE_MS;
+    if (!beingFiled && (!holder || isTerminal(holder.state))) {
       taken = await deps.locks.acquire(target, id, taken.holder);
       if (taken.ok) return;
     }
-    const current = holder ?? (await deps.requests.get(taken.holder));
+    const current = beingFiled ? undefined : (holder ?? (await deps.requests.get(taken.holder)));
     const what = current
       ? `${current.id} (${current.title}, requested by <@${current.requester}>) is ${current.state === 'pending' ? 'waiting for approval' : current.state}${current.progress?.current ? ` — ${current.progress.current}` : ''}`
-      : `request ${taken.holder} holds it`;
+      : beingFiled
+        ? `request ${taken.holder} took it ${Math.round(taken.heldForMs / 1000)} s ago and is still being filed (if that filing failed, the target frees itself within a minute)`
+        : `request ${taken.holder} holds it`;
     throw new BusyError(`${target} is busy: ${what}. Nothing was changed.`, {
       hint: 'Wait for it to finish (or reject it) and run the command again.',
     });

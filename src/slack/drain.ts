@@ -27,8 +27,9 @@ export interface DrainDeps extends DeliveryDeps {
 
 /**
  * Drops the delivered head of a lane (if it still is the head) and re-scores the lane by its
- * new head, behind every lane already waiting; an empty lane leaves the set.
- * KEYS: lock, lane, lanes, seq. ARGV: token, raw head ('' to only tidy), lane, normal band.
+ * new head, behind every lane already waiting; an empty lane leaves the set, and a channel with
+ * no lane left leaves the backlog index.
+ * KEYS: lock, lane, lanes, seq, backlog. ARGV: token, raw head ('' to only tidy), lane, normal band, channel.
  */
 const ADVANCE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -36,6 +37,7 @@ if ARGV[2] ~= '' and redis.call('LINDEX', KEYS[2], 0) == ARGV[2] then redis.call
 local head = redis.call('LINDEX', KEYS[2], 0)
 if not head then
   redis.call('ZREM', KEYS[3], ARGV[3])
+  if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('SREM', KEYS[5], ARGV[5]) end
   return 1
 end
 local band = tonumber(ARGV[4])
@@ -163,8 +165,8 @@ export function createDrainer(deps: DrainDeps) {
           }
           await lock.fenced(
             ADVANCE,
-            [laneKey, keys.lanes(channel), keys.seq(channel)],
-            [raw ?? '', lane, NORMAL_BAND],
+            [laneKey, keys.lanes(channel), keys.seq(channel), keys.backlog()],
+            [raw ?? '', lane, NORMAL_BAND, channel],
           );
         }
       } catch (err) {

@@ -67,6 +67,8 @@ export function notifyKeys(prefix: string) {
     lock: (channel: string) => `${prefix}:notify:lock:${channel}`,
     blocked: (channel: string) => `${prefix}:notify:blocked:${channel}`,
     sent: (channel: string) => `${prefix}:notify:sent:${channel}`,
+    /** Channels whose outbox has a lane: what the sweep re-queues drains for (see notify-worker.ts). */
+    backlog: () => `${prefix}:notify:backlog`,
     /** Messages Slack refused for good, newest first (capped). */
     dead: () => `${prefix}:notify:dead`,
   };
@@ -74,7 +76,8 @@ export function notifyKeys(prefix: string) {
 
 /**
  * Queues one outbox entry atomically: registers the message (once per key for posts) and
- * its lane, stores its latest content with a version, and appends to its lane.
+ * its lane, stores its latest content with a version, and appends to its lane (a channel's first
+ * lane also puts the channel in the backlog index the sweep reads).
  * KEYS: msg, content, notifyPrefix, parentMsg. ARGV: op, key, channel|'', body, mode, threadTs, ttl, parentKey, band.
  * Returns the channel ('' when there is nothing to send: already posted / unknown key), and 1
  * when a drainer holds the channel's lock (it takes this entry before it lets go; see drain.ts).
@@ -113,6 +116,7 @@ local list = np .. 'lane:' .. channel .. ':' .. lane
 if redis.call('RPUSH', list, cjson.encode(entry)) == 1 then
   local seq = redis.call('INCR', np .. 'seq:' .. channel)
   redis.call('ZADD', np .. 'lanes:' .. channel, tonumber(ARGV[9]) + seq, lane)
+  redis.call('SADD', np .. 'backlog', channel)
 end
 return {channel, redis.call('EXISTS', np .. 'lock:' .. channel)}
 `;

@@ -1,6 +1,8 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { RedisClient } from '../redis/client.js';
 import { scanKeys } from '../redis/scan.js';
+import { runScript } from '../redis/script.js';
+import { notifyKeys } from './notifier.js';
 import { createDrainer, type DrainDeps } from './drain.js';
 
 export type { DrainDeps } from './drain.js';
@@ -29,8 +31,39 @@ export function createDrainProcessor(deps: Omit<DrainDeps, 'crowded'>, slots: nu
   };
 }
 
-/** Lists channels whose outbox is not empty (for the periodic sweep that re-queues drains). */
-export async function channelsWithBacklog(redis: RedisClient, prefix: string): Promise<string[]> {
-  const pattern = `${prefix}:notify:lanes:*`;
-  return (await scanKeys(redis, pattern)).map((key) => key.slice(pattern.length - 1));
+/**
+ * The indexed channels whose outbox still has a lane; a channel whose lanes are gone leaves the
+ * index. KEYS: backlog. ARGV: the lanes keys' prefix (same hash slot as the index).
+ */
+const BACKLOG = `
+local out = {}
+for _, channel in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. channel) == 1 then
+    out[#out + 1] = channel
+  else
+    redis.call('SREM', KEYS[1], channel)
+  end
+end
+return out
+`;
+
+/**
+ * Lists channels whose outbox is not empty, for the periodic sweep that re-queues drains, from
+ * the backlog index the outbox scripts keep: walking the keyspace instead costs a SCAN per 200
+ * keys of the whole Redis (seconds, on a Redis shared with millions of keys), every sweep. The
+ * first call walks the keyspace once as well, so that outboxes filled by a version without the
+ * index are found too.
+ */
+export function backlogReader(redis: RedisClient, prefix: string): () => Promise<string[]> {
+  const keys = notifyKeys(prefix);
+  const lanesPrefix = keys.lanes('');
+  let adopted = false;
+  return async function channelsWithBacklog(): Promise<string[]> {
+    if (!adopted) {
+      const channels = (await scanKeys(redis, `${lanesPrefix}*`)).map((k) => k.slice(lanesPrefix.length));
+      if (channels.length > 0) await redis.sadd(keys.backlog(), ...channels);
+      adopted = true;
+    }
+    return (await runScript(redis, BACKLOG, 1, keys.backlog(), lanesPrefix)) as string[];
+  };
 }

@@ -1,6 +1,8 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOBS_QUEUE, TIMERS_QUEUE } from '../../src/queue/job-definition.js';
+import { TargetLocks } from '../../src/requests/target-lock.js';
+import { QueueNotifier } from '../../src/slack/notifier.js';
 import { auditTypes, cardIn, click, run, waitCard } from '../kit/flows.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
@@ -40,6 +42,8 @@ describe('the sweep frees orphaned target locks and trims the request index', ()
   }
 
   const lockKey = (target: string) => `${world.prefix}:target:${target}`;
+  /** Locks taken as backout takes them (so they are in the index the sweep reads). */
+  const locks = () => new TargetLocks(world.redis, world.prefix);
 
   it('a pending request whose expiry timer was lost is expired, its card says so, and the target is free', async () => {
     await run(world, bot, '/rollback', 'checkout-api');
@@ -67,7 +71,7 @@ describe('the sweep frees orphaned target locks and trims the request index', ()
     await waitCard(world, card, /Done/);
     // A crash left it "running", holding the target, with its job removed.
     await world.redis.hset(`${world.prefix}:req:${id}`, 'state', 'running');
-    await world.redis.set(lockKey('checkout-api/production'), id);
+    expect(await locks().acquire('checkout-api/production', id)).toEqual({ ok: true });
     await (await jobs.getJob(id))?.remove();
     await sweep();
     const text = await waitCard(world, card, /Failed/);
@@ -76,13 +80,42 @@ describe('the sweep frees orphaned target locks and trims the request index', ()
     expect(await world.redis.hget(`${world.prefix}:req:${id}`, 'state')).toBe('failed');
   });
 
-  it('a lock whose holder no longer exists is freed; index entries past retention are trimmed', async () => {
-    await world.redis.set(lockKey('payments/production'), 'rb-vanished');
+  it('a lock whose holder no longer exists is freed, one being filed is kept; index entries past retention are trimmed', async () => {
+    expect(await locks().acquire('payments/production', 'rb-vanished')).toEqual({ ok: true });
+    // Taken moments ago by a request not stored yet: that request is being filed, and keeps it.
+    expect(await locks().acquire('ledger/production', 'rb-0filing')).toEqual({ ok: true });
+    // The vanished holder took its lock over a minute ago (the lock lives 6 h from its last renewal).
+    await world.redis.pexpire(lockKey('payments/production'), 6 * 3_600_000 - 61_000);
     const index = `${world.prefix}:reqs:by-time`;
     await world.redis.zadd(index, Date.now() - 31 * 86_400_000, 'rb-ancient');
     await sweep();
     expect(await world.redis.get(lockKey('payments/production'))).toBeNull();
+    expect(await world.redis.get(lockKey('ledger/production'))).toBe('rb-0filing');
     expect(await world.redis.zscore(index, 'rb-ancient')).toBeNull();
     expect(await world.redis.zcard(index)).toBeGreaterThan(0);
+  });
+
+  it('an outbox whose drain job was lost is delivered by the sweep', async () => {
+    // Queued as backout queues it, but its drain job went to a queue nobody works (as if lost).
+    const nowhere = new Queue('nowhere', { connection: world.redis, prefix: world.prefix });
+    try {
+      await new QueueNotifier(world.redis, nowhere, world.prefix).post('lost.drain.card', PEOPLE.checkout, {
+        text: 'queued before the drain job was lost',
+      });
+    } finally {
+      await nowhere.obliterate({ force: true });
+      await nowhere.close();
+    }
+    expect(await world.redis.sismember(`${world.prefix}:notify:backlog`, PEOPLE.checkout)).toBe(1);
+    await sweep();
+    await waitFor(
+      () =>
+        world.slack.messages(PEOPLE.checkout).some((m) => m.text === 'queued before the drain job was lost'),
+      { what: 'the lost outbox entry to be delivered' },
+    );
+    await waitFor(
+      async () => (await world.redis.sismember(`${world.prefix}:notify:backlog`, PEOPLE.checkout)) === 0,
+      { what: 'the channel to leave the backlog index' },
+    );
   });
 });

@@ -172,11 +172,19 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
   it('the sweep finds every target lock on the Cluster, whichever node the client picks, and frees an orphaned one', async () => {
     const locks = new TargetLocks(world.redis, world.prefix);
     const targets = ['ledger/production', 'ledger/staging', 'search/production'];
-    for (const t of targets) await world.redis.set(`${world.prefix}:target:${t}`, 'rb-vanished', 'EX', 600);
-    // A bare SCAN through a Cluster client reaches one node, picked anew per call: one walk in
-    // a few missed every lock. Every walk must find all of them.
+    // One left by a version without the lock index (the key alone), the others taken as backout does.
+    await world.redis.set(`${world.prefix}:target:${targets[0]}`, 'rb-vanished', 'EX', 600);
+    for (const t of targets.slice(1)) {
+      expect(await locks.acquire(t, 'rb-vanished')).toEqual({ ok: true });
+      // Taken over a minute ago (a fresher lock of a request not stored yet is one being filed).
+      await world.redis.pexpire(`${world.prefix}:target:${t}`, 6 * 3_600_000 - 61_000);
+    }
+    // The first walk of a process also walks the keyspace, for locks without an index entry: a
+    // bare SCAN through a Cluster client reached one node, picked anew per call, and missed them.
+    // Every walk, from fresh instances too, must find all of them.
     for (let walk = 0; walk < 12; walk++) {
-      const held = (await locks.held()).filter((h) => targets.includes(h.target));
+      const from = walk % 3 === 0 ? new TargetLocks(world.redis, world.prefix) : locks;
+      const held = (await from.held()).filter((h) => targets.includes(h.target));
       expect(held.map((h) => h.target).sort()).toEqual([...targets].sort());
     }
     const timers = new Queue(TIMERS_QUEUE, { connection: world.redis, prefix: world.prefix });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cardIn, cardText, click, deploymentPatches, run, waitCard } from '../kit/flows.js';
+import { TargetLocks } from '../../src/requests/target-lock.js';
 import { createWorld, defaultConfigYaml, PEOPLE, type World } from '../kit/world.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -52,6 +53,31 @@ describe('/rollback: refusals that change nothing', () => {
       /checkout-api\/production is busy: rb-[a-z0-9]{8} \(Roll back checkout-api in production from revision 3 to revision 2, requested by <@U0REQUEST>\) is waiting for approval/,
     );
     expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(1);
+  });
+
+  it('a target taken moments ago by a request still being filed is not taken over; one whose filing died is, after a minute', async () => {
+    world = await createWorld();
+    const bot = await world.start();
+    const lockKey = `${world.prefix}:target:checkout-api/production`;
+    // Another filing has taken the target and not stored its request yet (it does so next).
+    expect(
+      await new TargetLocks(world.redis, world.prefix).acquire('checkout-api/production', 'rb-0filing'),
+    ).toEqual({
+      ok: true,
+    });
+    const refused = await (await run(world, bot, '/rollback', 'checkout-api')).answer();
+    expect(refused).toMatch(
+      /checkout-api\/production is busy: request rb-0filing took it \d+ s ago and is still being filed \(if that filing failed, the target frees itself within a minute\)\. Nothing was changed\./,
+    );
+    expect(await world.redis.get(lockKey)).toBe('rb-0filing');
+    expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(0);
+    // Over a minute on, its request was never stored: that filing died, and the target is taken over.
+    await world.redis.pexpire(lockKey, 6 * 3_600_000 - 61_000);
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world);
+    const id = /`(rb-[a-z0-9]{8})`/.exec(JSON.stringify(card.blocks))?.[1];
+    expect(id).toBeDefined();
+    expect(await world.redis.get(lockKey)).toBe(id);
   });
 
   it('a requester outside the policy is told who may file, and nothing is filed', async () => {

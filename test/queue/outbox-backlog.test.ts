@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
+import { backlogReader } from '../../src/slack/notify-worker.js';
+import { SlackDouble } from '../doubles/slack.js';
+import { testDrainer } from '../kit/drainer.js';
+import { deleteKeys } from '../kit/world.js';
+
+describe('the outbox backlog index: which channels the sweep drains, without walking the keyspace', () => {
+  let redis: Redis;
+  let slack: SlackDouble;
+  let queue: Queue;
+  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const backlog = `${prefix}:notify:backlog`;
+  beforeAll(async () => {
+    redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    slack = await SlackDouble.start();
+    queue = new Queue(NOTIFY_QUEUE, { connection: redis, prefix });
+  });
+  afterAll(async () => {
+    await queue.close();
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+    await slack.stop();
+  });
+
+  it('a channel enters with its first entry and leaves once its last lane is delivered', async () => {
+    const notifier = new QueueNotifier(redis, queue, prefix);
+    await notifier.post('one.card', 'C0ONE', { text: 'card one' });
+    await notifier.post('one.other', 'C0ONE', { text: 'another card' });
+    await notifier.reply('one.card', 'one.r1', { text: 'reply' });
+    await notifier.post('two.card', 'C0TWO', { text: 'card two' });
+    expect((await redis.smembers(backlog)).sort()).toEqual(['C0ONE', 'C0TWO']);
+    const channelsWithBacklog = backlogReader(redis, prefix);
+    expect((await channelsWithBacklog()).sort()).toEqual(['C0ONE', 'C0TWO']);
+
+    const drain = testDrainer({ redis, prefix, slackApiUrl: slack.apiUrl });
+    expect(await drain('C0ONE', 'drain-one')).toBeUndefined();
+    expect(
+      slack
+        .messages('C0ONE')
+        .map((m) => m.text)
+        .sort(),
+    ).toEqual(['another card', 'card one', 'reply']);
+    // Delivered: C0ONE has no lane left and is out of the index; C0TWO still waits.
+    expect(await redis.exists(`${prefix}:notify:lanes:C0ONE`)).toBe(0);
+    expect(await redis.smembers(backlog)).toEqual(['C0TWO']);
+    expect(await channelsWithBacklog()).toEqual(['C0TWO']);
+  });
+
+  it('finds, on its first call, an outbox filled before the index existed; a stale entry leaves the index', async () => {
+    // As a version without the index left it: the lanes, and no index entry.
+    await new QueueNotifier(redis, queue, prefix).post('old.card', 'C0OLD', { text: 'old card' });
+    await redis.srem(backlog, 'C0OLD');
+    // And an index entry whose outbox is gone.
+    await redis.sadd(backlog, 'C0GONE');
+    const fresh = backlogReader(redis, prefix);
+    expect((await fresh()).sort()).toEqual(['C0OLD', 'C0TWO']);
+    expect((await redis.smembers(backlog)).sort()).toEqual(['C0OLD', 'C0TWO']);
+  });
+});
