@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/client.js';
 import { runScript } from '../redis/script.js';
-import { scanKeys } from '../redis/scan.js';
+import { KEYSPACE_WALK_EVERY_MS, scanKeys } from '../redis/scan.js';
 
 /** KEYS: lock, index. ARGV: holder, ttl ms, holder it may replace, target. Refused: the holder and the lock's PTTL. */
 const ACQUIRE = `
@@ -63,8 +63,8 @@ export const FILING_GRACE_MS = 60_000;
  * the holder extends it while its job runs.
  */
 export class TargetLocks {
-  /** Set once this process has indexed the locks taken before the index existed (see held()). */
-  private adopted = false;
+  /** When this process last indexed the locks taken without the index (see held()). */
+  private walkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly redis: RedisClient,
@@ -115,16 +115,17 @@ export class TargetLocks {
   /**
    * Every lock held now, with its holder (for the sweep that frees orphaned ones), from the index
    * the lock scripts keep: walking the keyspace instead costs a SCAN per 200 keys of the whole
-   * Redis (seconds, on a Redis shared with millions of keys), every sweep. Once per process the
-   * keyspace is walked anyway, so that locks taken by a version without the index are found too;
-   * that walk visits every master (a bare SCAN through a Cluster client reaches one node).
+   * Redis (seconds, on a Redis shared with millions of keys), every sweep. On a process's first
+   * call, and hourly, the keyspace is walked anyway, so that locks taken by a version without the
+   * index are found too; that walk visits every master (a bare SCAN through a Cluster client
+   * reaches one node).
    */
   async held(): Promise<HeldLock[]> {
-    if (!this.adopted) {
+    if (Date.now() - this.walkedAt >= KEYSPACE_WALK_EVERY_MS) {
       const start = `${this.prefix}:target:`;
       const targets = (await scanKeys(this.redis, `${start}*`, 500)).map((k) => k.slice(start.length));
       if (targets.length > 0) await this.redis.sadd(this.indexKey, ...targets);
-      this.adopted = true;
+      this.walkedAt = Date.now();
     }
     const flat = (await runScript(this.redis, HELD, 1, this.indexKey, `${this.prefix}:target:`)) as (
       string | number

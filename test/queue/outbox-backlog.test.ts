@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { KEYSPACE_WALK_EVERY_MS } from '../../src/redis/scan.js';
 import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
 import { backlogReader } from '../../src/slack/notify-worker.js';
 import { SlackDouble } from '../doubles/slack.js';
@@ -50,7 +51,7 @@ describe('the outbox backlog index: which channels the sweep drains, without wal
     expect(await channelsWithBacklog()).toEqual(['C0TWO']);
   });
 
-  it('finds, on its first call, an outbox filled before the index existed; a stale entry leaves the index', async () => {
+  it('finds, on its first call and hourly, an outbox filled without the index; a stale entry leaves the index', async () => {
     // As a version without the index left it: the lanes, and no index entry.
     await new QueueNotifier(redis, queue, prefix).post('old.card', 'C0OLD', { text: 'old card' });
     await redis.srem(backlog, 'C0OLD');
@@ -59,5 +60,17 @@ describe('the outbox backlog index: which channels the sweep drains, without wal
     const fresh = backlogReader(redis, prefix);
     expect((await fresh()).sort()).toEqual(['C0OLD', 'C0TWO']);
     expect((await redis.smembers(backlog)).sort()).toEqual(['C0OLD', 'C0TWO']);
+
+    // An older replica still running (a rolling upgrade) fills one more without the index: later
+    // calls read the index alone, and the hourly walk of the keyspace finds it.
+    await new QueueNotifier(redis, queue, prefix).post('older.card', 'C0OLDER', { text: 'older card' });
+    await redis.srem(backlog, 'C0OLDER');
+    expect((await fresh()).sort()).toEqual(['C0OLD', 'C0TWO']);
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(Date.now() + KEYSPACE_WALK_EVERY_MS);
+    try {
+      expect((await fresh()).sort()).toEqual(['C0OLD', 'C0OLDER', 'C0TWO']);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });

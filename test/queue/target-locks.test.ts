@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { KEYSPACE_WALK_EVERY_MS } from '../../src/redis/scan.js';
 import { TargetLocks } from '../../src/requests/target-lock.js';
 import { waitFor } from '../kit/wait.js';
 
@@ -40,7 +41,7 @@ describe('target locks: the sweep reads them from their index, not from the keys
     expect(await redis.smembers(index)).toEqual(['checkout-api/production']);
   });
 
-  it('finds, on its first walk in a process, a lock taken before the index existed, and indexes it', async () => {
+  it('finds, on its first walk in a process and hourly, a lock taken without the index, and indexes it', async () => {
     // As a version without the index left it: the key alone.
     await redis.set(lockKey('ledger/production'), 'rb-dddddddd', 'PX', 60_000);
     const fresh = new TargetLocks(redis, prefix, 60_000);
