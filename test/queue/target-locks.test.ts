@@ -55,6 +55,21 @@ describe('target locks: the sweep reads them from their index, not from the keys
     expect(sorted(await fresh.held())).toEqual([
       { target: 'checkout-api/production', holder: 'rb-aaaaaaaa' },
     ]);
+
+    // An older replica still running (a rolling upgrade) takes one more without the index: the
+    // next walks read the index alone, and the hourly walk of the keyspace finds it.
+    await redis.set(lockKey('notes/production'), 'rb-gggggggg', 'PX', 60_000);
+    expect(sorted(await fresh.held()).map((h) => h.target)).toEqual(['checkout-api/production']);
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(Date.now() + KEYSPACE_WALK_EVERY_MS);
+    try {
+      expect(sorted(await fresh.held()).map((h) => h.target)).toEqual([
+        'checkout-api/production',
+        'notes/production',
+      ]);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(await fresh.release('notes/production', 'rb-gggggggg')).toBe(true);
   });
 
   it('says how long ago each lock was taken or renewed, from its time to live', async () => {
