@@ -63,8 +63,8 @@ export function createTimerProcessor(deps: {
         await deps.notify.add('drain', { channel }, DRAIN_JOB_OPTIONS);
       }
       const since = Date.now() - 2 * 86_400_000;
-      for (const request of await deps.requests.listRecent(since)) {
-        if (request.state !== 'approved' || Date.now() - request.updatedAt < SWEEP_EVERY_MS) continue;
+      for (const request of await deps.requests.listInState(since, 'approved')) {
+        if (Date.now() - request.updatedAt < SWEEP_EVERY_MS) continue;
         if (await deps.jobs.getJob(request.id)) continue;
         deps.log.warn({ requestId: request.id }, 'approved request had no job; queueing it');
         await deps.flow.enqueue(request.id, Math.max(1, request.run));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOBS_QUEUE, TIMERS_QUEUE } from '../../src/queue/job-definition.js';
 import { TargetLocks } from '../../src/requests/target-lock.js';
 import { QueueNotifier } from '../../src/slack/notifier.js';
-import { auditTypes, cardIn, click, run, waitCard } from '../kit/flows.js';
+import { auditTypes, cardIn, click, deploymentPatches, run, waitCard } from '../kit/flows.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 
@@ -93,6 +93,33 @@ describe('the sweep frees orphaned target locks and trims the request index', ()
     expect(await world.redis.get(lockKey('ledger/production'))).toBe('rb-0filing');
     expect(await world.redis.zscore(index, 'rb-ancient')).toBeNull();
     expect(await world.redis.zcard(index)).toBeGreaterThan(0);
+  });
+
+  it('an approved request whose job was never queued (the process died between the two) is queued by the sweep and runs once', async () => {
+    const cardsBefore = world.slack.messages(PEOPLE.checkout).filter((m) => !m.thread_ts).length;
+    await run(world, bot, '/rollback', 'checkout-api');
+    const card = await cardIn(world, PEOPLE.checkout, cardsBefore);
+    const id = requestIdOf(card);
+    const patchesBefore = deploymentPatches(world.prod).length;
+    // What the approval script leaves, had the process died before queue.add: approved, run 1,
+    // recorded a minute ago, and no job.
+    await timers.remove(`expire-${id}`);
+    await world.redis.hset(`${world.prefix}:req:${id}`, {
+      state: 'approved',
+      approver: PEOPLE.sre1,
+      approvedAt: String(Date.now() - 60_000),
+      updatedAt: String(Date.now() - 60_000),
+      run: '1',
+    });
+    expect(await jobs.getJob(id)).toBeUndefined();
+    await sweep();
+    const text = await waitCard(world, card, /Done/);
+    expect(text).toContain('Done');
+    expect(deploymentPatches(world.prod)).toHaveLength(patchesBefore + 1);
+    expect(await world.redis.hget(`${world.prefix}:req:${id}`, 'state')).toBe('succeeded');
+    // A second sweep finds nothing more to queue.
+    await sweep();
+    expect(deploymentPatches(world.prod)).toHaveLength(patchesBefore + 1);
   });
 
   it('an outbox whose drain job was lost is delivered by the sweep', async () => {
