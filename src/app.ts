@@ -113,28 +113,50 @@ function redisReadyOrStop(redis: RedisClient, timeoutMs: number, signal?: AbortS
   });
 }
 
-/** Registers the periodic sweep, retrying until Redis takes it (or the process stops). */
+/**
+ * How often a worker registers its periodic jobs again. Registering is idempotent (the next run
+ * keeps its time); it brings the schedule back after Redis lost its data (a restart without
+ * persistence, a flush), which would otherwise stop the sweep until backout restarts.
+ */
+const RESCHEDULE_EVERY_MS = 300_000;
+
+/**
+ * Registers the periodic sweep, retrying until Redis takes it (or the process stops); then again
+ * whenever the connection comes back and every RESCHEDULE_EVERY_MS.
+ */
 async function scheduleSweep(
   timers: Queue,
+  redis: RedisClient,
   signal: AbortSignal,
   log: Logger,
   name = 'sweep',
   every = SWEEP_EVERY_MS,
 ): Promise<void> {
+  const register = () =>
+    timers.upsertJobScheduler(name, { every }, { name, opts: { removeOnComplete: true, removeOnFail: 100 } });
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
-      await timers.upsertJobScheduler(
-        name,
-        { every },
-        { name, opts: { removeOnComplete: true, removeOnFail: 100 } },
-      );
-      return;
+      await register();
+      break;
     } catch (err) {
       if (attempt === 0)
         log.warn({ err: (err as Error).message }, `could not schedule the ${name} yet; retrying`);
       await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
     }
   }
+  if (signal.aborted) return;
+  // Failures here are Redis being away: the connection's own logging says so, and the next try follows.
+  const again = () => void register().catch(() => undefined);
+  const timer = setInterval(again, RESCHEDULE_EVERY_MS).unref();
+  redis.on('ready', again);
+  signal.addEventListener(
+    'abort',
+    () => {
+      clearInterval(timer);
+      redis.off('ready', again);
+    },
+    { once: true },
+  );
 }
 
 export interface Backout {
@@ -698,10 +720,10 @@ export async function startBackout(
       { queue: TIMERS_QUEUE, processor: counted(timers), concurrency: 4 },
     ]);
     // In the background: with Redis down at start-up this waits for it rather than holding start-up.
-    void scheduleSweep(timersQueue, shutdown.signal, log);
+    void scheduleSweep(timersQueue, redis, shutdown.signal, log);
     const gateScan = RolloutGateWatch.every(config);
     if (gateScan !== undefined)
-      void scheduleSweep(timersQueue, shutdown.signal, log, 'rollout-gates', gateScan);
+      void scheduleSweep(timersQueue, redis, shutdown.signal, log, 'rollout-gates', gateScan);
   }
 
   if (surface.socketMode && env.BACKOUT_ROLE !== 'worker')

@@ -40,6 +40,17 @@ redis.call('SET', KEYS[1], ARGV[2] .. ' ' .. ARGV[5])
 return 1
 `;
 
+/**
+ * Writes the checkpoint that continues a lost chain, only while there is no head and no stream.
+ * KEYS: head, stream. ARGV: seq, record JSON, record hash.
+ */
+const ADOPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('XADD', KEYS[2], ARGV[1] .. '-0', 'record', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3])
+return 1
+`;
+
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -170,22 +181,47 @@ export class RedisAuditLog implements ChainedAuditLog {
   async init(): Promise<void> {
     if (!this.dir) return;
     await mkdir(this.dir, { recursive: true });
+    if (await this.continueFromFile()) await this.flush();
+  }
+
+  /**
+   * When Redis has no chain head but the file has records (Redis restarted without persistence,
+   * at start-up or while running): continues the chain from the file's last record behind a
+   * checkpoint, written only while there is still no head. Starting a second chain instead would
+   * leave its records out of the file (their seqs are already there) and fail verification.
+   * Returns whether this call wrote the checkpoint.
+   */
+  private async continueFromFile(): Promise<boolean> {
+    if (!this.dir) return false;
     const last = await lastAuditRecord(this.filePath!);
-    if (!last) return;
-    const adopted = await this.redis.set(this.headKey, `${last.seq} ${last.hash}`, 'NX');
-    if (adopted === 'OK') {
-      this.log.warn(
-        { seq: last.seq },
-        'audit log: RedisClient had no chain head; continuing the chain from the JSON-lines file',
-      );
-      const details: CheckpointDetails = {
-        throughSeq: last.seq,
-        throughHash: last.hash,
-        reason: `Redis had lost the audit stream; records up to seq ${last.seq} are in ${AUDIT_FILE}`,
-      };
-      await this.append({ type: 'audit.checkpoint', details: { ...details } });
-      await this.flush();
-    }
+    if (!last) return false;
+    const details: CheckpointDetails = {
+      throughSeq: last.seq,
+      throughHash: last.hash,
+      reason: `Redis had lost the audit stream; records up to seq ${last.seq} are in ${AUDIT_FILE}`,
+    };
+    const checkpoint = recordAfter(
+      { type: 'audit.checkpoint', details: { ...details } },
+      last.seq,
+      last.hash,
+    );
+    const adopted = await runScript(
+      this.redis,
+      ADOPT,
+      2,
+      this.headKey,
+      this.streamKey,
+      String(checkpoint.seq),
+      JSON.stringify(checkpoint),
+      checkpoint.hash,
+    );
+    if (adopted !== 1) return false;
+    this.log.warn(
+      { seq: last.seq },
+      'audit log: Redis had no chain head; continuing the chain from the JSON-lines file',
+    );
+    this.logStateChange(checkpoint);
+    return true;
   }
 
   /**
@@ -253,16 +289,14 @@ export class RedisAuditLog implements ChainedAuditLog {
     // Used once: a write that fails or throws leaves it unset, so the next append reads Redis.
     const known = this.lastWritten;
     this.lastWritten = undefined;
-    const head = known ?? (await this.redis.get(this.headKey));
+    let head = known ?? (await this.redis.get(this.headKey));
+    if (!head && known === undefined && this.dir) {
+      // No head in Redis: a new log, or Redis lost its data. In the second case the file goes on.
+      await this.continueFromFile();
+      head = await this.redis.get(this.headKey);
+    }
     const [seqText, prevHash] = head ? head.split(' ') : ['0', GENESIS_HASH];
-    const body: Omit<AuditRecord, 'hash'> = {
-      ...stripUndefined(event),
-      seq: Number(seqText) + 1,
-      id: randomUUID(),
-      ts: new Date().toISOString(),
-      prevHash: prevHash!,
-    };
-    return { record: { ...body, hash: hashRecord(body) }, remembered: known !== undefined };
+    return { record: recordAfter(event, Number(seqText), prevHash!), remembered: known !== undefined };
   }
 
   /** Reads records from the stream, in chain order. */
@@ -443,4 +477,16 @@ export class RedisAuditLog implements ChainedAuditLog {
 
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The record for `event` that follows the record `seq` whose hash is `prevHash`. */
+function recordAfter(event: AuditEvent, seq: number, prevHash: string): AuditRecord {
+  const body: Omit<AuditRecord, 'hash'> = {
+    ...stripUndefined(event),
+    seq: seq + 1,
+    id: randomUUID(),
+    ts: new Date().toISOString(),
+    prevHash,
+  };
+  return { ...body, hash: hashRecord(body) };
 }

@@ -10,6 +10,7 @@ import { auditVerify } from '../../src/cli/audit-verify.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { captureIo, runCli } from '../cli/kit.js';
 import { waitFor } from '../kit/wait.js';
+import { deleteKeys } from '../kit/world.js';
 import { FlushedAuditLog, auditKit, rollbackHistory, type AuditKit } from './kit.js';
 
 const DAY = 86_400_000;
@@ -155,6 +156,31 @@ describe('audit retention: archive with a checkpoint', () => {
     const cap = captureIo(kit.env);
     expect(await auditVerify([], cap.io)).toBe(0);
     expect(cap.stdout()).toMatch(/✓ stream .*2 records .*anchored by checkpoint/);
+  });
+
+  it('when Redis loses the stream while the same process goes on appending, the file keeps every record and verifies', async () => {
+    const fresh = await auditKit();
+    try {
+      for (const e of rollbackHistory('rb-1', 'before')) await fresh.audit.append(e);
+      await fresh.audit.flush();
+      // Redis restarted without persistence (or was flushed); this process remembers the old head.
+      await deleteKeys(fresh.redis, fresh.prefix);
+      for (const e of rollbackHistory('rb-2', 'after')) await fresh.audit.append(e);
+      await fresh.audit.flush();
+      const file = await readAuditFile(fresh.audit.filePath!);
+      expect(file.map((r) => r.seq)).toEqual(file.map((_, i) => i + 1));
+      expect(file.filter((r) => r.type === 'job.succeeded').map((r) => r.requestId)).toEqual([
+        'rb-1',
+        'rb-2',
+      ]);
+      const stream = await fresh.audit.readStream();
+      expect(stream[0]).toMatchObject({ type: 'audit.checkpoint', seq: 7, details: { throughSeq: 6 } });
+      const cap = captureIo(fresh.env);
+      expect(await auditVerify([], cap.io)).toBe(0);
+      expect(cap.stdout()).toMatch(/✓ file .*13 records .*the same records as the stream/);
+    } finally {
+      await fresh.close();
+    }
   });
 });
 
