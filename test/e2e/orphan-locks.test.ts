@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOBS_QUEUE, TIMERS_QUEUE } from '../../src/queue/job-definition.js';
 import { TargetLocks } from '../../src/requests/target-lock.js';
 import { QueueNotifier } from '../../src/slack/notifier.js';
-import { auditTypes, cardIn, click, deploymentPatches, run, waitCard } from '../kit/flows.js';
+import { auditTypes, cardIn, click, deploymentPatches, run, sweepNow, waitCard } from '../kit/flows.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
 
@@ -28,18 +28,7 @@ describe('the sweep frees orphaned target locks and trims the request index', ()
     await world.close();
   });
 
-  /** Runs one sweep now, through the app's own timers worker. */
-  async function sweep(): Promise<void> {
-    const job = await timers.add('sweep', {}, { removeOnComplete: false });
-    const done = await waitFor(
-      async () => {
-        const j = await timers.getJob(job.id!);
-        return j?.finishedOn !== undefined ? j : undefined;
-      },
-      { what: 'the sweep' },
-    );
-    expect(done.failedReason).toBeUndefined();
-  }
+  const sweep = () => sweepNow(timers);
 
   const lockKey = (target: string) => `${world.prefix}:target:${target}`;
   /** Locks taken as backout takes them (so they are in the index the sweep reads). */

@@ -9,6 +9,7 @@ import { TargetLocks } from '../../src/requests/target-lock.js';
 import { makeEntry } from '../api-retirement/fixtures.js';
 import { parseDeprecationHeader, parseSunsetHeader } from '../api-retirement/http-parse.js';
 import { startProxyProcess, startPythonUpstream } from '../api-retirement/proxy-kit.js';
+import { sweepNow } from '../kit/flows.js';
 import { startCluster, type RedisSet } from '../kit/redis-servers.js';
 import { waitFor } from '../kit/wait.js';
 import { createWorld, PEOPLE, type RunningApp, type World } from '../kit/world.js';
@@ -189,15 +190,7 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     }
     const timers = new Queue(TIMERS_QUEUE, { connection: world.redis, prefix: world.prefix });
     try {
-      const sweep = await timers.add('sweep', {}, { removeOnComplete: false });
-      const done = await waitFor(
-        async () => {
-          const j = await timers.getJob(sweep.id!);
-          return j?.finishedOn !== undefined ? j : undefined;
-        },
-        { what: 'the sweep' },
-      );
-      expect(done.failedReason).toBeUndefined();
+      await sweepNow(timers);
     } finally {
       await timers.close();
     }

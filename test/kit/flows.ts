@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { KubernetesDouble } from '../doubles/kubernetes.js';
 import type { SlackMessage } from '../doubles/slack.js';
 import { findButton, type SlackClient } from './slack-signing.js';
@@ -129,4 +130,20 @@ export function noDuplicateReplies(world: World, card: { channel: string; ts: st
     .slice(1)
     .map((m) => m.text);
   return new Set(texts).size === texts.length;
+}
+
+/**
+ * Runs one sweep now, through the app's own timers worker, and waits for it to finish; throws
+ * with the reason when it failed.
+ */
+export async function sweepNow(timers: Queue): Promise<void> {
+  const job = await timers.add('sweep', {}, { removeOnComplete: false });
+  const done = await waitFor(
+    async () => {
+      const j = await timers.getJob(job.id!);
+      return j?.finishedOn !== undefined ? j : undefined;
+    },
+    { what: 'the sweep' },
+  );
+  if (done.failedReason) throw new Error(`the sweep failed: ${done.failedReason}`);
 }
