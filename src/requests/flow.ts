@@ -318,7 +318,9 @@ export class RequestFlow {
         ? `request ${taken.holder} took it ${Math.round(taken.heldForMs / 1000)} s ago and is still being filed (if that filing failed, the target frees itself within a minute)`
         : `request ${taken.holder} holds it`;
     throw new BusyError(`${target} is busy: ${what}. Nothing was changed.`, {
-      hint: 'Wait for it to finish (or reject it) and run the command again.',
+      hint: beingFiled
+        ? 'Its card appears in a moment: approve or reject that one, or run the command again once the target is free.'
+        : 'Wait for it to finish (or reject it) and run the command again.',
     });
   }
 

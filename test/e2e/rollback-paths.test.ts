@@ -69,6 +69,9 @@ describe('/rollback: refusals that change nothing', () => {
     expect(refused).toMatch(
       /checkout-api\/production is busy: request rb-0filing took it \d+ s ago and is still being filed \(if that filing failed, the target frees itself within a minute\)\. Nothing was changed\./,
     );
+    expect(refused).toContain(
+      'Its card appears in a moment: approve or reject that one, or run the command again once the target is free.',
+    );
     expect(await world.redis.get(lockKey)).toBe('rb-0filing');
     expect(await world.redis.keys(`${world.prefix}:req:*`)).toHaveLength(0);
     // Over a minute on, its request was never stored: that filing died, and the target is taken over.
