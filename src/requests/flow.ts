@@ -299,19 +299,33 @@ export class RequestFlow {
     }
   }
 
-  /** Takes the per-target lock, or explains who holds it. A finished holder is replaced. */
+  /**
+   * Takes the per-target lock, or explains who holds it. A finished holder is replaced, and one
+   * whose approval window is over is expired first.
+   */
   private async takeTarget(target: string, id: string): Promise<void> {
     const { deps } = this;
     let taken = await deps.locks.acquire(target, id);
     if (taken.ok) return;
-    const holder = await deps.requests.get(taken.holder);
+    let holder = await deps.requests.get(taken.holder);
+    if (holder?.state === 'pending' && holder.expiresAt <= Date.now()) {
+      // Its expiry has not run yet (its timer fires in a moment, or the sweep finds it): run it
+      // now, so this filing does not wait for it, and nobody is told it is "waiting for approval".
+      await this.expire(holder.id);
+      holder = await deps.requests.get(holder.id);
+    }
     // A holder not stored yet that took the target moments ago is being filed right now, not gone.
     const beingFiled = !holder && taken.heldForMs < FILING_GRACE_MS;
     if (!beingFiled && (!holder || isTerminal(holder.state))) {
       taken = await deps.locks.acquire(target, id, taken.holder);
       if (taken.ok) return;
     }
-    const current = beingFiled ? undefined : (holder ?? (await deps.requests.get(taken.holder)));
+    // Taken over meanwhile by another filing: tell of that one.
+    const current = beingFiled
+      ? undefined
+      : holder && holder.id === taken.holder
+        ? holder
+        : await deps.requests.get(taken.holder);
     const what = current
       ? `${current.id} (${current.title}, requested by <@${current.requester}>) is ${current.state === 'pending' ? 'waiting for approval' : current.state}${current.progress?.current ? ` — ${current.progress.current}` : ''}`
       : beingFiled

@@ -83,6 +83,27 @@ describe('/rollback: refusals that change nothing', () => {
     expect(await world.redis.get(lockKey)).toBe(id);
   });
 
+  it('a holder whose approval window is over (its expiry not run yet) is expired at once, and the new filing takes the target', async () => {
+    world = await createWorld();
+    const bot = await world.start();
+    await run(world, bot, '/rollback', 'checkout-api --reason first');
+    const first = await cardIn(world);
+    const firstId = /`(rb-[a-z0-9]{8})`/.exec(JSON.stringify(first.blocks))?.[1];
+    // Its window closed a moment ago and its expiry timer has not fired (or was lost).
+    const key = `${world.prefix}:req:${firstId}`;
+    const spec = JSON.parse((await world.redis.hget(key, 'spec'))!) as { expiresAt: number };
+    spec.expiresAt = Date.now() - 1_000;
+    await world.redis.hset(key, { spec: JSON.stringify(spec), expiresAt: String(spec.expiresAt) });
+    await run(world, bot, '/rollback', 'checkout-api --reason second', { user: PEOPLE.oncall });
+    const second = await cardIn(world, PEOPLE.checkout, 1);
+    const secondId = /`(rb-[a-z0-9]{8})`/.exec(JSON.stringify(second.blocks))?.[1];
+    expect(secondId).toBeDefined();
+    expect(secondId).not.toBe(firstId);
+    expect(await world.redis.get(`${world.prefix}:target:checkout-api/production`)).toBe(secondId);
+    expect(await world.redis.hget(key, 'state')).toBe('expired');
+    await waitCard(world, first, /Expired/);
+  });
+
   it('a requester outside the policy is told who may file, and nothing is filed', async () => {
     world = await createWorld({
       config: (urls) =>
