@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/client.js';
 import { runScript } from '../redis/script.js';
-import { KEYSPACE_WALK_EVERY_MS, scanKeys } from '../redis/scan.js';
+import { indexCatchUp } from '../redis/scan.js';
 
 /** KEYS: lock, index. ARGV: holder, ttl ms, holder it may replace, target. Refused: the holder and the lock's PTTL. */
 const ACQUIRE = `
@@ -63,14 +63,16 @@ export const FILING_GRACE_MS = 60_000;
  * the holder extends it while its job runs.
  */
 export class TargetLocks {
-  /** When this process last indexed the locks taken without the index (see held()). */
-  private walkedAt = Number.NEGATIVE_INFINITY;
+  /** Indexes locks taken without the index (by an earlier version): first call, then hourly. */
+  private readonly catchUp: () => Promise<void>;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlMs = 6 * 3_600_000,
-  ) {}
+  ) {
+    this.catchUp = indexCatchUp(redis, this.key(''), this.indexKey, 500);
+  }
 
   private key(target: string): string {
     return `${this.prefix}:target:${target}`;
@@ -114,22 +116,11 @@ export class TargetLocks {
 
   /**
    * Every lock held now, with its holder (for the sweep that frees orphaned ones), from the index
-   * the lock scripts keep: walking the keyspace instead costs a SCAN per 200 keys of the whole
-   * Redis (seconds, on a Redis shared with millions of keys), every sweep. On a process's first
-   * call, and hourly, the keyspace is walked anyway, so that locks taken by a version without the
-   * index are found too; that walk visits every master (a bare SCAN through a Cluster client
-   * reaches one node).
+   * the lock scripts keep rather than a walk of the keyspace (see indexCatchUp).
    */
   async held(): Promise<HeldLock[]> {
-    if (Date.now() - this.walkedAt >= KEYSPACE_WALK_EVERY_MS) {
-      const start = `${this.prefix}:target:`;
-      const targets = (await scanKeys(this.redis, `${start}*`, 500)).map((k) => k.slice(start.length));
-      if (targets.length > 0) await this.redis.sadd(this.indexKey, ...targets);
-      this.walkedAt = Date.now();
-    }
-    const flat = (await runScript(this.redis, HELD, 1, this.indexKey, `${this.prefix}:target:`)) as (
-      string | number
-    )[];
+    await this.catchUp();
+    const flat = (await runScript(this.redis, HELD, 1, this.indexKey, this.key(''))) as (string | number)[];
     const out: HeldLock[] = [];
     for (let i = 0; i + 2 < flat.length; i += 3) {
       out.push({

@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { RedisClient } from '../redis/client.js';
-import { KEYSPACE_WALK_EVERY_MS, scanKeys } from '../redis/scan.js';
+import { indexCatchUp } from '../redis/scan.js';
 import { runScript } from '../redis/script.js';
 import { notifyKeys } from './notifier.js';
 import { createDrainer, type DrainDeps } from './drain.js';
@@ -49,21 +49,14 @@ return out
 
 /**
  * Lists channels whose outbox is not empty, for the periodic sweep that re-queues drains, from
- * the backlog index the outbox scripts keep: walking the keyspace instead costs a SCAN per 200
- * keys of the whole Redis (seconds, on a Redis shared with millions of keys), every sweep. The
- * first call, and one an hour, walks the keyspace as well, so that outboxes filled by a version
- * without the index are found too.
+ * the backlog index the outbox scripts keep rather than a walk of the keyspace (see indexCatchUp).
  */
 export function backlogReader(redis: RedisClient, prefix: string): () => Promise<string[]> {
   const keys = notifyKeys(prefix);
   const lanesPrefix = keys.lanes('');
-  let walkedAt = Number.NEGATIVE_INFINITY;
+  const catchUp = indexCatchUp(redis, lanesPrefix, keys.backlog());
   return async function channelsWithBacklog(): Promise<string[]> {
-    if (Date.now() - walkedAt >= KEYSPACE_WALK_EVERY_MS) {
-      const channels = (await scanKeys(redis, `${lanesPrefix}*`)).map((k) => k.slice(lanesPrefix.length));
-      if (channels.length > 0) await redis.sadd(keys.backlog(), ...channels);
-      walkedAt = Date.now();
-    }
+    await catchUp();
     return (await runScript(redis, BACKLOG, 1, keys.backlog(), lanesPrefix)) as string[];
   };
 }

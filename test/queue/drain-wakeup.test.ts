@@ -1,35 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
+import { describe, expect, it } from 'vitest';
+import { QueueNotifier } from '../../src/slack/notifier.js';
 import { OutboxBell } from '../../src/slack/outbox-bell.js';
-import { SlackDouble } from '../doubles/slack.js';
 import { expectSlackPace, postsIn, SLACK_PACE, testDrainer } from '../kit/drainer.js';
+import { outboxTestbed } from '../kit/outbox-testbed.js';
 import { waitFor } from '../kit/wait.js';
-import { deleteKeys } from '../kit/world.js';
 
 describe('a drainer holding a channel: what wakes it, and what it is left to take', () => {
-  let redis: Redis;
-  let slack: SlackDouble;
-  let queue: Queue;
-  const prefix = `test-${randomUUID().slice(0, 8)}`;
-  beforeAll(async () => {
-    redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    slack = await SlackDouble.start();
-    queue = new Queue(NOTIFY_QUEUE, { connection: redis, prefix });
-  });
-  afterAll(async () => {
-    await queue.close();
-    await deleteKeys(redis, prefix);
-    redis.disconnect();
-    await slack.stop();
-  });
+  const bed = outboxTestbed();
 
-  const drainJobs = async () => (await queue.getJobs(['waiting', 'delayed', 'active'])).length;
-  const texts = (channel: string) => slack.messages(channel).map((m) => m.text);
+  const drainJobs = async () => (await bed.queue.getJobs(['waiting', 'delayed', 'active'])).length;
+  const texts = (channel: string) => bed.slack.messages(channel).map((m) => m.text);
 
   it('entries queued while a drainer holds the channel queue no drain job, and the holder delivers every one in order', async () => {
+    const { redis, slack, queue, prefix } = bed;
     const channel = 'C0HELD';
     const bell = new OutboxBell();
     const notifier = new QueueNotifier(redis, queue, prefix, bell);
@@ -64,6 +47,7 @@ describe('a drainer holding a channel: what wakes it, and what it is left to tak
   });
 
   it('a card queued while the drainer waits out a reply’s pace goes ahead of it, from this process (the bell) or another replica (no bell)', async () => {
+    const { redis, slack, queue, prefix } = bed;
     // The two channels side by side: each waits out Slack's pace on its own.
     const cases = [
       ['C0BELL', true],

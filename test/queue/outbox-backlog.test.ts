@@ -1,33 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KEYSPACE_WALK_EVERY_MS } from '../../src/redis/scan.js';
-import { NOTIFY_QUEUE, QueueNotifier } from '../../src/slack/notifier.js';
+import { QueueNotifier } from '../../src/slack/notifier.js';
 import { backlogReader } from '../../src/slack/notify-worker.js';
-import { SlackDouble } from '../doubles/slack.js';
 import { testDrainer } from '../kit/drainer.js';
-import { deleteKeys } from '../kit/world.js';
+import { outboxTestbed } from '../kit/outbox-testbed.js';
 
 describe('the outbox backlog index: which channels the sweep drains, without walking the keyspace', () => {
-  let redis: Redis;
-  let slack: SlackDouble;
-  let queue: Queue;
-  const prefix = `test-${randomUUID().slice(0, 8)}`;
-  const backlog = `${prefix}:notify:backlog`;
-  beforeAll(async () => {
-    redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    slack = await SlackDouble.start();
-    queue = new Queue(NOTIFY_QUEUE, { connection: redis, prefix });
-  });
-  afterAll(async () => {
-    await queue.close();
-    await deleteKeys(redis, prefix);
-    redis.disconnect();
-    await slack.stop();
-  });
+  const bed = outboxTestbed();
+  const backlog = `${bed.prefix}:notify:backlog`;
 
   it('a channel enters with its first entry and leaves once its last lane is delivered', async () => {
+    const { redis, slack, queue, prefix } = bed;
     const notifier = new QueueNotifier(redis, queue, prefix);
     await notifier.post('one.card', 'C0ONE', { text: 'card one' });
     await notifier.post('one.other', 'C0ONE', { text: 'another card' });
@@ -52,6 +35,7 @@ describe('the outbox backlog index: which channels the sweep drains, without wal
   });
 
   it('finds, on its first call and hourly, an outbox filled without the index; a stale entry leaves the index', async () => {
+    const { redis, queue, prefix } = bed;
     // As a version without the index left it: the lanes, and no index entry.
     await new QueueNotifier(redis, queue, prefix).post('old.card', 'C0OLD', { text: 'old card' });
     await redis.srem(backlog, 'C0OLD');
